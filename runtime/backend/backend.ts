@@ -1,0 +1,133 @@
+/**
+ * @module backend
+ * The seam between the scheduler and where the cache and provenance live (in memory, SQLite,
+ * Postgres). Writes arrive in batches, each applied in one transaction; content-addressed rows
+ * (tasks, values, evaluations, calls, edges) are insert-if-absent, so replays are idempotent.
+ */
+
+/** Status of an execution (one `reductio run`). */
+export type ExecutionStatus = "RUNNING" | "DONE" | "FAILED" | "CANCELLED"
+/** Status of a job (one call within an execution). */
+export type JobStatus = "PENDING" | "RUNNING" | "DONE" | "CACHED" | "FAILED" | "CANCELLED"
+
+export interface ExecutionRecord {
+  /** Globally unique (time-ordered) id. */
+  readonly id: string
+  readonly startedAt: number
+  readonly endedAt: number | null
+  readonly status: ExecutionStatus
+  /** What was run, e.g. `run examples/hello.ts main --name Ada`. */
+  readonly command: string
+  /** The call hash of the root call when it finished. */
+  readonly rootCallHash: string | null
+  /** The error message when the execution failed. */
+  readonly error: string | null
+}
+
+export interface JobRecord {
+  readonly executionId: string
+  /** 1-based sequence within the execution. */
+  readonly seq: number
+  readonly parentSeq: number | null
+  readonly taskHash: string
+  readonly evalHash: string
+  readonly callHash: string | null
+  readonly status: JobStatus
+  readonly cached: boolean
+  readonly startedAt: number
+  readonly endedAt: number | null
+  /** The error record as JSON, for failed jobs. */
+  readonly error: string | null
+}
+
+/** A job with its task's name, for listings. */
+export interface JobView extends JobRecord {
+  readonly taskName: string
+}
+
+export interface TaskRecord {
+  readonly hash: string
+  readonly name: string
+  readonly source: string
+  readonly version: string | null
+}
+
+export interface ValueRecord {
+  readonly hash: string
+  readonly bytes: Uint8Array
+}
+
+/** The cache entry of one call: eval hash → the task function's immediate result. */
+export interface EvaluationRecord {
+  readonly evalHash: string
+  readonly valueHash: string
+}
+
+/** A provenance node: a finished call with its fully reduced value and its child calls. */
+export interface CallRecord {
+  readonly callHash: string
+  readonly taskHash: string
+  readonly argsHash: string
+  readonly valueHash: string
+  readonly children: readonly string[]
+}
+
+/** Where a file was seen: produced by (`output`) or given to (`input`) a call. */
+export interface FileUseRecord {
+  readonly path: string
+  readonly fileHash: string
+  readonly callHash: string
+  readonly role: "input" | "output"
+}
+
+/** Rows to write in one transaction. */
+export interface WriteBatch {
+  readonly executions?: readonly ExecutionRecord[]
+  readonly tasks?: readonly TaskRecord[]
+  readonly values?: readonly ValueRecord[]
+  readonly evaluations?: readonly EvaluationRecord[]
+  readonly calls?: readonly CallRecord[]
+  /** Upserted by (executionId, seq): the latest state wins. */
+  readonly jobs?: readonly JobRecord[]
+  readonly files?: readonly FileUseRecord[]
+}
+
+/** A cache hit: the immediate result of a call, encoded. */
+export interface CachedEvaluation {
+  readonly valueHash: string
+  readonly bytes: Uint8Array
+}
+
+export interface ExecutionQuery {
+  readonly limit?: number
+  /** Only executions carrying this tag (`key` or `key=value`). */
+  readonly tag?: string
+}
+
+/**
+ * Cache and provenance store.
+ *
+ * Contract: `open` creates or upgrades the schema (or fails with DB_SCHEMA_NEWER / DB_UNREADABLE)
+ * and must be called before anything else; `write` is atomic and idempotent; reads see every
+ * completed write.
+ */
+export interface Backend {
+  /** A short description for messages (`sqlite:.reductio/reductio.db`). */
+  readonly description: string
+  open(): Promise<void>
+  close(): Promise<void>
+  write(batch: WriteBatch): Promise<void>
+  /** Looks up many eval hashes at once; missing ones are absent from the map. */
+  loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>>
+  getValue(hash: string): Promise<Uint8Array | undefined>
+  /** Newest first. */
+  listExecutions(query?: ExecutionQuery): Promise<ExecutionRecord[]>
+  /** By full id or unique prefix. */
+  getExecution(idOrPrefix: string): Promise<ExecutionRecord | undefined>
+  /** In sequence order. */
+  listJobs(executionId: string): Promise<JobView[]>
+  getTask?(hash: string): Promise<TaskRecord | undefined>
+  getCall?(callHash: string): Promise<CallRecord | undefined>
+  /** Uses of a file path, newest first (lineage). */
+  fileUses?(path: string): Promise<(FileUseRecord & { taskName: string; executionId: string | null; at: number | null })[]>
+}

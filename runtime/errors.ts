@@ -1,0 +1,219 @@
+/**
+ * @module errors
+ * One error class with a stable `code` from one const list. Identity is checked by code, never by
+ * `instanceof`, because a user bundle and the host (or the agent) may each load a copy of the
+ * kernel in one process.
+ */
+
+/** Every stable error code reductio raises, with the CLI exit code it maps to. */
+export const ERROR_CODES = {
+  /** A task body threw; `cause` holds the original error (rebuilt with its stack when remote). */
+  TASK_FAILED: 1,
+  /** `throwError()` in a workflow. */
+  WORKFLOW_ERROR: 1,
+  /** A job was cancelled (Ctrl-C, or the execution was aborted). */
+  CANCELLED: 130,
+  /** A job failed for reasons outside the task code: killed, out of memory, timeout, lost host. */
+  INFRASTRUCTURE_FAILURE: 1,
+  /** The workflow file does not exist. */
+  WORKFLOW_NOT_FOUND: 2,
+  /** The workflow file failed to compile or threw while loading. */
+  WORKFLOW_LOAD_FAILED: 2,
+  /** No task of that name is registered. */
+  TASK_NOT_FOUND: 2,
+  /** Two different tasks were registered under one name. */
+  DUPLICATE_TASK: 2,
+  /** A bad argument on the command line or to an API call. */
+  INVALID_ARGUMENT: 2,
+  /** An argument or result the codec cannot encode; the message names the path in the value. */
+  UNENCODABLE_VALUE: 2,
+  /** Bytes that are not a valid encoding (corrupt or from an incompatible version). */
+  UNDECODABLE_VALUE: 2,
+  /** reductio.config.ts (or an environment variable) is invalid; the message names the key. */
+  CONFIG_INVALID: 2,
+  /** A task names an executor the configuration does not define. */
+  UNKNOWN_EXECUTOR: 2,
+  /** The database cannot be opened or read. */
+  DB_UNREADABLE: 3,
+  /** The database was written by a newer reductio (its schema has migrations this code lacks). */
+  DB_SCHEMA_NEWER: 3,
+  /** The database server cannot be reached. */
+  DB_UNREACHABLE: 3,
+  /** The database server refused the credentials. */
+  DB_AUTH_FAILED: 3,
+  /** No execution, job or value matches the id given. */
+  NOT_FOUND: 4,
+  /** Host and agent speak different protocol versions. */
+  PROTOCOL_MISMATCH: 5,
+  /** A code bundle whose bytes do not match its sha256 name. */
+  BUNDLE_TAMPERED: 5,
+  /** An archive entry that would escape its directory (absolute path, `..`, outward link). */
+  UNSAFE_ARCHIVE: 5,
+  /** A file does not exist. */
+  FILE_NOT_FOUND: 6,
+  /** Permission to read or write a file or bucket was denied. */
+  PERMISSION_DENIED: 6,
+  /** A storage operation failed (bucket missing, service error after retries). */
+  STORAGE_ERROR: 6,
+  /** A script task exited non-zero. */
+  SCRIPT_FAILED: 1,
+  /** A script did not produce an output it declared. */
+  OUTPUT_MISSING: 1,
+  /** A cloud service call failed (after retries). */
+  SERVICE_ERROR: 7,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+const REDUCTIO_ERROR = Symbol.for("reductio.error")
+
+/** Options of a {@link ReductioError}. */
+export interface ReductioErrorOptions {
+  /** The underlying error, kept as `error.cause`. */
+  readonly cause?: unknown
+  /** Machine-readable details for tools (`--json` output, tests). */
+  readonly details?: Readonly<Record<string, unknown>>
+}
+
+/**
+ * The one error class of reductio. Its `code` is stable: tests and callers check it, not the text.
+ *
+ * @example
+ * throw new ReductioError("TASK_NOT_FOUND", `no task "mian"; known tasks: main, inc`)
+ */
+export class ReductioError extends Error {
+  readonly code: ErrorCode
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor(code: ErrorCode, message: string, options: ReductioErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = "ReductioError"
+    this.code = code
+    this.details = options.details
+    Object.defineProperty(this, REDUCTIO_ERROR, { value: true })
+  }
+}
+
+/**
+ * True when `error` is a ReductioError from any copy of the kernel, optionally with one of `codes`.
+ *
+ * @example
+ * if (isReductioError(err, "DB_SCHEMA_NEWER")) console.error("upgrade reductio")
+ */
+export function isReductioError(error: unknown, ...codes: ErrorCode[]): error is ReductioError {
+  if (typeof error !== "object" || error === null) return false
+  const marked = (error as Record<symbol, unknown>)[REDUCTIO_ERROR] === true
+  if (!marked) return false
+  return codes.length === 0 || codes.includes((error as ReductioError).code)
+}
+
+/** The CLI exit code for an error: its code's, or 1 for anything else. */
+export function exitCodeOf(error: unknown): number {
+  return isReductioError(error) ? ERROR_CODES[error.code] : 1
+}
+
+/**
+ * An error as plain data: what crosses a process or container boundary and what the backend stores.
+ */
+export interface ErrorRecord {
+  readonly name: string
+  readonly message: string
+  readonly stack?: string | undefined
+  readonly code?: string | undefined
+  readonly details?: Readonly<Record<string, unknown>> | undefined
+  readonly cause?: ErrorRecord | undefined
+}
+
+/** Turns any thrown value into an {@link ErrorRecord}, keeping the stack and the cause chain. */
+export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
+  if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
+    const e = error as Error & { code?: unknown; details?: unknown }
+    const code = typeof e.code === "string" ? e.code : undefined
+    const details =
+      typeof e.details === "object" && e.details !== null ? plainDetails(e.details) : undefined
+    const cause = e.cause !== undefined && depth < 8 ? toErrorRecord(e.cause, depth + 1) : undefined
+    return {
+      name: typeof e.name === "string" ? e.name : "Error",
+      message: String(e.message),
+      stack: typeof e.stack === "string" ? e.stack : undefined,
+      ...(code === undefined ? {} : { code }),
+      ...(details === undefined ? {} : { details }),
+      ...(cause === undefined ? {} : { cause }),
+    }
+  }
+  return { name: "Error", message: `non-error value thrown: ${describeThrown(error)}` }
+}
+
+/** Rebuilds an Error from a record, with the original (possibly remote) name, stack and code. */
+export function fromErrorRecord(record: ErrorRecord): Error {
+  const cause = record.cause === undefined ? undefined : fromErrorRecord(record.cause)
+  const error =
+    record.code !== undefined && record.code in ERROR_CODES
+      ? new ReductioError(record.code as ErrorCode, record.message, {
+          cause,
+          ...(record.details === undefined ? {} : { details: record.details }),
+        })
+      : new Error(record.message, cause === undefined ? undefined : { cause })
+  error.name = record.name
+  if (record.stack !== undefined) error.stack = record.stack
+  if (record.code !== undefined && !(record.code in ERROR_CODES)) {
+    Object.defineProperty(error, "code", { value: record.code, enumerable: true })
+  }
+  return error
+}
+
+function plainDetails(details: object): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(JSON.stringify(details)) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+function describeThrown(value: unknown): string {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value)
+  } catch {
+    return typeof value
+  }
+}
+
+/**
+ * The error a failed task call raises on the host: names the task and the call's args hash, and
+ * keeps the original error (with its original, possibly remote, stack) as `cause`.
+ */
+export class TaskError extends ReductioError {
+  /** Full name of the task that failed. */
+  readonly task: string
+  /** Args hash of the failing call. */
+  readonly argsHash: string
+  /** Eval hash of the failing call (the cache key and scratch directory name). */
+  readonly evalHash: string
+  /** The original error as plain data. */
+  readonly record: ErrorRecord
+
+  constructor(
+    code: "TASK_FAILED" | "INFRASTRUCTURE_FAILURE" | "CANCELLED",
+    init: { task: string; argsHash: string; evalHash: string; record: ErrorRecord },
+  ) {
+    const what = code === "TASK_FAILED" ? "failed" : code === "CANCELLED" ? "was cancelled" : "failed"
+    super(
+      code,
+      `task ${init.task} (args ${init.argsHash.slice(0, 12)}) ${what}: ${init.record.name}: ${init.record.message}`,
+      { cause: fromErrorRecord(init.record) },
+    )
+    this.name = "TaskError"
+    this.task = init.task
+    this.argsHash = init.argsHash
+    this.evalHash = init.evalHash
+    this.record = init.record
+    if (init.record.stack !== undefined) {
+      this.stack = `${this.name}: ${this.message}\n--- original stack ---\n${init.record.stack}`
+    }
+  }
+}
+
+/** True when the error is a {@link TaskError} from any copy of the kernel. */
+export function isTaskError(error: unknown): error is TaskError {
+  return isReductioError(error) && (error as Partial<TaskError>).record !== undefined
+}

@@ -1,0 +1,74 @@
+/**
+ * @module executor
+ * The seam between the scheduler and the places task code runs (in-process, local processes,
+ * AWS Batch, AWS Glue). An executor receives one fully reduced call at a time and settles it.
+ */
+import type { ErrorRecord } from "../errors.js"
+import type { CallOptions } from "../expression.js"
+import type { TaskDefinition } from "../task.js"
+
+/** One call, arguments fully reduced, ready to run. */
+export interface JobRequest {
+  readonly executionId: string
+  /** `<execution id>/<seq>`: unique within the execution. */
+  readonly jobId: string
+  readonly evalHash: string
+  readonly argsHash: string
+  readonly task: TaskDefinition
+  /** The reduced arguments (no expressions inside). */
+  readonly args: readonly unknown[]
+  /** The canonical encoding of `args` (what remote executors ship). */
+  readonly encodedArgs: Uint8Array
+  /** Task options merged with the call site's overrides. */
+  readonly options: CallOptions
+  /** 1 for the first attempt; retries count up. */
+  readonly attempt: number
+  /** Aborted when the execution is cancelled (Ctrl-C): stop the work and settle as cancelled. */
+  readonly signal: AbortSignal
+}
+
+/** How a job ended. A rejected `submit` promise counts as an infrastructure failure. */
+export type JobOutcome =
+  | {
+      readonly status: "done"
+      /** The task function's immediate result; it may hold expressions for the scheduler to reduce. */
+      readonly value: unknown
+    }
+  | {
+      readonly status: "failed"
+      /** `task`: the task code threw. `infrastructure`: the job could not run to completion. */
+      readonly kind: "task" | "infrastructure" | "cancelled"
+      readonly error: ErrorRecord
+      /** The tail of the job's log, when the executor has it. */
+      readonly logTail?: string
+    }
+
+/** What an executor learns about the run when it starts. */
+export interface ExecutorContext {
+  readonly executionId: string
+  /** Absolute path of the workflow entry file, when known (remote executors bundle it). */
+  readonly workflowPath?: string | undefined
+  /** Reports progress or warnings to the user. */
+  readonly log: (message: string) => void
+}
+
+/**
+ * Runs calls somewhere.
+ *
+ * Contract: `submit` settles exactly once per request and never throws synchronously; it may run
+ * jobs concurrently. `idle()` tells a batching executor that the scheduler has no more ready work
+ * to add right now (flush grouped submissions). `stop()` releases resources; after it, `submit`
+ * is not called again.
+ */
+export interface Executor {
+  /** The kind: `local`, `process`, `aws_batch`, `aws_glue`. */
+  readonly kind: string
+  /** Called once before the first submit of an execution. */
+  start?(context: ExecutorContext): Promise<void>
+  /** Runs one call. */
+  submit(job: JobRequest): Promise<JobOutcome>
+  /** The scheduler has no more ready work right now. */
+  idle?(): void
+  /** Releases resources (processes, pollers, clients). Idempotent. */
+  stop(): Promise<void>
+}

@@ -1,0 +1,19 @@
+/**
+ * @module reductio
+ * The public API. Safe to load anywhere, including inside the agent's container: nothing here
+ * imports a database driver or an AWS SDK statically (those load lazily where used).
+ *
+ * @example
+ * import { task, run } from "reductio"
+ * const inc = task("inc", (x: number) => x + 1)
+ * const main = task("main", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
+ * await run(main, 10)
+ */
+export { task, isTask, type Task, type TaskOptions, type TaskDefinition, type LazilyArgs } from "./task.js"
+export { cond, seq, map, flatten, catchError, throwError, type CatchFilter } from "./builtins.js"
+export { isLazy, type Lazy, type Lazily, type Resolved, type CallOptions, type Expression } from "./expression.js"
+export { ReductioError, TaskError, isReductioError, isTaskError, ERROR_CODES, type ErrorCode, type ErrorRecord } from "./errors.js"
+export { registerCodec, type Codec } from "./codec.js"
+export { MemoryBackend } from "./backend/memory-backend.js"
+export type { Backend, WriteBatch, ExecutionRecord, JobRecord, JobView, JobStatus, ExecutionStatus } from "./backend/backend.js"
+export type { Executor, JobRequest, JobOutcome, ExecutorContext } from "./executor/executor.js"
