@@ -1,0 +1,128 @@
+/**
+ * @module run-job
+ * One agent run: read the job entry, skip when a valid output exists, load the code, run the task
+ * function once, write its output or error record and the captured log, and return the exit code.
+ *
+ * Exit codes ({@link AGENT_EXIT}): 0 done (or already done); 1 the user's code failed, with the
+ * error record written (the task threw, its result could not be encoded, the bundle threw while
+ * loading or does not register the task: retrying the same code would fail again); 2 the job could
+ * not run (bad arguments, missing input, tampered or unsafe bundle, protocol mismatch, storage).
+ */
+import { pathToFileURL } from "node:url"
+import { decode, encode, prepareForEncoding } from "../runtime/codec.js"
+import { ReductioError, isReductioError, toErrorRecord } from "../runtime/errors.js"
+import { AGENT_EXIT, type JobEntry, decodeEntry, scratch } from "../runtime/protocol.js"
+import { lookupTask } from "../runtime/task.js"
+import { type AgentArgs, parseAgentArgs } from "./args.js"
+import { loadCode } from "./code.js"
+import { installKernel } from "./kernel-link.js"
+import { captureOutput } from "./log-capture.js"
+import { type ScratchIo, scratchIoFor } from "./scratch-io.js"
+
+type ExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT]
+
+/** The agent's environment: its kernel module (the namespace the user's `reductio` resolves to). */
+export interface AgentContext {
+  readonly argv: readonly string[]
+  readonly env: NodeJS.ProcessEnv
+  readonly kernel: Record<string, unknown>
+}
+
+/** A failure of the user's code (exit 1), as opposed to the job's surroundings (exit 2). */
+class UserCodeFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * Runs one job and resolves to the agent's exit code. Never rejects.
+ *
+ * @example
+ * process.exit(await runAgent({ argv: process.argv.slice(2), env: process.env, kernel }))
+ */
+export async function runAgent(context: AgentContext): Promise<ExitCode> {
+  const capture = captureOutput()
+  let args: AgentArgs | undefined
+  let entry: JobEntry | undefined
+  let io: ScratchIo | undefined
+  try {
+    args = parseAgentArgs(context.argv, context.env)
+    io = await scratchIoFor(args.scratch)
+    entry = await readEntry(args)
+    if (await hasValidOutput(io, args.scratch, entry.evalHash)) {
+      console.error(`reductio agent: ${entry.task} (${entry.evalHash.slice(0, 12)}) already has an output; skipping`)
+      return AGENT_EXIT.done
+    }
+    const result = await runTask(args, entry, context.kernel)
+    await io.write(scratch.output(args.scratch, entry.evalHash), result)
+    await io.remove(scratch.error(args.scratch, entry.evalHash))
+    await writeLog(io, args.scratch, entry.evalHash, capture.text())
+    return AGENT_EXIT.done
+  } catch (thrown) {
+    const userFailure = thrown instanceof UserCodeFailure
+    const error = userFailure ? thrown.error : thrown
+    const exit = userFailure ? AGENT_EXIT.taskFailed : AGENT_EXIT.infrastructure
+    if (!userFailure || !(error instanceof Error)) console.error(`reductio agent: ${describe(error)}`)
+    else console.error(`reductio agent: task ${entry?.task} failed: ${error.stack ?? error.message}`)
+    if (args !== undefined && io !== undefined && entry !== undefined) {
+      try {
+        await io.write(scratch.error(args.scratch, entry.evalHash), encode(toErrorRecord(error), "error"))
+        await writeLog(io, args.scratch, entry.evalHash, capture.text())
+      } catch (writeError) {
+        console.error(`reductio agent: cannot write the error record: ${describe(writeError)}`)
+        return AGENT_EXIT.infrastructure
+      }
+    }
+    return exit
+  } finally {
+    capture.stop()
+  }
+}
+
+async function readEntry(args: AgentArgs): Promise<JobEntry> {
+  const bytes = await (await scratchIoFor(args.input)).read(args.input)
+  if (bytes === undefined) throw new ReductioError("FILE_NOT_FOUND", `no job input at ${args.input}`, { details: { uri: args.input } })
+  return decodeEntry(bytes, args.index)
+}
+
+async function hasValidOutput(io: ScratchIo, root: string, evalHash: string): Promise<boolean> {
+  const bytes = await io.read(scratch.output(root, evalHash))
+  if (bytes === undefined) return false
+  try {
+    decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Loads the bundle, runs the task once and returns its encoded result. User-code errors become UserCodeFailure. */
+async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, unknown>): Promise<Uint8Array> {
+  const code = await loadCode(args.code, await scratchIoFor(args.code), args.workdir, kernel)
+  installKernel(kernel)
+  // Remote stacks then point at the workflow's TypeScript sources (the bundle carries a source map).
+  process.setSourceMapsEnabled(true)
+  try {
+    await import(pathToFileURL(code.entry).href)
+  } catch (error) {
+    throw new UserCodeFailure(
+      new ReductioError("WORKFLOW_LOAD_FAILED", `the workflow bundle threw while loading: ${describe(error)}`, { cause: error }),
+    )
+  }
+  try {
+    const definition = lookupTask(entry.task)
+    const result: unknown = await (definition.fn as (...args: unknown[]) => unknown)(...entry.args)
+    await prepareForEncoding(result)
+    return encode(result, "result")
+  } catch (error) {
+    throw new UserCodeFailure(error)
+  }
+}
+
+async function writeLog(io: ScratchIo, root: string, evalHash: string, text: string): Promise<void> {
+  await io.write(scratch.log(root, evalHash), text)
+}
+
+function describe(error: unknown): string {
+  if (isReductioError(error)) return `[${error.code}] ${error.message}`
+  return error instanceof Error ? error.message : String(error)
+}
