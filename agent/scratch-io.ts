@@ -1,14 +1,16 @@
 /**
  * @module scratch-io
  * The agent's only access to the scratch store: read a whole object, write one atomically. Local
- * paths (and `file://` URIs) are served here; other schemes are where the project's Storage
- * (`s3://`) plugs in, through a dynamic import so the agent loads an SDK only when it needs one.
+ * paths (and `file://` URIs) are served here; `s3://` goes through the project's Storage, whose S3
+ * adapter is a dynamic import, so the agent evaluates the SDK only when a job needs it.
  */
 import { randomBytes } from "node:crypto"
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
-import { ReductioError } from "../runtime/errors.js"
+import { ReductioError, isReductioError } from "../runtime/errors.js"
+import { storageFor } from "../runtime/storage/storage-registry.js"
+import type { Storage } from "../runtime/storage/storage.js"
 
 /** Whole-object reads and atomic writes on a scratch store. */
 export interface ScratchIo {
@@ -26,7 +28,23 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
 export async function scratchIoFor(uri: string): Promise<ScratchIo> {
   const scheme = SCHEME.exec(uri)?.[1]?.toLowerCase()
   if (scheme === undefined || scheme === "file") return localScratchIo
-  throw new ReductioError("STORAGE_ERROR", `this agent build cannot reach ${scheme}:// scratch (${uri})`, { details: { uri } })
+  return storageScratchIo(await storageFor(uri))
+}
+
+/** Scratch IO over the project's Storage (S3): the SDK loads only when a job needs it. */
+function storageScratchIo(storage: Storage): ScratchIo {
+  return {
+    async read(uri) {
+      try {
+        return await storage.readBytes(uri)
+      } catch (error) {
+        if (isReductioError(error, "FILE_NOT_FOUND")) return undefined
+        throw error
+      }
+    },
+    write: (uri, bytes) => storage.writeBytes(uri, bytes),
+    remove: (uri) => storage.delete(uri),
+  }
 }
 
 function localPath(uri: string): string {

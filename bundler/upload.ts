@@ -1,15 +1,15 @@
 /**
  * @module upload
  * Puts a code bundle at `<scratch>/code/<sha256>.tar.gz`, only when it is not there yet. Local
- * scratch directories are written here (temp file + rename, so readers never see a partial
- * bundle); `s3://` scratch goes through the project's Storage once it provides `storageFor(uri)`.
+ * scratch directories are written directly (temp file + rename, so readers never see a partial
+ * bundle); `s3://` scratch goes through the project's Storage (`storageFor`).
  */
 import { randomBytes } from "node:crypto"
 import { mkdir, rename, stat, writeFile } from "node:fs/promises"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { ReductioError } from "../runtime/errors.js"
 import { scratch } from "../runtime/protocol.js"
+import { storageFor } from "../runtime/storage/storage-registry.js"
 
 /** The result of {@link uploadBundle}. */
 export interface UploadResult {
@@ -27,10 +27,11 @@ export interface UploadResult {
  */
 export async function uploadBundle(scratchRoot: string, sha256: string, bytes: Uint8Array): Promise<UploadResult> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(scratchRoot) && !scratchRoot.startsWith("file://")) {
-    throw new ReductioError(
-      "INVALID_ARGUMENT",
-      `scratch ${scratchRoot}: only local scratch directories are supported by this build of the bundler`,
-    )
+    const uri = scratch.code(scratchRoot, sha256)
+    const storage = await storageFor(uri)
+    if (await storage.exists(uri)) return { uri, uploaded: false }
+    await storage.writeBytes(uri, bytes)
+    return { uri, uploaded: true }
   }
   const root = scratchRoot.startsWith("file://") ? fileURLToPath(scratchRoot) : resolve(scratchRoot)
   const path = scratch.code(root, sha256)
