@@ -1,0 +1,66 @@
+// Shared by the agent and process executor tests: builds the agent once per test process, makes
+// scratch directories and runs the agent exactly as the image does (plain `node agent.js`, a clean
+// environment, an empty working directory without node_modules).
+import { spawn } from "node:child_process"
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { buildAgent } from "../../agent/build-agent.js"
+import { type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../../runtime/protocol.js"
+
+export const fixtureWorkflow = new URL("../fixtures/agent/workflow.ts", import.meta.url).pathname
+
+let agent: Promise<string> | undefined
+
+/** Builds agent/main.ts into a temp file (once per process) and returns its path. */
+export function builtAgent(): Promise<string> {
+  agent ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "reductio-agent-build-"))
+    const outfile = join(dir, "agent.js")
+    await buildAgent(outfile)
+    return outfile
+  })()
+  return agent
+}
+
+/** A fresh temp directory. */
+export function tempDir(prefix = "reductio-test-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
+}
+
+/** A job entry for `task` with `args`. */
+export function entryFor(evalHash: string, task: string, args: unknown[]): JobEntry {
+  return { protocol: PROTOCOL_VERSION, evalHash, task, args, options: {} }
+}
+
+/** Writes a single job's input and returns its path. */
+export async function writeJobInput(root: string, entry: JobEntry): Promise<string> {
+  const path = scratch.jobInput(root, entry.evalHash)
+  await mkdir(join(path, ".."), { recursive: true })
+  await writeFile(path, encodeEntries(entry))
+  return path
+}
+
+/** What an agent run printed and how it exited. */
+export interface AgentRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the built agent with `args` in an empty directory and a clean environment. */
+export async function runBuiltAgent(args: readonly string[], env: Record<string, string> = {}): Promise<AgentRun> {
+  const agentPath = await builtAgent()
+  const cwd = await tempDir("reductio-agent-cwd-")
+  const child = spawn(process.execPath, [agentPath, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exit) => resolve(exit)))
+  return { code, stdout, stderr }
+}
