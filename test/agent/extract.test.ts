@@ -3,12 +3,20 @@ import { mkdir, readFile, readdir, readlink } from "node:fs/promises"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { describe, it } from "node:test"
-import { type Headers, pack } from "tar-stream"
+import { type Header, pack } from "tar-stream"
 import { extractSafely } from "../../agent/extract.js"
 import { isReductioError } from "../../runtime/errors.js"
 import { tempDir } from "./agent-harness.js"
 
-type Item = Headers & { readonly body?: string }
+interface Item {
+  readonly name: string
+  readonly type?: Header["type"]
+  readonly linkname?: string
+  readonly mode?: number
+  readonly devmajor?: number
+  readonly devminor?: number
+  readonly body?: string
+}
 
 async function tarGz(items: readonly Item[]): Promise<Uint8Array> {
   const archive = pack()
@@ -18,7 +26,7 @@ async function tarGz(items: readonly Item[]): Promise<Uint8Array> {
   })()
   for (const { body, ...header } of items) {
     await new Promise<void>((resolve, reject) =>
-      archive.entry({ mode: 0o644, ...header }, body ?? "", (error) => (error ? reject(error) : resolve())),
+      archive.entry({ ...header, mode: header.mode ?? 0o644 }, body ?? "", (error) => (error ? reject(error) : resolve())),
     )
   }
   archive.finalize()
