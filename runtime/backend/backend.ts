@@ -80,6 +80,13 @@ export interface FileUseRecord {
   readonly role: "input" | "output"
 }
 
+/** A label on an execution (`reductio tag <id> env=prod`); one value per key. */
+export interface TagRecord {
+  readonly executionId: string
+  readonly key: string
+  readonly value: string
+}
+
 /** Rows to write in one transaction. */
 export interface WriteBatch {
   readonly executions?: readonly ExecutionRecord[]
@@ -90,6 +97,19 @@ export interface WriteBatch {
   /** Upserted by (executionId, seq): the latest state wins. */
   readonly jobs?: readonly JobRecord[]
   readonly files?: readonly FileUseRecord[]
+  /** Upserted by (executionId, key). */
+  readonly tags?: readonly TagRecord[]
+}
+
+/** Which content-addressed rows to read back (see {@link Backend.readContent}). */
+export interface ContentRequest {
+  readonly tasks?: readonly string[]
+  readonly values?: readonly string[]
+  /** By eval hash. */
+  readonly evaluations?: readonly string[]
+  readonly calls?: readonly string[]
+  /** File uses of these call hashes. */
+  readonly filesOfCalls?: readonly string[]
 }
 
 /** A cache hit: the immediate result of a call, encoded. */
@@ -129,5 +149,14 @@ export interface Backend {
   getTask?(hash: string): Promise<TaskRecord | undefined>
   getCall?(callHash: string): Promise<CallRecord | undefined>
   /** Uses of a file path, newest first (lineage). */
+  /** Tags of an execution, by key. */
+  getTags?(executionId: string): Promise<Record<string, string>>
+  /** Removes tags by key; absent keys are ignored. */
+  removeTags?(executionId: string, keys: readonly string[]): Promise<void>
+  /**
+   * Reads content-addressed rows in bulk, as a batch another backend can `write` (push / pull).
+   * Rows that are absent are left out.
+   */
+  readContent?(request: ContentRequest): Promise<WriteBatch>
   fileUses?(path: string): Promise<(FileUseRecord & { taskName: string; executionId: string | null; at: number | null })[]>
 }

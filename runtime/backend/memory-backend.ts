@@ -6,6 +6,7 @@ import type {
   Backend,
   CachedEvaluation,
   CallRecord,
+  ContentRequest,
   ExecutionQuery,
   ExecutionRecord,
   FileUseRecord,
@@ -27,7 +28,8 @@ export class MemoryBackend implements Backend {
   readonly #evaluations = new Map<string, string>()
   readonly #calls = new Map<string, CallRecord>()
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
-  readonly #files: FileUseRecord[] = []
+  readonly #files = new Map<string, FileUseRecord>()
+  readonly #tags = new Map<string, Map<string, string>>()
 
   async open(): Promise<void> {}
   async close(): Promise<void> {}
@@ -43,7 +45,12 @@ export class MemoryBackend implements Backend {
       if (jobs === undefined) this.#jobs.set(j.executionId, (jobs = new Map()))
       jobs.set(j.seq, j)
     }
-    for (const f of batch.files ?? []) this.#files.push(f)
+    for (const f of batch.files ?? []) this.#files.set(`${f.path}\u0000${f.callHash}\u0000${f.role}\u0000${f.fileHash}`, f)
+    for (const t of batch.tags ?? []) {
+      let tags = this.#tags.get(t.executionId)
+      if (tags === undefined) this.#tags.set(t.executionId, (tags = new Map()))
+      tags.set(t.key, t.value)
+    }
   }
 
   async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {
@@ -61,7 +68,13 @@ export class MemoryBackend implements Backend {
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionRecord[]> {
-    const all = [...this.#executions.values()].sort((a, b) => (a.id < b.id ? 1 : -1))
+    const [key, value] = query.tag === undefined ? [] : splitTag(query.tag)
+    const tagged = (e: ExecutionRecord) => {
+      if (key === undefined) return true
+      const found = this.#tags.get(e.id)?.get(key)
+      return found !== undefined && (value === undefined || found === value)
+    }
+    const all = [...this.#executions.values()].filter(tagged).sort((a, b) => (a.id < b.id ? 1 : -1))
     return all.slice(0, query.limit ?? all.length)
   }
 
@@ -84,4 +97,57 @@ export class MemoryBackend implements Backend {
   async getCall(callHash: string): Promise<CallRecord | undefined> {
     return this.#calls.get(callHash)
   }
+
+  async getTags(executionId: string): Promise<Record<string, string>> {
+    const tags = [...(this.#tags.get(executionId) ?? [])].sort(([a], [b]) => (a < b ? -1 : 1))
+    return Object.fromEntries(tags)
+  }
+
+  async removeTags(executionId: string, keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.#tags.get(executionId)?.delete(key)
+  }
+
+  async readContent(request: ContentRequest): Promise<WriteBatch> {
+    const pick = <T>(hashes: readonly string[] | undefined, get: (hash: string) => T | undefined): T[] =>
+      [...new Set(hashes ?? [])].flatMap((hash) => {
+        const found = get(hash)
+        return found === undefined ? [] : [found]
+      })
+    const calls = new Set(request.filesOfCalls ?? [])
+    return {
+      tasks: pick(request.tasks, (hash) => this.#tasks.get(hash)),
+      values: pick(request.values, (hash) => {
+        const bytes = this.#values.get(hash)
+        return bytes === undefined ? undefined : { hash, bytes }
+      }),
+      evaluations: pick(request.evaluations, (evalHash) => {
+        const valueHash = this.#evaluations.get(evalHash)
+        return valueHash === undefined ? undefined : { evalHash, valueHash }
+      }),
+      calls: pick(request.calls, (hash) => this.#calls.get(hash)),
+      files: [...this.#files.values()].filter((f) => calls.has(f.callHash)),
+    }
+  }
+
+  async fileUses(path: string): Promise<(FileUseRecord & { taskName: string; executionId: string | null; at: number | null })[]> {
+    const uses = [...this.#files.values()].filter((f) => f.path === path)
+    return uses
+      .map((use) => {
+        const call = this.#calls.get(use.callHash)
+        const jobs = [...this.#jobs.values()].flatMap((byseq) => [...byseq.values()]).filter((j) => j.callHash === use.callHash)
+        const first = jobs.sort((a, b) => a.startedAt - b.startedAt)[0]
+        return {
+          ...use,
+          taskName: (call === undefined ? undefined : this.#tasks.get(call.taskHash)?.name) ?? "?",
+          executionId: first?.executionId ?? null,
+          at: first?.startedAt ?? null,
+        }
+      })
+      .sort((a, b) => (b.at ?? -1) - (a.at ?? -1))
+  }
+}
+
+function splitTag(tag: string): [string, string | undefined] {
+  const at = tag.indexOf("=")
+  return at < 0 ? [tag, undefined] : [tag.slice(0, at), tag.slice(at + 1)]
 }

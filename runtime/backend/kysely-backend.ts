@@ -1,0 +1,413 @@
+/**
+ * @module kysely-backend
+ * The Backend over SQL, shared by SQLite and Postgres: one schema (see migrations.ts), one set of
+ * queries through kysely. What differs per database (connecting, guarding a migration, a faster
+ * write path, mapping driver errors) sits behind {@link SqlDialectAdapter}.
+ */
+import { type Kysely, Migrator, sql } from "kysely"
+import { isReductioError, ReductioError } from "../errors.js"
+import type {
+  Backend,
+  CachedEvaluation,
+  CallRecord,
+  ContentRequest,
+  ExecutionQuery,
+  ExecutionRecord,
+  ExecutionStatus,
+  FileUseRecord,
+  JobStatus,
+  JobView,
+  TaskRecord,
+  WriteBatch,
+} from "./backend.js"
+import { knownMigrationNames, migrationProvider } from "./migrations.js"
+import type { Database, SqlDialectName } from "./schema.js"
+import {
+  type BatchRows,
+  batchRows,
+  bufferToHash,
+  chunks,
+  hashFromNullable,
+  hashToBuffer,
+  plainBytes,
+  type Row,
+  sortByKey,
+  TABLES,
+  type TableSpec,
+  toTime,
+  toTimeOrNull,
+} from "./sql-rows.js"
+
+/** What one SQL database contributes to a {@link KyselyBackend}. */
+export interface SqlDialectAdapter {
+  readonly name: SqlDialectName
+  /** For messages; never holds a password. */
+  readonly description: string
+  /** The most bound parameters one statement may carry. */
+  readonly maxParameters: number
+  /** Connects (and checks the database can be read); fails with a DB_* ReductioError. */
+  connect(): Promise<Kysely<Database>>
+  /** True when the kysely migration table exists. */
+  migrationTableExists(db: Kysely<Database>): Promise<boolean>
+  /** Runs the migration step so it applies whole or not at all, excluding other migrators. */
+  guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
+  /** Writes a batch's rows in one transaction, faster than kysely could; else kysely writes. */
+  writeRows?(rows: BatchRows): void
+  /** A driver error during normal use as a ReductioError (or as it is). */
+  translateError(error: unknown): unknown
+  /** Releases what `connect` made beyond the kysely instance. */
+  close?(): void
+}
+
+/** A result row of a file-use lineage query. */
+export type FileUseView = FileUseRecord & { taskName: string; executionId: string | null; at: number | null }
+
+const MIGRATION_TABLE = "kysely_migration"
+
+/**
+ * A Backend on a SQL database through kysely.
+ *
+ * @example
+ * const backend = new SqliteBackend(".reductio/reductio.db") // a KyselyBackend
+ * await backend.open()
+ */
+export class KyselyBackend implements Backend {
+  readonly description: string
+  readonly #adapter: SqlDialectAdapter
+  #db: Kysely<Database> | undefined
+
+  constructor(adapter: SqlDialectAdapter) {
+    this.#adapter = adapter
+    this.description = adapter.description
+  }
+
+  /** The kysely instance, for tools and tests. */
+  get db(): Kysely<Database> {
+    if (this.#db === undefined) throw new ReductioError("DB_UNREADABLE", `${this.description} is not open`)
+    return this.#db
+  }
+
+  async open(): Promise<void> {
+    if (this.#db !== undefined) return
+    const db = await this.#adapter.connect()
+    try {
+      await this.#adapter.guardMigration(db, () => this.#migrate(db))
+    } catch (error) {
+      await db.destroy().catch(() => {})
+      this.#adapter.close?.()
+      if (isReductioError(error)) throw error
+      throw new ReductioError("DB_UNREADABLE", `cannot prepare the schema of ${this.description}: ${messageOf(error)}`, { cause: error })
+    }
+    this.#db = db
+  }
+
+  /** The migrations applied to the database, in order (for `reductio db info`). */
+  async appliedMigrations(): Promise<string[]> {
+    return appliedMigrationNames(this.db, this.#adapter)
+  }
+
+  async #migrate(db: Kysely<Database>): Promise<void> {
+    const known = new Set(knownMigrationNames())
+    const unknown = (await appliedMigrationNames(db, this.#adapter)).filter((name) => !known.has(name))
+    if (unknown.length > 0) {
+      throw new ReductioError(
+        "DB_SCHEMA_NEWER",
+        `${this.description} was written by a newer reductio (unknown migrations: ${unknown.join(", ")}); upgrade reductio to use it`,
+        { details: { unknownMigrations: unknown } },
+      )
+    }
+    const { error } = await new Migrator({ db, provider: migrationProvider(this.#adapter.name) }).migrateToLatest()
+    if (error !== undefined) throw error
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db
+    this.#db = undefined
+    await db?.destroy()
+    this.#adapter.close?.()
+  }
+
+  async write(batch: WriteBatch): Promise<void> {
+    const rows = batchRows(batch)
+    if (rows.size === 0) return
+    try {
+      if (this.#adapter.writeRows !== undefined) return this.#adapter.writeRows(rows)
+      await retryConflicts(() => this.db.transaction().execute((trx) => insertRows(trx, rows, this.#adapter.maxParameters)))
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+  }
+
+  async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {
+    const found = new Map<string, CachedEvaluation>()
+    for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
+      const rows = await this.db
+        .selectFrom("evaluation")
+        .innerJoin("value", "value.hash", "evaluation.value_hash")
+        .select(["evaluation.eval_hash", "evaluation.value_hash", "value.bytes"])
+        .where("evaluation.eval_hash", "in", chunk.map(hashToBuffer))
+        .execute()
+      for (const row of rows) {
+        found.set(bufferToHash(row.eval_hash), { valueHash: bufferToHash(row.value_hash), bytes: plainBytes(row.bytes) })
+      }
+    }
+    return found
+  }
+
+  async getValue(hash: string): Promise<Uint8Array | undefined> {
+    const row = await this.db.selectFrom("value").select("bytes").where("hash", "=", hashToBuffer(hash)).executeTakeFirst()
+    return row === undefined ? undefined : plainBytes(row.bytes)
+  }
+
+  async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionRecord[]> {
+    let select = this.db.selectFrom("execution").selectAll().orderBy("id", "desc")
+    if (query.tag !== undefined) {
+      const [key, value] = splitTag(query.tag)
+      select = select.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("tag")
+            .select("tag.key")
+            .whereRef("tag.execution_id", "=", "execution.id")
+            .where("tag.key", "=", key)
+            .$if(value !== undefined, (q) => q.where("tag.value", "=", value ?? "")),
+        ),
+      )
+    }
+    if (query.limit !== undefined) select = select.limit(query.limit)
+    return (await select.execute()).map(toExecution)
+  }
+
+  async getExecution(idOrPrefix: string): Promise<ExecutionRecord | undefined> {
+    const exact = await this.db.selectFrom("execution").selectAll().where("id", "=", idOrPrefix).executeTakeFirst()
+    if (exact !== undefined) return toExecution(exact)
+    if (idOrPrefix === "") return undefined
+    const matches = await this.db
+      .selectFrom("execution")
+      .selectAll()
+      .where(sql<string>`substr(${sql.ref("id")}, 1, ${sql.lit(idOrPrefix.length)})`, "=", idOrPrefix)
+      .limit(2)
+      .execute()
+    return matches.length === 1 && matches[0] !== undefined ? toExecution(matches[0]) : undefined
+  }
+
+  async listJobs(executionId: string): Promise<JobView[]> {
+    const rows = await this.db
+      .selectFrom("job")
+      .leftJoin("task", "task.hash", "job.task_hash")
+      .selectAll("job")
+      .select("task.name")
+      .where("job.execution_id", "=", executionId)
+      .orderBy("job.seq")
+      .execute()
+    return rows.map((row) => ({
+      executionId: row.execution_id,
+      seq: row.seq,
+      parentSeq: row.parent_seq,
+      taskHash: bufferToHash(row.task_hash),
+      evalHash: bufferToHash(row.eval_hash),
+      callHash: hashFromNullable(row.call_hash),
+      status: row.status as JobStatus,
+      cached: row.cached !== 0,
+      startedAt: toTime(row.started_at),
+      endedAt: toTimeOrNull(row.ended_at),
+      error: row.error,
+      taskName: row.name ?? "?",
+    }))
+  }
+
+  async getTask(hash: string): Promise<TaskRecord | undefined> {
+    const row = await this.db.selectFrom("task").selectAll().where("hash", "=", hashToBuffer(hash)).executeTakeFirst()
+    return row === undefined ? undefined : { hash, name: row.name, source: row.source, version: row.version }
+  }
+
+  async getCall(callHash: string): Promise<CallRecord | undefined> {
+    const [call] = await this.#readCalls([callHash])
+    return call
+  }
+
+  async fileUses(path: string): Promise<FileUseView[]> {
+    const rows = await this.db
+      .selectFrom("file_use")
+      .leftJoin("call_node", "call_node.call_hash", "file_use.call_hash")
+      .leftJoin("task", "task.hash", "call_node.task_hash")
+      .leftJoin("job", "job.call_hash", "file_use.call_hash")
+      .select([
+        "file_use.path",
+        "file_use.role",
+        "file_use.call_hash",
+        "file_use.file_hash",
+        "task.name",
+        "job.execution_id",
+        "job.started_at",
+      ])
+      .where("file_use.path", "=", path)
+      .execute()
+    // One row per use, with the job that first made the call (later jobs replayed it).
+    const uses = new Map<string, FileUseView>()
+    for (const row of rows) {
+      const use: FileUseView = {
+        path: row.path,
+        role: row.role as FileUseRecord["role"],
+        callHash: bufferToHash(row.call_hash),
+        fileHash: bufferToHash(row.file_hash),
+        taskName: row.name ?? "?",
+        executionId: row.execution_id,
+        at: row.started_at === null ? null : toTime(row.started_at),
+      }
+      const key = `${use.role}:${use.callHash}:${use.fileHash}`
+      const seen = uses.get(key)
+      if (seen === undefined || (use.at !== null && (seen.at === null || use.at < seen.at))) uses.set(key, use)
+    }
+    return [...uses.values()].sort((a, b) => (b.at ?? -1) - (a.at ?? -1))
+  }
+
+  async getTags(executionId: string): Promise<Record<string, string>> {
+    const rows = await this.db.selectFrom("tag").select(["key", "value"]).where("execution_id", "=", executionId).orderBy("key").execute()
+    return Object.fromEntries(rows.map((row) => [row.key, row.value]))
+  }
+
+  async removeTags(executionId: string, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    await this.db
+      .deleteFrom("tag")
+      .where("execution_id", "=", executionId)
+      .where("key", "in", [...keys])
+      .execute()
+  }
+
+  async readContent(request: ContentRequest): Promise<WriteBatch> {
+    const [tasks, values, evaluations, calls, files] = [
+      await this.#chunked(request.tasks, (hashes) => this.db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
+      await this.#chunked(request.values, (hashes) => this.db.selectFrom("value").selectAll().where("hash", "in", hashes).execute()),
+      await this.#chunked(request.evaluations, (hashes) =>
+        this.db.selectFrom("evaluation").selectAll().where("eval_hash", "in", hashes).execute(),
+      ),
+      await this.#readCalls(request.calls ?? []),
+      await this.#chunked(request.filesOfCalls, (hashes) =>
+        this.db.selectFrom("file_use").selectAll().where("call_hash", "in", hashes).execute(),
+      ),
+    ]
+    return {
+      tasks: tasks.map((t) => ({ hash: bufferToHash(t.hash), name: t.name, source: t.source, version: t.version })),
+      values: values.map((v) => ({ hash: bufferToHash(v.hash), bytes: plainBytes(v.bytes) })),
+      evaluations: evaluations.map((e) => ({ evalHash: bufferToHash(e.eval_hash), valueHash: bufferToHash(e.value_hash) })),
+      calls,
+      files: files.map((f) => ({
+        path: f.path,
+        role: f.role as FileUseRecord["role"],
+        callHash: bufferToHash(f.call_hash),
+        fileHash: bufferToHash(f.file_hash),
+      })),
+    }
+  }
+
+  async #readCalls(callHashes: readonly string[]): Promise<CallRecord[]> {
+    const nodes = await this.#chunked(callHashes, (hashes) =>
+      this.db.selectFrom("call_node").selectAll().where("call_hash", "in", hashes).execute(),
+    )
+    const edges = await this.#chunked(callHashes, (hashes) =>
+      this.db.selectFrom("call_edge").selectAll().where("parent_hash", "in", hashes).execute(),
+    )
+    const children = new Map<string, string[]>()
+    for (const edge of edges.sort((a, b) => a.position - b.position)) {
+      const parent = bufferToHash(edge.parent_hash)
+      let list = children.get(parent)
+      if (list === undefined) children.set(parent, (list = []))
+      list.push(bufferToHash(edge.child_hash))
+    }
+    return nodes.map((node) => {
+      const callHash = bufferToHash(node.call_hash)
+      return {
+        callHash,
+        taskHash: bufferToHash(node.task_hash),
+        argsHash: bufferToHash(node.args_hash),
+        valueHash: bufferToHash(node.value_hash),
+        children: children.get(callHash) ?? [],
+      }
+    })
+  }
+
+  async #chunked<T>(hashes: readonly string[] | undefined, query: (chunk: Buffer[]) => Promise<T[]>): Promise<T[]> {
+    const out: T[] = []
+    for (const chunk of chunks([...new Set(hashes ?? [])], this.#adapter.maxParameters)) out.push(...(await query(chunk.map(hashToBuffer))))
+    return out
+  }
+}
+
+/** Splits `key=value` (or a bare `key`). */
+export function splitTag(tag: string): [string, string | undefined] {
+  const at = tag.indexOf("=")
+  return at < 0 ? [tag, undefined] : [tag.slice(0, at), tag.slice(at + 1)]
+}
+
+async function appliedMigrationNames(db: Kysely<Database>, adapter: SqlDialectAdapter): Promise<string[]> {
+  if (!(await adapter.migrationTableExists(db))) return []
+  const result = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db)
+  return result.rows.map((row) => row.name)
+}
+
+/** Multi-row inserts per table, in the fixed table order, rows sorted by key, chunked by parameters. */
+async function insertRows(db: Kysely<Database>, rows: BatchRows, maxParameters: number): Promise<void> {
+  for (const spec of TABLES) {
+    const tableRows = rows.get(spec.table)
+    if (tableRows === undefined) continue
+    for (const chunk of chunks(sortByKey(spec, tableRows), Math.floor(maxParameters / spec.columns.length))) {
+      await insertStatement(spec, chunk).execute(db)
+    }
+  }
+}
+
+function insertStatement(spec: TableSpec, rows: Row[]) {
+  const columns = sql.join(spec.columns.map((column) => sql.ref(column)))
+  const values = sql.join(rows.map((row) => sql`(${sql.join(row)})`))
+  return sql`insert into ${sql.table(spec.table)} (${columns}) values ${values} ${conflictClause(spec)}`
+}
+
+/** The ON CONFLICT clause of a table, as SQL text (shared with the SQLite fast path). */
+export function conflictSql(spec: TableSpec): string {
+  if (!spec.upsert) return "on conflict do nothing"
+  const updates = spec.columns.filter((column) => !spec.key.includes(column)).map((column) => `"${column}" = excluded."${column}"`)
+  return `on conflict (${spec.key.map((column) => `"${column}"`).join(", ")}) do update set ${updates.join(", ")}`
+}
+
+function conflictClause(spec: TableSpec) {
+  return sql.raw(conflictSql(spec))
+}
+
+/** Postgres may still report a deadlock or serialization failure under load: retry a few times. */
+async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (attempt >= 5 || (code !== "40P01" && code !== "40001")) throw error
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt * Math.random()))
+    }
+  }
+}
+
+function toExecution(row: {
+  id: string
+  started_at: number | string
+  ended_at: number | string | null
+  status: string
+  command: string
+  root_call_hash: Buffer | null
+  error: string | null
+}): ExecutionRecord {
+  return {
+    id: row.id,
+    startedAt: toTime(row.started_at),
+    endedAt: toTimeOrNull(row.ended_at),
+    status: row.status as ExecutionStatus,
+    command: row.command,
+    rootCallHash: hashFromNullable(row.root_call_hash),
+    error: row.error,
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,126 @@
+/**
+ * @module migrations
+ * The schema as code, for kysely's Migrator with a static provider (no migration files to find at
+ * run time, so it works from a bundle). Migrations are append-only: a released one never changes;
+ * a database holding a migration name this list lacks was written by a newer reductio.
+ *
+ * Column types depend on the dialect: hashes are BLOB (SQLite) / bytea (Postgres), times INTEGER /
+ * bigint. In SQLite the hash-keyed tables are WITHOUT ROWID, so the key is stored once (no
+ * separate rowid and primary-key index), which keeps a trivial job under 1 KB of database.
+ */
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely"
+import type { SqlDialectName } from "./schema.js"
+
+/** Builds the migrations for a dialect, keyed by name; names sort in the order they apply. */
+export function migrationsFor(dialect: SqlDialectName): Record<string, Migration> {
+  return {
+    "0001_initial": { up: (db) => initialSchema(db, dialect) },
+  }
+}
+
+/** The migration names this version of reductio knows. */
+export function knownMigrationNames(): readonly string[] {
+  return Object.keys(migrationsFor("sqlite"))
+}
+
+/** A kysely MigrationProvider over {@link migrationsFor}. */
+export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
+  return { getMigrations: async () => migrationsFor(dialect) }
+}
+
+async function initialSchema(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const hash = dialect === "sqlite" ? "blob" : "bytea"
+  const bytes = hash
+  const time = dialect === "sqlite" ? "integer" : "bigint"
+  // SQLite stores a WITHOUT ROWID table as one b-tree keyed by its primary key.
+  const compact = dialect === "sqlite" ? sql`without rowid` : sql``
+
+  await db.schema
+    .createTable("execution")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("started_at", time, (c) => c.notNull())
+    .addColumn("ended_at", time)
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("command", "text", (c) => c.notNull())
+    .addColumn("root_call_hash", hash)
+    .addColumn("error", "text")
+    .execute()
+
+  await db.schema
+    .createTable("job")
+    .addColumn("execution_id", "text", (c) => c.notNull())
+    .addColumn("seq", "integer", (c) => c.notNull())
+    .addColumn("parent_seq", "integer")
+    .addColumn("task_hash", hash, (c) => c.notNull())
+    .addColumn("eval_hash", hash, (c) => c.notNull())
+    .addColumn("call_hash", hash)
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("cached", "integer", (c) => c.notNull())
+    .addColumn("started_at", time, (c) => c.notNull())
+    .addColumn("ended_at", time)
+    .addColumn("error", "text")
+    .addPrimaryKeyConstraint("job_pk", ["execution_id", "seq"])
+    .modifyEnd(compact)
+    .execute()
+  // Lineage: which job (execution, time) made a call.
+  await db.schema.createIndex("job_call_hash").on("job").column("call_hash").execute()
+
+  await db.schema
+    .createTable("task")
+    .addColumn("hash", hash, (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("source", "text", (c) => c.notNull())
+    .addColumn("version", "text")
+    .execute()
+
+  // A rowid table: values may be large, and WITHOUT ROWID suits only small rows.
+  await db.schema
+    .createTable("value")
+    .addColumn("hash", hash, (c) => c.primaryKey())
+    .addColumn("bytes", bytes, (c) => c.notNull())
+    .execute()
+
+  await db.schema
+    .createTable("evaluation")
+    .addColumn("eval_hash", hash, (c) => c.primaryKey())
+    .addColumn("value_hash", hash, (c) => c.notNull())
+    .modifyEnd(compact)
+    .execute()
+
+  await db.schema
+    .createTable("call_node")
+    .addColumn("call_hash", hash, (c) => c.primaryKey())
+    .addColumn("task_hash", hash, (c) => c.notNull())
+    .addColumn("args_hash", hash, (c) => c.notNull())
+    .addColumn("value_hash", hash, (c) => c.notNull())
+    .modifyEnd(compact)
+    .execute()
+
+  await db.schema
+    .createTable("call_edge")
+    .addColumn("parent_hash", hash, (c) => c.notNull())
+    .addColumn("position", "integer", (c) => c.notNull())
+    .addColumn("child_hash", hash, (c) => c.notNull())
+    .addPrimaryKeyConstraint("call_edge_pk", ["parent_hash", "position"])
+    .modifyEnd(compact)
+    .execute()
+
+  await db.schema
+    .createTable("file_use")
+    .addColumn("path", "text", (c) => c.notNull())
+    .addColumn("role", "text", (c) => c.notNull())
+    .addColumn("call_hash", hash, (c) => c.notNull())
+    .addColumn("file_hash", hash, (c) => c.notNull())
+    .addPrimaryKeyConstraint("file_use_pk", ["path", "call_hash", "role", "file_hash"])
+    .modifyEnd(compact)
+    .execute()
+
+  await db.schema
+    .createTable("tag")
+    .addColumn("execution_id", "text", (c) => c.notNull())
+    .addColumn("key", "text", (c) => c.notNull())
+    .addColumn("value", "text", (c) => c.notNull())
+    .addPrimaryKeyConstraint("tag_pk", ["execution_id", "key"])
+    .modifyEnd(compact)
+    .execute()
+}

@@ -1,0 +1,114 @@
+/**
+ * @module postgres-backend
+ * A team-shared cache on Postgres (pg Pool through kysely's PostgresDialect), with the schema and
+ * migrations of SQLite.
+ *
+ * Concurrency guarantee: any number of processes may open and write one Postgres database at
+ * once. Migrations run under kysely's migration lock (an advisory lock, in one transaction), so
+ * exactly one process applies them and the others wait and then find nothing to do. Every write
+ * is one transaction; content-addressed rows (tasks, values, calls, edges, file uses) are
+ * `INSERT … ON CONFLICT DO NOTHING`, and jobs, executions, evaluations and tags are upserts, so
+ * overlapping writes never fail on a duplicate key. Rows are written in one fixed table order and
+ * sorted by key, so two writers lock rows in the same order; a deadlock or serialization failure
+ * the server still reports is retried.
+ */
+import { Kysely, PostgresDialect, sql } from "kysely"
+import pg from "pg"
+import { ReductioError } from "../errors.js"
+import { KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
+import type { Database } from "./schema.js"
+
+/** Options of a {@link PostgresBackend}. */
+export interface PostgresBackendOptions {
+  /** Most connections in the pool. */
+  readonly maxConnections?: number
+  /** How long to wait for a connection before DB_UNREACHABLE. */
+  readonly connectTimeoutMs?: number
+}
+
+/**
+ * @example
+ * const backend = new PostgresBackend("postgres://ci@db.internal:5432/reductio")
+ * await backend.open()
+ */
+export class PostgresBackend extends KyselyBackend {
+  constructor(url: string, options: PostgresBackendOptions = {}) {
+    super(postgresAdapter(url, options))
+  }
+}
+
+/** The URL with its password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return "postgres://(unparseable url)"
+  }
+}
+
+function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDialectAdapter {
+  const shown = redactUrl(url)
+  let pool: pg.Pool | undefined
+  return {
+    name: "postgres",
+    description: shown,
+    // The wire protocol numbers parameters with 16 bits.
+    maxParameters: 65_535,
+    async connect() {
+      pool = new pg.Pool({
+        connectionString: url,
+        max: options.maxConnections ?? 10,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      })
+      // An idle client losing its server must not crash the process; the next query reports it.
+      pool.on("error", () => {})
+      try {
+        const client = await pool.connect()
+        client.release()
+      } catch (error) {
+        await pool.end().catch(() => {})
+        pool = undefined
+        throw connectError(error, shown)
+      }
+      return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    },
+    async migrationTableExists(db) {
+      const result = await sql<{ present: boolean }>`select to_regclass('kysely_migration') is not null as present`.execute(db)
+      return result.rows[0]?.present === true
+    },
+    async guardMigration(_db, migrate) {
+      // kysely's Migrator takes an advisory lock and runs the migrations in one transaction.
+      await migrate()
+    },
+    translateError(error) {
+      return error instanceof ReductioError ? error : connectError(error, shown)
+    },
+  }
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET", "EAI_AGAIN"])
+// SQLSTATE: invalid_authorization_specification, invalid_password.
+const AUTH_FAILED = new Set(["28000", "28P01"])
+
+function connectError(error: unknown, shown: string): unknown {
+  const code = (error as { code?: unknown }).code
+  const message = messageOf(error)
+  if (typeof code === "string" && UNREACHABLE.has(code)) {
+    return new ReductioError("DB_UNREACHABLE", `cannot reach the Postgres server of ${shown} (${code}): ${message}`, { cause: error })
+  }
+  if (/timeout/i.test(message) && code === undefined) {
+    return new ReductioError("DB_UNREACHABLE", `timed out connecting to ${shown}: ${message}`, { cause: error })
+  }
+  if (typeof code === "string" && AUTH_FAILED.has(code)) {
+    return new ReductioError("DB_AUTH_FAILED", `the Postgres server refused the credentials for ${shown}: ${message}`, { cause: error })
+  }
+  if (code === "3D000") {
+    return new ReductioError("DB_UNREADABLE", `no such Postgres database: ${shown} (create it first): ${message}`, { cause: error })
+  }
+  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
+    return new ReductioError("DB_UNREADABLE", `Postgres error ${code} on ${shown}: ${message}`, { cause: error })
+  }
+  return error
+}

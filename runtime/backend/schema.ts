@@ -1,0 +1,97 @@
+/**
+ * @module schema
+ * The tables of the SQL backends, as kysely types. Hashes are stored as 32 raw bytes (BLOB in
+ * SQLite, bytea in Postgres) and converted to and from lowercase hex only at the backend boundary;
+ * times are integer milliseconds since the epoch (bigint in Postgres, which the driver returns as a
+ * string, so reads go through `Number`).
+ */
+import type { ColumnType } from "kysely"
+
+/** 32 raw bytes of a SHA-256 hash. */
+export type HashColumn = Buffer
+/** Milliseconds since the epoch: a number in, a number (SQLite) or a string (Postgres bigint) out. */
+export type TimeColumn = ColumnType<number | string, number, number>
+
+export interface ExecutionTable {
+  id: string
+  started_at: TimeColumn
+  ended_at: TimeColumn | null
+  status: string
+  command: string
+  root_call_hash: HashColumn | null
+  error: string | null
+}
+
+export interface JobTable {
+  execution_id: string
+  seq: number
+  parent_seq: number | null
+  task_hash: HashColumn
+  eval_hash: HashColumn
+  call_hash: HashColumn | null
+  status: string
+  /** 0 or 1 (one integer type in both dialects). */
+  cached: number
+  started_at: TimeColumn
+  ended_at: TimeColumn | null
+  error: string | null
+}
+
+export interface TaskTable {
+  hash: HashColumn
+  name: string
+  source: string
+  version: string | null
+}
+
+export interface ValueTable {
+  hash: HashColumn
+  bytes: Buffer
+}
+
+export interface EvaluationTable {
+  eval_hash: HashColumn
+  value_hash: HashColumn
+}
+
+export interface CallNodeTable {
+  call_hash: HashColumn
+  task_hash: HashColumn
+  args_hash: HashColumn
+  value_hash: HashColumn
+}
+
+export interface CallEdgeTable {
+  parent_hash: HashColumn
+  position: number
+  child_hash: HashColumn
+}
+
+export interface FileUseTable {
+  path: string
+  role: string
+  call_hash: HashColumn
+  file_hash: HashColumn
+}
+
+export interface TagTable {
+  execution_id: string
+  key: string
+  value: string
+}
+
+/** Every table of the schema, as the latest migration leaves it. */
+export interface Database {
+  execution: ExecutionTable
+  job: JobTable
+  task: TaskTable
+  value: ValueTable
+  evaluation: EvaluationTable
+  call_node: CallNodeTable
+  call_edge: CallEdgeTable
+  file_use: FileUseTable
+  tag: TagTable
+}
+
+/** The SQL dialects the kysely backends speak. */
+export type SqlDialectName = "sqlite" | "postgres"

@@ -1,0 +1,218 @@
+/**
+ * @module sql-rows
+ * The one place where records become SQL rows and back: hex hashes ↔ 32-byte buffers, booleans ↔
+ * 0/1, bigint times ↔ numbers. Rows are positional arrays in the column order of {@link TABLES},
+ * so the same rows feed kysely (Postgres) and prepared statements (SQLite).
+ */
+import { ReductioError } from "../errors.js"
+import type { WriteBatch } from "./backend.js"
+import type { Database } from "./schema.js"
+
+/** How one table is written: its columns in row order, its key, and what a conflict does. */
+export interface TableSpec {
+  readonly table: keyof Database
+  readonly columns: readonly string[]
+  readonly key: readonly string[]
+  /** True: the latest row wins (upsert). False: insert if absent (content-addressed rows). */
+  readonly upsert: boolean
+}
+
+/**
+ * Every written table, in the fixed order writes apply. One order for every writer means two
+ * concurrent Postgres transactions take row locks in the same order and cannot deadlock.
+ */
+export const TABLES: readonly TableSpec[] = [
+  { table: "task", columns: ["hash", "name", "source", "version"], key: ["hash"], upsert: false },
+  { table: "value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
+  { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash"], key: ["call_hash"], upsert: false },
+  { table: "call_edge", columns: ["parent_hash", "position", "child_hash"], key: ["parent_hash", "position"], upsert: false },
+  {
+    table: "file_use",
+    columns: ["path", "role", "call_hash", "file_hash"],
+    key: ["path", "call_hash", "role", "file_hash"],
+    upsert: false,
+  },
+  // A rerun after a cached result was invalidated (a File changed) records the new result.
+  { table: "evaluation", columns: ["eval_hash", "value_hash"], key: ["eval_hash"], upsert: true },
+  {
+    table: "execution",
+    columns: ["id", "started_at", "ended_at", "status", "command", "root_call_hash", "error"],
+    key: ["id"],
+    upsert: true,
+  },
+  {
+    table: "job",
+    columns: [
+      "execution_id",
+      "seq",
+      "parent_seq",
+      "task_hash",
+      "eval_hash",
+      "call_hash",
+      "status",
+      "cached",
+      "started_at",
+      "ended_at",
+      "error",
+    ],
+    key: ["execution_id", "seq"],
+    upsert: true,
+  },
+  { table: "tag", columns: ["execution_id", "key", "value"], key: ["execution_id", "key"], upsert: true },
+]
+
+export type Row = unknown[]
+/** Rows per table, aligned with {@link TABLES}. */
+export type BatchRows = ReadonlyMap<keyof Database, Row[]>
+
+/** A lowercase hex SHA-256 as its 32 bytes. */
+export function hashToBuffer(hash: string): Buffer {
+  // Buffer.from stops at the first non-hex digit, so a short result means a malformed hash.
+  const bytes = typeof hash === "string" && hash.length === 64 ? Buffer.from(hash, "hex") : undefined
+  if (bytes === undefined || bytes.length !== 32) {
+    throw new ReductioError("INVALID_ARGUMENT", `not a sha256 hash (64 hex digits): ${JSON.stringify(String(hash).slice(0, 80))}`)
+  }
+  return bytes
+}
+
+export function hashOrNull(hash: string | null): Buffer | null {
+  return hash === null ? null : hashToBuffer(hash)
+}
+
+/** 32 bytes from the database as lowercase hex. */
+export function bufferToHash(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
+}
+
+export function hashFromNullable(bytes: Uint8Array | null): string | null {
+  return bytes === null ? null : bufferToHash(bytes)
+}
+
+/** A driver's Buffer as a plain Uint8Array view (no copy), so callers see one byte type. */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** A time column (number in SQLite, string for a Postgres bigint) as milliseconds. */
+export function toTime(value: number | string | bigint): number {
+  return Number(value)
+}
+
+export function toTimeOrNull(value: number | string | bigint | null): number | null {
+  return value === null ? null : Number(value)
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Keeps the last row per key (upserted tables), so one statement never touches a row twice. */
+function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => string): T[] {
+  if (records.length < 2) return [...records]
+  const byKey = new Map<string, T>()
+  for (const record of records) byKey.set(keyOf(record), record)
+  return [...byKey.values()]
+}
+
+/** The rows of a batch per table (upserted tables deduplicated, latest wins). */
+export function batchRows(batch: WriteBatch): BatchRows {
+  const rows = new Map<keyof Database, Row[]>()
+  const put = (table: keyof Database, tableRows: Row[]) => {
+    if (tableRows.length > 0) rows.set(table, tableRows)
+  }
+  put(
+    "task",
+    (batch.tasks ?? []).map((t) => [hashToBuffer(t.hash), t.name, t.source, t.version]),
+  )
+  put(
+    "value",
+    (batch.values ?? []).map((v) => [hashToBuffer(v.hash), toBuffer(v.bytes)]),
+  )
+  const calls = batch.calls ?? []
+  put(
+    "call_node",
+    calls.map((c) => [hashToBuffer(c.callHash), hashToBuffer(c.taskHash), hashToBuffer(c.argsHash), hashToBuffer(c.valueHash)]),
+  )
+  const edges: Row[] = []
+  for (const call of calls) {
+    if (call.children.length === 0) continue
+    const parent = hashToBuffer(call.callHash)
+    call.children.forEach((child, position) => {
+      edges.push([parent, position, hashToBuffer(child)])
+    })
+  }
+  put("call_edge", edges)
+  put(
+    "file_use",
+    (batch.files ?? []).map((f) => [f.path, f.role, hashToBuffer(f.callHash), hashToBuffer(f.fileHash)]),
+  )
+  put(
+    "evaluation",
+    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [hashToBuffer(e.evalHash), hashToBuffer(e.valueHash)]),
+  )
+  put(
+    "execution",
+    lastPerKey(batch.executions ?? [], (e) => e.id).map((e) => [
+      e.id,
+      e.startedAt,
+      e.endedAt,
+      e.status,
+      e.command,
+      hashOrNull(e.rootCallHash),
+      e.error,
+    ]),
+  )
+  put(
+    "job",
+    lastPerKey(batch.jobs ?? [], (j) => `${j.executionId}\u0000${j.seq}`).map((j) => [
+      j.executionId,
+      j.seq,
+      j.parentSeq,
+      hashToBuffer(j.taskHash),
+      hashToBuffer(j.evalHash),
+      hashOrNull(j.callHash),
+      j.status,
+      j.cached ? 1 : 0,
+      j.startedAt,
+      j.endedAt,
+      j.error,
+    ]),
+  )
+  put(
+    "tag",
+    lastPerKey(batch.tags ?? [], (t) => `${t.executionId}\u0000${t.key}`).map((t) => [t.executionId, t.key, t.value]),
+  )
+  return rows
+}
+
+/** Sorts rows by their key columns, so concurrent writers lock rows in one order. */
+export function sortByKey(spec: TableSpec, rows: Row[]): Row[] {
+  const keyIndexes = spec.key.map((column) => spec.columns.indexOf(column))
+  const keyOf = (row: Row) => keyIndexes.map((i) => keyPart(row[i]))
+  return rows
+    .map((row) => ({ row, key: keyOf(row) }))
+    .sort((a, b) => compareKeys(a.key, b.key))
+    .map(({ row }) => row)
+}
+
+function keyPart(value: unknown): string | number {
+  if (Buffer.isBuffer(value)) return value.toString("hex")
+  return typeof value === "number" ? value : String(value)
+}
+
+function compareKeys(a: (string | number)[], b: (string | number)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string | number
+    const y = b[i] as string | number
+    if (x < y) return -1
+    if (x > y) return 1
+  }
+  return 0
+}
+
+/** Splits `items` into chunks of at most `size`. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

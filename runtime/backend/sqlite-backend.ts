@@ -1,0 +1,139 @@
+/**
+ * @module sqlite-backend
+ * The embedded default backend: a SQLite file through better-sqlite3, in WAL mode. Reads go
+ * through kysely; writes use better-sqlite3 prepared statements directly (the same rows and
+ * conflict rules as kysely's path), since compiling kysely queries for thousands of rows every
+ * 50 ms costs more than the inserts themselves.
+ */
+import { mkdirSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import BetterSqlite3 from "better-sqlite3"
+import { Kysely, SqliteDialect, sql } from "kysely"
+import { ReductioError } from "../errors.js"
+import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
+import type { Database } from "./schema.js"
+import { type BatchRows, type Row, TABLES, type TableSpec } from "./sql-rows.js"
+
+/** Rows per multi-row INSERT: fewer statement runs, well under SQLite's 32,766 variables. */
+const ROWS_PER_STATEMENT = 64
+
+/**
+ * @example
+ * const backend = new SqliteBackend(".reductio/reductio.db")
+ * await backend.open()
+ */
+export class SqliteBackend extends KyselyBackend {
+  /** The absolute path of the database file. */
+  readonly path: string
+
+  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+    const absolute = resolve(path)
+    super(sqliteAdapter(absolute, path, options.busyTimeoutMs ?? 10_000))
+    this.path = absolute
+  }
+}
+
+function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): SqlDialectAdapter {
+  let raw: BetterSqlite3.Database | undefined
+  let writeTransaction: ((rows: BatchRows) => void) | undefined
+  const statements = new Map<string, BetterSqlite3.Statement>()
+  const unreadable = (error: unknown) =>
+    new ReductioError("DB_UNREADABLE", `cannot open the SQLite database ${shownPath}: ${messageOf(error)}`, {
+      cause: error,
+      details: { path },
+    })
+
+  const statement = (spec: TableSpec, rowCount: number) => {
+    const key = `${spec.table}:${rowCount}`
+    let prepared = statements.get(key)
+    if (prepared === undefined) {
+      const placeholders = `(${spec.columns.map(() => "?").join(", ")})`
+      const text = `insert into "${spec.table}" (${spec.columns.map((c) => `"${c}"`).join(", ")}) values ${Array(rowCount).fill(placeholders).join(", ")} ${conflictSql(spec)}`
+      statements.set(key, (prepared = (raw as BetterSqlite3.Database).prepare(text)))
+    }
+    return prepared
+  }
+
+  const insertAll = (rows: BatchRows) => {
+    for (const spec of TABLES) {
+      const tableRows = rows.get(spec.table)
+      if (tableRows === undefined) continue
+      let i = 0
+      if (tableRows.length >= ROWS_PER_STATEMENT) {
+        const many = statement(spec, ROWS_PER_STATEMENT)
+        for (; i + ROWS_PER_STATEMENT <= tableRows.length; i += ROWS_PER_STATEMENT) {
+          many.run(flatten(tableRows, i, ROWS_PER_STATEMENT))
+        }
+      }
+      const one = statement(spec, 1)
+      for (; i < tableRows.length; i++) one.run(tableRows[i] as Row)
+    }
+  }
+
+  return {
+    name: "sqlite",
+    description: `sqlite:${shownPath}`,
+    // SQLITE_MAX_VARIABLE_NUMBER defaults to 32,766 since SQLite 3.32.
+    maxParameters: 32_000,
+    async connect() {
+      try {
+        mkdirSync(dirname(path), { recursive: true })
+        raw = new BetterSqlite3(path)
+        raw.pragma(`busy_timeout = ${busyTimeoutMs}`)
+        // Reading the journal mode reads the header: a file that is not a database fails here.
+        raw.pragma("journal_mode = WAL")
+        raw.pragma("synchronous = NORMAL")
+        // 64 MiB of page cache: hash keys land on random pages of every b-tree.
+        raw.pragma("cache_size = -65536")
+      } catch (error) {
+        raw?.close()
+        raw = undefined
+        throw unreadable(error)
+      }
+      return new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) })
+    },
+    async migrationTableExists(db: Kysely<Database>) {
+      const result = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(
+        db,
+      )
+      return result.rows.length > 0
+    },
+    async guardMigration(_db, migrate) {
+      // SQLite DDL is transactional but kysely's Migrator does not open a transaction for it:
+      // one IMMEDIATE transaction on the same connection makes the upgrade all-or-nothing and
+      // makes a second process wait for the first.
+      const database = raw as BetterSqlite3.Database
+      try {
+        database.exec("begin immediate")
+      } catch (error) {
+        throw unreadable(error)
+      }
+      try {
+        await migrate()
+        database.exec("commit")
+      } catch (error) {
+        if (database.inTransaction) database.exec("rollback")
+        throw error
+      }
+    },
+    writeRows(rows) {
+      writeTransaction ??= (raw as BetterSqlite3.Database).transaction(insertAll)
+      writeTransaction(rows)
+    },
+    translateError(error) {
+      return error instanceof ReductioError ? error : unreadable(error)
+    },
+    close() {
+      statements.clear()
+      writeTransaction = undefined
+      if (raw?.open === true) raw.close()
+      raw = undefined
+    },
+  }
+}
+
+function flatten(rows: Row[], start: number, count: number): unknown[] {
+  const out: unknown[] = []
+  for (let i = start; i < start + count; i++) for (const value of rows[i] as Row) out.push(value)
+  return out
+}
