@@ -43,7 +43,11 @@ export function seq<T extends readonly unknown[]>(items: readonly [...{ [I in ke
  * @example
  * const counts = map(count, listFiles(dir))   // Lazy<number[]>
  */
-export function map<E, R, X extends unknown[] = []>(fn: Task<[E, ...X], R>, items: Lazily<readonly E[]>, ...extraArgs: { [I in keyof X]: Lazily<X[I]> }): Lazy<Awaited<R>[]> {
+export function map<E, R, X extends unknown[] = []>(
+  fn: Task<[E, ...X], R>,
+  items: Lazily<readonly E[]>,
+  ...extraArgs: { [I in keyof X]: Lazily<X[I]> }
+): Lazy<Awaited<R>[]> {
   if (!isTask(fn)) throw new ReductioError("INVALID_ARGUMENT", "map(fn, items): fn must be a task declared with task()")
   return toLazy(makeExpression<MapExpression>({ kind: "map", task: fn.taskName, items, extraArgs, options: callOverridesOf(fn) }))
 }

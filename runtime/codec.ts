@@ -36,6 +36,18 @@ export interface Codec<T> {
   encode(value: T): unknown
   /** From the plain data `encode` produced. */
   decode(data: unknown): T
+  /**
+   * Completes what `encode` needs before a value is encoded (e.g. a File's hash, from a stat).
+   * Called by {@link prepareForEncoding}.
+   */
+  prepare?(value: T): Promise<void>
+  /**
+   * Whether a value read back from the cache is still valid (e.g. a File still has its recorded
+   * hash). An invalid value makes the cached call run again.
+   */
+  validate?(value: T): Promise<boolean>
+  /** The path and hash a value stands for, recorded for lineage (`reductio log --file`). */
+  lineage?(value: T): { readonly path: string; readonly hash: string } | undefined
 }
 
 const CODECS_KEY = Symbol.for("reductio.codecs")
@@ -67,6 +79,43 @@ export function registerCodec<T>(codec: Codec<T>): void {
   }
   codecs.byTag.set(codec.tag, codec as Codec<unknown>)
   codecs.list.push(codec as Codec<unknown>)
+}
+
+/**
+ * Calls `prepare` on every value of a registered type inside `value` (arrays, plain objects, Map
+ * and Set are searched). Cheap when no registered codec has a `prepare`.
+ */
+export async function prepareForEncoding(value: unknown): Promise<void> {
+  if (!codecs.list.some((codec) => codec.prepare !== undefined)) return
+  const pending: Promise<void>[] = []
+  forEachRegistered(value, (item, codec) => {
+    if (codec.prepare !== undefined) pending.push(codec.prepare(item))
+  })
+  await Promise.all(pending)
+}
+
+/** Calls `visit` for every value of a registered type inside `value`. */
+export function forEachRegistered(value: unknown, visit: (value: unknown, codec: Codec<unknown>) => void): void {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const item = stack.pop()
+    if (typeof item !== "object" || item === null) continue
+    const codec = codecs.list.find((c) => c.is(item))
+    if (codec !== undefined) {
+      visit(item, codec)
+      if (codec.tag === TAGS.expression) stack.push(codec.encode(item))
+      continue
+    }
+    if (Array.isArray(item)) stack.push(...item)
+    else if (item instanceof Map) for (const [k, v] of item) stack.push(k, v)
+    else if (item instanceof Set) stack.push(...item)
+    else if (Object.getPrototypeOf(item) === Object.prototype) stack.push(...Object.values(item))
+  }
+}
+
+/** True when some registered codec has a `validate` or `lineage` hook (cached values need a walk). */
+export function hasValueHooks(): boolean {
+  return codecs.list.some((codec) => codec.validate !== undefined || codec.lineage !== undefined)
 }
 
 /** Encodes a value canonically. `path` names the value in errors (e.g. `args`). */

@@ -129,8 +129,7 @@ export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
   if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
     const e = error as Error & { code?: unknown; details?: unknown }
     const code = typeof e.code === "string" ? e.code : undefined
-    const details =
-      typeof e.details === "object" && e.details !== null ? plainDetails(e.details) : undefined
+    const details = typeof e.details === "object" && e.details !== null ? plainDetails(e.details) : undefined
     const cause = e.cause !== undefined && depth < 8 ? toErrorRecord(e.cause, depth + 1) : undefined
     return {
       name: typeof e.name === "string" ? e.name : "Error",
@@ -197,11 +196,9 @@ export class TaskError extends ReductioError {
     init: { task: string; argsHash: string; evalHash: string; record: ErrorRecord },
   ) {
     const what = code === "TASK_FAILED" ? "failed" : code === "CANCELLED" ? "was cancelled" : "failed"
-    super(
-      code,
-      `task ${init.task} (args ${init.argsHash.slice(0, 12)}) ${what}: ${init.record.name}: ${init.record.message}`,
-      { cause: fromErrorRecord(init.record) },
-    )
+    super(code, `task ${init.task} (args ${init.argsHash.slice(0, 12)}) ${what}: ${init.record.name}: ${init.record.message}`, {
+      cause: fromErrorRecord(init.record),
+    })
     this.name = "TaskError"
     this.task = init.task
     this.argsHash = init.argsHash

@@ -202,7 +202,7 @@ const handler: ProxyHandler<{ expression: Expression }> = {
   set() {
     return misuse("an object to assign to")
   },
-  has(target, key) {
+  has(_target, key) {
     return key === LAZY
   },
   ownKeys() {
@@ -237,5 +237,5 @@ registerCodec<Expression>({
   name: "Expression",
   is: (value): value is Expression => expressionOf(value) !== undefined,
   encode: (value) => ({ ...(expressionOf(value) as Expression) }),
-  decode: (data) => makeExpression(data as Fields<Expression>),
+  decode: (data) => makeExpression<Expression>(data as Fields<Expression>),
 })

@@ -9,14 +9,18 @@
  * - value hash = the encoded value
  * - call hash = task hash + args hash + value hash + child call hashes: the provenance node
  */
-import { createHash } from "node:crypto"
+import * as crypto from "node:crypto"
 import { encode as cborEncode } from "cborg"
 import { encode } from "./codec.js"
 
 /** SHA-256 of bytes, as lowercase hex. */
 export function sha256(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex")
+  return oneShot === undefined ? crypto.createHash("sha256").update(bytes).digest("hex") : oneShot("sha256", bytes, "hex")
 }
+
+// crypto.hash (Node >= 20.12) avoids allocating a Hash object per call: most hashing here is of
+// small records, where that allocation dominates.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array | string, encoding: "hex") => string }).hash
 
 /** Hash of a record of already-encodable parts under a kind tag. */
 function hashRecord(kind: string, parts: unknown[]): string {

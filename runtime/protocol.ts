@@ -59,7 +59,10 @@ export function decodeEntry(bytes: Uint8Array, index?: number): JobEntry {
   const decoded = decode(bytes)
   const entry = Array.isArray(decoded) ? decoded[index ?? -1] : decoded
   if (Array.isArray(decoded) && index === undefined) {
-    throw new ReductioError("INVALID_ARGUMENT", "this input holds an array of job entries: pass its index (AWS_BATCH_JOB_ARRAY_INDEX, JOB_COMPLETION_INDEX or --index)")
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      "this input holds an array of job entries: pass its index (AWS_BATCH_JOB_ARRAY_INDEX, JOB_COMPLETION_INDEX or --index)",
+    )
   }
   if (entry === undefined) {
     throw new ReductioError("INVALID_ARGUMENT", `no job entry at index ${index} (the array holds ${(decoded as unknown[]).length})`)

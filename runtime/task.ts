@@ -67,16 +67,26 @@ const NAME = /^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*$/
  */
 export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TaskOptions = {}): Task<A, R> {
   if (typeof name !== "string" || !NAME.test(name)) {
-    throw new ReductioError("INVALID_ARGUMENT", `invalid task name ${JSON.stringify(name)}: use letters, digits, _ and -, with dots between namespace parts`)
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `invalid task name ${JSON.stringify(name)}: use letters, digits, _ and -, with dots between namespace parts`,
+    )
   }
   if (typeof fn !== "function") {
     throw new ReductioError("INVALID_ARGUMENT", `task ${name}: the second argument must be the task function`)
   }
   const fullName = options.namespace === undefined ? name : `${options.namespace}.${name}`
   const source = fn.toString()
-  const includes = options.hashIncludes === undefined ? undefined : encode(options.hashIncludes.map(includeForHash), `task ${fullName} hashIncludes`)
+  const includes =
+    options.hashIncludes === undefined ? undefined : encode(options.hashIncludes.map(includeForHash), `task ${fullName} hashIncludes`)
   const hash = taskHash(fullName, options.version === undefined ? { source } : { version: options.version }, includes)
-  const definition: TaskDefinition = Object.freeze({ name: fullName, fn: fn as (...args: never[]) => unknown, options: Object.freeze({ ...options }), hash, source })
+  const definition: TaskDefinition = Object.freeze({
+    name: fullName,
+    fn: fn as (...args: never[]) => unknown,
+    options: Object.freeze({ ...options }),
+    hash,
+    source,
+  })
   const existing = registry.get(fullName)
   if (existing !== undefined && (existing.hash !== hash || existing.source !== source)) {
     throw new ReductioError(
@@ -93,7 +103,14 @@ function includeForHash(value: unknown): unknown {
 }
 
 function makeTask<A extends unknown[], R>(definition: TaskDefinition, overrides: CallOptions | undefined): Task<A, R> {
-  const call = (...args: unknown[]) => toLazy(makeExpression<CallExpression>(overrides === undefined ? { kind: "call", task: definition.name, args } : { kind: "call", task: definition.name, args, options: overrides }))
+  const call = (...args: unknown[]) =>
+    toLazy(
+      makeExpression<CallExpression>(
+        overrides === undefined
+          ? { kind: "call", task: definition.name, args }
+          : { kind: "call", task: definition.name, args, options: overrides },
+      ),
+    )
   Object.defineProperties(call, {
     taskName: { value: definition.name },
     definition: { value: definition },

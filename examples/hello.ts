@@ -1,0 +1,13 @@
+/**
+ * Hello world: one task, run two ways.
+ *
+ *   npx reductio run examples/hello.ts main --name Ada
+ *   npx tsx examples/hello.ts
+ */
+import { run, task } from "reductio"
+
+export const greet = task("greet", (name: string) => `Hello, ${name}!`)
+
+export const main = task("main", (name = "world") => greet(name))
+
+await run(main, "world")

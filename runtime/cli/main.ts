@@ -1,0 +1,61 @@
+/**
+ * @module cli
+ * The `reductio` command. Each subcommand lives in its own `<name>-command.ts` and registers
+ * itself on the program; errors map to exit codes in one place ({@link main}).
+ */
+import { Command, CommanderError } from "commander"
+import { exitCodeOf, isReductioError } from "../errors.js"
+import { type CliIo, processIo } from "./io.js"
+import { registerRunCommand } from "./run-command.js"
+import { registerLogCommand } from "./log-command.js"
+
+/** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
+export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
+
+const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand]
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.
+ *
+ * @example
+ * process.exitCode = await main(["run", "examples/hello.ts", "main"])
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = 0
+  const program = new Command("reductio")
+    .description("Run TypeScript workflows with call caching and provenance, locally or on AWS.")
+    .version(await packageVersion(), "-V, --version")
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run reductio --help for usage)")
+  for (const register of registrations) register(program, io, (code) => (exitCode = code))
+  try {
+    await program.parseAsync([...argv], { from: "user" })
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
+    io.err(`${formatError(error)}\n`)
+    return exitCodeOf(error)
+  }
+}
+
+/** The one-line (or few-line) form of an error for the terminal. */
+export function formatError(error: unknown): string {
+  if (isReductioError(error)) return `error [${error.code}]: ${error.message}`
+  if (error instanceof Error) return `error: ${error.stack ?? error.message}`
+  return `error: ${String(error)}`
+}
+
+async function packageVersion(): Promise<string> {
+  const { readFile } = await import("node:fs/promises")
+  for (const relative of ["../../package.json", "../../../package.json"]) {
+    try {
+      const json = JSON.parse(await readFile(new URL(relative, import.meta.url), "utf8")) as { name?: string; version?: string }
+      if (json.name === "reductio" && json.version !== undefined) return json.version
+    } catch {
+      // not at this depth (sources vs dist): try the next
+    }
+  }
+  return "0.0.0"
+}

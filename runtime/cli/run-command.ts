@@ -1,0 +1,183 @@
+/**
+ * @module run-command
+ * `reductio run <workflow.ts> [task] [--param value ...]`: loads the workflow, runs the task with
+ * arguments from the command line, prints the result; the exit code tells success or failure.
+ */
+import { relative } from "node:path"
+import type { Command } from "commander"
+import { loadConfig } from "../config/load-config.js"
+import { exitCodeOf, ReductioError } from "../errors.js"
+import { type CallExpression, makeExpression, toLazy } from "../expression.js"
+import { lookupTask, registeredTasks, type TaskDefinition } from "../task.js"
+import type { CliIo } from "./io.js"
+import type { CommandRegistration } from "./main.js"
+import { formatFailure, formatValue } from "./output.js"
+import { progressModeFor, runSession } from "./session.js"
+import { parseTaskArgs, taskUsage } from "./task-args.js"
+import { loadWorkflow } from "./workflow.js"
+
+/** reductio options accepted after the task name too, unless the task has a parameter so named. */
+const RUN_FLAGS = new Map<string, "flag" | "value">([
+  ["no-cache", "flag"],
+  ["json", "flag"],
+  ["quiet", "flag"],
+  ["db", "value"],
+  ["config", "value"],
+  ["executor", "value"],
+])
+
+interface RunFlags {
+  cache?: boolean
+  json?: boolean
+  quiet?: boolean
+  db?: string
+  config?: string
+  executor?: string
+}
+
+export const registerRunCommand: CommandRegistration = (program, io, done) => {
+  program
+    .command("run")
+    .summary("run a task of a workflow file")
+    .description(
+      "Run a task of a workflow file with arguments from the command line (--name value: JSON literals are parsed, anything else is a string).\n" +
+        "Without a task name, runs the task the file's own run() names, else `main`.\n" +
+        "`reductio run workflow.ts --help` lists the file's tasks and their parameters.",
+    )
+    .argument("<workflow>", "the workflow file (TypeScript or JavaScript)")
+    .argument("[task]", "the task to run")
+    .argument("[args...]", "task arguments: --name value, or positional")
+    .option("--no-cache", "run every call even when a cached result exists")
+    .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)")
+    .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)")
+    .option("--executor <name>", "default executor for tasks that name none")
+    .option("--json", "print the result as JSON with the execution id")
+    .option("--quiet", "no progress output")
+    .helpOption(false)
+    .option("-h, --help", "show help; after a workflow file, list its tasks")
+    .allowUnknownOption()
+    .passThroughOptions()
+    .action(
+      async (workflow: string, taskName: string | undefined, rest: string[], options: RunFlags & { help?: boolean }, command: Command) => {
+        if (options.help === true && workflow === undefined) {
+          io.out(command.helpInformation())
+          return done(0)
+        }
+        done(await runCommand(io, workflow, taskName, rest, options, command))
+      },
+    )
+}
+
+async function runCommand(
+  io: CliIo,
+  workflow: string,
+  taskName: string | undefined,
+  rest: string[],
+  flags: RunFlags & { help?: boolean },
+  command: Command,
+): Promise<number> {
+  try {
+    const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
+    const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
+    if (wantsHelp) {
+      io.out(describeWorkflow(workflow, taskName?.startsWith("-") ? undefined : taskName))
+      return 0
+    }
+    let task: TaskDefinition
+    let args: unknown[]
+    if (taskName === undefined || taskName.startsWith("--")) {
+      const entry = loadedWorkflow.entry
+      const argv = taskName === undefined ? rest : [taskName, ...rest]
+      if (entry !== undefined && argv.length === 0) {
+        task = entry.task.definition
+        args = [...entry.args]
+      } else {
+        task = entry?.task.definition ?? defaultTask(workflow)
+        args = parseTaskArgs(task, extractRunFlags(task, argv, flags))
+      }
+    } else {
+      task = lookupTask(taskName)
+      args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
+    }
+    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
+    const call = registeredTaskFunction(task)(...args)
+    const result = await runSession({
+      io,
+      loaded,
+      expression: call,
+      command: ["run", relative(io.cwd, loadedWorkflow.path) || workflow, task.name, ...rest].join(" "),
+      workflowPath: loadedWorkflow.path,
+      cache: flags.cache !== false,
+      progress: progressModeFor(io, flags.quiet === true || flags.json === true),
+    })
+    if (flags.json === true) {
+      io.out(
+        `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: result.value } : { executionId: result.executionId, status: "FAILED", error: String((result.error as Error)?.message ?? result.error) })}\n`,
+      )
+    } else if (result.ok) {
+      io.out(`${formatValue(result.value)}\n`)
+    } else {
+      io.err(`${formatFailure(result.error)}\n`)
+    }
+    return result.ok ? 0 : exitCodeOf(result.error)
+  } catch (error) {
+    io.err(`${formatFailure(error)}\n`)
+    void command
+    return exitCodeOf(error)
+  }
+}
+
+/** Moves reductio's own flags found after the task name into `flags`; returns the rest. */
+function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: RunFlags): string[] {
+  const params = new Set(parameterNamesOf(task))
+  const rest: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const name = arg.startsWith("--") ? (arg.slice(2).split("=")[0] ?? "") : ""
+    const kind = RUN_FLAGS.get(name)
+    if (kind === undefined || params.has(name)) {
+      rest.push(arg)
+      continue
+    }
+    const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : kind === "value" ? argv[++i] : undefined
+    if (name === "no-cache") flags.cache = false
+    else if (name === "json") flags.json = true
+    else if (name === "quiet") flags.quiet = true
+    else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
+    else flags[name as "db" | "config" | "executor"] = value
+  }
+  return rest
+}
+
+function parameterNamesOf(task: TaskDefinition): string[] {
+  return taskUsage(task)
+    .split(" ")
+    .filter((part) => part.startsWith("--"))
+    .map((part) => part.slice(2))
+}
+
+function defaultTask(workflow: string): TaskDefinition {
+  const main = registeredTasks().get("main")
+  if (main !== undefined) return main
+  throw new ReductioError(
+    "TASK_NOT_FOUND",
+    `${workflow} has no task named main and no run() call: name the task to run. Tasks: ${[...registeredTasks().keys()].join(", ") || "(none)"}`,
+  )
+}
+
+function registeredTaskFunction(definition: TaskDefinition): (...args: unknown[]) => unknown {
+  return (...args: unknown[]) => toLazy(makeExpression<CallExpression>({ kind: "call", task: definition.name, args }))
+}
+
+function describeWorkflow(workflow: string, taskName: string | undefined): string {
+  const tasks = [...registeredTasks().values()].filter((t) => !t.name.startsWith("reductio.")).sort((a, b) => a.name.localeCompare(b.name))
+  const shown = taskName === undefined ? tasks : [lookupTask(taskName)]
+  const lines = [`Usage: reductio run ${workflow} <task> [--param value ...]`, "", "Tasks:"]
+  for (const t of shown) lines.push(`  ${taskUsage(t)}${t.options.version === undefined ? "" : `   (version ${t.options.version})`}`)
+  lines.push(
+    "",
+    'Values are parsed as JSON when they are JSON (10, true, [1,2], {"a":1}), else taken as strings.',
+    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --json  --quiet",
+  )
+  return `${lines.join("\n")}\n`
+}

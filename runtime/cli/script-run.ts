@@ -1,0 +1,35 @@
+/**
+ * @module script-run
+ * What `await run(main, ...args)` does in a script started with `tsx workflow.ts`.
+ */
+import { loadConfig } from "../config/load-config.js"
+import type { Task } from "../task.js"
+import { processIo } from "./io.js"
+import { formatFailure, formatValue } from "./output.js"
+import { progressModeFor, runSession } from "./session.js"
+
+/** Runs `entry(...args)` with the project's configuration; prints the result or exits 1. */
+export async function runScript(entry: Task, args: readonly unknown[]): Promise<unknown> {
+  const io = processIo()
+  const workflowPath = process.argv[1]
+  try {
+    const loaded = await loadConfig(io.cwd, io.env)
+    const result = await runSession({
+      io,
+      loaded,
+      expression: entry(...args),
+      command: ["script", workflowPath ?? "?", entry.taskName].join(" "),
+      workflowPath,
+      cache: io.env.REDUCTIO_NO_CACHE !== "1",
+      progress: progressModeFor(io, io.env.REDUCTIO_QUIET === "1"),
+    })
+    if (result.ok) {
+      io.out(`${formatValue(result.value)}\n`)
+      return result.value
+    }
+    io.err(`${formatFailure(result.error)}\n`)
+  } catch (error) {
+    io.err(`${formatFailure(error)}\n`)
+  }
+  process.exit(1)
+}

@@ -1,0 +1,75 @@
+/**
+ * @module session
+ * One run from the command line or a script: opens the backend, builds the executors, shows
+ * progress, cancels on Ctrl-C (a second Ctrl-C exits at once), and closes everything.
+ */
+import type { Backend } from "../backend/backend.js"
+import { openBackend } from "../backend/open-backend.js"
+import { createExecutors } from "../config/executors.js"
+import type { LoadedConfig } from "../config/load-config.js"
+import { ReductioError } from "../errors.js"
+import { Scheduler } from "../scheduler/scheduler.js"
+import type { CliIo } from "./io.js"
+import { Progress, type ProgressMode } from "./progress.js"
+
+/** What to run and how. */
+export interface SessionOptions {
+  readonly io: CliIo
+  readonly loaded: LoadedConfig
+  /** The expression (or value holding lazies) to reduce. */
+  readonly expression: unknown
+  readonly command: string
+  readonly workflowPath?: string | undefined
+  readonly cache: boolean
+  readonly progress: ProgressMode
+}
+
+/** How a session ended. */
+export type SessionResult =
+  | { readonly ok: true; readonly executionId: string; readonly value: unknown }
+  | { readonly ok: false; readonly executionId: string | undefined; readonly error: unknown }
+
+/** Runs one execution end to end. Never throws: failures come back as `{ ok: false }`. */
+export async function runSession(options: SessionOptions): Promise<SessionResult> {
+  const { io, loaded } = options
+  let backend: Backend | undefined
+  let scheduler: Scheduler | undefined
+  const controller = new AbortController()
+  let interrupts = 0
+  const onSigint = () => {
+    interrupts++
+    if (interrupts > 1) process.exit(130)
+    io.err("\ncancelling: stopping running jobs (press Ctrl-C again to exit at once)\n")
+    controller.abort(new ReductioError("CANCELLED", "cancelled by Ctrl-C"))
+  }
+  process.on("SIGINT", onSigint)
+  const progress = new Progress(io, options.progress)
+  try {
+    backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
+    scheduler = new Scheduler({
+      backend,
+      executors: await createExecutors(loaded.config, loaded.projectDir),
+      defaultExecutor: loaded.config.defaultExecutor ?? "local",
+      limits: loaded.config.limits ?? {},
+      cache: options.cache,
+      workflowPath: options.workflowPath,
+      onEvent: progress.onEvent,
+    })
+    const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })
+    progress.finish("DONE")
+    return { ok: true, executionId: scheduler.lastExecutionId as string, value }
+  } catch (error) {
+    progress.finish(controller.signal.aborted ? "CANCELLED" : "FAILED")
+    return { ok: false, executionId: scheduler?.lastExecutionId, error }
+  } finally {
+    process.off("SIGINT", onSigint)
+    await scheduler?.stop().catch(() => undefined)
+    await backend?.close().catch(() => undefined)
+  }
+}
+
+/** The progress mode for this terminal: a table on a TTY, lines otherwise, nothing when quiet. */
+export function progressModeFor(io: CliIo, quiet: boolean): ProgressMode {
+  if (quiet) return "off"
+  return io.isTTY ? "table" : "lines"
+}

@@ -1,0 +1,38 @@
+/**
+ * @module workflow
+ * Loads a workflow file for the CLI: TypeScript through tsx, with `run()` calls inside turned into
+ * a record of the entry point instead of a run.
+ */
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import { ReductioError, isReductioError } from "../errors.js"
+import { ensureTypeScriptLoader } from "../config/typescript-loader.js"
+import { MODE_KEY, ENTRY_KEY, type ScriptEntry } from "../run.js"
+
+/** A loaded workflow module. */
+export interface LoadedWorkflow {
+  readonly path: string
+  /** The task and arguments of the script's own top-level `run(task, ...args)`, if it has one. */
+  readonly entry: ScriptEntry | undefined
+}
+
+/** Imports a workflow file; WORKFLOW_NOT_FOUND or WORKFLOW_LOAD_FAILED when it cannot. */
+export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWorkflow> {
+  const path = resolve(cwd, file)
+  if (!existsSync(path)) {
+    throw new ReductioError("WORKFLOW_NOT_FOUND", `workflow file ${file} does not exist (looked for ${path})`)
+  }
+  const globals = globalThis as unknown as Record<symbol, unknown>
+  globals[MODE_KEY] = "cli"
+  globals[ENTRY_KEY] = undefined
+  try {
+    await ensureTypeScriptLoader()
+    await import(pathToFileURL(path).href)
+  } catch (error) {
+    if (isReductioError(error)) throw error
+    const message = error instanceof Error ? error.message : String(error)
+    throw new ReductioError("WORKFLOW_LOAD_FAILED", `cannot load workflow ${file}: ${message}`, { cause: error })
+  }
+  return { path, entry: globals[ENTRY_KEY] as ScriptEntry | undefined }
+}

@@ -1,0 +1,208 @@
+/**
+ * @module config
+ * The typed shape of `reductio.config.ts`, `defineConfig`, and its validation: checked once, with
+ * errors that name the bad key.
+ */
+import { ReductioError } from "../errors.js"
+
+/** In-process execution (the default `local` executor). */
+export interface LocalExecutorConfig {
+  readonly type: "local"
+  /** Task functions in flight at once; default unlimited. */
+  readonly concurrency?: number
+}
+
+/** Local agent subprocesses against a local scratch directory (the Batch protocol, no cloud). */
+export interface ProcessExecutorConfig {
+  readonly type: "process"
+  /** Agent processes at once; default: the number of cores. */
+  readonly concurrency?: number
+  /** Scratch directory; default `.reductio/scratch` in the project. */
+  readonly scratch?: string
+}
+
+/** AWS Batch, with fan-outs grouped into array jobs. */
+export interface AwsBatchExecutorConfig {
+  readonly type: "aws_batch"
+  /** Agent image (a tag is resolved to its digest). */
+  readonly image: string
+  /** Job queue name or ARN. */
+  readonly queue: string
+  /** `s3://bucket/prefix` for code, inputs, outputs and logs. */
+  readonly scratch: string
+  readonly role?: string
+  readonly vcpus?: number
+  /** MiB. */
+  readonly memory?: number
+  readonly gpus?: number
+  /** Seconds. */
+  readonly timeout?: number
+  readonly retries?: number
+  readonly arrayMinSize?: number
+  readonly arrayMaxSize?: number
+  readonly tags?: Readonly<Record<string, string>>
+  readonly region?: string
+}
+
+/** AWS Glue, through the Python shim. */
+export interface AwsGlueExecutorConfig {
+  readonly type: "aws_glue"
+  readonly scratch: string
+  readonly role: string
+  readonly workerType?: string
+  readonly workers?: number
+  readonly glueVersion?: string
+  /** Minutes. */
+  readonly timeout?: number
+  readonly region?: string
+}
+
+export type ExecutorConfig = LocalExecutorConfig | ProcessExecutorConfig | AwsBatchExecutorConfig | AwsGlueExecutorConfig
+
+/** S3 client options (credentials come from the standard AWS chain). */
+export interface S3Config {
+  readonly region?: string
+  /** A custom endpoint (MinIO, an emulator). */
+  readonly endpoint?: string
+  /** Path-style URLs (`endpoint/bucket/key`), needed by most emulators. */
+  readonly forcePathStyle?: boolean
+}
+
+/** The contents of `reductio.config.ts`. */
+export interface ReductioConfig {
+  /** A SQLite path (relative to the project) or a `postgres://` URL; default `.reductio/reductio.db`. */
+  readonly database?: string
+  /** Executors by name, e.g. `{ batch: { type: "aws_batch", ... } }`. */
+  readonly executors?: Readonly<Record<string, ExecutorConfig>>
+  /** The executor of tasks that name none; default `local`. */
+  readonly defaultExecutor?: string
+  /** Named concurrency limits, e.g. `{ db: 2 }`. */
+  readonly limits?: Readonly<Record<string, number>>
+  readonly s3?: S3Config
+}
+
+/**
+ * Types a configuration file's default export.
+ *
+ * @example
+ * // reductio.config.ts
+ * import { defineConfig } from "reductio"
+ * export default defineConfig({ database: ".reductio/reductio.db", limits: { db: 2 } })
+ */
+export function defineConfig(config: ReductioConfig): ReductioConfig {
+  return config
+}
+
+type Check = (value: unknown, key: string) => void
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+function fail(source: string, key: string, problem: string): never {
+  throw new ReductioError("CONFIG_INVALID", `${source}: ${key} ${problem}`, { details: { key, source } })
+}
+
+function checker(source: string) {
+  const string: Check = (value, key) => {
+    if (typeof value !== "string" || value === "") fail(source, key, `must be a non-empty string (got ${JSON.stringify(value)})`)
+  }
+  const positiveInteger: Check = (value, key) => {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1)
+      fail(source, key, `must be a positive integer (got ${JSON.stringify(value)})`)
+  }
+  const nonNegativeInteger: Check = (value, key) => {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
+      fail(source, key, `must be a whole number ≥ 0 (got ${JSON.stringify(value)})`)
+  }
+  const boolean: Check = (value, key) => {
+    if (typeof value !== "boolean") fail(source, key, `must be true or false (got ${JSON.stringify(value)})`)
+  }
+  const stringMap: Check = (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object of strings")
+    for (const [k, v] of Object.entries(value)) string(v, `${key}.${k}`)
+  }
+  const object =
+    (fields: Record<string, Check>, required: readonly string[] = []): Check =>
+    (value, key) => {
+      if (!isObject(value)) fail(source, key, "must be an object")
+      for (const name of required) if (value[name] === undefined) fail(source, `${key}.${name}`, "is required")
+      for (const [name, field] of Object.entries(value)) {
+        const check = fields[name]
+        if (check === undefined) fail(source, `${key}.${name}`, `is not a known option; known: ${Object.keys(fields).join(", ")}`)
+        if (field !== undefined) check(field, `${key}.${name}`)
+      }
+    }
+  return { string, positiveInteger, nonNegativeInteger, boolean, stringMap, object }
+}
+
+/**
+ * Checks a configuration object; throws CONFIG_INVALID naming the first bad key.
+ * `source` names where it came from (the file path) for the message.
+ */
+export function validateConfig(raw: unknown, source: string): ReductioConfig {
+  const c = checker(source)
+  const executorChecks: Record<ExecutorConfig["type"], Check> = {
+    local: c.object({ type: c.string, concurrency: c.positiveInteger }),
+    process: c.object({ type: c.string, concurrency: c.positiveInteger, scratch: c.string }),
+    aws_batch: c.object(
+      {
+        type: c.string,
+        image: c.string,
+        queue: c.string,
+        scratch: c.string,
+        role: c.string,
+        vcpus: c.positiveInteger,
+        memory: c.positiveInteger,
+        gpus: c.nonNegativeInteger,
+        timeout: c.positiveInteger,
+        retries: c.nonNegativeInteger,
+        arrayMinSize: c.positiveInteger,
+        arrayMaxSize: c.positiveInteger,
+        tags: c.stringMap,
+        region: c.string,
+      },
+      ["image", "queue", "scratch"],
+    ),
+    aws_glue: c.object(
+      {
+        type: c.string,
+        scratch: c.string,
+        role: c.string,
+        workerType: c.string,
+        workers: c.positiveInteger,
+        glueVersion: c.string,
+        timeout: c.positiveInteger,
+        region: c.string,
+      },
+      ["scratch", "role"],
+    ),
+  }
+  const executors: Check = (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object of executors by name")
+    for (const [name, executor] of Object.entries(value)) {
+      const type = isObject(executor) ? executor.type : undefined
+      const check = typeof type === "string" ? executorChecks[type as ExecutorConfig["type"]] : undefined
+      if (check === undefined)
+        fail(source, `${key}.${name}.type`, `must be one of ${Object.keys(executorChecks).join(", ")} (got ${JSON.stringify(type)})`)
+      check(executor, `${key}.${name}`)
+    }
+  }
+  const limits: Check = (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object of limits by name, e.g. { db: 2 }")
+    for (const [name, limit] of Object.entries(value)) c.positiveInteger(limit, `${key}.${name}`)
+  }
+  const top = c.object({
+    database: c.string,
+    executors,
+    defaultExecutor: c.string,
+    limits,
+    s3: c.object({ region: c.string, endpoint: c.string, forcePathStyle: c.boolean }),
+  })
+  if (raw === undefined || raw === null) return {}
+  top(raw, "config")
+  const config = raw as ReductioConfig
+  const names = ["local", ...Object.keys(config.executors ?? {})]
+  if (config.defaultExecutor !== undefined && !names.includes(config.defaultExecutor)) {
+    fail(source, "config.defaultExecutor", `names executor "${config.defaultExecutor}", which is not defined; defined: ${names.join(", ")}`)
+  }
+  return config
+}

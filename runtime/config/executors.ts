@@ -1,0 +1,62 @@
+/**
+ * @module executors
+ * Builds the executors a configuration names. Each kind's implementation loads only when a
+ * configuration uses it, so the AWS SDKs stay unloaded for local runs.
+ */
+import { availableParallelism } from "node:os"
+import { join, resolve } from "node:path"
+import { ReductioError } from "../errors.js"
+import type { Executor } from "../executor/executor.js"
+import { LocalExecutor } from "../executor/local-executor.js"
+import type { ExecutorConfig, ReductioConfig } from "./config.js"
+
+type Factory = (config: ExecutorConfig, projectDir: string) => Promise<Executor>
+
+const factories: Record<ExecutorConfig["type"], Factory> = {
+  local: async (config) =>
+    new LocalExecutor(config.type === "local" && config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+  process: async (config, projectDir) => {
+    const { ProcessExecutor } = await import("../executor/process-executor.js")
+    const options = config.type === "process" ? config : { concurrency: undefined, scratch: undefined }
+    return new ProcessExecutor({
+      concurrency: options.concurrency ?? availableParallelism(),
+      scratch: resolve(projectDir, options.scratch ?? join(".reductio", "scratch")),
+    })
+  },
+  aws_batch: async () => {
+    throw new ReductioError("UNKNOWN_EXECUTOR", "the aws_batch executor is not available in this build")
+  },
+  aws_glue: async () => {
+    throw new ReductioError("UNKNOWN_EXECUTOR", "the aws_glue executor is not available in this build")
+  },
+}
+
+/**
+ * The executors of a configuration, by name. `local` (in-process) and `process` (local agent
+ * subprocesses) exist even when not configured.
+ */
+export async function createExecutors(config: ReductioConfig, projectDir: string): Promise<Record<string, Executor>> {
+  const configured: Record<string, ExecutorConfig> = { local: { type: "local" }, process: { type: "process" }, ...config.executors }
+  const executors: Record<string, Executor> = {}
+  for (const [name, executorConfig] of Object.entries(configured)) {
+    executors[name] = lazyExecutor(() => factories[executorConfig.type](executorConfig, projectDir), executorConfig.type)
+  }
+  return executors
+}
+
+/** An executor created on first use, so unused configured executors cost nothing. */
+function lazyExecutor(create: () => Promise<Executor>, kind: string): Executor {
+  let instance: Promise<Executor> | undefined
+  let created: Executor | undefined
+  const get = () => {
+    instance ??= create().then((executor) => (created = executor))
+    return instance
+  }
+  return {
+    kind,
+    start: async (context) => (await get()).start?.(context),
+    submit: async (job) => (await get()).submit(job),
+    idle: () => created?.idle?.(),
+    stop: async () => created?.stop(),
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * @module load-config
+ * Finds `reductio.config.ts` from the working directory upwards, loads it (TypeScript through
+ * tsx), applies environment overrides (`REDUCTIO_DB`, `REDUCTIO_EXECUTOR`) and validates it once.
+ */
+import { existsSync } from "node:fs"
+import { dirname, isAbsolute, join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import { ReductioError, isReductioError } from "../errors.js"
+import { type ReductioConfig, validateConfig } from "./config.js"
+import { ensureTypeScriptLoader } from "./typescript-loader.js"
+
+/** The names a configuration file may have, in the order they are looked for. */
+export const CONFIG_FILES = ["reductio.config.ts", "reductio.config.mts", "reductio.config.js", "reductio.config.mjs"] as const
+
+/** A loaded configuration and where it applies. */
+export interface LoadedConfig {
+  readonly config: ReductioConfig
+  /** The config file, when one was found. */
+  readonly path: string | undefined
+  /** The directory relative paths are resolved against: the config file's, else the cwd. */
+  readonly projectDir: string
+  /** The database to use after overrides: a SQLite path (absolute), a `postgres://` URL or `memory`. */
+  readonly database: string
+}
+
+/** Overrides from the command line; they win over the environment, which wins over the file. */
+export interface ConfigOverrides {
+  readonly configPath?: string | undefined
+  readonly database?: string | undefined
+  readonly defaultExecutor?: string | undefined
+}
+
+/** Looks for a config file in `cwd` and its parents. */
+export function findConfigFile(cwd: string): string | undefined {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    for (const name of CONFIG_FILES) {
+      const candidate = join(dir, name)
+      if (existsSync(candidate)) return candidate
+    }
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+/**
+ * Loads and validates the configuration that applies in `cwd`.
+ *
+ * @example
+ * const { config, database } = await loadConfig(process.cwd(), process.env)
+ */
+export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
+  const explicit = overrides.configPath ?? env.REDUCTIO_CONFIG
+  const path = explicit === undefined ? findConfigFile(cwd) : resolve(cwd, explicit)
+  if (explicit !== undefined && (path === undefined || !existsSync(path))) {
+    throw new ReductioError("CONFIG_INVALID", `config file ${explicit} does not exist`)
+  }
+  let raw: unknown = {}
+  if (path !== undefined) raw = await importConfig(path)
+  const fromFile = validateConfig(raw, path ?? "config")
+  const withEnv: ReductioConfig = {
+    ...fromFile,
+    ...(env.REDUCTIO_DB ? { database: env.REDUCTIO_DB } : {}),
+    ...(env.REDUCTIO_EXECUTOR ? { defaultExecutor: env.REDUCTIO_EXECUTOR } : {}),
+  }
+  const config = validateConfig(
+    {
+      ...withEnv,
+      ...(overrides.database === undefined ? {} : { database: overrides.database }),
+      ...(overrides.defaultExecutor === undefined ? {} : { defaultExecutor: overrides.defaultExecutor }),
+    },
+    path === undefined ? "settings" : `${path} (with environment and flags)`,
+  )
+  const projectDir = path === undefined ? resolve(cwd) : dirname(path)
+  return { config, path, projectDir, database: resolveDatabase(config.database, projectDir) }
+}
+
+/** A SQLite path resolved against the project, or a URL / `memory` as given. */
+export function resolveDatabase(database: string | undefined, projectDir: string): string {
+  const spec = database ?? ".reductio/reductio.db"
+  if (spec === "memory" || /^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return spec
+  const path = spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec
+  return isAbsolute(path) ? path : join(projectDir, path)
+}
+
+async function importConfig(path: string): Promise<unknown> {
+  try {
+    await ensureTypeScriptLoader()
+    const module = (await import(pathToFileURL(path).href)) as { default?: unknown }
+    return module.default ?? {}
+  } catch (error) {
+    if (isReductioError(error)) throw error
+    throw new ReductioError("CONFIG_INVALID", `cannot load ${path}: ${(error as Error).message}`, { cause: error })
+  }
+}

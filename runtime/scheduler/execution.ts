@@ -1,0 +1,461 @@
+/**
+ * @module execution
+ * One run of the scheduler: reduces an expression graph. Independent sub-expressions reduce in
+ * parallel; each call is looked up in the cache by its eval hash, shared with an identical call
+ * already running, or submitted to its executor; expressions in a result reduce as its children.
+ * Work per job is O(1) and event driven; provenance is written in batches by the Recorder.
+ */
+import type { Backend, JobRecord, JobStatus } from "../backend/backend.js"
+import { decode, encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
+import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
+import type { Executor, JobOutcome } from "../executor/executor.js"
+import {
+  type CallExpression,
+  type CallOptions,
+  type CatchExpression,
+  type Expression,
+  expressionOf,
+  makeExpression,
+} from "../expression.js"
+import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
+import { lookupTask, type TaskDefinition } from "../task.js"
+import type { SchedulerEvent } from "./events.js"
+import { LookupBatcher } from "./lookup-batcher.js"
+import { Recorder } from "./recorder.js"
+import type { Limits } from "./semaphore.js"
+
+/** What an Execution needs from its Scheduler. */
+export interface ExecutionSettings {
+  readonly id: string
+  readonly backend: Backend
+  readonly executors: Readonly<Record<string, Executor>>
+  readonly defaultExecutor: string
+  readonly limits: Limits
+  readonly cache: boolean
+  readonly workflowPath: string | undefined
+  readonly emit: (event: SchedulerEvent) => void
+  readonly signal: AbortSignal
+}
+
+/** A call that reduced: its value and its provenance node. */
+interface CallResult {
+  readonly value: unknown
+  readonly callHash: string
+}
+
+/** Mutable state of one job while it is alive. */
+interface JobState {
+  readonly seq: number
+  readonly parentSeq: number | null
+  readonly task: TaskDefinition
+  readonly evalHash: string
+  readonly argsHash: string
+  status: JobStatus
+  cached: boolean
+  readonly startedAt: number
+  readonly children: string[]
+}
+
+export class Execution {
+  #seq = 0
+  readonly #inflight = new Map<string, Promise<CallResult>>()
+  readonly #recorder: Recorder
+  readonly #batcher: LookupBatcher
+  readonly #started = new Map<string, Promise<void>>()
+  #idleScheduled = false
+
+  constructor(private readonly settings: ExecutionSettings) {
+    this.#recorder = new Recorder(settings.backend)
+    this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
+  }
+
+  get recorder(): Recorder {
+    return this.#recorder
+  }
+
+  /** Reduces any value: expressions anywhere inside are replaced by their values. */
+  async reduce(value: unknown, parent: JobState | null): Promise<unknown> {
+    if (!containsExpression(value)) return value
+    return this.#reduceValue(value, parent)
+  }
+
+  async #reduceValue(value: unknown, parent: JobState | null): Promise<unknown> {
+    const expression = expressionOf(value)
+    if (expression !== undefined) return this.#reduceExpression(expression, parent)
+    if (typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) {
+      if (!value.some(containsExpression)) return value
+      return Promise.all(value.map((item) => this.#reduceValue(item, parent)))
+    }
+    if (value instanceof Map) {
+      const entries = await Promise.all(
+        [...value].map(async ([k, v]) => [await this.#reduceValue(k, parent), await this.#reduceValue(v, parent)] as const),
+      )
+      return new Map(entries)
+    }
+    if (value instanceof Set) return new Set(await Promise.all([...value].map((item) => this.#reduceValue(item, parent))))
+    if (!isPlainObject(value)) return value
+    const keys = Object.keys(value)
+    const reduced = await Promise.all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
+    const out: Record<string, unknown> = {}
+    keys.forEach((key, i) => {
+      out[key] = reduced[i]
+    })
+    return out
+  }
+
+  async #reduceExpression(expression: Expression, parent: JobState | null): Promise<unknown> {
+    switch (expression.kind) {
+      case "call":
+        return (await this.#reduceCall(expression, parent)).value
+      case "get":
+        return readKey(await this.#reduceValue(expression.target, parent), expression.key)
+      case "cond":
+        return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
+      case "seq": {
+        const values: unknown[] = []
+        for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
+        return values
+      }
+      case "map": {
+        const items = await this.#reduceValue(expression.items, parent)
+        if (!Array.isArray(items))
+          throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
+        const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
+        return Promise.all(
+          items.map(async (item) => {
+            const call = makeExpression<CallExpression>({
+              kind: "call",
+              task: expression.task,
+              args: [item, ...extra],
+              options: expression.options,
+            })
+            return (await this.#reduceCall(call, parent)).value
+          }),
+        )
+      }
+      case "flatten": {
+        const items = await this.#reduceValue(expression.items, parent)
+        if (!Array.isArray(items))
+          throw new ReductioError("INVALID_ARGUMENT", `flatten(items): items reduced to ${typeof items}, not an array`)
+        return items.flat(1)
+      }
+      case "catch":
+        return this.#reduceCatch(expression, parent)
+      case "throw": {
+        const error = new ReductioError("WORKFLOW_ERROR", expression.message)
+        Object.defineProperty(error, "code", { value: expression.code, enumerable: true })
+        error.name = expression.name
+        throw error
+      }
+    }
+  }
+
+  async #reduceCatch(expression: CatchExpression, parent: JobState | null): Promise<unknown> {
+    try {
+      return await this.#reduceValue(expression.body, parent)
+    } catch (error) {
+      if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
+      const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
+      if (expression.handler === null) return this.#reduceValue(expression.fallback, parent)
+      const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
+      return (await this.#reduceCall(call, parent)).value
+    }
+  }
+
+  async #reduceCall(expression: CallExpression, parent: JobState | null): Promise<CallResult> {
+    // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
+    await null
+    const task = lookupTask(expression.task)
+    const args = (await this.reduce(expression.args, parent)) as unknown[]
+    await prepareForEncoding(args)
+    const encodedArgs = encode(args, "args")
+    const argsHash = argsHashOf(encodedArgs)
+    const evalHash = evalHashOf(task.hash, argsHash)
+    let result = this.#inflight.get(evalHash)
+    if (result === undefined) {
+      const options: CallOptions = expression.options === undefined ? task.options : { ...task.options, ...expression.options }
+      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent)
+      this.#inflight.set(evalHash, result)
+    }
+    const done = await result
+    parent?.children.push(done.callHash)
+    return done
+  }
+
+  async #runJob(
+    task: TaskDefinition,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    argsHash: string,
+    evalHash: string,
+    options: CallOptions,
+    parent: JobState | null,
+  ): Promise<CallResult> {
+    const job: JobState = {
+      seq: ++this.#seq,
+      parentSeq: parent?.seq ?? null,
+      task,
+      evalHash,
+      argsHash,
+      status: "PENDING",
+      cached: false,
+      startedAt: Date.now(),
+      children: [],
+    }
+    this.#recorder.task({ hash: task.hash, name: task.name, source: task.source, version: task.options.version ?? null })
+    this.#recorder.value(argsHash, encodedArgs)
+    this.#setStatus(job, "PENDING", undefined)
+    try {
+      const immediate = await this.#evaluate(job, args, encodedArgs, options)
+      const value = await this.reduce(immediate.value, job)
+      const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
+      const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
+      this.#recorder.value(valueHash, encoded)
+      job.children.sort()
+      const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
+      this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
+      this.#recordLineage(args, value, callHash)
+      this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
+      return { value, callHash }
+    } catch (error) {
+      const failure = this.#asTaskError(job, error)
+      this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
+      throw failure
+    }
+  }
+
+  /** The task function's immediate result: from the cache when valid, else from its executor. */
+  async #evaluate(
+    job: JobState,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    options: CallOptions,
+  ): Promise<{ value: unknown; bytes: Uint8Array; valueHash: string }> {
+    if (this.settings.cache && options.cache !== false) {
+      const hit = await this.#batcher.lookup(job.evalHash)
+      if (hit !== undefined) {
+        const value = await decodeIfValid(hit.bytes)
+        if (value !== INVALID) {
+          job.cached = true
+          this.#recorder.knownValue(hit.valueHash)
+          return { value: value.value, bytes: hit.bytes, valueHash: hit.valueHash }
+        }
+      }
+    }
+    const outcome = await this.#execute(job, args, encodedArgs, options)
+    if (outcome.status === "failed") throw outcome
+    await prepareForEncoding(outcome.value)
+    const bytes = encode(outcome.value, `result of ${job.task.name}`)
+    const valueHash = valueHashOf(bytes)
+    this.#recorder.value(valueHash, bytes)
+    this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
+    return { value: outcome.value, bytes, valueHash }
+  }
+
+  async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
+    const executorName = options.executor ?? this.settings.defaultExecutor
+    const executor = this.settings.executors[executorName]
+    if (executor === undefined) {
+      throw new ReductioError(
+        "UNKNOWN_EXECUTOR",
+        `task ${job.task.name} asks for executor "${executorName}", which is not configured; configured executors: ${Object.keys(this.settings.executors).join(", ")}`,
+      )
+    }
+    const limits = this.settings.limits.resolve(options.limits, job.task.name)
+    const retries = Math.max(0, Math.floor(options.retries ?? 0))
+    await this.#startExecutor(executorName, executor)
+    let outcome: JobOutcome = { status: "failed", kind: "cancelled", error: { name: "Cancelled", message: "cancelled", code: "CANCELLED" } }
+    for (let attempt = 1; attempt <= retries + 1; attempt++) {
+      await this.settings.limits.acquire(limits)
+      try {
+        if (this.settings.signal.aborted) return outcome
+        this.#setStatus(job, "RUNNING", job.status)
+        const submitted = executor.submit({
+          executionId: this.settings.id,
+          jobId: `${this.settings.id}/${job.seq}`,
+          evalHash: job.evalHash,
+          argsHash: job.argsHash,
+          task: job.task,
+          args,
+          encodedArgs,
+          options,
+          attempt,
+          signal: this.settings.signal,
+        })
+        if (executor.idle !== undefined) this.#scheduleIdle()
+        outcome = await submitted.catch(
+          (error: unknown): JobOutcome => ({ status: "failed", kind: "infrastructure", error: toErrorRecord(error) }),
+        )
+      } finally {
+        this.settings.limits.release(limits)
+      }
+      if (outcome.status === "done" || outcome.kind === "cancelled" || this.settings.signal.aborted) return outcome
+    }
+    return outcome
+  }
+
+  #startExecutor(name: string, executor: Executor): Promise<void> {
+    let started = this.#started.get(name)
+    if (started === undefined) {
+      started =
+        executor.start?.({
+          executionId: this.settings.id,
+          workflowPath: this.settings.workflowPath,
+          log: (message) => this.settings.emit({ type: "log", executionId: this.settings.id, message }),
+        }) ?? Promise.resolve()
+      this.#started.set(name, started)
+    }
+    return started
+  }
+
+  /** Tells batching executors there is no more ready work, once this turn's work has settled. */
+  #scheduleIdle(): void {
+    if (this.#idleScheduled) return
+    this.#idleScheduled = true
+    setImmediate(() => {
+      this.#idleScheduled = false
+      if (this.#batcher.busy) return
+      for (const executor of Object.values(this.settings.executors)) executor.idle?.()
+    })
+  }
+
+  #asTaskError(job: JobState, error: unknown): Error {
+    if (isFailedOutcome(error)) {
+      const code = error.kind === "task" ? "TASK_FAILED" : error.kind === "cancelled" ? "CANCELLED" : "INFRASTRUCTURE_FAILURE"
+      const record: ErrorRecord =
+        error.logTail === undefined ? error.error : { ...error.error, details: { ...error.error.details, logTail: error.logTail } }
+      return new TaskError(code, { task: job.task.name, argsHash: job.argsHash, evalHash: job.evalHash, record })
+    }
+    return error instanceof Error ? error : new Error(String(error))
+  }
+
+  #setStatus(job: JobState, status: JobStatus, previous: JobStatus | undefined): void {
+    job.status = status
+    this.#recorder.job(jobRecord(this.settings.id, job, null, null, null))
+    this.settings.emit({
+      type: "job",
+      executionId: this.settings.id,
+      seq: job.seq,
+      task: job.task.name,
+      status,
+      previous,
+      evalHash: job.evalHash,
+    })
+  }
+
+  #finish(job: JobState, status: JobStatus, callHash: string | null, error: unknown): void {
+    const previous = job.status
+    job.status = status
+    const errorJson = error === null ? null : JSON.stringify(briefError(error, job))
+    this.#recorder.job(jobRecord(this.settings.id, job, callHash, Date.now(), errorJson))
+    this.settings.emit({
+      type: "job",
+      executionId: this.settings.id,
+      seq: job.seq,
+      task: job.task.name,
+      status,
+      previous,
+      evalHash: job.evalHash,
+    })
+  }
+
+  #recordLineage(args: unknown, value: unknown, callHash: string): void {
+    if (!hasValueHooks()) return
+    const record = (role: "input" | "output") => (item: unknown, codec: Codec<unknown>) => {
+      const lineage = codec.lineage?.(item)
+      if (lineage !== undefined) this.#recorder.file({ path: lineage.path, fileHash: lineage.hash, callHash, role })
+    }
+    forEachRegistered(args, record("input"))
+    forEachRegistered(value, record("output"))
+  }
+}
+
+const INVALID = Symbol("invalid")
+
+/** Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. */
+async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | typeof INVALID> {
+  if (!hasValueHooks()) return { value: decode(bytes) }
+  const checks: Promise<boolean>[] = []
+  const value = decode(bytes, {
+    visit: (item, codec) => {
+      if (codec.validate !== undefined) checks.push(codec.validate(item))
+    },
+  })
+  const results = await Promise.all(checks)
+  return results.every(Boolean) ? { value } : INVALID
+}
+
+function jobRecord(executionId: string, job: JobState, callHash: string | null, endedAt: number | null, error: string | null): JobRecord {
+  return {
+    executionId,
+    seq: job.seq,
+    parentSeq: job.parentSeq,
+    taskHash: job.task.hash,
+    evalHash: job.evalHash,
+    callHash,
+    status: job.status,
+    cached: job.cached,
+    startedAt: job.startedAt,
+    endedAt,
+    error,
+  }
+}
+
+/** What a job row keeps of its error: the full record for the job that failed, a pointer above it. */
+function briefError(error: unknown, job: JobState): ErrorRecord {
+  if (error instanceof TaskError && error.evalHash !== job.evalHash) {
+    return { name: error.name, message: error.message, code: error.code }
+  }
+  if (error instanceof TaskError) return error.record
+  return toErrorRecord(error)
+}
+
+function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
+  return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
+}
+
+function matchesFilter(error: unknown, expression: CatchExpression): boolean {
+  if (expression.codes.length === 0 && expression.names.length === 0) return true
+  const candidates = [error, error instanceof Error ? error.cause : undefined].filter(
+    (e): e is object => typeof e === "object" && e !== null,
+  )
+  return candidates.some((candidate) => {
+    const { code, name } = candidate as { code?: unknown; name?: unknown }
+    return (typeof code === "string" && expression.codes.includes(code)) || (typeof name === "string" && expression.names.includes(name))
+  })
+}
+
+function readKey(target: unknown, key: string | number): unknown {
+  if (target === null || target === undefined) {
+    throw new ReductioError("INVALID_ARGUMENT", `cannot read ${JSON.stringify(key)} of ${String(target)}`)
+  }
+  if (target instanceof Map) return target.get(key)
+  return (target as Record<string | number, unknown>)[key]
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
+}
+
+/** True when an expression or Lazy appears anywhere inside `value` (iterative: no deep recursion). */
+export function containsExpression(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const item = stack.pop()
+    if (typeof item !== "object" || item === null) continue
+    if (expressionOf(item) !== undefined) return true
+    if (Array.isArray(item)) {
+      for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+    } else if (item instanceof Map) {
+      for (const [k, v] of item) stack.push(k, v)
+    } else if (item instanceof Set) {
+      for (const element of item) stack.push(element)
+    } else if (isPlainObject(item)) {
+      for (const key in item) stack.push((item as Record<string, unknown>)[key])
+    }
+  }
+  return false
+}

@@ -1,0 +1,132 @@
+/**
+ * @module recorder
+ * Buffers provenance rows and writes them to the backend in batches, one transaction each: at
+ * most every `interval` ms while rows are waiting, at once when many are, and on `flush()`.
+ * Values and tasks already written in this execution are not sent twice.
+ */
+import type {
+  Backend,
+  CallRecord,
+  EvaluationRecord,
+  ExecutionRecord,
+  FileUseRecord,
+  JobRecord,
+  TaskRecord,
+  ValueRecord,
+} from "../backend/backend.js"
+
+export class Recorder {
+  #executions = new Map<string, ExecutionRecord>()
+  #tasks: TaskRecord[] = []
+  #values: ValueRecord[] = []
+  #evaluations: EvaluationRecord[] = []
+  #calls: CallRecord[] = []
+  #jobs = new Map<number, JobRecord>()
+  #files: FileUseRecord[] = []
+  #size = 0
+  readonly #seenValues = new Set<string>()
+  readonly #seenTasks = new Set<string>()
+  #timer: NodeJS.Timeout | undefined
+  #writing: Promise<void> = Promise.resolve()
+  #failure: unknown
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly interval = 50,
+    private readonly maxRows = 20_000,
+  ) {}
+
+  execution(record: ExecutionRecord): void {
+    this.#executions.set(record.id, record)
+    this.#touch()
+  }
+
+  task(record: TaskRecord): void {
+    if (this.#seenTasks.has(record.hash)) return
+    this.#seenTasks.add(record.hash)
+    this.#tasks.push(record)
+    this.#touch()
+  }
+
+  value(hash: string, bytes: Uint8Array): void {
+    if (this.#seenValues.has(hash)) return
+    this.#seenValues.add(hash)
+    this.#values.push({ hash, bytes })
+    this.#touch()
+  }
+
+  /** Marks a value as already stored (e.g. read from the cache), so it is not written again. */
+  knownValue(hash: string): void {
+    this.#seenValues.add(hash)
+  }
+
+  evaluation(record: EvaluationRecord): void {
+    this.#evaluations.push(record)
+    this.#touch()
+  }
+
+  call(record: CallRecord): void {
+    this.#calls.push(record)
+    this.#touch()
+  }
+
+  job(record: JobRecord): void {
+    this.#jobs.set(record.seq, record)
+    this.#touch()
+  }
+
+  file(record: FileUseRecord): void {
+    this.#files.push(record)
+    this.#touch()
+  }
+
+  /** Writes everything buffered; resolves when the backend has it. Rejects if any write failed. */
+  async flush(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#writeBuffered()
+    await this.#writing
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  #touch(): void {
+    this.#size++
+    if (this.#size >= this.maxRows) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer)
+      this.#timer = undefined
+      this.#writeBuffered()
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#writeBuffered()
+      }, this.interval)
+    }
+  }
+
+  #writeBuffered(): void {
+    if (this.#size === 0) return
+    const batch = {
+      executions: [...this.#executions.values()],
+      tasks: this.#tasks,
+      values: this.#values,
+      evaluations: this.#evaluations,
+      calls: this.#calls,
+      jobs: [...this.#jobs.values()],
+      files: this.#files,
+    }
+    this.#executions = new Map()
+    this.#tasks = []
+    this.#values = []
+    this.#evaluations = []
+    this.#calls = []
+    this.#jobs = new Map()
+    this.#files = []
+    this.#size = 0
+    // Writes are chained so batches land in order (a job's final state after its first).
+    this.#writing = this.#writing
+      .then(() => this.backend.write(batch))
+      .catch((error: unknown) => {
+        this.#failure ??= error
+      })
+  }
+}
