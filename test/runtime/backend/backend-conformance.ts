@@ -1,0 +1,269 @@
+/**
+ * The Backend contract as specs, registered once per implementation:
+ *
+ *   backendConformance("SqliteBackend", async () => { ...; return { backend, dispose } })
+ */
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import type { Backend, CallRecord, ExecutionRecord, JobRecord, WriteBatch } from "../../../runtime/backend/backend.js"
+import { sha256 } from "../../../runtime/hashing.js"
+
+/** An opened backend and how to dispose of it (close, remove files, drop the database). */
+export interface BackendUnderTest {
+  readonly backend: Backend
+  dispose(): Promise<void>
+}
+
+export interface ConformanceOptions {
+  /** A reason to skip every spec (the implementation cannot run here). */
+  readonly skip?: string | false
+}
+
+export const hash = (label: string): string => sha256(label)
+const bytes = (...values: number[]) => new Uint8Array(values)
+
+export function execution(id: string, overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
+  return {
+    id,
+    startedAt: 1_700_000_000_000,
+    endedAt: null,
+    status: "RUNNING",
+    command: `run ${id}`,
+    rootCallHash: null,
+    error: null,
+    ...overrides,
+  }
+}
+
+export function job(executionId: string, seq: number, overrides: Partial<JobRecord> = {}): JobRecord {
+  return {
+    executionId,
+    seq,
+    parentSeq: null,
+    taskHash: hash("task inc"),
+    evalHash: hash(`eval ${seq}`),
+    callHash: null,
+    status: "RUNNING",
+    cached: false,
+    startedAt: 1_700_000_000_000 + seq,
+    endedAt: null,
+    error: null,
+    ...overrides,
+  }
+}
+
+/** A finished call with its args and result values and its cache entry. */
+export function finishedCall(label: string, children: readonly string[] = []): { call: CallRecord; batch: WriteBatch } {
+  const args = { hash: hash(`args ${label}`), bytes: bytes(0x81, label.length) }
+  const value = { hash: hash(`value ${label}`), bytes: bytes(0x18, label.length, 7) }
+  const call: CallRecord = {
+    callHash: hash(`call ${label}`),
+    taskHash: hash("task inc"),
+    argsHash: args.hash,
+    valueHash: value.hash,
+    children,
+  }
+  return {
+    call,
+    batch: {
+      tasks: [{ hash: hash("task inc"), name: "inc", source: "(x) => x + 1", version: null }],
+      values: [args, value],
+      evaluations: [{ evalHash: hash(`eval ${label}`), valueHash: value.hash }],
+      calls: [call],
+    },
+  }
+}
+
+export function backendConformance(name: string, create: () => Promise<BackendUnderTest>, options: ConformanceOptions = {}): void {
+  describe(`${name} (Backend conformance)`, { skip: options.skip ?? false }, () => {
+    let subject: BackendUnderTest
+    let backend: Backend
+    before(async () => {
+      subject = await create()
+      backend = subject.backend
+    })
+    after(async () => subject?.dispose())
+
+    it("returns a written value's bytes by hash, and undefined for an unknown hash", async () => {
+      await backend.write({ values: [{ hash: hash("v1"), bytes: bytes(1, 2, 3) }] })
+      assert.deepEqual(await backend.getValue(hash("v1")), bytes(1, 2, 3))
+      assert.equal(await backend.getValue(hash("absent")), undefined)
+    })
+
+    it("loads cached evaluations with their value bytes, leaving misses out", async () => {
+      const { batch, call } = finishedCall("load")
+      await backend.write(batch)
+      const found = await backend.loadEvaluations([hash("eval load"), hash("eval missing")])
+      assert.equal(found.size, 1)
+      assert.deepEqual(found.get(hash("eval load")), { valueHash: call.valueHash, bytes: bytes(0x18, 4, 7) })
+    })
+
+    it("loads thousands of evaluations in one call", async () => {
+      const labels = Array.from({ length: 2500 }, (_, i) => `many ${i}`)
+      const values = labels.map((label) => ({ hash: hash(`value ${label}`), bytes: bytes(label.length) }))
+      const evaluations = labels.map((label) => ({ evalHash: hash(`eval ${label}`), valueHash: hash(`value ${label}`) }))
+      await backend.write({ values, evaluations })
+      const found = await backend.loadEvaluations([...labels.map((label) => hash(`eval ${label}`)), hash("eval nowhere")])
+      assert.equal(found.size, 2500)
+      assert.deepEqual(found.get(hash("eval many 2499")), { valueHash: hash("value many 2499"), bytes: bytes(9) })
+    })
+
+    it("records a new result for an eval hash that is written again (the latest wins)", async () => {
+      await backend.write({
+        values: [
+          { hash: hash("old"), bytes: bytes(1) },
+          { hash: hash("new"), bytes: bytes(2) },
+        ],
+        evaluations: [{ evalHash: hash("eval rerun"), valueHash: hash("old") }],
+      })
+      await backend.write({ evaluations: [{ evalHash: hash("eval rerun"), valueHash: hash("new") }] })
+      assert.equal((await backend.loadEvaluations([hash("eval rerun")])).get(hash("eval rerun"))?.valueHash, hash("new"))
+    })
+
+    it("applies the same batch twice without error or duplicates", async () => {
+      const parent = finishedCall("idem parent", [hash("call idem child")])
+      const batch: WriteBatch = {
+        ...parent.batch,
+        executions: [execution("01IDEM")],
+        jobs: [job("01IDEM", 1)],
+        files: [{ path: "/data/idem.txt", fileHash: hash("file idem"), callHash: parent.call.callHash, role: "output" }],
+        tags: [{ executionId: "01IDEM", key: "env", value: "test" }],
+      }
+      await backend.write(batch)
+      await backend.write(batch)
+      assert.equal((await backend.listJobs("01IDEM")).length, 1)
+      assert.deepEqual((await backend.getCall?.(parent.call.callHash))?.children, [hash("call idem child")])
+      assert.equal((await backend.fileUses?.("/data/idem.txt"))?.length, 1)
+    })
+
+    it("keeps the latest state of a job, even within one batch", async () => {
+      await backend.write({
+        executions: [execution("01JOBS")],
+        tasks: [{ hash: hash("task inc"), name: "inc", source: "(x) => x + 1", version: null }],
+        jobs: [job("01JOBS", 2), job("01JOBS", 1), job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") })],
+      })
+      await backend.write({ jobs: [job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true })] })
+      const jobs = await backend.listJobs("01JOBS")
+      assert.deepEqual(
+        jobs.map((j) => [j.seq, j.status, j.taskName]),
+        [
+          [1, "FAILED", "inc"],
+          [2, "DONE", "inc"],
+        ],
+      )
+      assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), taskName: "inc" })
+      assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), taskName: "inc" })
+    })
+
+    it("updates an execution in place and finds it by id or unique prefix", async () => {
+      await backend.write({ executions: [execution("01PFX-AAA1"), execution("01PFX-AAB2")] })
+      const done = execution("01PFX-AAA1", { status: "DONE", endedAt: 1_700_000_000_500, rootCallHash: hash("root") })
+      await backend.write({ executions: [done] })
+      assert.deepEqual(await backend.getExecution("01PFX-AAA1"), done)
+      assert.deepEqual(await backend.getExecution("01PFX-AAA"), done)
+      assert.equal(await backend.getExecution("01PFX-AA"), undefined, "an ambiguous prefix matches nothing")
+      assert.equal(await backend.getExecution("01NOPE"), undefined)
+    })
+
+    it("lists executions newest first, with a limit and a tag filter", async () => {
+      await backend.write({
+        executions: [execution("02LIST-1"), execution("02LIST-3"), execution("02LIST-2")],
+        tags: [
+          { executionId: "02LIST-1", key: "team", value: "bio" },
+          { executionId: "02LIST-2", key: "team", value: "ml" },
+        ],
+      })
+      const all = await backend.listExecutions()
+      assert.deepEqual(
+        all.slice(0, 3).map((e) => e.id),
+        ["02LIST-3", "02LIST-2", "02LIST-1"],
+      )
+      assert.deepEqual(
+        (await backend.listExecutions({ limit: 2 })).map((e) => e.id),
+        ["02LIST-3", "02LIST-2"],
+      )
+      assert.deepEqual(
+        (await backend.listExecutions({ tag: "team" })).map((e) => e.id),
+        ["02LIST-2", "02LIST-1"],
+      )
+      assert.deepEqual(
+        (await backend.listExecutions({ tag: "team=bio" })).map((e) => e.id),
+        ["02LIST-1"],
+      )
+    })
+
+    it("sets, replaces and removes an execution's tags", async () => {
+      await backend.write({ executions: [execution("03TAGS")], tags: [{ executionId: "03TAGS", key: "a", value: "1" }] })
+      await backend.write({
+        tags: [
+          { executionId: "03TAGS", key: "a", value: "2" },
+          { executionId: "03TAGS", key: "b", value: "" },
+        ],
+      })
+      assert.deepEqual(await backend.getTags?.("03TAGS"), { a: "2", b: "" })
+      await backend.removeTags?.("03TAGS", ["a", "missing"])
+      assert.deepEqual(await backend.getTags?.("03TAGS"), { b: "" })
+    })
+
+    it("returns a task by hash", async () => {
+      await backend.write({ tasks: [{ hash: hash("task v"), name: "versioned", source: "() => 1", version: "2" }] })
+      assert.deepEqual(await backend.getTask?.(hash("task v")), {
+        hash: hash("task v"),
+        name: "versioned",
+        source: "() => 1",
+        version: "2",
+      })
+      assert.equal(await backend.getTask?.(hash("task none")), undefined)
+    })
+
+    it("returns a call with its 10,000 children in order", async () => {
+      const children = Array.from({ length: 10_000 }, (_, i) => hash(`child ${i}`))
+      const { batch, call } = finishedCall("fan-out", children)
+      await backend.write(batch)
+      assert.deepEqual(await backend.getCall?.(call.callHash), call)
+      assert.equal(await backend.getCall?.(hash("call none")), undefined)
+    })
+
+    it("tells which call, task and execution produced a file", async () => {
+      const { batch, call } = finishedCall("producer")
+      await backend.write({
+        ...batch,
+        executions: [execution("04FILE")],
+        jobs: [job("04FILE", 1, { callHash: call.callHash, startedAt: 1_700_000_000_900 })],
+        files: [{ path: "s3://bucket/out.bam", fileHash: hash("bam"), callHash: call.callHash, role: "output" }],
+      })
+      assert.deepEqual(await backend.fileUses?.("s3://bucket/out.bam"), [
+        {
+          path: "s3://bucket/out.bam",
+          fileHash: hash("bam"),
+          callHash: call.callHash,
+          role: "output",
+          taskName: "inc",
+          executionId: "04FILE",
+          at: 1_700_000_000_900,
+        },
+      ])
+      assert.deepEqual(await backend.fileUses?.("s3://bucket/none"), [])
+    })
+
+    it("reads content rows back as a batch another backend can write", async () => {
+      const { batch, call } = finishedCall("content", [hash("call content child")])
+      await backend.write({ ...batch, files: [{ path: "/c.txt", fileHash: hash("c"), callHash: call.callHash, role: "input" }] })
+      const content = await backend.readContent?.({
+        tasks: [hash("task inc"), hash("task none")],
+        values: [call.argsHash, call.valueHash],
+        evaluations: [hash("eval content")],
+        calls: [call.callHash],
+        filesOfCalls: [call.callHash],
+      })
+      assert.deepEqual(content?.tasks, batch.tasks)
+      assert.deepEqual(
+        [...(content?.values ?? [])].sort((a, b) => (a.hash < b.hash ? -1 : 1)),
+        [...(batch.values ?? [])].sort((a, b) => (a.hash < b.hash ? -1 : 1)),
+      )
+      assert.deepEqual(content?.evaluations, batch.evaluations)
+      assert.deepEqual(content?.calls, [call])
+      assert.deepEqual(content?.files, [{ path: "/c.txt", fileHash: hash("c"), callHash: call.callHash, role: "input" }])
+    })
+  })
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict"
+import { existsSync } from "node:fs"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import BetterSqlite3 from "better-sqlite3"
+import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
+import { isReductioError } from "../../../runtime/errors.js"
+import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "reductio-sqlite-"))
+})
+after(async () => rm(dir, { recursive: true, force: true }))
+
+backendConformance("SqliteBackend", async () => {
+  const backend = new SqliteBackend(join(dir, "conformance", "reductio.db"))
+  await backend.open()
+  return { backend, dispose: () => backend.close() }
+})
+
+describe("SqliteBackend", () => {
+  it("creates the parent directory and keeps what it wrote across a reopen", async () => {
+    const path = join(dir, "nested", "deeper", "reductio.db")
+    const first = new SqliteBackend(path)
+    await first.open()
+    await first.write({ executions: [execution("01KEEP")], values: [{ hash: hash("kept"), bytes: new Uint8Array([9]) }] })
+    await first.close()
+    const second = new SqliteBackend(path)
+    await second.open()
+    assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
+    assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
+    assert.deepEqual(await second.appliedMigrations(), ["0001_initial"])
+    await second.close()
+  })
+
+  it("refuses a database with migrations it does not know (DB_SCHEMA_NEWER) and leaves it untouched", async () => {
+    const path = join(dir, "newer.db")
+    const backend = new SqliteBackend(path)
+    await backend.open()
+    await backend.close()
+    const raw = new BetterSqlite3(path)
+    raw.prepare("insert into kysely_migration (name, timestamp) values (?, ?)").run("9999_from_the_future", new Date().toISOString())
+    raw.close()
+    const before = await readFile(path)
+    await assert.rejects(new SqliteBackend(path).open(), (error) => isReductioError(error, "DB_SCHEMA_NEWER"))
+    assert.deepEqual(await readFile(path), before)
+  })
+
+  it("reports a file that is not a SQLite database as DB_UNREADABLE naming the path, without changing it", async () => {
+    const path = join(dir, "garbage.db")
+    const garbage = Buffer.from("this is not a database, just some text that is long enough ".repeat(20))
+    await writeFile(path, garbage)
+    await assert.rejects(new SqliteBackend(path).open(), (error) => {
+      assert.ok(isReductioError(error, "DB_UNREADABLE"))
+      assert.equal(error.details?.path, path)
+      return true
+    })
+    assert.deepEqual(await readFile(path), garbage)
+    assert.equal(existsSync(`${path}-wal`), false)
+  })
+
+  it("reports a directory in place of the database file as DB_UNREADABLE", async () => {
+    await assert.rejects(new SqliteBackend(dir).open(), (error) => isReductioError(error, "DB_UNREADABLE"))
+  })
+
+  it("lets two backends on one file write overlapping batches", async () => {
+    const path = join(dir, "shared.db")
+    const [a, b] = [new SqliteBackend(path), new SqliteBackend(path)]
+    await a.open()
+    await b.open()
+    const { batch } = finishedCall("shared")
+    await Promise.all([a.write({ ...batch, jobs: [job("01SHARED", 1)] }), b.write({ ...batch, jobs: [job("01SHARED", 1)] })])
+    assert.equal((await a.listJobs("01SHARED")).length, 1)
+    await a.close()
+    await b.close()
+  })
+
+  it("grows by less than 1 KB per trivial job", async () => {
+    const path = join(dir, "size.db")
+    const backend = new SqliteBackend(path)
+    await backend.open()
+    await backend.close()
+    const empty = (await readFile(path)).length
+    await backend.open()
+    const jobs = 2000
+    const calls = Array.from({ length: jobs }, (_, i) => finishedCall(`size ${i}`))
+    await backend.write({
+      executions: [execution("01SIZE")],
+      values: calls.flatMap((c) => c.batch.values ?? []),
+      evaluations: calls.flatMap((c) => c.batch.evaluations ?? []),
+      calls: [
+        ...calls.map((c) => c.call),
+        finishedCall(
+          "size root",
+          calls.map((c) => c.call.callHash),
+        ).call,
+      ],
+      jobs: calls.map((c, i) => job("01SIZE", i + 1, { callHash: c.call.callHash, status: "DONE", endedAt: 1 })),
+    })
+    await backend.close()
+    const perJob = ((await readFile(path)).length - empty) / jobs
+    assert.ok(perJob <= 1024, `${perJob} bytes per job`)
+  })
+
+  it("lists 10,000 jobs in well under a second", async () => {
+    const backend = new SqliteBackend(join(dir, "list.db"))
+    await backend.open()
+    await backend.write({
+      tasks: [{ hash: hash("task inc"), name: "inc", source: "", version: null }],
+      jobs: Array.from({ length: 10_000 }, (_, i) => job("01LIST", i + 1, { callHash: hash(`c${i}`), status: "DONE" })),
+    })
+    const start = performance.now()
+    const jobs = await backend.listJobs("01LIST")
+    const elapsed = performance.now() - start
+    assert.equal(jobs.length, 10_000)
+    // The target is 50 ms; the bound here leaves room for a loaded CI machine.
+    assert.ok(elapsed < 1000, `${elapsed} ms`)
+    await backend.close()
+  })
+})
