@@ -1,0 +1,252 @@
+/**
+ * @module script
+ * `script(command, { inputs, outputs })`: a task that runs a shell command in a fresh temporary
+ * directory. Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
+ * out after, and the call's value is `outputs` with each staged file replaced by its remote File
+ * and `stdout` replaced by the command's standard output. It is an ordinary task (registered as
+ * `reductio.script`), so it runs on any executor, the Batch agent included.
+ *
+ * @example
+ * const sorted = script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
+ *   inputs: [new File("s3://lab/reads.txt").stage("reads.txt")],
+ *   outputs: { sorted: new File("s3://lab/sorted.txt").stage("sorted.txt"), lines: stdout },
+ * })
+ * // sorted: Lazy<{ sorted: File; lines: string }>
+ */
+import { spawn } from "node:child_process"
+import { constants as fsConstants, openSync, closeSync } from "node:fs"
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { ReductioError } from "./errors.js"
+import type { CallOptions, Lazily, Lazy } from "./expression.js"
+import { File, isFile, isStagingFile, STDOUT, type StagingFile } from "./file.js"
+import { task } from "./task.js"
+
+declare const stdoutBrand: unique symbol
+/** The type of {@link stdout}: a File that stands for the script's standard output. */
+export type Stdout = File & { readonly [stdoutBrand]: true }
+
+/** Put it in `outputs` where the script's standard output (a string) should go. */
+export const stdout: Stdout = new File(STDOUT) as Stdout
+
+/** What `script()` returns for an `outputs` value: staged files become Files, stdout a string. */
+export type ScriptResult<O> = O extends Stdout
+  ? string
+  : O extends StagingFile | File
+    ? File
+    : O extends readonly (infer E)[]
+      ? ScriptResult<E>[]
+      : O extends Map<infer K, infer V>
+        ? Map<K, ScriptResult<V>>
+        : O extends object
+          ? { [K in keyof O]: ScriptResult<O[K]> }
+          : O
+
+/** Options of {@link script}: what to stage, the environment, and any task call option. */
+export interface ScriptOptions<O> extends CallOptions {
+  /** Values holding StagingFiles to copy in before the command runs (and Files it reads in place). */
+  readonly inputs?: Lazily<unknown>
+  /** The value to return: StagingFiles are copied out, `stdout` is the standard output. */
+  readonly outputs?: O
+  /** Extra environment variables (part of the cache key). */
+  readonly env?: Readonly<Record<string, string>>
+  /** The shell (default: bash with `set -euo pipefail`, or /bin/sh with `set -eu` without bash). */
+  readonly shell?: string
+}
+
+const SCRIPT_TASK = "reductio.script"
+const OUTPUT = "reductio.output"
+const STAGE_CONCURRENCY = 16
+const STDERR_TAIL = 4096
+
+interface ScriptConfig {
+  readonly env?: Readonly<Record<string, string>>
+  readonly shell?: string
+}
+
+/** An output as plain data, so the cache key holds the output's path but not its current hash. */
+type OutputSpec =
+  | { readonly [OUTPUT]: "stdout" }
+  | { readonly [OUTPUT]: "staged"; readonly local: string; readonly remote: string; readonly contentHash: boolean }
+  | { readonly [OUTPUT]: "file"; readonly path: string; readonly contentHash: boolean }
+
+/**
+ * Runs `command` in a shell as a task. Non-zero exit → SCRIPT_FAILED (with the exit code and the
+ * tail of stderr); a declared output the command did not write → OUTPUT_MISSING; a missing input →
+ * FILE_NOT_FOUND.
+ *
+ * @example
+ * const counted = script("wc -l < in.txt", { inputs: [new File("in.txt").stage()] }) // Lazy<string>
+ */
+export function script<O = Stdout>(command: Lazily<string>, options: ScriptOptions<O> = {}): Lazy<ScriptResult<O>> {
+  const { inputs, outputs, env, shell, ...callOptions } = options
+  const config: ScriptConfig = { ...(env === undefined ? {} : { env }), ...(shell === undefined ? {} : { shell }) }
+  const args = [command, inputs ?? [], toSpec(outputs === undefined ? stdout : outputs), config] as const
+  const call = Object.keys(callOptions).length === 0 ? scriptTask : scriptTask.options(callOptions)
+  return (call as unknown as (...a: readonly unknown[]) => Lazy<ScriptResult<O>>)(...args)
+}
+
+/** Replaces output Files with plain specs (paths only); anything else is kept. */
+function toSpec(value: unknown): unknown {
+  if (isStagingFile(value)) {
+    return { [OUTPUT]: "staged", local: value.local, remote: value.remote.path, contentHash: value.remote.contentHash }
+  }
+  if (isFile(value))
+    return value.path === STDOUT ? { [OUTPUT]: "stdout" } : { [OUTPUT]: "file", path: value.path, contentHash: value.contentHash }
+  if (Array.isArray(value)) return value.map(toSpec)
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, toSpec(v)]))
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toSpec(v)]))
+  return value
+}
+
+const scriptTask = task(
+  "script",
+  async (command: string, inputs: unknown, outputs: unknown, config: ScriptConfig): Promise<unknown> => {
+    const root = await mkdtemp(join(tmpdir(), "reductio-script-"))
+    try {
+      const work = join(root, "work")
+      await mkdir(work)
+      await stageInputs(inputs, work)
+      await runShell(command, config, root, work)
+      return await collectOutputs(outputs, root, work, command)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  },
+  { namespace: "reductio", version: "1" },
+)
+
+async function stageInputs(inputs: unknown, work: string): Promise<void> {
+  const staged: StagingFile[] = []
+  walk(inputs, (value) => {
+    if (!isStagingFile(value)) return false
+    staged.push(value)
+    return true
+  })
+  await mapLimit(staged, STAGE_CONCURRENCY, async (staging) => {
+    try {
+      await staging.stageIn(work)
+    } catch (error) {
+      if ((error as ReductioError).code !== "FILE_NOT_FOUND") throw error
+      throw new ReductioError("FILE_NOT_FOUND", `script input ${staging.remote.path} does not exist`, {
+        cause: error,
+        details: { uri: staging.remote.path, local: staging.local },
+      })
+    }
+  })
+}
+
+async function runShell(command: string, config: ScriptConfig, root: string, work: string): Promise<void> {
+  const shell = config.shell ?? (await defaultShell())
+  const strict = shell.endsWith("bash") ? "set -euo pipefail" : "set -eu"
+  const scriptPath = join(root, "command.sh")
+  await writeFile(scriptPath, `${strict}\n${command}\n`)
+  const stdoutFd = openSync(join(root, "stdout"), "w")
+  let tail = ""
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
+    const child = spawn(shell, [scriptPath], { cwd: work, env: { ...process.env, ...config.env }, stdio: ["ignore", stdoutFd, "pipe"] })
+    child.stderr?.on("data", (chunk: Buffer) => {
+      // The job's log (the agent captures the process's stderr) shows the tool's own messages.
+      process.stderr.write(chunk)
+      tail = (tail + chunk.toString("utf8")).slice(-STDERR_TAIL)
+    })
+    child.once("error", fail)
+    child.once("close", (code, signal) => done({ code, signal }))
+  }).finally(() => closeSync(stdoutFd))
+  if (exit.code === 0) return
+  const how = exit.signal === null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`
+  throw new ReductioError("SCRIPT_FAILED", `script ${how}: ${firstLine(command)}\n${tail.trimEnd()}`, {
+    details: { exitCode: exit.code, signal: exit.signal, stderrTail: tail, command },
+  })
+}
+
+async function collectOutputs(outputs: unknown, root: string, work: string, command: string): Promise<unknown> {
+  const pending: { local: string; remote: File }[] = []
+  const missing = (file: string) =>
+    new ReductioError("OUTPUT_MISSING", `script (task ${SCRIPT_TASK}: ${firstLine(command)}) did not write its output ${file}`, {
+      details: { file, task: SCRIPT_TASK, command },
+    })
+  const stdoutText = (await readFile(join(root, "stdout"))).toString("utf8")
+  const resolveOutput = async (value: unknown): Promise<unknown> => {
+    const spec = asSpec(value)
+    if (spec === undefined) return mapContainer(value, resolveOutput)
+    if (spec[OUTPUT] === "stdout") return stdoutText
+    if (spec[OUTPUT] === "file") {
+      const file = new File(spec.path, { contentHash: spec.contentHash })
+      if (!(await file.exists())) throw missing(spec.path)
+      return file
+    }
+    const local = resolve(work, spec.local)
+    if (!(await exists(local))) throw missing(spec.local)
+    const remote = new File(spec.remote, { contentHash: spec.contentHash })
+    pending.push({ local, remote })
+    return remote
+  }
+  const result = await resolveOutput(outputs)
+  await mapLimit(pending, STAGE_CONCURRENCY, ({ local, remote }) => new File(local).copyTo(remote))
+  return result
+}
+
+/** An output spec (or a StagingFile / File that reached the task as a value) as a spec. */
+function asSpec(value: unknown): OutputSpec | undefined {
+  if (isStagingFile(value))
+    return { [OUTPUT]: "staged", local: value.local, remote: value.remote.path, contentHash: value.remote.contentHash }
+  if (isFile(value))
+    return value.path === STDOUT ? { [OUTPUT]: "stdout" } : { [OUTPUT]: "file", path: value.path, contentHash: value.contentHash }
+  if (isPlainObject(value) && typeof value[OUTPUT] === "string") return value as unknown as OutputSpec
+  return undefined
+}
+
+async function mapContainer(value: unknown, fn: (item: unknown) => Promise<unknown>): Promise<unknown> {
+  if (Array.isArray(value)) return Promise.all(value.map(fn))
+  if (value instanceof Map) return new Map(await Promise.all([...value].map(async ([k, v]) => [k, await fn(v)] as const)))
+  if (isPlainObject(value)) {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await fn(v)] as const))
+    return Object.fromEntries(entries)
+  }
+  return value
+}
+
+/** Visits values depth-first; `visit` returns true to stop descending into a value. */
+function walk(value: unknown, visit: (value: unknown) => boolean): void {
+  if (visit(value)) return
+  if (Array.isArray(value) || value instanceof Set) for (const item of value) walk(item, visit)
+  else if (value instanceof Map) for (const item of value.values()) walk(item, visit)
+  else if (isPlainObject(value)) for (const item of Object.values(value)) walk(item, visit)
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false
+  const proto = Object.getPrototypeOf(value) as object | null
+  return proto === Object.prototype || proto === null
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path, fsConstants.F_OK).then(
+    () => true,
+    () => false,
+  )
+}
+
+let shellChoice: Promise<string> | undefined
+function defaultShell(): Promise<string> {
+  shellChoice ??= (async () => {
+    for (const candidate of ["/bin/bash", "/usr/bin/bash"]) if (await exists(candidate)) return candidate
+    return "/bin/sh"
+  })()
+  return shellChoice
+}
+
+function firstLine(command: string): string {
+  const line = command.trim().split("\n")[0] ?? ""
+  return line.length > 80 ? `${line.slice(0, 77)}...` : line
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

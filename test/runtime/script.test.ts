@@ -1,0 +1,159 @@
+import assert from "node:assert/strict"
+import { randomBytes } from "node:crypto"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { after, afterEach, before, beforeEach, describe, it } from "node:test"
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
+import { encode, prepareForEncoding } from "../../runtime/codec.js"
+import { isReductioError } from "../../runtime/errors.js"
+import { expressionOf, type CallExpression, type Lazy } from "../../runtime/expression.js"
+import { File, isFile } from "../../runtime/file.js"
+import { type ScriptResult, script, stdout } from "../../runtime/script.js"
+import { configureS3 } from "../../runtime/storage/storage-registry.js"
+import { lookupTask } from "../../runtime/task.js"
+import { startMoto } from "../support/moto.js"
+
+/** Runs a script call's task body directly, as an executor would (no scheduler needed). */
+async function runCall<T>(lazy: Lazy<T>): Promise<T> {
+  const call = expressionOf(lazy) as CallExpression
+  assert.equal(call.kind, "call")
+  const definition = lookupTask(call.task)
+  return (await (definition.fn as (...args: readonly unknown[]) => Promise<unknown>)(...call.args)) as T
+}
+
+async function rejectsCode(promise: Promise<unknown>, code: string, check?: (details: Record<string, unknown>) => void) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isReductioError(error), String(error))
+    assert.equal(error.code, code, error.message)
+    check?.(error.details ?? {})
+    return true
+  })
+}
+
+// Compile-time: outputs map to Files and stdout to a string.
+type Expected = { bam: File; log: string; many: File[] }
+const typed: (value: ScriptResult<{ bam: ReturnType<File["stage"]>; log: typeof stdout; many: File[] }>) => Expected = (v) => v
+void typed
+
+describe("script (local files)", () => {
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "reductio-script-test-"))
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it("returns the command's standard output by default", async () => {
+    assert.equal(await runCall(script("echo hello; echo world")), "hello\nworld\n")
+  })
+
+  it("runs in a fresh directory with the given environment", async () => {
+    const out = await runCall(script('pwd; echo "$GREETING"; ls -A | wc -l', { env: { GREETING: "hi" } }))
+    const [cwd, greeting, count] = out.trim().split("\n")
+    assert.notEqual(cwd, process.cwd())
+    assert.equal(greeting, "hi")
+    assert.equal(count?.trim(), "0")
+  })
+
+  it("stages inputs in and outputs out, returning Files and stdout", async () => {
+    await writeFile(join(dir, "reads.txt"), "c\na\nb\na\n")
+    const result = await runCall(
+      script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
+        inputs: [new File(join(dir, "reads.txt")).stage("reads.txt")],
+        outputs: { sorted: new File(join(dir, "out", "sorted.txt")).stage("sorted.txt"), lines: stdout },
+      }),
+    )
+    assert.ok(isFile(result.sorted))
+    assert.equal(result.sorted.path, join(dir, "out", "sorted.txt"))
+    assert.equal(await readFile(result.sorted.path, "utf8"), "a\nb\nc\n")
+    assert.equal(result.lines.trim(), "3")
+  })
+
+  it("keys the call by output paths, not by whether the outputs exist yet", async () => {
+    const out = new File(join(dir, "o.txt"))
+    const make = () => script("echo x > o.txt", { outputs: out.stage("o.txt") })
+    const before = encode((expressionOf(make()) as CallExpression).args)
+    await writeFile(out.path, "now it exists")
+    const args = (expressionOf(make()) as CallExpression).args
+    await prepareForEncoding(args)
+    assert.deepEqual(encode(args), before)
+  })
+
+  it("fails with SCRIPT_FAILED, the exit code and the stderr tail", async () => {
+    await rejectsCode(runCall(script("echo doomed >&2; exit 3")), "SCRIPT_FAILED", (details) => {
+      assert.equal(details["exitCode"], 3)
+      assert.match(String(details["stderrTail"]), /doomed/)
+    })
+  })
+
+  it("fails a pipeline whose first command fails (pipefail)", async () => {
+    await rejectsCode(runCall(script("false | cat")), "SCRIPT_FAILED")
+  })
+
+  it("fails with OUTPUT_MISSING naming the output the script did not write", async () => {
+    const call = script("echo nothing", { outputs: { a: new File(join(dir, "a.txt")).stage("a.txt") } })
+    await rejectsCode(runCall(call), "OUTPUT_MISSING", (details) => {
+      assert.equal(details["file"], "a.txt")
+      assert.equal(details["task"], "reductio.script")
+    })
+    assert.equal(await new File(join(dir, "a.txt")).exists(), false)
+  })
+
+  it("fails with FILE_NOT_FOUND naming a missing input", async () => {
+    const missing = join(dir, "missing.txt")
+    await rejectsCode(runCall(script("cat in.txt", { inputs: [new File(missing).stage("in.txt")] })), "FILE_NOT_FOUND", (details) => {
+      assert.equal(details["uri"], missing)
+    })
+  })
+
+  it("returns an in-place output File the script wrote by absolute path", async () => {
+    const target = join(dir, "direct.txt")
+    const result = await runCall(script(`echo direct > ${JSON.stringify(target)}`, { outputs: [new File(target)] }))
+    assert.equal(await (result[0] as File).read(), "direct\n")
+  })
+})
+
+const moto = await startMoto()
+after(() => moto.stop())
+
+describe("script (S3 files)", { skip: moto.skip }, () => {
+  let bucket: string
+  before(async () => {
+    if (moto.skip !== false) return
+    await moto.reset()
+    configureS3({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
+  })
+  after(() => configureS3({}))
+  beforeEach(async () => {
+    if (moto.skip !== false) return
+    bucket = `script-${randomBytes(5).toString("hex")}`
+    const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
+    await client.send(new CreateBucketCommand({ Bucket: bucket }))
+    client.destroy()
+  })
+
+  it("stages S3 inputs in and S3 outputs out", async () => {
+    const input = new File(`s3://${bucket}/in/reads.txt`)
+    await input.write("x\ny\n")
+    const result = await runCall(
+      script("tr a-z A-Z < reads.txt > upper.txt; mkdir -p nested && cp upper.txt nested/copy.txt", {
+        inputs: { reads: input.stage("reads.txt") },
+        outputs: [
+          new File(`s3://${bucket}/out/upper.txt`).stage("upper.txt"),
+          new File(`s3://${bucket}/out/copy.txt`).stage("nested/copy.txt"),
+        ],
+      }),
+    )
+    assert.equal(await (result[0] as File).read(), "X\nY\n")
+    assert.equal(await (result[1] as File).read(), "X\nY\n")
+  })
+
+  it("raises FILE_NOT_FOUND for a missing S3 input", async () => {
+    const uri = `s3://${bucket}/in/none.txt`
+    await rejectsCode(runCall(script("cat in", { inputs: [new File(uri).stage("in")] })), "FILE_NOT_FOUND", (details) => {
+      assert.equal(details["uri"], uri)
+    })
+  })
+})
