@@ -1,0 +1,97 @@
+import assert from "node:assert/strict"
+import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, it } from "node:test"
+import { MemoryBackend } from "../../runtime/backend/memory-backend.js"
+import { File } from "../../runtime/file.js"
+import { Scheduler } from "../../runtime/scheduler/scheduler.js"
+import { script } from "../../runtime/script.js"
+import { task } from "../../runtime/task.js"
+
+const runs = { produce: 0, measure: 0 }
+
+const produce = task("fileWorkflow.produce", async (dir: string, text: string) => {
+  runs.produce++
+  const out = new File(join(dir, "out.txt"))
+  await out.write(text)
+  return out
+})
+
+const measure = task("fileWorkflow.measure", async (file: File) => {
+  runs.measure++
+  return (await file.read()).length
+})
+
+describe("Files in workflows (scheduler end to end)", () => {
+  let dir: string
+  let backend: MemoryBackend
+  const runOnce = <T>(expression: Parameters<Scheduler["run"]>[0]) => new Scheduler({ backend }).run(expression) as Promise<T>
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "reductio-file-workflow-"))
+    backend = new MemoryBackend()
+    runs.produce = 0
+    runs.measure = 0
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it("replays a task that returned a File while the file is unchanged", async () => {
+    const first = await runOnce<File>(produce(dir, "hello"))
+    const second = await runOnce<File>(produce(dir, "hello"))
+    assert.equal(runs.produce, 1)
+    assert.equal(second.path, first.path)
+    assert.equal(second.hash, first.hash)
+  })
+
+  it("reruns the producing task when its output was rewritten", async () => {
+    await runOnce(produce(dir, "hello"))
+    await writeFile(join(dir, "out.txt"), "tampered with, longer")
+    const again = await runOnce<File>(produce(dir, "hello"))
+    assert.equal(runs.produce, 2)
+    assert.equal(await again.read(), "hello")
+  })
+
+  it("reruns the producing task when its output was deleted", async () => {
+    await runOnce(produce(dir, "hello"))
+    await unlink(join(dir, "out.txt"))
+    await runOnce(produce(dir, "hello"))
+    assert.equal(runs.produce, 2)
+    assert.equal(await readFile(join(dir, "out.txt"), "utf8"), "hello")
+  })
+
+  it("reruns a consumer when its input file changes, and only then", async () => {
+    const input = join(dir, "in.txt")
+    await writeFile(input, "abc")
+    assert.equal(await runOnce(measure(new File(input))), 3)
+    assert.equal(await runOnce(measure(new File(input))), 3)
+    assert.equal(runs.measure, 1)
+    await writeFile(input, "abcdef")
+    assert.equal(await runOnce(measure(new File(input))), 6)
+    assert.equal(runs.measure, 2)
+  })
+
+  it("records which call produced a file and which used it", async () => {
+    await runOnce(measure(produce(dir, "lineage")))
+    const uses = await backend.fileUses(join(dir, "out.txt"))
+    assert.deepEqual(uses.map((use) => [use.taskName, use.role]).sort(), [
+      ["fileWorkflow.measure", "input"],
+      ["fileWorkflow.produce", "output"],
+    ])
+  })
+
+  it("replays a script whose staged output is intact and reruns it when the output is gone", async () => {
+    const counter = join(dir, "script-runs")
+    const make = () =>
+      script(`echo run >> ${JSON.stringify(counter)}; echo data > out.txt`, { outputs: new File(join(dir, "result.txt")).stage("out.txt") })
+    const first = await runOnce<File>(make())
+    assert.equal(await first.read(), "data\n")
+    await runOnce(make())
+    assert.equal((await readFile(counter, "utf8")).split("\n").filter(Boolean).length, 1)
+    await unlink(first.path)
+    await runOnce(make())
+    assert.equal((await readFile(counter, "utf8")).split("\n").filter(Boolean).length, 2)
+  })
+})
