@@ -1,6 +1,8 @@
-// Builds the agent (agent/main.ts) into one self-contained ESM file: the kernel, cborg and
-// tar-stream are bundled in, so only `node` is needed at run time. Host-only drivers are left out:
-// the kernel loads them lazily and the agent never calls the code that would.
+// Builds the agent (agent/main.ts) into one self-contained ESM file: the kernel, cborg, tar-stream
+// and the S3 adapter are bundled in, so only `node` is needed at run time. Host-only packages are
+// replaced by stubs that throw when loaded: the kernel reaches them only through lazy imports the
+// agent never takes, and marking them external instead would hoist `import "kysely"` to the top of
+// the file, where it fails without node_modules.
 import { build } from "esbuild"
 
 const root = new URL("..", import.meta.url).pathname
@@ -11,6 +13,21 @@ export const HOST_ONLY = ["better-sqlite3", "pg", "pg-native", "kysely", "tsx", 
 // ESM output has no `require`; bundled CommonJS dependencies that require Node builtins need one.
 const REQUIRE_BANNER =
   'import { createRequire as __agentCreateRequire } from "node:module";\nconst require = __agentCreateRequire(import.meta.url);'
+
+function hostOnlyStubs() {
+  const filter = new RegExp(`^(${HOST_ONLY.map((name) => name.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("|")})(/.*)?$`)
+  return {
+    name: "reductio-host-only-stubs",
+    setup(context) {
+      context.onResolve({ filter }, (args) => ({ path: args.path, namespace: "host-only" }))
+      context.onLoad({ filter: /.*/, namespace: "host-only" }, (args) => ({
+        // CommonJS, so esbuild binds named imports at run time (it never gets that far).
+        contents: `module.exports = {}\nthrow new Error(${JSON.stringify(`${args.path} is host-only and not part of the reductio agent`)})`,
+        loader: "js",
+      }))
+    },
+  }
+}
 
 /** Builds the agent to `outfile` and returns esbuild's metafile. */
 export async function buildAgent(outfile = `${root}agent/dist/agent.js`) {
@@ -26,7 +43,7 @@ export async function buildAgent(outfile = `${root}agent/dist/agent.js`) {
     sourcemap: false,
     legalComments: "none",
     banner: { js: REQUIRE_BANNER },
-    external: HOST_ONLY,
+    plugins: [hostOnlyStubs()],
     logLevel: "warning",
     metafile: true,
   })
