@@ -6,6 +6,9 @@ import { encode } from "../../../runtime/codec.js"
 import type { JobOutcome, JobRequest } from "../../../runtime/executor/executor.js"
 import { ProcessExecutor } from "../../../runtime/executor/process-executor.js"
 import { argsHashOf, evalHashOf } from "../../../runtime/hashing.js"
+import { MemoryBackend } from "../../../runtime/backend/memory-backend.js"
+import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
+import { script } from "../../../runtime/script.js"
 import type { Task } from "../../../runtime/task.js"
 import { builtAgent, fixtureWorkflow, tempDir } from "../../agent/agent-harness.js"
 import * as fixture from "../../fixtures/agent/workflow.js"
@@ -143,5 +146,36 @@ describe("ProcessExecutor", () => {
     const outcome = failed(await unstarted.submit(request(fixture.add, [1, 1])))
     assert.equal(outcome.kind, "infrastructure")
     assert.equal(outcome.error.code, "INVALID_ARGUMENT")
+  })
+})
+
+describe("ProcessExecutor with the scheduler", () => {
+  it("reduces a workflow mixing local and process tasks, and caches the process calls", async () => {
+    const root = await tempDir("reductio-process-e2e-")
+    const backend = new MemoryBackend()
+    const process = new ProcessExecutor({ scratch: root, agentPath: await builtAgent(), workdir: join(root, "..", "work") })
+    const scheduler = new Scheduler({ backend, workflowPath: fixtureWorkflow, executors: { process } })
+    try {
+      assert.equal(await scheduler.run(fixture.sumOfSquares(6)), 0 + 1 + 4 + 9 + 16 + 25)
+      const arrays = await readdir(join(root, "arrays"))
+      assert.equal(arrays.length, 1, "the six process calls went out as one array")
+      assert.equal(await scheduler.run(fixture.sumOfSquares(6)), 55)
+      assert.equal((await readdir(join(root, "arrays"))).length, 1, "the second run replays from the cache")
+    } finally {
+      await process.stop()
+    }
+  })
+
+  it("runs script() tasks in the agent", async () => {
+    const root = await tempDir("reductio-process-script-")
+    const process = new ProcessExecutor({ scratch: root, agentPath: await builtAgent(), workdir: join(root, "..", "work") })
+    const scheduler = new Scheduler({ workflowPath: fixtureWorkflow, executors: { process } })
+    try {
+      const pid = await scheduler.run(script("echo $PPID", { executor: "process" }))
+      assert.match(String(pid), /^\d+\n?$/)
+      assert.notEqual(Number(pid), globalThis.process.pid)
+    } finally {
+      await process.stop()
+    }
   })
 })
