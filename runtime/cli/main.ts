@@ -8,11 +8,15 @@ import { exitCodeOf, isReductioError } from "../errors.js"
 import { type CliIo, processIo } from "./io.js"
 import { registerRunCommand } from "./run-command.js"
 import { registerLogCommand } from "./log-command.js"
+import { registerDbCommand } from "./db-command.js"
+import { registerTagCommand } from "./tag-command.js"
+import { registerPushPullCommands } from "./push-pull-command.js"
+import { registerBundleCommand } from "./bundle-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
 
-const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand]
+const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand, registerDbCommand, registerTagCommand, registerPushPullCommands, registerBundleCommand]
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.

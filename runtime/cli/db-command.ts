@@ -1,0 +1,69 @@
+/**
+ * @module db-command
+ * `reductio db migrate` creates or upgrades the database's schema; `reductio db info` shows which
+ * database is in use and its schema state.
+ */
+import type { Backend } from "../backend/backend.js"
+import { knownMigrationNames } from "../backend/migrations.js"
+import { openBackend } from "../backend/open-backend.js"
+import { loadConfig } from "../config/load-config.js"
+import { exitCodeOf } from "../errors.js"
+import type { CliIo } from "./io.js"
+import type { CommandRegistration } from "./main.js"
+import { formatFailure } from "./output.js"
+
+interface DbFlags {
+  db?: string
+  config?: string
+  json?: boolean
+}
+
+export const registerDbCommand: CommandRegistration = (program, io, done) => {
+  const db = program.command("db").summary("manage the database (schema migrations, info)")
+  for (const [name, summary] of [
+    ["migrate", "create or upgrade the database schema"],
+    ["info", "show the database in use, its schema version and size"],
+  ] as const) {
+    db.command(name)
+      .summary(summary)
+      .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)")
+      .option("--config <path>", "configuration file")
+      .option("--json", "print JSON")
+      .action(async (flags: DbFlags) => done(await dbCommand(io, name, flags)))
+  }
+}
+
+async function dbCommand(io: CliIo, action: "migrate" | "info", flags: DbFlags): Promise<number> {
+  let backend: Backend | undefined
+  try {
+    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db })
+    // Opening applies any missing migration (or refuses a newer schema).
+    backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
+    const applied = await appliedMigrations(backend)
+    const known = knownMigrationNames()
+    const info = {
+      database: backend.description,
+      migrations: applied,
+      upToDate: applied === undefined || known.every((name) => applied.includes(name)),
+      executions: action === "info" ? (await backend.listExecutions()).length : undefined,
+    }
+    if (flags.json === true) io.out(`${JSON.stringify(info)}\n`)
+    else if (action === "migrate") io.out(`${info.database}: schema up to date (${(applied ?? known).join(", ")})\n`)
+    else {
+      io.out(`database    ${info.database}\n`)
+      io.out(`migrations  ${applied === undefined ? "(none: in memory)" : applied.join(", ")}\n`)
+      io.out(`executions  ${info.executions}\n`)
+    }
+    return 0
+  } catch (error) {
+    io.err(`${formatFailure(error)}\n`)
+    return exitCodeOf(error)
+  } finally {
+    await backend?.close().catch(() => undefined)
+  }
+}
+
+async function appliedMigrations(backend: Backend): Promise<string[] | undefined> {
+  const withMigrations = backend as Backend & { appliedMigrations?: () => Promise<string[]> }
+  return withMigrations.appliedMigrations?.()
+}
