@@ -16,9 +16,10 @@ function tsFiles(dir) {
 
 rmSync(join(root, "dist"), { recursive: true, force: true })
 await build({
-  entryPoints: tsFiles(join(root, "runtime")),
-  outdir: join(root, "dist/runtime"),
-  outbase: join(root, "runtime"),
+  // bundler/ too: the process executor and `reductio bundle` load it from dist/runtime.
+  entryPoints: [...tsFiles(join(root, "runtime")), ...tsFiles(join(root, "bundler"))],
+  outdir: join(root, "dist"),
+  outbase: root,
   format: "esm",
   platform: "node",
   target: "node20",
