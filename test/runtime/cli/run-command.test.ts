@@ -1,0 +1,163 @@
+import assert from "node:assert/strict"
+import { writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { runCli, runNode } from "../../support/cli.js"
+import { type TempProject, tempProject } from "../../support/project.js"
+
+const workflow = (leafBody: string) => `
+import { task, run } from "reductio"
+
+export const leaf = task("leaf", (x: number) => ${leafBody})
+export const other = task("other", (x: number) => x + 1)
+export const main = task("main", (n: number, label = "sum") => {
+  const parts = Array.from({ length: n }, (_, i) => [leaf(i), other(i)])
+  return total(label, parts)
+})
+export const total = task("total", (label: string, parts: number[][]) => ({ label, value: parts.flat().reduce((a, b) => a + b, 0) }))
+export const broken = task("broken", (why: string) => {
+  throw new Error("broken on purpose: " + why)
+})
+
+await run(main, 2)
+`
+
+async function statuses(project: TempProject): Promise<Map<string, string[]>> {
+  const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
+  const [latest] = JSON.parse(list.stdout) as { id: string }[]
+  const tree = await runCli(["log", latest?.id ?? "", "--json"], { cwd: project.dir })
+  const { jobs } = JSON.parse(tree.stdout) as { jobs: { taskName: string; status: string }[] }
+  const byTask = new Map<string, string[]>()
+  for (const job of jobs) byTask.set(job.taskName, [...(byTask.get(job.taskName) ?? []), job.status])
+  return byTask
+}
+
+describe("reductio run", () => {
+  let project: TempProject
+  let file: string
+
+  before(async () => {
+    project = await tempProject()
+    file = await project.write("workflow.ts", workflow("x * 10"))
+  })
+  after(() => project.remove())
+
+  it("runs a task with arguments from flags and prints the result", async () => {
+    const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "total", value: 36 })
+    assert.match(result.stderr, /execution \S+ DONE/)
+  })
+
+  it("replays every job from the cache on an unchanged rerun", async () => {
+    const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    const byTask = await statuses(project)
+    assert.deepEqual([...byTask.values()].flat().filter((s) => s !== "CACHED"), [])
+  })
+
+  it("reruns only the edited task's calls and what their results feed", async () => {
+    await writeFile(file, workflow("x * 100"))
+    const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "total", value: 306 })
+    const byTask = await statuses(project)
+    assert.deepEqual(byTask.get("leaf"), ["DONE", "DONE", "DONE"])
+    assert.deepEqual(byTask.get("other"), ["CACHED", "CACHED", "CACHED"])
+    assert.deepEqual(byTask.get("main"), ["CACHED"])
+    assert.deepEqual(byTask.get("total"), ["DONE"])
+  })
+
+  it("runs everything again with --no-cache", async () => {
+    const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total", "--no-cache"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    const byTask = await statuses(project)
+    assert.ok([...byTask.values()].flat().every((s) => s === "DONE"))
+  })
+
+  it("runs the task the script's own run() names when no task is given", async () => {
+    const result = await runCli(["run", "workflow.ts", "--quiet"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "sum", value: 103 })
+    assert.equal(result.stderr, "")
+  })
+
+  it("runs as a plain script through its top-level run()", async () => {
+    const result = await runNode(["workflow.ts"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "sum", value: 103 })
+  })
+
+  it("lists the file's tasks and their parameters with --help", async () => {
+    const result = await runCli(["run", "workflow.ts", "--help"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /main --n <n> --label <label>/)
+    assert.match(result.stdout, /leaf --x <x>/)
+  })
+
+  it("prints a failed task's name, code and original stack and exits 1", async () => {
+    const result = await runCli(["run", "workflow.ts", "broken", "--why", "testing"], { cwd: project.dir })
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /TASK_FAILED/)
+    assert.match(result.stderr, /task broken \(args [0-9a-f]{12}\) failed: Error: broken on purpose: testing/)
+    assert.match(result.stderr, /workflow\.ts/)
+  })
+
+  it("lists the executions and one execution's job tree", async () => {
+    const list = await runCli(["log"], { cwd: project.dir })
+    assert.equal(list.code, 0, list.stderr)
+    const ids = list.stdout.trim().split("\n").map((line) => line.split(" ")[0] ?? "")
+    assert.ok(ids.length >= 5)
+    const tree = await runCli(["log", ids[ids.length - 1]?.slice(0, 17) ?? ""], { cwd: project.dir })
+    assert.equal(tree.code, 0, tree.stderr)
+    assert.match(tree.stdout, /DONE\s+main/)
+    assert.match(tree.stdout, /DONE\s+leaf/)
+  })
+
+  describe("bad input", () => {
+    it("names a missing workflow file", async () => {
+      const result = await runCli(["run", "missing.ts", "main"], { cwd: project.dir })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /WORKFLOW_NOT_FOUND/)
+    })
+
+    it("reports a workflow that fails to compile", async () => {
+      await project.write("bad.ts", "import { task } from 'reductio'\nexport const x = task('x', (a: number) => a +)\n")
+      const result = await runCli(["run", "bad.ts", "x"], { cwd: project.dir })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /WORKFLOW_LOAD_FAILED/)
+      assert.match(result.stderr, /bad\.ts/)
+    })
+
+    it("lists the known tasks for an unknown one", async () => {
+      const result = await runCli(["run", "workflow.ts", "mian"], { cwd: project.dir })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /TASK_NOT_FOUND/)
+      assert.match(result.stderr, /known tasks: .*main/)
+    })
+
+    it("rejects an unknown task parameter", async () => {
+      const result = await runCli(["run", "workflow.ts", "main", "--count", "3"], { cwd: project.dir })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /INVALID_ARGUMENT/)
+      assert.match(result.stderr, /--n --label/)
+    })
+
+    it("refuses a database that is not a database", async () => {
+      await project.write("garbage.db", "this is not sqlite, just text that is long enough to look like a header".repeat(20))
+      const result = await runCli(["run", "workflow.ts", "main", "--n", "1", "--db", "garbage.db"], { cwd: project.dir })
+      assert.equal(result.code, 3)
+      assert.match(result.stderr, /DB_UNREADABLE/)
+    })
+
+    it("names the bad key of an invalid configuration", async () => {
+      const sub = join("configured")
+      await project.write(join(sub, "reductio.config.ts"), `export default { limits: { db: 0 } }\n`)
+      await project.write(join(sub, "wf.ts"), workflow("x"))
+      const result = await runCli(["run", "wf.ts", "main", "--n", "1"], { cwd: join(project.dir, sub) })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /CONFIG_INVALID/)
+      assert.match(result.stderr, /config\.limits\.db/)
+    })
+  })
+})

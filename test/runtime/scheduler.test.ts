@@ -1,0 +1,214 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import {
+  catchError,
+  cond,
+  flatten,
+  isReductioError,
+  isTaskError,
+  type JobEvent,
+  map,
+  MemoryBackend,
+  type SchedulerEvent,
+  Scheduler,
+  seq,
+  task,
+  throwError,
+} from "reductio"
+
+let calls = 0
+const inc = task("test.sched.inc", (x: number) => {
+  calls++
+  return x + 1
+})
+const add = task("test.sched.add", (a: number, b: number) => a + b)
+const fib = task("test.sched.fib", (n: number): number | ReturnType<typeof add> => (n < 2 ? n : add(fib(n - 1), fib(n - 2))))
+const countdown = task("test.sched.countdown", (n: number): string | ReturnType<typeof countdown> => (n === 0 ? "liftoff" : countdown(n - 1)))
+const record = task("test.sched.record", (x: number) => ({ id: x, tags: [`t${x}`], nested: { double: x * 2 } }))
+const fail = task("test.sched.fail", (message: string) => {
+  const error = new Error(message) as Error & { code: string }
+  error.code = "BAD_INPUT"
+  throw error
+})
+const describeError = task("test.sched.describeError", (error: Error) => `recovered: ${error.message}`)
+const splitWords = task("test.sched.split", (text: string) => text.split(" "))
+const upper = task("test.sched.upper", (word: string) => word.toUpperCase())
+
+function jobEvents(scheduler: Scheduler): JobEvent[] {
+  const events: JobEvent[] = []
+  scheduler.on((event: SchedulerEvent) => {
+    if (event.type === "job") events.push(event)
+  })
+  return events
+}
+
+const finalStatuses = (events: JobEvent[]) => events.filter((e) => e.status === "DONE" || e.status === "CACHED" || e.status === "FAILED").map((e) => e.status)
+
+describe("Scheduler", () => {
+  it("reduces nested calls to a typed value", async () => {
+    const value: number = await new Scheduler().run(inc(inc(1)))
+    assert.equal(value, 3)
+  })
+
+  it("reduces lazies inside arrays, objects, Maps and Sets", async () => {
+    const value = await new Scheduler().run({ list: [inc(1), 5], map: new Map([["k", inc(2)]]), set: new Set([inc(3)]) })
+    assert.deepEqual(value, { list: [2, 5], map: new Map([["k", 3]]), set: new Set([4]) })
+  })
+
+  it("keeps property and index access lazy and typed", async () => {
+    const r = record(4)
+    const value: [number, string, number] = (await new Scheduler().run([r.id, r.tags[0], inc(r.nested.double)] as const)) as [number, string, number]
+    assert.deepEqual(value, [4, "t4", 9])
+  })
+
+  it("runs recursion and data-dependent fan-out", async () => {
+    assert.equal(await new Scheduler().run(fib(15)), 610)
+    assert.deepEqual(await new Scheduler().run(map(upper, splitWords("graph reduction works"))), ["GRAPH", "REDUCTION", "WORKS"])
+  })
+
+  it("recurses 10,000 deep without overflowing the stack", async () => {
+    assert.equal(await new Scheduler().run(countdown(10_000)), "liftoff")
+  })
+
+  it("reduces a chain 10,000 deep where each call consumes the previous result", async () => {
+    let x: ReturnType<typeof inc> | number = 0
+    for (let i = 0; i < 10_000; i++) x = inc(x)
+    assert.equal(await new Scheduler().run(x as ReturnType<typeof inc>), 10_000)
+  })
+
+  it("replays a cached call without running the task", async () => {
+    const backend = new MemoryBackend()
+    await new Scheduler({ backend }).run(inc(100))
+    const before = calls
+    const scheduler = new Scheduler({ backend })
+    const events = jobEvents(scheduler)
+    assert.equal(await scheduler.run(inc(100)), 101)
+    assert.equal(calls, before)
+    assert.deepEqual(finalStatuses(events), ["CACHED"])
+  })
+
+  it("runs every call again with cache: false", async () => {
+    const backend = new MemoryBackend()
+    await new Scheduler({ backend }).run(inc(200))
+    const before = calls
+    await new Scheduler({ backend, cache: false }).run(inc(200))
+    assert.equal(calls, before + 1)
+  })
+
+  it("runs two identical calls in one run once", async () => {
+    const before = calls
+    const scheduler = new Scheduler()
+    const events = jobEvents(scheduler)
+    assert.deepEqual(await scheduler.run([inc(300), inc(300)]), [301, 301])
+    assert.equal(calls, before + 1)
+    assert.equal(finalStatuses(events).length, 1)
+  })
+
+  it("reduces only the branch cond picks", async () => {
+    const before = calls
+    assert.equal(await new Scheduler().run(cond(inc(-1), inc(1000), inc(2000))), 2001)
+    assert.equal(calls, before + 2)
+  })
+
+  it("reduces seq items in order and flattens lists", async () => {
+    assert.deepEqual(await new Scheduler().run(seq([inc(1), inc(2)])), [2, 3])
+    assert.deepEqual(await new Scheduler().run(flatten([[1], [inc(1), 3]])), [1, 2, 3])
+  })
+
+  it("fails with a TaskError naming the task and args hash, keeping the original stack", async () => {
+    await assert.rejects(new Scheduler().run(inc(fail("boom"))), (error: unknown) => {
+      assert.ok(isTaskError(error))
+      assert.equal(error.code, "TASK_FAILED")
+      assert.equal(error.task, "test.sched.fail")
+      assert.match(error.argsHash, /^[0-9a-f]{64}$/)
+      assert.equal(error.record.code, "BAD_INPUT")
+      assert.match(error.record.stack ?? "", /scheduler\.test\.ts/)
+      return true
+    })
+  })
+
+  it("recovers with catchError, filtered by code or name", async () => {
+    assert.equal(await new Scheduler().run(catchError(fail("x"), -1, { codes: ["BAD_INPUT"] })), -1)
+    assert.equal(await new Scheduler().run(catchError(fail("y"), describeError)), "recovered: y")
+    assert.equal(await new Scheduler().run(catchError(throwError("nope", "NOPE"), 0, { names: ["WorkflowError"] })), 0)
+    await assert.rejects(new Scheduler().run(catchError(fail("z"), 0, { codes: ["OTHER"] })), (error: unknown) => isTaskError(error))
+  })
+
+  it("raises throwError with its code", async () => {
+    await assert.rejects(new Scheduler().run(throwError("invalid input", "INVALID_INPUT")), (error: unknown) => (error as { code?: string }).code === "INVALID_INPUT")
+  })
+
+  it("names the path of an argument the codec cannot encode", async () => {
+    const connect = task("test.sched.connect", (_label: string, _options: unknown) => 1)
+    await assert.rejects(new Scheduler().run(connect("db", { conn: new (class Connection {})() })), (error: unknown) => {
+      assert.ok(isReductioError(error, "UNENCODABLE_VALUE"))
+      assert.equal(error.details?.path, "args[1].conn")
+      return true
+    })
+  })
+
+  it("fails a task whose result cannot be encoded", async () => {
+    const leaky = task("test.sched.leaky", () => ({ callback: () => 1 }))
+    await assert.rejects(new Scheduler().run(leaky()), (error: unknown) => isReductioError(error, "UNENCODABLE_VALUE"))
+  })
+
+  it("reports an unknown task name listing the known ones", async () => {
+    const { toLazy, makeExpression } = await import("../../runtime/expression.js")
+    const call = toLazy(makeExpression({ kind: "call", task: "test.sched.missing", args: [] }))
+    await assert.rejects(new Scheduler().run(call), (error: unknown) => isReductioError(error, "TASK_NOT_FOUND"))
+  })
+
+  it("retries a failing task as its options say", async () => {
+    let attempts = 0
+    const flaky = task("test.sched.flaky", (x: number) => {
+      attempts++
+      if (attempts < 3) throw new Error("transient")
+      return x
+    })
+    assert.equal(await new Scheduler().run(flaky.options({ retries: 2 })(7)), 7)
+    assert.equal(attempts, 3)
+  })
+
+  it("holds named concurrency limits", async () => {
+    let running = 0
+    let peak = 0
+    const slow = task(
+      "test.sched.slow",
+      async (x: number) => {
+        running++
+        peak = Math.max(peak, running)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        running--
+        return x
+      },
+      { limits: ["db"] },
+    )
+    await new Scheduler({ limits: { db: 2 } }).run(Array.from({ length: 10 }, (_, i) => slow(i)))
+    assert.equal(peak, 2)
+    await assert.rejects(new Scheduler().run(slow(99)), (error: unknown) => isReductioError(error, "CONFIG_INVALID"))
+  })
+
+  it("records executions, jobs and the call graph in the backend", async () => {
+    const backend = new MemoryBackend()
+    const scheduler = new Scheduler({ backend })
+    await scheduler.run(fib(5), { command: "test fib" })
+    const [execution] = await backend.listExecutions()
+    assert.equal(execution?.status, "DONE")
+    assert.equal(execution?.command, "test fib")
+    const jobs = await backend.listJobs(execution?.id ?? "")
+    assert.ok(jobs.length > 5)
+    assert.ok(jobs.every((job) => job.status === "DONE" && job.callHash !== null))
+    const root = jobs[0]
+    assert.equal(root?.parentSeq, null)
+    const call = await backend.getCall(root?.callHash ?? "")
+    assert.ok((call?.children.length ?? 0) > 0)
+  })
+
+  it("cancels pending work when the signal aborts", async () => {
+    const controller = new AbortController()
+    const wait = task("test.sched.wait", async (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)), { limits: ["one"] })
+    const running = new Scheduler({ limits: { one: 1 } }).run([wait(30), wait(31), wait(32)], { signal: controller.signal })
+    setTimeout(() => controller.abort(), 5)
+    await assert.rejects(running, (error: unknown) => isReductioError(error, "CANCELLED"))
+  })
+})
