@@ -12,11 +12,12 @@ import { registerDbCommand } from "./db-command.js"
 import { registerTagCommand } from "./tag-command.js"
 import { registerPushPullCommands } from "./push-pull-command.js"
 import { registerBundleCommand } from "./bundle-command.js"
+import { registerImageCommand } from "./image-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
 
-const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand, registerDbCommand, registerTagCommand, registerPushPullCommands, registerBundleCommand]
+const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand, registerDbCommand, registerTagCommand, registerPushPullCommands, registerBundleCommand, registerImageCommand]
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.
