@@ -87,14 +87,9 @@ async function runCommand(
     let args: unknown[]
     if (taskName === undefined || taskName.startsWith("--")) {
       const entry = loadedWorkflow.entry
-      const argv = taskName === undefined ? rest : [taskName, ...rest]
-      if (entry !== undefined && argv.length === 0) {
-        task = entry.task.definition
-        args = [...entry.args]
-      } else {
-        task = entry?.task.definition ?? defaultTask(workflow)
-        args = parseTaskArgs(task, extractRunFlags(task, argv, flags))
-      }
+      task = entry?.task.definition ?? defaultTask(workflow)
+      const argv = extractRunFlags(task, taskName === undefined ? rest : [taskName, ...rest], flags)
+      args = entry !== undefined && argv.length === 0 ? [...entry.args] : parseTaskArgs(task, argv)
     } else {
       task = lookupTask(taskName)
       args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
