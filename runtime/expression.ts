@@ -212,7 +212,10 @@ const handler: ProxyHandler<{ expression: Expression }> = {
 
 /** Wraps an expression in a typed Lazy proxy. */
 export function toLazy<T>(expression: Expression): Lazy<T> {
-  return new Proxy({ expression }, handler) as unknown as Lazy<T>
+  // util.inspect looks at a proxy's target, not through its traps: give the target the method.
+  const target = { expression }
+  Object.defineProperty(target, inspectCustom, { value: () => `Lazy<${describeExpression(expression)}>` })
+  return new Proxy(target, handler) as unknown as Lazy<T>
 }
 
 /** A short human description of an expression, for logs and inspection. */

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { decode, encode } from "../../runtime/codec.js"
+import { isReductioError } from "../../runtime/errors.js"
+import { task } from "reductio"
+
+const roundTrip = (value: unknown) => decode(encode(value))
+
+describe("codec", () => {
+  it("round-trips the types JSON lacks", () => {
+    const value = {
+      date: new Date(1_700_000_000_000),
+      map: new Map<unknown, unknown>([
+        [1, "one"],
+        ["two", [2]],
+      ]),
+      set: new Set(["a", 3]),
+      big: 12345678901234567890n,
+      small: 7n,
+      bytes: new Uint8Array([1, 2, 3]),
+      missing: undefined,
+      nested: [null, true, 1.5, -0.25, "text"],
+    }
+    assert.deepEqual(roundTrip(value), value)
+  })
+
+  it("keeps a Buffer's bytes", () => {
+    assert.deepEqual(roundTrip(Buffer.from("abc")), new Uint8Array([97, 98, 99]))
+  })
+
+  it("rebuilds errors with name, message, code and stack", () => {
+    const error = Object.assign(new TypeError("bad"), { code: "E_BAD" })
+    const back = roundTrip(error) as Error & { code?: string }
+    assert.equal(back.name, "TypeError")
+    assert.equal(back.message, "bad")
+    assert.equal(back.code, "E_BAD")
+    assert.equal(back.stack, error.stack)
+  })
+
+  it("encodes canonically: key order and Set or Map insertion order do not matter", () => {
+    assert.deepEqual(encode({ a: 1, b: 2 }), encode({ b: 2, a: 1 }))
+    assert.deepEqual(encode(new Set([1, 2, 3])), encode(new Set([3, 1, 2])))
+    assert.deepEqual(
+      encode(
+        new Map([
+          ["x", 1],
+          ["y", 2],
+        ]),
+      ),
+      encode(
+        new Map([
+          ["y", 2],
+          ["x", 1],
+        ]),
+      ),
+    )
+    assert.notDeepEqual(encode([1, 2]), encode([2, 1]))
+  })
+
+  it("encodes lazy expressions and decodes them as expressions", () => {
+    const double = task("test.codec.double", (x: number) => x * 2)
+    const bytes = encode({ result: double(2).valueOf === undefined ? 0 : double(2) })
+    const decoded = decode(bytes) as { result: { kind: string; task: string; args: unknown[] } }
+    assert.equal(decoded.result.kind, "call")
+    assert.equal(decoded.result.task, "test.codec.double")
+    assert.deepEqual(decoded.result.args, [2])
+  })
+
+  it("names the path of a value it cannot encode", () => {
+    class Connection {}
+    const cases: [unknown, string][] = [
+      [[1, { conn: new Connection() }], "args[1].conn"],
+      [[() => 1], "args[0]"],
+      [[{ "odd key": Symbol("s") }], 'args[0]["odd key"]'],
+      [[new Map([["k", new Connection()]])], 'args[0].get("k")'],
+    ]
+    for (const [value, path] of cases) {
+      assert.throws(
+        () => encode(value, "args"),
+        (error: unknown) => isReductioError(error, "UNENCODABLE_VALUE") && error.details?.path === path,
+      )
+    }
+  })
+
+  it("refuses bytes that are not an encoding", () => {
+    assert.throws(() => decode(new Uint8Array([0xff, 0x00, 0x13])), (error: unknown) => isReductioError(error, "UNDECODABLE_VALUE"))
+  })
+})

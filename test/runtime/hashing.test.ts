@@ -1,0 +1,40 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { encode } from "../../runtime/codec.js"
+import { argsHashOf, callHashOf, evalHashOf, normalizeSource, taskHash, valueHashOf } from "../../runtime/hashing.js"
+
+describe("hashing", () => {
+  it("gives 64-digit lowercase hex sha256 hashes", () => {
+    assert.match(taskHash("t", { source: "x => x" }), /^[0-9a-f]{64}$/)
+  })
+
+  it("changes the task hash with the source, not with formatting", () => {
+    const a = taskHash("t", { source: "(x) => x + 1" })
+    assert.equal(a, taskHash("t", { source: "(x)  =>\n  x + 1" }))
+    assert.notEqual(a, taskHash("t", { source: "(x) => x + 2" }))
+    assert.notEqual(a, taskHash("u", { source: "(x) => x + 1" }))
+  })
+
+  it("pins the task hash with a version", () => {
+    assert.equal(taskHash("t", { version: "1" }), taskHash("t", { version: "1" }))
+    assert.notEqual(taskHash("t", { version: "1" }), taskHash("t", { version: "2" }))
+    assert.notEqual(taskHash("t", { version: "1" }, encode(["config-a"])), taskHash("t", { version: "1" }, encode(["config-b"])))
+  })
+
+  it("never collides across kinds for the same bytes", () => {
+    const bytes = encode([1, 2, 3])
+    assert.notEqual(argsHashOf(bytes), valueHashOf(bytes))
+  })
+
+  it("derives eval and call hashes from their parts", () => {
+    const t = taskHash("t", { version: "1" })
+    const args = argsHashOf(encode([1]))
+    const value = valueHashOf(encode(2))
+    assert.notEqual(evalHashOf(t, args), evalHashOf(t, argsHashOf(encode([2]))))
+    assert.notEqual(callHashOf(t, args, value, []), callHashOf(t, args, value, [evalHashOf(t, args)]))
+  })
+
+  it("collapses whitespace in sources", () => {
+    assert.equal(normalizeSource("  a\n\t b  "), "a b")
+  })
+})
