@@ -149,8 +149,7 @@ export class File {
     this.#hash = undefined
     const pass = new PassThrough({ highWaterMark: 1024 * 1024 })
     const done = this.#storage().then((storage) => storage.writeStream(this.path, pass))
-    done.catch(() => undefined)
-    return new Writable({
+    const writable = new Writable({
       highWaterMark: 1024 * 1024,
       write(chunk: Buffer, _encoding, callback) {
         if (pass.write(chunk)) callback()
@@ -165,6 +164,9 @@ export class File {
         callback(error)
       },
     })
+    // A failed upload stops consuming `pass`: fail the writer instead of leaving it waiting.
+    done.catch((error: unknown) => writable.destroy(error as Error))
+    return writable
   }
 
   /**

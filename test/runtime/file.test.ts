@@ -266,6 +266,14 @@ describe("File (S3)", { skip: moto.skip }, () => {
     assert.equal(await validate(cached), false)
   })
 
+  it("streams into an S3 object, and fails the stream when the bucket is missing", async () => {
+    const file = new File(`s3://${bucket}/streamed.txt`)
+    await pipeline(Readable.from([Buffer.from("x".repeat(1000)), Buffer.from("y")]), file.createWriteStream())
+    assert.equal(await file.size(), 1001)
+    const lost = new File(`s3://no-such-bucket-${randomBytes(4).toString("hex")}/a`)
+    await rejectsCode(pipeline(Readable.from([Buffer.from("data")]), lost.createWriteStream()), "STORAGE_ERROR")
+  })
+
   it("raises FILE_NOT_FOUND for a missing object", async () => {
     await rejectsCode(new File(`s3://${bucket}/none`).read(), "FILE_NOT_FOUND")
     await rejectsCode(new File(`s3://${bucket}/none`).copyTo(join(local, "x")), "FILE_NOT_FOUND")
