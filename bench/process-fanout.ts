@@ -1,0 +1,85 @@
+/**
+ * A fan-out of N calls (default 1,000) through the ProcessExecutor: one array input, one agent
+ * process per call, at most 2 agents per core at once. The task itself is trivial, so the figures
+ * are the executor's and the agent's overhead. Prints JSON figures.
+ *
+ *   node --conditions=reductio-source --import tsx bench/process-fanout.ts [calls]
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { buildAgent } from "../agent/build-agent.js"
+import { encode } from "../runtime/codec.js"
+import type { JobRequest } from "../runtime/executor/executor.js"
+import { ProcessExecutor } from "../runtime/executor/process-executor.js"
+import { argsHashOf, evalHashOf } from "../runtime/hashing.js"
+import { task } from "../runtime/task.js"
+
+const calls = Number(process.argv[2] ?? 1000)
+const cores = availableParallelism()
+const concurrency = 2 * cores
+const dir = await mkdtemp(join(tmpdir(), "reductio-bench-fanout-"))
+try {
+  const agentPath = join(dir, "agent.js")
+  await buildAgent(agentPath)
+  await mkdir(join(dir, "project"))
+  await writeFile(join(dir, "project", "package.json"), '{ "type": "module" }\n')
+  const workflowPath = join(dir, "project", "workflow.ts")
+  await writeFile(workflowPath, 'import { task } from "reductio"\nexport const double = task("bench.double", (x: number) => 2 * x)\n')
+  // The host's side of the same task (the agent registers it from the bundle).
+  const double = task("bench.double", (x: number) => 2 * x)
+
+  const executor = new ProcessExecutor({ scratch: join(dir, "scratch"), agentPath, concurrency, workdir: join(dir, "work") })
+  const startedAt = performance.now()
+  await executor.start({ executionId: "bench", workflowPath, log: () => undefined })
+  const bundledMs = performance.now() - startedAt
+  const signal = new AbortController().signal
+  const requests: JobRequest[] = Array.from({ length: calls }, (_, i) => {
+    const args = [i]
+    const encodedArgs = encode(args)
+    const argsHash = argsHashOf(encodedArgs)
+    return {
+      executionId: "bench",
+      jobId: `bench/${i}`,
+      evalHash: evalHashOf(double.definition.hash, argsHash),
+      argsHash,
+      task: double.definition,
+      args,
+      encodedArgs,
+      options: {},
+      attempt: 1,
+      signal,
+    }
+  })
+  const fanOutStart = performance.now()
+  const outcomes = requests.map((request) => executor.submit(request))
+  executor.idle()
+  const settled = await Promise.all(outcomes)
+  const fanOutMs = performance.now() - fanOutStart
+  await executor.stop()
+  const failed = settled.filter((outcome) => outcome.status !== "done").length
+  const wrong = settled.filter((outcome, i) => outcome.status === "done" && outcome.value !== 2 * i).length
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: "process-fanout",
+        calls,
+        cores,
+        concurrency,
+        bundleMs: Math.round(bundledMs),
+        fanOutMs: Math.round(fanOutMs),
+        callsPerSecond: +((calls / fanOutMs) * 1000).toFixed(1),
+        wallMsPerCall: +(fanOutMs / calls).toFixed(2),
+        processMsPerCall: +((fanOutMs * concurrency) / calls).toFixed(1),
+        failed,
+        wrong,
+        loadavg1: +(loadavg()[0] as number).toFixed(2),
+      },
+      null,
+      2,
+    ),
+  )
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
