@@ -29,10 +29,10 @@ function hostOnlyStubs() {
   }
 }
 
-/** Builds the agent to `outfile` and returns esbuild's metafile. */
-export async function buildAgent(outfile = `${root}agent/dist/agent.js`) {
+/** Builds the agent (or another agent entry, e.g. agent/partition-mapper.ts) to `outfile` and returns esbuild's metafile. */
+export async function buildAgent(outfile = `${root}agent/dist/agent.js`, entry = `${root}agent/main.ts`) {
   const result = await build({
-    entryPoints: [`${root}agent/main.ts`],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     format: "esm",
