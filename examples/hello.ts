@@ -8,6 +8,6 @@ import { run, task } from "reductio"
 
 export const greet = task("greet", (name: string) => `Hello, ${name}!`)
 
-export const main = task("main", (name = "world") => greet(name))
+export const main = task("main", (name: string = "world") => greet(name))
 
 await run(main, "world")

@@ -19,6 +19,8 @@ export const TAGS = {
   stagingFile: 40112,
   dataset: 40113,
   expression: 40120,
+  expressionRef: 40121,
+  expressionGraph: 40122,
 } as const
 
 /**
@@ -120,7 +122,7 @@ export function hasValueHooks(): boolean {
 
 /** Encodes a value canonically. `path` names the value in errors (e.g. `args`). */
 export function encode(value: unknown, path = "value"): Uint8Array {
-  return cborEncode(toWire(value, path))
+  return cborEncode(new WireWriter().write(value, path))
 }
 
 /** Options of {@link decode}. */
@@ -154,6 +156,11 @@ function buildTagDecoders(visit: DecodeOptions["visit"]): Record<number, (contro
     [TAGS.date]: (inner) => new Date(inner() as number),
     [TAGS.bigint]: (inner) => BigInt(inner() as string),
     [TAGS.error]: (inner) => fromErrorRecord(inner() as ErrorRecord),
+    [TAGS.expressionRef]: (inner) => new ExpressionRef(inner() as number),
+    [TAGS.expressionGraph]: (inner) => {
+      const [root, nodes] = inner() as [unknown, unknown[]]
+      return buildExpressionGraph(root, nodes)
+    },
   }
   return new Proxy(decoders, {
     get(target, key) {
@@ -180,81 +187,187 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length
 }
 
-function unencodable(path: string, what: string, hint: string): ReductioError {
-  return new ReductioError("UNENCODABLE_VALUE", `cannot encode ${path}: it is ${what}; ${hint}`, {
-    details: { path },
-  })
+/**
+ * Where a value sits inside the value being encoded, built as a linked list while descending and
+ * turned into text (`args[1].conn`) only for an error message.
+ */
+type Path = string | { readonly parent: Path; readonly step: string }
+
+function pathText(path: Path): string {
+  const steps: string[] = []
+  let at: Path = path
+  while (typeof at !== "string") {
+    steps.push(at.step)
+    at = at.parent
+  }
+  return at + steps.reverse().join("")
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+const keyStep = (key: string) => (IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
 
-function childPath(path: string, key: string): string {
-  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+function unencodable(path: Path, what: string, hint: string): ReductioError {
+  const text = pathText(path)
+  return new ReductioError("UNENCODABLE_VALUE", `cannot encode ${text}: it is ${what}; ${hint}`, { details: { path: text } })
+}
+
+/** Canonical (CBOR length-first) order of object keys, so expressions are numbered the same way. */
+function compareKeys(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
 }
 
 /**
- * Converts a value to what cborg encodes: plain data and Tagged wrappers. Throws naming the path
- * of the first value it cannot encode.
+ * One encoding in progress. Expressions are not nested inside each other on the wire: each gets a
+ * number in a flat table and is referred to by it, so a chain of 10,000 nested calls encodes with
+ * a shallow stack, and an expression shared by several parents is written once.
  */
-function toWire(value: unknown, path: string): unknown {
-  switch (typeof value) {
-    case "string":
-    case "number":
-    case "boolean":
-    case "undefined":
-      return value
-    case "bigint":
-      return new Tagged(TAGS.bigint, value.toString())
-    case "function":
-      throw unencodable(path, "a function", "tasks take and return data; pass a task's result, not the function")
-    case "symbol":
-      throw unencodable(path, "a symbol", "use a string instead")
-  }
-  if (value === null) return null
-  const object = value as object
-  for (const codec of codecs.list) {
-    if (codec.is(object)) return new Tagged(codec.tag, toWire(codec.encode(object), path))
-  }
-  if (Array.isArray(object)) return object.map((item, i) => toWire(item, `${path}[${i}]`))
-  if (object instanceof Uint8Array) {
-    return object.constructor === Uint8Array ? object : new Uint8Array(object.buffer, object.byteOffset, object.length)
-  }
-  const proto = Object.getPrototypeOf(object) as object | null
-  if (proto === Object.prototype || proto === null) {
-    const out: Record<string, unknown> = {}
-    for (const key of Object.keys(object)) {
-      out[key] = toWire((object as Record<string, unknown>)[key], childPath(path, key))
+interface PendingExpression {
+  readonly expression: object
+  readonly codec: Codec<unknown>
+  readonly path: Path
+}
+
+class WireWriter {
+  readonly #expressionIds = new Map<object, number>()
+  readonly #pending: PendingExpression[] = []
+
+  write(value: unknown, path: Path): unknown {
+    const root = this.toWire(value, path)
+    if (this.#pending.length === 0) return root
+    const nodes: unknown[] = []
+    for (let i = 0; i < this.#pending.length; i++) {
+      const { expression, codec, path: at } = this.#pending[i] as PendingExpression
+      nodes.push(new Tagged(codec.tag, this.toWire(codec.encode(expression), at)))
     }
-    return out
+    return new Tagged(TAGS.expressionGraph, [root, nodes])
   }
-  if (object instanceof Map) return new Tagged(TAGS.map, mapEntries(object, path))
-  if (object instanceof Set) return new Tagged(TAGS.set, setMembers(object, path))
-  if (object instanceof Date) return new Tagged(TAGS.date, object.getTime())
-  if (object instanceof Error) return new Tagged(TAGS.error, toWire(toErrorRecord(object), path))
-  const className = (proto as { constructor?: { name?: string } }).constructor?.name ?? "anonymous class"
-  throw unencodable(
-    path,
-    `an instance of ${className}`,
-    "pass plain data (objects, arrays, Map, Set, Date, bytes, File) or register a codec with registerCodec()",
-  )
+
+  toWire(value: unknown, path: Path): unknown {
+    switch (typeof value) {
+      case "string":
+      case "number":
+      case "boolean":
+      case "undefined":
+        return value
+      case "bigint":
+        return new Tagged(TAGS.bigint, value.toString())
+      case "function":
+        throw unencodable(path, "a function", "tasks take and return data; pass a task's result, not the function")
+      case "symbol":
+        throw unencodable(path, "a symbol", "use a string instead")
+    }
+    if (value === null) return null
+    const object = value as object
+    if (Array.isArray(object)) {
+      const out = new Array<unknown>(object.length)
+      for (let i = 0; i < object.length; i++) {
+        const item: unknown = object[i]
+        out[i] =
+          typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol"
+            ? this.toWire(item, { parent: path, step: `[${i}]` })
+            : item
+      }
+      return out
+    }
+    const proto = Object.getPrototypeOf(object) as object | null
+    for (const codec of codecs.list) {
+      if (!codec.is(object)) continue
+      if (codec.tag === TAGS.expression) return this.#reference(object, codec, path)
+      return new Tagged(codec.tag, this.toWire(codec.encode(object), path))
+    }
+    if (proto === Object.prototype || proto === null) {
+      const out: Record<string, unknown> = {}
+      for (const key of Object.keys(object).sort(compareKeys)) {
+        const item = (object as Record<string, unknown>)[key]
+        out[key] =
+          typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol"
+            ? this.toWire(item, { parent: path, step: keyStep(key) })
+            : item
+      }
+      return out
+    }
+    if (object instanceof Uint8Array) {
+      return object.constructor === Uint8Array ? object : new Uint8Array(object.buffer, object.byteOffset, object.length)
+    }
+    if (object instanceof Map) return new Tagged(TAGS.map, this.#mapEntries(object, path))
+    if (object instanceof Set) return new Tagged(TAGS.set, this.#setMembers(object, path))
+    if (object instanceof Date) return new Tagged(TAGS.date, object.getTime())
+    if (object instanceof Error) return new Tagged(TAGS.error, this.toWire(toErrorRecord(object), path))
+    const className = (proto as { constructor?: { name?: string } }).constructor?.name ?? "anonymous class"
+    throw unencodable(
+      path,
+      `an instance of ${className}`,
+      "pass plain data (objects, arrays, Map, Set, Date, bytes, File) or register a codec with registerCodec()",
+    )
+  }
+
+  #reference(object: object, codec: Codec<unknown>, path: Path): unknown {
+    const expression = codec.encode(object) as object
+    const key = expressionIdentity(object) ?? expression
+    let id = this.#expressionIds.get(key)
+    if (id === undefined) {
+      id = this.#pending.length
+      this.#expressionIds.set(key, id)
+      this.#pending.push({ expression: object, codec, path })
+    }
+    return new Tagged(TAGS.expressionRef, id)
+  }
+
+  #mapEntries(map: Map<unknown, unknown>, path: Path): unknown[] {
+    const entries = [...map].map(([key, item], i) => {
+      const wireKey = this.toWire(key, { parent: path, step: `.keys[${i}]` })
+      return { bytes: cborEncode(wireKey), entry: [wireKey, this.toWire(item, { parent: path, step: `.get(${describeKey(key)})` })] }
+    })
+    entries.sort((a, b) => compareBytes(a.bytes, b.bytes))
+    return entries.map((e) => e.entry)
+  }
+
+  #setMembers(set: Set<unknown>, path: Path): unknown[] {
+    const members = [...set].map((item, i) => {
+      const wire = this.toWire(item, { parent: path, step: `.values[${i}]` })
+      return { bytes: cborEncode(wire), wire }
+    })
+    members.sort((a, b) => compareBytes(a.bytes, b.bytes))
+    return members.map((m) => m.wire)
+  }
 }
 
-function mapEntries(map: Map<unknown, unknown>, path: string): unknown[] {
-  const entries = [...map].map(([key, item], i) => {
-    const wireKey = toWire(key, `${path}.keys[${i}]`)
-    return { bytes: cborEncode(wireKey), entry: [wireKey, toWire(item, `${path}.get(${describeKey(key)})`)] }
-  })
-  entries.sort((a, b) => compareBytes(a.bytes, b.bytes))
-  return entries.map((e) => e.entry)
+/** The identity of an expression-like value (the expression behind a Lazy proxy). */
+let expressionIdentity: (value: object) => object | undefined = () => undefined
+
+/** Lets the expression module say which object a Lazy stands for (used to share table entries). */
+export function setExpressionIdentity(identity: (value: object) => object | undefined): void {
+  expressionIdentity = identity
 }
 
-function setMembers(set: Set<unknown>, path: string): unknown[] {
-  const members = [...set].map((item, i) => {
-    const wire = toWire(item, `${path}.values[${i}]`)
-    return { bytes: cborEncode(wire), wire }
-  })
-  members.sort((a, b) => compareBytes(a.bytes, b.bytes))
-  return members.map((m) => m.wire)
+/** A reference to entry `id` of an expression table, while a graph is being decoded. */
+class ExpressionRef {
+  constructor(readonly id: number) {}
+}
+
+/** Rebuilds a decoded expression graph: entries refer to later entries only, so build backwards. */
+function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
+  const codec = codecs.byTag.get(TAGS.expression) as Codec<unknown>
+  const built = new Array<unknown>(nodes.length)
+  const resolve = (value: unknown): unknown => {
+    if (value instanceof ExpressionRef) {
+      const node = built[value.id]
+      if (node === undefined)
+        throw new ReductioError("UNDECODABLE_VALUE", `expression table refers to entry ${value.id} before it is built`)
+      return node
+    }
+    if (typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) return value.map(resolve)
+    if (value instanceof Map) return new Map([...value].map(([k, v]) => [resolve(k), resolve(v)]))
+    if (value instanceof Set) return new Set([...value].map(resolve))
+    const proto = Object.getPrototypeOf(value) as unknown
+    if (proto !== Object.prototype && proto !== null && !codec.is(value)) return value
+    const out: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(codec.is(value) ? (codec.encode(value) as object) : value)) out[key] = resolve(item)
+    return codec.is(value) ? codec.decode(out) : out
+  }
+  for (let i = nodes.length - 1; i >= 0; i--) built[i] = resolve(nodes[i])
+  return resolve(root)
 }
 
 function describeKey(key: unknown): string {

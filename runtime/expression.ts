@@ -4,7 +4,7 @@
  * and index access on a lazy value stay lazy (`aligned.bam` is `Lazy<File>`). A Lazy is never
  * thenable: an async task body returns lazies, it does not await them.
  */
-import { registerCodec, TAGS } from "./codec.js"
+import { registerCodec, setExpressionIdentity, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 
 /** Options a call site may override with `task.options({...})`; they never change a cache key. */
@@ -242,3 +242,4 @@ registerCodec<Expression>({
   encode: (value) => ({ ...(expressionOf(value) as Expression) }),
   decode: (data) => makeExpression<Expression>(data as Fields<Expression>),
 })
+setExpressionIdentity(expressionOf)

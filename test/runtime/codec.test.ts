@@ -83,6 +83,9 @@ describe("codec", () => {
   })
 
   it("refuses bytes that are not an encoding", () => {
-    assert.throws(() => decode(new Uint8Array([0xff, 0x00, 0x13])), (error: unknown) => isReductioError(error, "UNDECODABLE_VALUE"))
+    assert.throws(
+      () => decode(new Uint8Array([0xff, 0x00, 0x13])),
+      (error: unknown) => isReductioError(error, "UNDECODABLE_VALUE"),
+    )
   })
 })

@@ -16,7 +16,7 @@ describe("Lazy", () => {
     const aligned = align("s1")
     const bam: Lazy<string> = aligned.bam
     const reads: Lazy<number> = aligned.stats.reads
-    const lane: Lazy<string> = aligned.lanes[0]
+    const lane: Lazy<string> = aligned.lanes[0]!
     assert.deepEqual(expressionOf(bam), { kind: "get", target: expressionOf(aligned), key: "bam" })
     assert.equal(expressionOf(lane)?.kind, "get")
     assert.equal((expressionOf(lane) as { key: unknown }).key, 0)
@@ -32,8 +32,14 @@ describe("Lazy", () => {
 
   it("refuses to be used as a value before it exists", () => {
     const aligned = align("s3")
-    assert.throws(() => `${aligned.bam}`, (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"))
-    assert.throws(() => JSON.stringify(aligned), (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"))
+    assert.throws(
+      () => `${aligned.bam}`,
+      (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
+    assert.throws(
+      () => JSON.stringify(aligned),
+      (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
   })
 
   it("describes itself when inspected", () => {

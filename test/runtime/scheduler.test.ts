@@ -7,6 +7,7 @@ import {
   isReductioError,
   isTaskError,
   type JobEvent,
+  type Lazy,
   map,
   MemoryBackend,
   type SchedulerEvent,
@@ -22,8 +23,8 @@ const inc = task("test.sched.inc", (x: number) => {
   return x + 1
 })
 const add = task("test.sched.add", (a: number, b: number) => a + b)
-const fib = task("test.sched.fib", (n: number): number | ReturnType<typeof add> => (n < 2 ? n : add(fib(n - 1), fib(n - 2))))
-const countdown = task("test.sched.countdown", (n: number): string | ReturnType<typeof countdown> => (n === 0 ? "liftoff" : countdown(n - 1)))
+const fib = task("test.sched.fib", (n: number): number | Lazy<number> => (n < 2 ? n : add(fib(n - 1), fib(n - 2))))
+const countdown = task("test.sched.countdown", (n: number): string | Lazy<string> => (n === 0 ? "liftoff" : countdown(n - 1)))
 const record = task("test.sched.record", (x: number) => ({ id: x, tags: [`t${x}`], nested: { double: x * 2 } }))
 const fail = task("test.sched.fail", (message: string) => {
   const error = new Error(message) as Error & { code: string }
@@ -42,7 +43,8 @@ function jobEvents(scheduler: Scheduler): JobEvent[] {
   return events
 }
 
-const finalStatuses = (events: JobEvent[]) => events.filter((e) => e.status === "DONE" || e.status === "CACHED" || e.status === "FAILED").map((e) => e.status)
+const finalStatuses = (events: JobEvent[]) =>
+  events.filter((e) => e.status === "DONE" || e.status === "CACHED" || e.status === "FAILED").map((e) => e.status)
 
 describe("Scheduler", () => {
   it("reduces nested calls to a typed value", async () => {
@@ -57,7 +59,11 @@ describe("Scheduler", () => {
 
   it("keeps property and index access lazy and typed", async () => {
     const r = record(4)
-    const value: [number, string, number] = (await new Scheduler().run([r.id, r.tags[0], inc(r.nested.double)] as const)) as [number, string, number]
+    const value: [number, string, number] = (await new Scheduler().run([r.id, r.tags[0], inc(r.nested.double)] as const)) as [
+      number,
+      string,
+      number,
+    ]
     assert.deepEqual(value, [4, "t4", 9])
   })
 
@@ -135,7 +141,10 @@ describe("Scheduler", () => {
   })
 
   it("raises throwError with its code", async () => {
-    await assert.rejects(new Scheduler().run(throwError("invalid input", "INVALID_INPUT")), (error: unknown) => (error as { code?: string }).code === "INVALID_INPUT")
+    await assert.rejects(
+      new Scheduler().run(throwError("invalid input", "INVALID_INPUT")),
+      (error: unknown) => (error as { code?: string }).code === "INVALID_INPUT",
+    )
   })
 
   it("names the path of an argument the codec cannot encode", async () => {
@@ -206,7 +215,9 @@ describe("Scheduler", () => {
 
   it("cancels pending work when the signal aborts", async () => {
     const controller = new AbortController()
-    const wait = task("test.sched.wait", async (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)), { limits: ["one"] })
+    const wait = task("test.sched.wait", async (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)), {
+      limits: ["one"],
+    })
     const running = new Scheduler({ limits: { one: 1 } }).run([wait(30), wait(31), wait(32)], { signal: controller.signal })
     setTimeout(() => controller.abort(), 5)
     await assert.rejects(running, (error: unknown) => isReductioError(error, "CANCELLED"))

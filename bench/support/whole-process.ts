@@ -1,0 +1,56 @@
+/**
+ * Times whole `reductio` processes as a user runs them: the built CLI (dist/) on a workflow in a
+ * throwaway project, with SQLite provenance on.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
+const bin = join(repoRoot, "bin/reductio.js")
+const rssHook = join(repoRoot, "bench/support/report-rss.mjs")
+
+export interface Timed {
+  readonly seconds: number
+  readonly maxRssMb: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** A project directory with `node_modules/reductio` pointing at this checkout. */
+export function benchProject(files: Record<string, string>): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "reductio-bench-"))
+  mkdirSync(join(dir, "node_modules"))
+  symlinkSync(repoRoot, join(dir, "node_modules/reductio"), "dir")
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Runs `reductio <args>` in `cwd` and measures wall time and peak RSS. Throws if it fails. */
+export function reductio(args: readonly string[], cwd: string): Timed {
+  const started = process.hrtime.bigint()
+  const result = spawnSync(process.execPath, [`--import=${new URL(`file://${rssHook}`).href}`, bin, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: "" },
+    maxBuffer: 256 * 1024 * 1024,
+  })
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  if (result.status !== 0) throw new Error(`reductio ${args.join(" ")} failed (${result.status}):\n${result.stderr}`)
+  const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(result.stderr)
+  return { seconds: round(seconds), maxRssMb: round(Number(rss?.[1] ?? 0) / 1024), stdout: result.stdout, stderr: result.stderr }
+}
+
+export function round(value: number, digits = 3): number {
+  const scale = 10 ** digits
+  return Math.round(value * scale) / scale
+}
+
+/** The median of `runs` measurements. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
+}
