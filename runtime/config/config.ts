@@ -55,6 +55,13 @@ export interface AwsGlueExecutorConfig {
   /** Minutes. */
   readonly timeout?: number
   readonly region?: string
+  /**
+   * The Node linux-x64 tarball the Glue workers run the agent with (`node-v20.x-linux-x64.tar.xz`
+   * from nodejs.org; relative to the project), uploaded once to `<scratch>/runtime/`.
+   */
+  readonly nodeRuntime: string
+  /** Runs of the Glue job at once (Glue's MaxConcurrentRuns); default 10. */
+  readonly maxConcurrentRuns?: number
 }
 
 export type ExecutorConfig = LocalExecutorConfig | ProcessExecutorConfig | AwsBatchExecutorConfig | AwsGlueExecutorConfig
@@ -172,8 +179,10 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
         glueVersion: c.string,
         timeout: c.positiveInteger,
         region: c.string,
+        nodeRuntime: c.string,
+        maxConcurrentRuns: c.positiveInteger,
       },
-      ["scratch", "role"],
+      ["scratch", "role", "nodeRuntime"],
     ),
   }
   const executors: Check = (value, key) => {

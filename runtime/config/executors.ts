@@ -26,8 +26,11 @@ const factories: Record<ExecutorConfig["type"], Factory> = {
   aws_batch: async () => {
     throw new ReductioError("UNKNOWN_EXECUTOR", "the aws_batch executor is not available in this build")
   },
-  aws_glue: async () => {
-    throw new ReductioError("UNKNOWN_EXECUTOR", "the aws_glue executor is not available in this build")
+  aws_glue: async (config, projectDir) => {
+    const { AwsGlueExecutor } = await import("../executor/aws-glue-executor.js")
+    if (config.type !== "aws_glue") throw new ReductioError("CONFIG_INVALID", "aws_glue factory given another executor's config")
+    const { type: _type, nodeRuntime, ...options } = config
+    return new AwsGlueExecutor({ ...options, nodeRuntime: resolve(projectDir, nodeRuntime) })
   },
 }
 
