@@ -1,29 +1,30 @@
 // Builds the runtime to dist/ (plain ESM for the `reductio` bin and for Node apps that embed it)
 // and, when present, the self-contained agent to agent/dist/.
-import { readdirSync, rmSync, existsSync } from "node:fs"
+import { rmSync, existsSync } from "node:fs"
 import { join } from "node:path"
 import { build } from "esbuild"
 
 const root = new URL("..", import.meta.url).pathname
 
-function tsFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) return tsFiles(path)
-    return entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts") ? [path] : []
-  })
-}
-
 rmSync(join(root, "dist"), { recursive: true, force: true })
+// One bundle with code splitting: the package root and the CLI share one copy of the kernel (a
+// workflow's `import "reductio"` finds it already loaded), and a run loads a few chunks instead of
+// hundreds of modules. Drivers, SDKs and tools with native parts or of their own weight stay
+// external and load lazily where used.
 await build({
-  // bundler/ too: the process executor and `reductio bundle` load it from dist/runtime.
-  entryPoints: [...tsFiles(join(root, "runtime")), ...tsFiles(join(root, "bundler"))],
-  outdir: join(root, "dist"),
-  outbase: root,
+  entryPoints: { index: join(root, "runtime/index.ts"), "cli/main": join(root, "runtime/cli/main.ts") },
+  outdir: join(root, "dist/runtime"),
+  bundle: true,
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   format: "esm",
   platform: "node",
   target: "node20",
   sourcemap: "linked",
+  keepNames: true,
+  external: ["better-sqlite3", "pg", "pg-native", "@aws-sdk/*", "@smithy/*", "esbuild", "tsx", "tsx/*"],
+  // Bundled CommonJS dependencies require Node builtins; ESM output needs a `require` for them.
+  banner: { js: 'import { createRequire as __reductioCreateRequire } from "node:module";\nconst require = __reductioCreateRequire(import.meta.url);' },
   logLevel: "warning",
 })
 

@@ -12,7 +12,7 @@ import { lookupTask, registeredTasks, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue } from "./output.js"
-import { progressModeFor, runSession } from "./session.js"
+import { preloadBackendModules, progressModeFor, runSession } from "./session.js"
 import { parseTaskArgs, taskUsage } from "./task-args.js"
 import { loadWorkflow } from "./workflow.js"
 
@@ -77,6 +77,7 @@ async function runCommand(
   command: Command,
 ): Promise<number> {
   try {
+    await preloadBackendModules(flags.db ?? io.env.REDUCTIO_DB)
     const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
     const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
     if (wantsHelp) {

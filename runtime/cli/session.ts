@@ -68,6 +68,16 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   }
 }
 
+/**
+ * Loads the backend's modules (driver, query builder) before the workflow is loaded: after that
+ * the TypeScript loader is on, and every module load would pass through its worker thread.
+ */
+export async function preloadBackendModules(spec: string | undefined): Promise<void> {
+  if (spec === "memory") return
+  if (spec !== undefined && /^postgres(ql)?:\/\//.test(spec)) await import("../backend/postgres-backend.js")
+  else await import("../backend/sqlite-backend.js")
+}
+
 /** The progress mode for this terminal: a table on a TTY, lines otherwise, nothing when quiet. */
 export function progressModeFor(io: CliIo, quiet: boolean): ProgressMode {
   if (quiet) return "off"
