@@ -18,7 +18,6 @@
 import { sha256 } from "../hashing.js"
 import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
 import { ShardedDataset, partitionMapperOf, removeStaleParts } from "../dataset.js"
-import { scratchPath } from "../protocol.js"
 import { Semaphore } from "../scheduler/semaphore.js"
 import type { Executor, ExecutorContext, JobOutcome, JobRequest } from "./executor.js"
 import { type GlueAssets, uploadAssets } from "./glue/assets.js"
@@ -278,9 +277,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 function cancelled(message: string): JobOutcome {
   const error: ErrorRecord = { name: "ReductioError", message, code: "CANCELLED" }
   return { status: "failed", kind: "cancelled", error }
-}
-
-/** The scratch prefix of a job's files (for messages). */
-export function glueJobPrefix(root: string, evalHash: string): string {
-  return scratchPath(root, "jobs", evalHash)
 }

@@ -104,18 +104,24 @@ describe("AwsGlueExecutor", { skip: moto.skip }, () => {
   })
 
   it("creates one Glue job per content hash and reuses it", async () => {
-    for (let i = 0; i < 2; i++) {
-      const { scheduler: s, glue, logs } = scheduler()
-      try {
-        assert.equal(await s.run(square(5 + i)), (5 + i) ** 2)
-      } finally {
-        await glue.stop()
-      }
-      assert.ok(
-        logs.some((line) => (i === 0 ? /created Glue job/ : /reusing Glue job/).test(line)),
-        logs.join("\n"),
-      )
+    const first = scheduler()
+    try {
+      assert.equal(await first.scheduler.run(square(5)), 25)
+    } finally {
+      await first.glue.stop()
     }
+    assert.ok(
+      first.logs.some((line) => /created Glue job/.test(line)),
+      first.logs.join("\n"),
+    )
+    const second = new AwsGlueExecutor(base)
+    const logs: string[] = []
+    await second.start({ executionId: "x", workflowPath: glueWorkflow, log: (line) => logs.push(line) })
+    await second.stop()
+    assert.ok(
+      logs.some((line) => /reusing Glue job/.test(line)),
+      logs.join("\n"),
+    )
     const client = new GlueClient({ endpoint: server.endpoint, region: server.region, credentials: server.credentials })
     const jobs = await client.send(new GetJobsCommand({}))
     client.destroy()
@@ -135,6 +141,7 @@ describe("AwsGlueExecutor", { skip: moto.skip }, () => {
     assert.equal(failure.code, "TASK_FAILED")
     assert.equal(failure.record.name, "RangeError")
     assert.match(failure.record.stack ?? "", /workflow/)
+    assert.match(String(failure.record.details?.["logTail"]), /no such luck/)
     assert.equal((await backend.loadEvaluations([failure.evalHash])).size, 0)
   })
 
@@ -227,10 +234,12 @@ describe("AwsGlueExecutor", { skip: moto.skip }, () => {
     assert.match(failure.record.message, /boom in partition 0/)
   })
 
-  it("refuses a scratch that is not on S3", () => {
-    assert.throws(
-      () => new AwsGlueExecutor({ ...base, scratch: "/tmp/scratch" }),
-      (error: unknown) => isReductioError(error, "CONFIG_INVALID"),
-    )
+  it("refuses a scratch that is not on S3, a missing role and a missing Node runtime", async () => {
+    const invalid = (error: unknown) => isReductioError(error, "CONFIG_INVALID")
+    assert.throws(() => new AwsGlueExecutor({ ...base, scratch: "/tmp/scratch" }), invalid)
+    assert.throws(() => new AwsGlueExecutor({ ...base, role: "" }), invalid)
+    const glue = new AwsGlueExecutor({ ...base, nodeRuntime: join(tmpdir(), "no-such-node.tar.xz") })
+    await assert.rejects(glue.start({ executionId: "x", workflowPath: glueWorkflow, log: () => undefined }), invalid)
+    await glue.stop()
   })
 })
