@@ -59,8 +59,8 @@ function s3AdapterAsDataUrl(code) {
 
 /** Replaces the named packages (`scope/*` for a whole scope) with modules that throw when loaded. */
 function stubs(packages) {
-  const escape = (text) => text.replace(/[.+?^${}()|[\]\\/-]/g, "\\$&")
-  const names = packages.map((name) => (name.endsWith("/*") ? `${escape(name.slice(0, -2))}/[^/]+` : escape(name)))
+  const escaped = (text) => text.replace(/[.+?^${}()|[\]\\/-]/g, "\\$&")
+  const names = packages.map((name) => (name.endsWith("/*") ? `${escaped(name.slice(0, -2))}/[^/]+` : escaped(name)))
   const filter = new RegExp(`^(${names.join("|")})(/.*)?$`)
   return {
     name: "reductio-host-only-stubs",
