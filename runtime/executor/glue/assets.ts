@@ -14,7 +14,7 @@ import { createReadStream, existsSync } from "node:fs"
 import { mkdtemp, readFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { basename, dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { ReductioError } from "../../errors.js"
 import { sha256 } from "../../hashing.js"
 import { scratchPath } from "../../protocol.js"
@@ -111,7 +111,10 @@ export function builtMapperPath(): Promise<string> {
     const prebuilt = join(dirname(builtAgentPathOrEmpty()), "partition-mapper.js")
     if (prebuilt !== "partition-mapper.js" && existsSync(prebuilt)) return prebuilt
     // The agent's build (one file, host-only packages stubbed out) with the mapper as its entry.
-    const { buildAgent } = await import("../../../agent/build-agent.js")
+    // By path at run time: bundled into dist, build-agent.js would lose the import.meta.url it
+    // finds the package's sources with.
+    const buildAgentUrl = pathToFileURL(packagePath("agent", "build-agent.js")).href
+    const { buildAgent } = (await import(buildAgentUrl)) as typeof import("../../../agent/build-agent.js")
     const outfile = join(await mkdtemp(join(tmpdir(), "reductio-mapper-")), "partition-mapper.js")
     await buildAgent(outfile, packagePath("agent", "partition-mapper.ts"))
     return outfile
