@@ -93,6 +93,8 @@ export interface BatchEndpoint {
   readonly state: BatchState
   /** Total calls so far. */
   totalCalls(): number
+  /** Replaces how children run from now on (undefined: back to the subprocess runner). */
+  useRunner(runner: ChildRunner | undefined): void
   /** Stops the server and kills running children. */
   stop(): Promise<void>
 }
@@ -110,7 +112,7 @@ const ACTIONS: Record<string, string> = {
 /** Starts the endpoint on a free port. */
 export async function startBatchEndpoint(options: BatchEndpointOptions): Promise<BatchEndpoint> {
   const faults: BatchFaults = { throttle: 0, serverErrors: 0, startDelayMs: 0 }
-  const runner = options.runner ?? subprocessRunner
+  let runner = options.runner ?? subprocessRunner
   const state = new BatchState({
     region: options.region ?? "us-east-1",
     accountId: options.accountId ?? "123456789012",
@@ -160,6 +162,9 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     faults,
     state,
     totalCalls: () => Object.values(calls).reduce((a, b) => a + b, 0),
+    useRunner: (next) => {
+      runner = next ?? options.runner ?? subprocessRunner
+    },
     stop: () => stopServer(server, state),
   }
 }

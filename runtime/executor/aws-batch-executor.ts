@@ -1,0 +1,311 @@
+/**
+ * @module aws-batch-executor
+ * Runs calls on AWS Batch. `start` bundles the workflow and uploads it to `<scratch>/code/`; calls
+ * that share a job definition and resources are grouped and sent as one array job when the
+ * scheduler reports it has no more ready work (`idle`), after a short backstop delay, or at the
+ * largest array size; each child picks its call from one S3 input by `AWS_BATCH_JOB_ARRAY_INDEX`.
+ * Job definitions are named by their content and reused. Every Batch call goes through one token
+ * bucket; a single monitor follows jobs (array parents by status summary). Task errors come back
+ * with their remote stack, infrastructure failures with Batch's status reason and the log tail.
+ * Ctrl-C terminates what this run submitted; a rerun after a host crash re-attaches (submission.ts).
+ *
+ * The pieces live in batch/: batch-client.ts (the SDK), token-bucket.ts, job-definition.ts,
+ * array-grouping.ts, submission.ts, monitor.ts, outcome.ts.
+ */
+import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
+import { Semaphore } from "../scheduler/semaphore.js"
+import type { Storage } from "../storage/storage.js"
+import { MAX_ARRAY_SIZE, Grouper } from "./batch/array-grouping.js"
+import type { BatchApi, BatchApiOptions, BatchJobState } from "./batch/batch-client.js"
+import { type DefinitionSpec, JobDefinitions } from "./batch/job-definition.js"
+import { Monitor, type MonitorOptions } from "./batch/monitor.js"
+import { cancelled, infrastructure, outcomeOf } from "./batch/outcome.js"
+import { type Resources, type SubmitContext, type Submitted, submitArray, submitSingle } from "./batch/submission.js"
+import type { Executor, ExecutorContext, JobOutcome, JobRequest } from "./executor.js"
+
+/** Options of an {@link AwsBatchExecutor} (the `aws_batch` entry of reductio.config.ts, plus tuning). */
+export interface AwsBatchExecutorOptions {
+  /** The agent image (its entrypoint is `node agent.js`). */
+  readonly image: string
+  /** Job queue name or ARN. */
+  readonly queue: string
+  /** `s3://bucket/prefix` for code, inputs, outputs and logs. */
+  readonly scratch: string
+  /** Job role ARN: the containers' S3 access. */
+  readonly role?: string | undefined
+  /** Defaults of tasks that set none: vCPUs, memory (MiB), GPUs, timeout (s). */
+  readonly vcpus?: number | undefined
+  readonly memory?: number | undefined
+  readonly gpus?: number | undefined
+  readonly timeout?: number | undefined
+  /** Batch-level retries of a lost host (spot reclaim); task retries follow each task's `retries`. */
+  readonly retries?: number | undefined
+  /** Smallest group sent as an array job (default 2, AWS's minimum). */
+  readonly arrayMinSize?: number | undefined
+  /** Largest array (default and AWS's maximum: 10,000). */
+  readonly arrayMaxSize?: number | undefined
+  readonly tags?: Readonly<Record<string, string>> | undefined
+  readonly region?: string | undefined
+  /** Variables every container gets (e.g. an S3 endpoint). */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  /** A Batch-compatible endpoint (a test endpoint); default AWS_ENDPOINT_URL_BATCH or AWS. */
+  readonly endpoint?: string | undefined
+  readonly credentials?: BatchApiOptions["credentials"]
+  /** Batch calls per second of the shared token bucket (default 5) and its burst (default 10). */
+  readonly callsPerSecond?: number | undefined
+  readonly burst?: number | undefined
+  /** Backoff of throttled calls (tests shorten it). */
+  readonly baseBackoffMs?: number | undefined
+  /** Polling: interval bounds and the monitor's share of the call budget. */
+  readonly poll?: Omit<MonitorOptions, "log"> | undefined
+  /** Longest a call waits for `idle()` before its group is sent anyway, in ms (default 2,000). */
+  readonly maxDelayMs?: number | undefined
+  /** A ready Batch API (tests); the client options above are then ignored. */
+  readonly api?: BatchApi | undefined
+}
+
+/** One call between `submit` and its outcome. */
+interface Pending {
+  readonly job: JobRequest
+  readonly key: string
+  readonly resolve: (outcome: JobOutcome) => void
+  settled: boolean
+  unit?: Unit | undefined
+  onAbort?: (() => void) | undefined
+}
+
+/** A Batch job (single or array) and the calls it carries, by index. */
+interface Unit {
+  jobId: string | undefined
+  readonly pendings: readonly Pending[]
+}
+
+/** Scratch outputs read at once. */
+const READ_CONCURRENCY = 32
+
+/**
+ * @example
+ * const batch = new AwsBatchExecutor({ image: "…/reductio-agent:1", queue: "spot", scratch: "s3://bucket/reductio" })
+ * const scheduler = new Scheduler({ workflowPath, executors: { batch } })
+ * const align = task("align", alignReads, { executor: "batch", vcpus: 4, memory: 8192 })
+ */
+export class AwsBatchExecutor implements Executor {
+  readonly kind = "aws_batch"
+  readonly #options: AwsBatchExecutorOptions
+  readonly #grouper: Grouper<Pending>
+  readonly #reads = new Semaphore(READ_CONCURRENCY)
+  readonly #terminations = new Set<Promise<void>>()
+  readonly #live = new Set<Pending>()
+  #context: ExecutorContext | undefined
+  #ready: Promise<{ api: BatchApi; storage: Storage; definitions: JobDefinitions; monitor: Monitor }> | undefined
+  #code: Promise<string> | undefined
+  #stopped = false
+
+  constructor(options: AwsBatchExecutorOptions) {
+    if (!options.scratch.startsWith("s3://")) {
+      throw new ReductioError("CONFIG_INVALID", `aws_batch scratch must be an s3:// URI (got ${JSON.stringify(options.scratch)})`)
+    }
+    this.#options = options
+    this.#grouper = new Grouper<Pending>({
+      maxSize: Math.min(options.arrayMaxSize ?? MAX_ARRAY_SIZE, MAX_ARRAY_SIZE),
+      maxDelayMs: options.maxDelayMs ?? 2_000,
+      flush: (key, pendings) => void this.#submitGroup(key, pendings),
+    })
+  }
+
+  /** Bundles the workflow and uploads it (only when its hash is new); prepares the Batch client. */
+  async start(context: ExecutorContext): Promise<void> {
+    this.#context = context
+    this.#ready ??= this.#prepare()
+    const workflowPath = context.workflowPath
+    if (workflowPath !== undefined) {
+      this.#code = (async () => {
+        const { bundle } = await import("../../bundler/bundle.js")
+        const built = await bundle(workflowPath, { scratch: this.#options.scratch })
+        return built.uri as string
+      })()
+      this.#code.catch(() => undefined)
+    }
+    await Promise.all([this.#ready, this.#code])
+  }
+
+  submit(job: JobRequest): Promise<JobOutcome> {
+    return new Promise((resolve) => {
+      if (job.signal.aborted || this.#stopped) return resolve(cancelled("cancelled before it was submitted"))
+      const pending: Pending = { job, key: groupKeyOf(this.#definitionSpec(job), this.#resources(job)), resolve, settled: false }
+      pending.onAbort = () => this.#abort(pending)
+      job.signal.addEventListener("abort", pending.onAbort, { once: true })
+      this.#live.add(pending)
+      this.#grouper.add(pending.key, pending)
+    })
+  }
+
+  /** The scheduler has no more ready work: send every group now. */
+  idle(): void {
+    this.#grouper.flushAll()
+  }
+
+  /**
+   * Stops following jobs. Calls still waiting settle as cancelled, but their Batch jobs keep running
+   * (a rerun re-attaches to them); only an abort (Ctrl-C) terminates jobs.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    for (const pending of this.#grouper.drain()) this.#settle(pending, cancelled("the AWS Batch executor stopped"))
+    for (const pending of [...this.#live]) this.#settle(pending, cancelled("the AWS Batch executor stopped"))
+    await Promise.all(this.#terminations)
+    const ready = await this.#ready?.catch(() => undefined)
+    ready?.monitor.stop()
+    if (this.#options.api === undefined) ready?.api.destroy()
+  }
+
+  async #prepare() {
+    const { storageFor } = await import("../storage/storage-registry.js")
+    const api =
+      this.#options.api ??
+      (await import("./batch/batch-client.js")).createBatchApi({
+        region: this.#options.region,
+        endpoint: this.#options.endpoint,
+        credentials: this.#options.credentials,
+        callsPerSecond: this.#options.callsPerSecond,
+        burst: this.#options.burst,
+        baseBackoffMs: this.#options.baseBackoffMs,
+      })
+    const monitor = new Monitor(api, { ...this.#options.poll, log: (message) => this.#context?.log(message) })
+    return { api, storage: await storageFor(this.#options.scratch), definitions: new JobDefinitions(api), monitor }
+  }
+
+  #definitionSpec(job: JobRequest): DefinitionSpec {
+    const image = typeof job.options.image === "string" ? job.options.image : this.#options.image
+    return {
+      image,
+      role: this.#options.role,
+      environment: this.#options.environment,
+      hostRetries: this.#options.retries,
+      tags: this.#options.tags,
+    }
+  }
+
+  #resources(job: JobRequest): Resources {
+    const { options } = job
+    return {
+      vcpus: options.vcpus ?? this.#options.vcpus ?? 1,
+      memory: options.memory ?? this.#options.memory ?? 2048,
+      gpus: options.gpus ?? this.#options.gpus ?? 0,
+      timeout: options.timeout ?? this.#options.timeout,
+    }
+  }
+
+  async #submitGroup(key: string, group: readonly Pending[]): Promise<void> {
+    try {
+      const { api, storage, definitions, monitor } = await this.#prepared()
+      if (this.#code === undefined) {
+        throw new ReductioError("INVALID_ARGUMENT", "the aws_batch executor was started without a workflow path, so it has no code to ship")
+      }
+      const codeUri = await this.#code
+      const live = group.filter((pending) => !pending.settled)
+      const first = live[0]
+      if (first === undefined) return
+      const context: SubmitContext = {
+        api,
+        storage,
+        root: this.#options.scratch.replace(/\/+$/, ""),
+        codeUri,
+        queue: this.#options.queue,
+        definitionArn: await definitions.ensure(this.#definitionSpec(first.job)),
+        resources: this.#resources(first.job),
+        tags: this.#options.tags,
+        log: (message) => this.#context?.log(message),
+      }
+      const asArray = live.length >= Math.max(2, this.#options.arrayMinSize ?? 2)
+      const units = asArray ? [live] : live.map((pending) => [pending])
+      await Promise.all(
+        units.map(async (pendings) => {
+          const unit: Unit = { jobId: undefined, pendings }
+          for (const pending of pendings) pending.unit = unit
+          const jobs = pendings.map((pending) => pending.job)
+          const submitted = asArray ? await submitArray(context, jobs) : await submitSingle(context, jobs[0] as JobRequest)
+          this.#follow(unit, submitted, context, monitor)
+        }),
+      )
+    } catch (error) {
+      const record = toErrorRecord(error)
+      for (const pending of group) if (pending.unit?.jobId === undefined) this.#settle(pending, infrastructure(submitFailure(key, record)))
+    }
+  }
+
+  #follow(unit: Unit, submitted: Submitted, context: SubmitContext, monitor: Monitor): void {
+    unit.jobId = submitted.jobId
+    if (unit.pendings.every((pending) => pending.settled)) {
+      this.#terminate(unit)
+      return
+    }
+    monitor.watch(submitted.jobId, submitted.size, {
+      wanted: () => !this.#stopped && unit.pendings.some((pending) => !pending.settled),
+      finished: (index, state) => {
+        const pending = unit.pendings[index ?? 0]
+        if (pending !== undefined && !pending.settled) void this.#finish(pending, context, state)
+      },
+    })
+  }
+
+  async #finish(pending: Pending, context: SubmitContext, state: BatchJobState): Promise<void> {
+    await this.#reads.acquire()
+    try {
+      if (pending.settled) return
+      const place = { storage: context.storage, root: context.root, evalHash: pending.job.evalHash }
+      this.#settle(pending, await outcomeOf(place, state))
+    } catch (error) {
+      this.#settle(pending, infrastructure(toErrorRecord(error)))
+    } finally {
+      this.#reads.release()
+    }
+  }
+
+  /** Ctrl-C: the call settles as cancelled; its Batch job is terminated once no call waits on it. */
+  #abort(pending: Pending): void {
+    if (pending.settled) return
+    this.#grouper.remove(pending.key, pending)
+    this.#settle(pending, cancelled("cancelled by the user"))
+    const unit = pending.unit
+    if (unit?.jobId !== undefined && unit.pendings.every((other) => other.settled)) this.#terminate(unit)
+  }
+
+  #terminate(unit: Unit): void {
+    const jobId = unit.jobId
+    if (jobId === undefined || this.#ready === undefined) return
+    const termination = this.#ready
+      .then(({ api }) => api.terminateJob(jobId, "cancelled by reductio"))
+      .catch((error: unknown) => this.#context?.log(`cannot terminate AWS Batch job ${jobId}: ${toErrorRecord(error).message}`))
+      .finally(() => this.#terminations.delete(termination))
+    this.#terminations.add(termination)
+  }
+
+  #settle(pending: Pending, outcome: JobOutcome): void {
+    if (pending.settled) return
+    pending.settled = true
+    this.#live.delete(pending)
+    if (pending.onAbort !== undefined) pending.job.signal.removeEventListener("abort", pending.onAbort)
+    pending.resolve(outcome)
+  }
+
+  #prepared() {
+    if (this.#ready === undefined) throw new ReductioError("INVALID_ARGUMENT", "the aws_batch executor was not started")
+    return this.#ready
+  }
+}
+
+/** Calls group together when they share a job definition and resources. */
+function groupKeyOf(spec: DefinitionSpec, resources: Resources): string {
+  return JSON.stringify([spec.image, resources.vcpus, resources.memory, resources.gpus, resources.timeout ?? null])
+}
+
+function submitFailure(key: string, cause: ErrorRecord): ErrorRecord {
+  return {
+    name: "ReductioError",
+    message: `cannot submit to AWS Batch: ${cause.message}`,
+    code: "INFRASTRUCTURE_FAILURE",
+    details: { group: key },
+    cause,
+  }
+}

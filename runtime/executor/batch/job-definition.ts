@@ -1,0 +1,86 @@
+/**
+ * @module job-definition
+ * Job definitions named by the hash of their content (`reductio-<hash16>`), registered once and
+ * reused while an ACTIVE revision exists: deregistered definitions linger for 180 days, so a
+ * definition per run would pile up. Nothing that changes per call goes in: the code bundle and the
+ * input are `Ref::` parameters of each SubmitJob, resources are container overrides.
+ *
+ * The image's entrypoint is `node agent.js` (docker/), so the command holds the agent's flags only.
+ */
+import { sha256 } from "../../hashing.js"
+import type { BatchApi, JobDefinitionRequest } from "./batch-client.js"
+
+/** What decides a job definition. */
+export interface DefinitionSpec {
+  readonly image: string
+  /** The job role (S3 access for the agent). */
+  readonly role?: string | undefined
+  /** Variables every container gets. */
+  readonly environment?: Readonly<Record<string, string>> | undefined
+  /** Batch-level retries of infrastructure failures a new host may fix (spot reclaim); default 0. */
+  readonly hostRetries?: number | undefined
+  readonly tags?: Readonly<Record<string, string>> | undefined
+}
+
+/** The agent's flags; the values come from each SubmitJob's parameters. */
+export const AGENT_COMMAND = ["--code", "Ref::code", "--input", "Ref::input", "--scratch", "Ref::scratch"] as const
+
+/** Defaults the definition carries; each submit overrides them with the call's resources. */
+const DEFAULT_RESOURCES = [
+  { type: "VCPU" as const, value: "1" },
+  { type: "MEMORY" as const, value: "2048" },
+]
+
+/** The RegisterJobDefinition request for a spec, named by its content's hash. */
+export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
+  const environment = Object.entries(spec.environment ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => ({ name, value }))
+  const body = {
+    type: "container" as const,
+    containerProperties: {
+      image: spec.image,
+      command: [...AGENT_COMMAND],
+      resourceRequirements: DEFAULT_RESOURCES,
+      environment,
+      ...(spec.role === undefined ? {} : { jobRoleArn: spec.role }),
+    },
+    retryStrategy: {
+      attempts: 1 + (spec.hostRetries ?? 0),
+      // Only a lost host is worth a Batch-level retry; the scheduler retries everything else per task policy.
+      evaluateOnExit: [
+        { onStatusReason: "Host EC2*", action: "RETRY" as const },
+        { onReason: "*", action: "EXIT" as const },
+      ],
+    },
+    propagateTags: true,
+    ...(spec.tags === undefined ? {} : { tags: { ...spec.tags } }),
+  }
+  const name = `reductio-${sha256(JSON.stringify(body)).slice(0, 16)}`
+  return { jobDefinitionName: name, ...body }
+}
+
+/**
+ * Finds or registers definitions, once per content per process.
+ *
+ * @example
+ * const arn = await definitions.ensure({ image: "123.dkr.ecr.us-east-1.amazonaws.com/agent@sha256:…" })
+ */
+export class JobDefinitions {
+  readonly #known = new Map<string, Promise<string>>()
+
+  constructor(private readonly api: BatchApi) {}
+
+  /** The ARN of the ACTIVE definition with this content, registering it when there is none. */
+  ensure(spec: DefinitionSpec): Promise<string> {
+    const request = jobDefinitionOf(spec)
+    const name = request.jobDefinitionName as string
+    let arn = this.#known.get(name)
+    if (arn === undefined) {
+      arn = (async () => (await this.api.findJobDefinition(name)) ?? (await this.api.registerJobDefinition(request)))()
+      arn.catch(() => this.#known.delete(name))
+      this.#known.set(name, arn)
+    }
+    return arn
+  }
+}

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import { MemoryBackend } from "../../../runtime/backend/memory-backend.js"
+import { type TaskError, isReductioError } from "../../../runtime/errors.js"
+import type { AwsBatchExecutor } from "../../../runtime/executor/aws-batch-executor.js"
+import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
+import { storageFor } from "../../../runtime/storage/storage-registry.js"
+import * as fixture from "../../fixtures/batch/workflow.js"
+import { type BatchHarness, startBatchHarness } from "../../support/batch-harness.js"
+import { inProcessRunner } from "../../support/batch-runner.js"
+
+const workflowPath = new URL("../../fixtures/batch/workflow.ts", import.meta.url).pathname
+const started = await startBatchHarness()
+const skip = "batch" in started ? false : started.skip
+const harness = started as BatchHarness
+after(() => started.stop())
+
+function schedulerWith(executor: AwsBatchExecutor): Scheduler {
+  return new Scheduler({ backend: new MemoryBackend(), executors: { batch: executor }, workflowPath })
+}
+
+function submits(): number {
+  return harness.batch.calls.SubmitJob ?? 0
+}
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
+  let executor: AwsBatchExecutor
+  let scheduler: Scheduler
+
+  before(() => {
+    executor = harness.executor({ scratch: harness.scratch("shared") })
+    scheduler = schedulerWith(executor)
+    harness.batch.useRunner(inProcessRunner())
+  })
+
+  it("turns a fan-out of 200 Batch calls into one array job, summed by a local task", async () => {
+    const submitted = submits()
+    const n = 200
+    const value = await scheduler.run(fixture.sumOfSquares(n, 0))
+    assert.equal(value, ((n - 1) * n * (2 * n - 1)) / 6)
+    assert.equal(submits() - submitted, 1)
+    const parent = harness.batch.state.topLevelJobs().at(-1)
+    assert.equal(parent?.size, n)
+    assert.equal(harness.batch.calls.RegisterJobDefinition, 1)
+  })
+
+  it("runs array children in the real agent, each picking its call by AWS_BATCH_JOB_ARRAY_INDEX", async () => {
+    harness.batch.useRunner(undefined)
+    try {
+      const submitted = submits()
+      assert.equal(
+        await scheduler.run(fixture.sumOfSquares(6, 500)),
+        [500, 501, 502, 503, 504, 505].reduce((a, x) => a + x * x, 0),
+      )
+      assert.equal(submits() - submitted, 1)
+    } finally {
+      harness.batch.useRunner(inProcessRunner())
+    }
+  })
+
+  it("reuses the registered job definition and sends a lone call as a single job", async () => {
+    const registered = harness.batch.calls.RegisterJobDefinition
+    assert.equal(await scheduler.run(fixture.square(12345)), 12345 ** 2)
+    assert.equal(harness.batch.calls.RegisterJobDefinition, registered)
+    const job = harness.batch.state.topLevelJobs().at(-1)
+    assert.equal(job?.size, undefined)
+    const storage = await storageFor(harness.scratch())
+    const manifests: string[] = []
+    for await (const entry of storage.list(`${harness.scratch("shared")}/jobs/`))
+      if (entry.uri.endsWith("/batch-job")) manifests.push(entry.uri)
+    assert.equal(manifests.length, 1)
+  })
+
+  it("brings a task's error back from the agent with its remote stack and log", async () => {
+    harness.batch.useRunner(undefined)
+    try {
+      await assert.rejects(scheduler.run(fixture.fail("broken on purpose")), (error: TaskError) => {
+        assert.ok(isReductioError(error, "TASK_FAILED"))
+        assert.equal(error.record.message, "broken on purpose")
+        assert.match(error.record.stack ?? "", /workflow\.ts/)
+        assert.match(String(error.record.details?.logTail), /broken on purpose/)
+        return true
+      })
+    } finally {
+      harness.batch.useRunner(inProcessRunner())
+    }
+  })
+
+  it("reports a killed child as an infrastructure failure with Batch's reason, and a retry succeeds", async () => {
+    const reason = "Host EC2 (instance i-0123456789abcdef0) terminated."
+    let kills = 0
+    harness.batch.faults.kill = (spec) => (spec.index === 1 && kills++ === 0 ? { reason } : undefined)
+    try {
+      await assert.rejects(scheduler.run(fixture.sumOfSquares(3, 1000)), (error: TaskError) => {
+        assert.ok(isReductioError(error, "INFRASTRUCTURE_FAILURE"))
+        assert.equal(error.record.details?.statusReason, reason)
+        return true
+      })
+      const submitted = submits()
+      assert.equal(await scheduler.run(fixture.sumOfSquares(3, 1000)), 1000 ** 2 + 1001 ** 2 + 1002 ** 2)
+      assert.ok(submits() > submitted, "the rerun does not follow the failed array")
+    } finally {
+      harness.batch.faults.kill = undefined
+    }
+  })
+
+  it("retries a killed child per the task's retries, resubmitting only that call", async () => {
+    let kills = 0
+    harness.batch.faults.kill = (spec) =>
+      spec.index === 2 && kills++ === 0 ? { reason: "OutOfMemoryError: Container killed due to memory usage", exitCode: 137 } : undefined
+    try {
+      const submitted = submits()
+      const retried = fixture.square.options({ retries: 1 })
+      const values = await scheduler.run([1, 2, 3, 4].map((x) => retried(x + 3000)))
+      assert.deepEqual(
+        values,
+        [3001, 3002, 3003, 3004].map((x) => x * x),
+      )
+      assert.equal(kills, 1)
+      assert.equal(submits() - submitted, 2, "one array, then one single job for the retry")
+    } finally {
+      harness.batch.faults.kill = undefined
+    }
+  })
+
+  it("survives throttling (429) and server errors (500) from Batch", async () => {
+    harness.batch.faults.throttle = 4
+    harness.batch.faults.serverErrors = 2
+    const value = await scheduler.run(fixture.sumOfSquares(5, 4000))
+    assert.equal(
+      value,
+      [4000, 4001, 4002, 4003, 4004].reduce((a, x) => a + x * x, 0),
+    )
+    assert.equal(harness.batch.faults.throttle, 0)
+  })
+
+  it("terminates the jobs it submitted when the run is aborted", async () => {
+    const controller = new AbortController()
+    const submitted = submits()
+    const running = scheduler.run(
+      [1, 2, 3].map((i) => fixture.nap(30_000, `abort${i}`)),
+      { signal: controller.signal },
+    )
+    await until(
+      () =>
+        submits() > submitted &&
+        harness.batch.state
+          .topLevelJobs()
+          .at(-1)
+          ?.children.some((c) => c.status === "RUNNING") === true,
+      "a running child",
+    )
+    controller.abort()
+    await assert.rejects(running, (error: Error) => isReductioError(error, "CANCELLED"))
+    await until(() => (harness.batch.calls.TerminateJob ?? 0) > 0, "TerminateJob")
+    const parent = harness.batch.state.topLevelJobs().at(-1)
+    await until(() => parent?.status === "FAILED", "the parent to fail")
+    assert.equal(parent?.children[0]?.statusReason, "cancelled by reductio")
+  })
+
+  it("re-attaches to the jobs an earlier host left running instead of submitting again", async () => {
+    const scratch = harness.scratch("reattach")
+    const first = harness.executor({ scratch })
+    const calls = [1, 2].map((i) => fixture.nap(1_500, `reattach${i}`))
+    const crashed = schedulerWith(first).run(calls)
+    const submitted = submits()
+    await until(() => submits() > submitted, "the first submission")
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await first.stop() // the host "crashes": nothing is terminated
+    await assert.rejects(crashed, (error: Error) => isReductioError(error, "CANCELLED"))
+    const second = harness.executor({ scratch })
+    const values = await schedulerWith(second).run(calls)
+    assert.deepEqual(values, ["reattach1:1500", "reattach2:1500"])
+    assert.equal(submits(), submitted + 1, "no second SubmitJob")
+  })
+})
