@@ -23,8 +23,11 @@ const factories: Record<ExecutorConfig["type"], Factory> = {
       scratch: resolve(projectDir, options.scratch ?? join(".reductio", "scratch")),
     })
   },
-  aws_batch: async () => {
-    throw new ReductioError("UNKNOWN_EXECUTOR", "the aws_batch executor is not available in this build")
+  aws_batch: async (config) => {
+    const { AwsBatchExecutor } = await import("../executor/aws-batch-executor.js")
+    if (config.type !== "aws_batch") throw new ReductioError("CONFIG_INVALID", "aws_batch factory given another executor's config")
+    const { type: _type, ...options } = config
+    return new AwsBatchExecutor(options)
   },
   aws_glue: async (config, projectDir) => {
     const { AwsGlueExecutor } = await import("../executor/aws-glue-executor.js")
