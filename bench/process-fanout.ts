@@ -5,7 +5,7 @@
  *
  *   node --conditions=reductio-source --import tsx bench/process-fanout.ts [calls]
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -52,11 +52,15 @@ try {
       signal,
     }
   })
+  const childCpuBefore = await childCpuMs()
   const fanOutStart = performance.now()
   const outcomes = requests.map((request) => executor.submit(request))
   executor.idle()
   const settled = await Promise.all(outcomes)
   const fanOutMs = performance.now() - fanOutStart
+  const childCpuAfter = await childCpuMs()
+  const agentCpuMsPerCall =
+    childCpuBefore === undefined || childCpuAfter === undefined ? undefined : +((childCpuAfter - childCpuBefore) / calls).toFixed(1)
   await executor.stop()
   const failed = settled.filter((outcome) => outcome.status !== "done").length
   const wrong = settled.filter((outcome, i) => outcome.status === "done" && outcome.value !== 2 * i).length
@@ -72,6 +76,7 @@ try {
         callsPerSecond: +((calls / fanOutMs) * 1000).toFixed(1),
         wallMsPerCall: +(fanOutMs / calls).toFixed(2),
         processMsPerCall: +((fanOutMs * concurrency) / calls).toFixed(1),
+        agentCpuMsPerCall,
         failed,
         wrong,
         loadavg1: +(loadavg()[0] as number).toFixed(2),
@@ -82,4 +87,16 @@ try {
   )
 } finally {
   await rm(dir, { recursive: true, force: true })
+}
+
+/**
+ * CPU time of this process's waited-for children (user + system), from /proc (Linux): unlike wall
+ * time, it does not depend on what else the machine is running. Undefined elsewhere.
+ */
+async function childCpuMs(): Promise<number | undefined> {
+  const stat = await readFile("/proc/self/stat", "utf8").catch(() => undefined)
+  if (stat === undefined) return undefined
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // Fields 16 and 17 of /proc/<pid>/stat (cutime, cstime), in clock ticks of 10 ms on Linux.
+  return (Number(fields[13]) + Number(fields[14])) * 10
 }
