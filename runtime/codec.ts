@@ -85,15 +85,15 @@ export function registerCodec<T>(codec: Codec<T>): void {
 
 /**
  * Calls `prepare` on every value of a registered type inside `value` (arrays, plain objects, Map
- * and Set are searched). Cheap when no registered codec has a `prepare`.
+ * and Set are searched). Returns undefined, allocating nothing, when there is nothing to prepare.
  */
-export async function prepareForEncoding(value: unknown): Promise<void> {
-  if (!codecs.list.some((codec) => codec.prepare !== undefined)) return
+export function prepareForEncoding(value: unknown): Promise<void> | undefined {
+  if (typeof value !== "object" || value === null || !codecs.list.some((codec) => codec.prepare !== undefined)) return undefined
   const pending: Promise<void>[] = []
   forEachRegistered(value, (item, codec) => {
     if (codec.prepare !== undefined) pending.push(codec.prepare(item))
   })
-  await Promise.all(pending)
+  return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined)
 }
 
 /** Calls `visit` for every value of a registered type inside `value`. */
@@ -133,49 +133,57 @@ export interface DecodeOptions {
 
 /** Decodes bytes made by {@link encode}. */
 export function decode(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
+  // Decoding is synchronous: the visitor of this call is the module's current one until it returns.
+  const previous = currentVisit
+  currentVisit = options.visit
   try {
-    return cborDecode(bytes, { tags: tagDecoders(options.visit) })
+    return cborDecode(bytes, { tags: tagDecoders })
   } catch (error) {
     if (error instanceof ReductioError) throw error
     throw new ReductioError("UNDECODABLE_VALUE", `cannot decode a stored value: ${(error as Error).message}`, {
       cause: error,
     })
+  } finally {
+    currentVisit = previous
   }
 }
 
-const defaultTagDecoders = buildTagDecoders(undefined)
+let currentVisit: DecodeOptions["visit"]
 
-function tagDecoders(visit: DecodeOptions["visit"]): Record<number, (control: () => unknown) => unknown> {
-  return visit === undefined ? defaultTagDecoders : buildTagDecoders(visit)
+const builtinTagDecoders: Record<number, (control: () => unknown) => unknown> = {
+  [TAGS.map]: (inner) => new Map(inner() as [unknown, unknown][]),
+  [TAGS.set]: (inner) => new Set(inner() as unknown[]),
+  [TAGS.date]: (inner) => new Date(inner() as number),
+  [TAGS.bigint]: (inner) => BigInt(inner() as string),
+  [TAGS.error]: (inner) => fromErrorRecord(inner() as ErrorRecord),
+  [TAGS.expressionRef]: (inner) => new ExpressionRef(inner() as number),
+  [TAGS.expressionGraph]: (inner) => {
+    const [root, nodes] = inner() as [unknown, unknown[]]
+    return buildExpressionGraph(root, nodes)
+  },
 }
 
-function buildTagDecoders(visit: DecodeOptions["visit"]): Record<number, (control: () => unknown) => unknown> {
-  const decoders: Record<number, (control: () => unknown) => unknown> = {
-    [TAGS.map]: (inner) => new Map(inner() as [unknown, unknown][]),
-    [TAGS.set]: (inner) => new Set(inner() as unknown[]),
-    [TAGS.date]: (inner) => new Date(inner() as number),
-    [TAGS.bigint]: (inner) => BigInt(inner() as string),
-    [TAGS.error]: (inner) => fromErrorRecord(inner() as ErrorRecord),
-    [TAGS.expressionRef]: (inner) => new ExpressionRef(inner() as number),
-    [TAGS.expressionGraph]: (inner) => {
-      const [root, nodes] = inner() as [unknown, unknown[]]
-      return buildExpressionGraph(root, nodes)
-    },
-  }
-  return new Proxy(decoders, {
-    get(target, key) {
-      const own = Reflect.get(target, key)
-      if (own !== undefined || typeof key !== "string") return own
-      const codec = codecs.byTag.get(Number(key))
-      if (codec === undefined) return undefined
-      return (inner: () => unknown) => {
+const registeredTagDecoders = new Map<Codec<unknown>, (control: () => unknown) => unknown>()
+
+/** The built-in tags, then every registered codec's tag (looked up when met, so late registrations count). */
+const tagDecoders = new Proxy(builtinTagDecoders, {
+  get(target, key) {
+    const own = Reflect.get(target, key)
+    if (own !== undefined || typeof key !== "string") return own
+    const codec = codecs.byTag.get(Number(key))
+    if (codec === undefined) return undefined
+    let decoder = registeredTagDecoders.get(codec)
+    if (decoder === undefined) {
+      decoder = (inner: () => unknown) => {
         const value = codec.decode(inner())
-        visit?.(value, codec)
+        currentVisit?.(value, codec)
         return value
       }
-    },
-  })
-}
+      registeredTagDecoders.set(codec, decoder)
+    }
+    return decoder
+  },
+})
 
 /** Compares encoded bytes (the canonical order of Set members and Map keys). */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

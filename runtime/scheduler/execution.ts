@@ -21,7 +21,7 @@ import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
-import { Recorder } from "./recorder.js"
+import { type JobSource, Recorder } from "./recorder.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -43,17 +43,53 @@ interface CallResult {
   readonly callHash: string
 }
 
-/** Mutable state of one job while it is alive. */
-interface JobState {
-  readonly seq: number
-  readonly parentSeq: number | null
-  readonly task: TaskDefinition
-  readonly evalHash: string
-  readonly argsHash: string
-  status: JobStatus
-  cached: boolean
-  readonly startedAt: number
-  readonly children: string[]
+/** Mutable state of one job while it is alive; its row is built when the recorder writes it. */
+class JobState implements JobSource {
+  status: JobStatus = "PENDING"
+  cached = false
+  callHash: string | null = null
+  endedAt: number | null = null
+  error: string | null = null
+  readonly startedAt = Date.now()
+  readonly children: string[] = []
+
+  constructor(
+    readonly executionId: string,
+    readonly seq: number,
+    readonly parentSeq: number | null,
+    readonly task: TaskDefinition,
+    readonly evalHash: string,
+    readonly argsHash: string,
+  ) {}
+
+  toRecord(): JobRecord {
+    return {
+      executionId: this.executionId,
+      seq: this.seq,
+      parentSeq: this.parentSeq,
+      taskHash: this.task.hash,
+      evalHash: this.evalHash,
+      callHash: this.callHash,
+      status: this.status,
+      cached: this.cached,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt,
+      error: this.error,
+    }
+  }
+}
+
+/** Options only the task's identity uses; executors never see them. */
+const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes"])
+
+/** The options a job runs with: the task's, then the call site's, without identity-only ones. */
+function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
+  const merged: Record<string, unknown> = {}
+  for (const source of [task.options, overrides]) {
+    if (source === undefined) continue
+    for (const [key, value] of Object.entries(source)) if (!IDENTITY_OPTIONS.has(key) && value !== undefined) merged[key] = value
+  }
+  return merged as CallOptions
 }
 
 export class Execution {
@@ -85,7 +121,7 @@ export class Execution {
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) {
       if (!value.some(containsExpression)) return value
-      return Promise.all(value.map((item) => this.#reduceValue(item, parent)))
+      return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
     }
     if (value instanceof Map) {
       const entries = await Promise.all(
@@ -167,15 +203,15 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const args = (await this.reduce(expression.args, parent)) as unknown[]
-    await prepareForEncoding(args)
+    const args = (containsExpression(expression.args) ? await this.#reduceValue(expression.args, parent) : expression.args) as unknown[]
+    const preparing = prepareForEncoding(args)
+    if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
     const argsHash = argsHashOf(encodedArgs)
     const evalHash = evalHashOf(task.hash, argsHash)
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
-      const options: CallOptions = expression.options === undefined ? task.options : { ...task.options, ...expression.options }
-      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent)
+      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, jobOptions(task, expression.options), parent)
       this.#inflight.set(evalHash, result)
     }
     const done = await result
@@ -192,23 +228,13 @@ export class Execution {
     options: CallOptions,
     parent: JobState | null,
   ): Promise<CallResult> {
-    const job: JobState = {
-      seq: ++this.#seq,
-      parentSeq: parent?.seq ?? null,
-      task,
-      evalHash,
-      argsHash,
-      status: "PENDING",
-      cached: false,
-      startedAt: Date.now(),
-      children: [],
-    }
-    this.#recorder.task({ hash: task.hash, name: task.name, source: task.source, version: task.options.version ?? null })
+    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
+    this.#recorder.task(task)
     this.#recorder.value(argsHash, encodedArgs)
     this.#setStatus(job, "PENDING", undefined)
     try {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
-      const value = await this.reduce(immediate.value, job)
+      const value = containsExpression(immediate.value) ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
       this.#recorder.value(valueHash, encoded)
@@ -245,7 +271,8 @@ export class Execution {
     }
     const outcome = await this.#execute(job, args, encodedArgs, options)
     if (outcome.status === "failed") throw outcome
-    await prepareForEncoding(outcome.value)
+    const preparing = prepareForEncoding(outcome.value)
+    if (preparing !== undefined) await preparing
     const bytes = encode(outcome.value, `result of ${job.task.name}`)
     const valueHash = valueHashOf(bytes)
     this.#recorder.value(valueHash, bytes)
@@ -265,9 +292,9 @@ export class Execution {
     const limits = this.settings.limits.resolve(options.limits, job.task.name)
     const retries = Math.max(0, Math.floor(options.retries ?? 0))
     await this.#startExecutor(executorName, executor)
-    let outcome: JobOutcome = { status: "failed", kind: "cancelled", error: { name: "Cancelled", message: "cancelled", code: "CANCELLED" } }
+    let outcome: JobOutcome = CANCELLED_OUTCOME
     for (let attempt = 1; attempt <= retries + 1; attempt++) {
-      await this.settings.limits.acquire(limits)
+      if (limits.length > 0) await this.settings.limits.acquire(limits)
       try {
         if (this.settings.signal.aborted) return outcome
         this.#setStatus(job, "RUNNING", job.status)
@@ -284,11 +311,13 @@ export class Execution {
           signal: this.settings.signal,
         })
         if (executor.idle !== undefined) this.#scheduleIdle()
-        outcome = await submitted.catch(
-          (error: unknown): JobOutcome => ({ status: "failed", kind: "infrastructure", error: toErrorRecord(error) }),
-        )
+        try {
+          outcome = await submitted
+        } catch (error) {
+          outcome = { status: "failed", kind: "infrastructure", error: toErrorRecord(error) }
+        }
       } finally {
-        this.settings.limits.release(limits)
+        if (limits.length > 0) this.settings.limits.release(limits)
       }
       if (outcome.status === "done" || outcome.kind === "cancelled" || this.settings.signal.aborted) return outcome
     }
@@ -332,7 +361,7 @@ export class Execution {
 
   #setStatus(job: JobState, status: JobStatus, previous: JobStatus | undefined): void {
     job.status = status
-    this.#recorder.job(jobRecord(this.settings.id, job, null, null, null))
+    this.#recorder.job(job)
     this.settings.emit({
       type: "job",
       executionId: this.settings.id,
@@ -347,8 +376,10 @@ export class Execution {
   #finish(job: JobState, status: JobStatus, callHash: string | null, error: unknown): void {
     const previous = job.status
     job.status = status
-    const errorJson = error === null ? null : JSON.stringify(briefError(error, job))
-    this.#recorder.job(jobRecord(this.settings.id, job, callHash, Date.now(), errorJson))
+    job.callHash = callHash
+    job.endedAt = Date.now()
+    job.error = error === null ? null : JSON.stringify(briefError(error, job))
+    this.#recorder.job(job)
     this.settings.emit({
       type: "job",
       executionId: this.settings.id,
@@ -360,8 +391,8 @@ export class Execution {
     })
   }
 
-  #recordLineage(args: unknown, value: unknown, callHash: string): void {
-    if (!hasValueHooks()) return
+  #recordLineage(args: unknown[], value: unknown, callHash: string): void {
+    if (!hasValueHooks() || (typeof value !== "object" && !args.some((arg) => typeof arg === "object" && arg !== null))) return
     const record = (role: "input" | "output") => (item: unknown, codec: Codec<unknown>) => {
       const lineage = codec.lineage?.(item)
       if (lineage !== undefined) this.#recorder.file({ path: lineage.path, fileHash: lineage.hash, callHash, role })
@@ -371,7 +402,47 @@ export class Execution {
   }
 }
 
+/**
+ * How many items of one list reduce at once. A fan-out of 100,000 calls then keeps at most this
+ * many jobs alive (memory stays flat, and the garbage collector works on a small live heap), and
+ * it is still the largest AWS Batch array, so array grouping loses nothing.
+ */
+const FAN_OUT_WINDOW = 10_000
+
+/** `Promise.all(items.map(fn))` with at most `window` calls of `fn` in flight. */
+function mapWindowed<T, R>(items: readonly T[], window: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  if (items.length <= window) return Promise.all(items.map(fn))
+  return new Promise((resolve, reject) => {
+    const results = new Array<R>(items.length)
+    let next = 0
+    let done = 0
+    let failed = false
+    const start = (): void => {
+      const index = next++
+      fn(items[index] as T).then(
+        (value) => {
+          results[index] = value
+          done++
+          if (done === items.length) resolve(results)
+          else if (next < items.length && !failed) start()
+        },
+        (error: unknown) => {
+          failed = true
+          reject(error)
+        },
+      )
+    }
+    for (let i = 0; i < window; i++) start()
+  })
+}
+
 const INVALID = Symbol("invalid")
+
+const CANCELLED_OUTCOME: JobOutcome = {
+  status: "failed",
+  kind: "cancelled",
+  error: { name: "Cancelled", message: "cancelled", code: "CANCELLED" },
+}
 
 /** Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. */
 async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | typeof INVALID> {
@@ -384,22 +455,6 @@ async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | ty
   })
   const results = await Promise.all(checks)
   return results.every(Boolean) ? { value } : INVALID
-}
-
-function jobRecord(executionId: string, job: JobState, callHash: string | null, endedAt: number | null, error: string | null): JobRecord {
-  return {
-    executionId,
-    seq: job.seq,
-    parentSeq: job.parentSeq,
-    taskHash: job.task.hash,
-    evalHash: job.evalHash,
-    callHash,
-    status: job.status,
-    cached: job.cached,
-    startedAt: job.startedAt,
-    endedAt,
-    error,
-  }
 }
 
 /** What a job row keeps of its error: the full record for the job that failed, a pointer above it. */

@@ -4,6 +4,7 @@
  * most every `interval` ms while rows are waiting, at once when many are, and on `flush()`.
  * Values and tasks already written in this execution are not sent twice.
  */
+import type { TaskDefinition } from "../task.js"
 import type {
   Backend,
   CallRecord,
@@ -15,13 +16,19 @@ import type {
   ValueRecord,
 } from "../backend/backend.js"
 
+/** A job whose row is built when it is written. */
+export interface JobSource {
+  readonly seq: number
+  toRecord(): JobRecord
+}
+
 export class Recorder {
   #executions = new Map<string, ExecutionRecord>()
   #tasks: TaskRecord[] = []
   #values: ValueRecord[] = []
   #evaluations: EvaluationRecord[] = []
   #calls: CallRecord[] = []
-  #jobs = new Map<number, JobRecord>()
+  #jobs = new Map<number, JobRecord | JobSource>()
   #files: FileUseRecord[] = []
   #size = 0
   readonly #seenValues = new Set<string>()
@@ -41,10 +48,11 @@ export class Recorder {
     this.#touch()
   }
 
-  task(record: TaskRecord): void {
-    if (this.#seenTasks.has(record.hash)) return
-    this.#seenTasks.add(record.hash)
-    this.#tasks.push(record)
+  /** Records a task version once per execution. */
+  task(task: TaskDefinition): void {
+    if (this.#seenTasks.has(task.hash)) return
+    this.#seenTasks.add(task.hash)
+    this.#tasks.push({ hash: task.hash, name: task.name, source: task.source, version: task.options.version ?? null })
     this.#touch()
   }
 
@@ -70,8 +78,13 @@ export class Recorder {
     this.#touch()
   }
 
-  job(record: JobRecord): void {
-    this.#jobs.set(record.seq, record)
+  /**
+   * Marks a job as changed. A live job (a {@link JobSource}) is turned into its row only when the
+   * batch is written, so a job that changes status several times between writes costs one row.
+   */
+  job(job: JobRecord | JobSource): void {
+    if (this.#jobs.has(job.seq)) return
+    this.#jobs.set(job.seq, job)
     this.#touch()
   }
 
@@ -111,7 +124,7 @@ export class Recorder {
       values: this.#values,
       evaluations: this.#evaluations,
       calls: this.#calls,
-      jobs: [...this.#jobs.values()],
+      jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
       files: this.#files,
     }
     this.#executions = new Map()

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { encode } from "../../runtime/codec.js"
-import { argsHashOf, callHashOf, evalHashOf, normalizeSource, taskHash, valueHashOf } from "../../runtime/hashing.js"
+import { argsHashOf, callHashOf, evalHashOf, normalizeSource, recordBytesForTest, taskHash, valueHashOf } from "../../runtime/hashing.js"
 
 describe("hashing", () => {
   it("gives 64-digit lowercase hex sha256 hashes", () => {
@@ -32,6 +32,21 @@ describe("hashing", () => {
     const value = valueHashOf(encode(2))
     assert.notEqual(evalHashOf(t, args), evalHashOf(t, argsHashOf(encode([2]))))
     assert.notEqual(callHashOf(t, args, value, []), callHashOf(t, args, value, [evalHashOf(t, args)]))
+  })
+
+  it("writes hash records exactly as the canonical encoder does", () => {
+    const long = "x".repeat(70_000)
+    const cases: Parameters<typeof recordBytesForTest>[] = [
+      ["task", ["name", "source", "(x) => x", null]],
+      ["args", [new Uint8Array(300).fill(7)]],
+      ["call", ["a".repeat(64), "b".repeat(64), "c".repeat(64), ["d".repeat(64), "é ✓"]]],
+      ["value", [new Uint8Array(0)]],
+      ["task", [long, "version", "1", new Uint8Array(23)]],
+    ]
+    for (const [kind, parts] of cases) {
+      const { direct, general } = recordBytesForTest(kind, parts)
+      assert.deepEqual(Buffer.from(direct), Buffer.from(general))
+    }
   })
 
   it("collapses whitespace in sources", () => {
