@@ -25,3 +25,5 @@ export { ShardedDataset, partitionTask, isShardedDataset, type Row, type Shard, 
 export { defineConfig, type ReductioConfig, type ExecutorConfig } from "./config/config.js"
 export { File, Dir, StagingFile, type FileOptions } from "./file.js"
 export { script, stdout, type ScriptOptions, type ScriptResult, type Stdout } from "./script.js"
+export { openBackend } from "./backend/open-backend.js"
+export { createExecutors } from "./config/executors.js"
