@@ -23,7 +23,7 @@ export function processIo(): CliIo {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     isTTY: process.stderr.isTTY === true,
-    columns: process.stderr.columns ?? 100,
+    columns: process.stderr.columns || 120,
     cwd: process.cwd(),
     env: process.env,
   }
