@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { dirname, join, resolve } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Command } from "commander"
 import { ReductioError, exitCodeOf } from "../errors.js"
@@ -146,11 +146,13 @@ function docker(io: CliIo, flags: DockerFlags): DockerCli {
   return dockerCli({ binary: flags.docker ?? io.env["REDUCTIO_DOCKER"] ?? "docker", log: (line) => io.err(`${line}\n`) })
 }
 
-/** The package root: where docker/Dockerfile and agent/dist live (from the sources or from dist/). */
+/** The package root: where docker/Dockerfile and agent/dist live, found from this module upwards. */
 function packageRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const candidates = [resolve(here, "../.."), resolve(here, "../../..")]
-  return candidates.find((dir) => existsSync(join(dir, "docker/Dockerfile"))) ?? (candidates[0] as string)
+  const start = dirname(fileURLToPath(import.meta.url))
+  for (let dir = start, depth = 0; depth < 5; dir = dirname(dir), depth++) {
+    if (existsSync(join(dir, "docker", "Dockerfile"))) return dir
+  }
+  throw new ReductioError("INVALID_ARGUMENT", `cannot find docker/Dockerfile above ${start}`)
 }
 
 async function packageVersion(root: string): Promise<string> {

@@ -301,13 +301,13 @@ function terminate(child: ChildProcess): Promise<void> {
   })
 }
 
-/** agent/dist/agent.js of this package, from the sources (runtime/executor) or the build (dist/runtime/executor). */
+/** agent/dist/agent.js of this package, found from this module upwards (sources, dist, or a dist chunk). */
 function defaultAgentPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const candidates = [resolve(here, "../../agent/dist/agent.js"), resolve(here, "../../../agent/dist/agent.js")]
-  const found = candidates.find((path) => existsSync(path))
-  if (found === undefined) {
-    throw new ReductioError("INVALID_ARGUMENT", `the agent is not built (looked for ${candidates.join(", ")}): run npm run build`)
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let depth = 0; depth < 5; depth++) {
+    const candidate = join(dir, "agent", "dist", "agent.js")
+    if (existsSync(candidate)) return candidate
+    dir = dirname(dir)
   }
-  return found
+  throw new ReductioError("INVALID_ARGUMENT", "the agent is not built (no agent/dist/agent.js above the runtime): run npm run build")
 }
