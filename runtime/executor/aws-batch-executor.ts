@@ -71,7 +71,6 @@ interface Pending {
   readonly resolve: (outcome: JobOutcome) => void
   settled: boolean
   unit?: Unit | undefined
-  onAbort?: (() => void) | undefined
 }
 
 /** A Batch job (single or array) and the calls it carries, by index. */
@@ -96,6 +95,8 @@ export class AwsBatchExecutor implements Executor {
   readonly #reads = new Semaphore(READ_CONCURRENCY)
   readonly #terminations = new Set<Promise<void>>()
   readonly #live = new Set<Pending>()
+  /** Waiting calls by their abort signal: one listener per signal, not one per call (10,000 calls share one). */
+  readonly #bySignal = new Map<AbortSignal, Set<Pending>>()
   #context: ExecutorContext | undefined
   #ready: Promise<{ api: BatchApi; storage: Storage; definitions: JobDefinitions; monitor: Monitor }> | undefined
   #code: Promise<string> | undefined
@@ -133,8 +134,7 @@ export class AwsBatchExecutor implements Executor {
     return new Promise((resolve) => {
       if (job.signal.aborted || this.#stopped) return resolve(cancelled("cancelled before it was submitted"))
       const pending: Pending = { job, key: groupKeyOf(this.#definitionSpec(job), this.#resources(job)), resolve, settled: false }
-      pending.onAbort = () => this.#abort(pending)
-      job.signal.addEventListener("abort", pending.onAbort, { once: true })
+      this.#listen(pending)
       this.#live.add(pending)
       this.#grouper.add(pending.key, pending)
     })
@@ -281,11 +281,29 @@ export class AwsBatchExecutor implements Executor {
     this.#terminations.add(termination)
   }
 
+  #listen(pending: Pending): void {
+    const signal = pending.job.signal
+    let pendings = this.#bySignal.get(signal)
+    if (pendings === undefined) {
+      const group = new Set<Pending>()
+      pendings = group
+      this.#bySignal.set(signal, group)
+      signal.addEventListener("abort", () => {
+        this.#bySignal.delete(signal)
+        for (const waiting of [...group]) this.#abort(waiting)
+      })
+    }
+    pendings.add(pending)
+  }
+
   #settle(pending: Pending, outcome: JobOutcome): void {
     if (pending.settled) return
     pending.settled = true
     this.#live.delete(pending)
-    if (pending.onAbort !== undefined) pending.job.signal.removeEventListener("abort", pending.onAbort)
+    const pendings = this.#bySignal.get(pending.job.signal)
+    pendings?.delete(pending)
+    // The signal's listener stays (with an empty group): a later call on it registers anew.
+    if (pendings?.size === 0) this.#bySignal.delete(pending.job.signal)
     pending.resolve(outcome)
   }
 
