@@ -3,6 +3,7 @@ import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { encode } from "../../../runtime/codec.js"
+import { isTaskError } from "../../../runtime/errors.js"
 import type { JobOutcome, JobRequest } from "../../../runtime/executor/executor.js"
 import { ProcessExecutor } from "../../../runtime/executor/process-executor.js"
 import { argsHashOf, evalHashOf } from "../../../runtime/hashing.js"
@@ -161,6 +162,23 @@ describe("ProcessExecutor with the scheduler", () => {
       assert.equal(arrays.length, 1, "the six process calls went out as one array")
       assert.equal(await scheduler.run(fixture.sumOfSquares(6)), 55)
       assert.equal((await readdir(join(root, "arrays"))).length, 1, "the second run replays from the cache")
+    } finally {
+      await process.stop()
+    }
+  })
+
+  it("rejects with a TaskError carrying the remote stack when a process task throws", async () => {
+    const root = await tempDir("reductio-process-error-")
+    const process = new ProcessExecutor({ scratch: root, agentPath: await builtAgent(), workdir: join(root, "..", "work") })
+    const scheduler = new Scheduler({ workflowPath: fixtureWorkflow, executors: { process } })
+    try {
+      await assert.rejects(scheduler.run(fixture.fail.options({ executor: "process" })("far away")), (error: unknown) => {
+        assert.ok(isTaskError(error))
+        assert.equal(error.code, "TASK_FAILED")
+        assert.equal(error.record.message, "far away")
+        assert.match(error.stack ?? "", /original stack[\s\S]*workflow\.ts:\d+/)
+        return true
+      })
     } finally {
       await process.stop()
     }
