@@ -4,7 +4,7 @@
  * their call by AWS_BATCH_JOB_ARRAY_INDEX). `combine` runs locally on the host. Rerunning replays
  * every chunk from the cache; raising `chunks` submits only the new chunks.
  *
- *   npx reductio run examples/batch/workflow.ts estimate --chunks 500 --samples 1000000
+ *   npx reductio run examples/batch/workflow.ts batchpi.estimate --chunks 500 --samples 1000000
  *
  * Set up the queue, role, bucket and image first (README, "AWS Batch"), and edit
  * examples/batch/reductio.config.ts to name them.

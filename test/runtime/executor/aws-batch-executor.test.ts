@@ -6,7 +6,10 @@ import type { AwsBatchExecutor } from "../../../runtime/executor/aws-batch-execu
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { storageFor } from "../../../runtime/storage/storage-registry.js"
 import * as fixture from "../../fixtures/batch/workflow.js"
+import { readFile } from "node:fs/promises"
 import { type BatchHarness, startBatchHarness } from "../../support/batch-harness.js"
+import { runCli } from "../../support/cli.js"
+import { tempProject } from "../../support/project.js"
 import { inProcessRunner } from "../../support/batch-runner.js"
 
 const workflowPath = new URL("../../fixtures/batch/workflow.ts", import.meta.url).pathname
@@ -180,5 +183,40 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     const values = await schedulerWith(second).run(calls)
     assert.deepEqual(values, ["reattach1:1500", "reattach2:1500"])
     assert.equal(submits(), submitted + 1, "no second SubmitJob")
+  })
+})
+
+describe("reductio run with an aws_batch executor in reductio.config.ts", { skip }, () => {
+  it("runs examples/batch on the test endpoint: the fan-out becomes one array job", async () => {
+    harness.batch.useRunner(undefined)
+    const project = await tempProject("reductio-batch-cli-")
+    try {
+      const example = new URL("../../../examples/batch/workflow.ts", import.meta.url)
+      await project.write("workflow.ts", await readFile(example, "utf8"))
+      const config = {
+        executors: {
+          batch: {
+            type: "aws_batch",
+            image: "reductio-agent:test",
+            queue: "test-queue",
+            scratch: harness.scratch("cli"),
+            region: "us-east-1",
+          },
+        },
+      }
+      await project.write("reductio.config.ts", `export default ${JSON.stringify(config, null, 2)}\n`)
+      const submitted = submits()
+      const result = await runCli(["run", "workflow.ts", "batchpi.estimate", "--chunks", "3", "--samples", "2000"], {
+        cwd: project.dir,
+        env: { ...harness.moto.env, AWS_ENDPOINT_URL_BATCH: harness.batch.endpoint },
+      })
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stdout, /3\.\d+/)
+      assert.equal(submits() - submitted, 1)
+      assert.equal(harness.batch.state.topLevelJobs().at(-1)?.size, 3)
+    } finally {
+      harness.batch.useRunner(inProcessRunner())
+      await project.remove()
+    }
   })
 })
