@@ -13,6 +13,7 @@
  * array-grouping.ts, submission.ts, monitor.ts, outcome.ts.
  */
 import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
+import type { EcrOptions } from "../image/ecr-registry.js"
 import { Semaphore } from "../scheduler/semaphore.js"
 import type { Storage } from "../storage/storage.js"
 import { MAX_ARRAY_SIZE, Grouper } from "./batch/array-grouping.js"
@@ -60,6 +61,9 @@ export interface AwsBatchExecutorOptions {
   readonly poll?: Omit<MonitorOptions, "log"> | undefined
   /** Longest a call waits for `idle()` before its group is sent anyway, in ms (default 2,000). */
   readonly maxDelayMs?: number | undefined
+  /** Pin ECR image tags to their digests (default true); `ecrEndpoint` reaches an emulator. */
+  readonly pinImages?: boolean | undefined
+  readonly ecrEndpoint?: string | undefined
   /** A ready Batch API (tests); the client options above are then ignored. */
   readonly api?: BatchApi | undefined
 }
@@ -100,6 +104,7 @@ export class AwsBatchExecutor implements Executor {
   #context: ExecutorContext | undefined
   #ready: Promise<{ api: BatchApi; storage: Storage; definitions: JobDefinitions; monitor: Monitor }> | undefined
   #code: Promise<string> | undefined
+  readonly #images = new Map<string, Promise<string>>()
   #stopped = false
 
   constructor(options: AwsBatchExecutorOptions) {
@@ -186,6 +191,20 @@ export class AwsBatchExecutor implements Executor {
     }
   }
 
+  /** The spec with its image pinned to a digest, resolved once per image. */
+  async #pinned(spec: DefinitionSpec): Promise<DefinitionSpec> {
+    if (this.#options.pinImages === false) return spec
+    let image = this.#images.get(spec.image)
+    if (image === undefined) {
+      const { pinImage } = await import("./batch/image.js")
+      // The ECR client takes the same credentials (static or a provider) as the Batch client.
+      const ecr = { endpoint: this.#options.ecrEndpoint, credentials: this.#options.credentials as EcrOptions["credentials"] }
+      image = pinImage(spec.image, ecr, (message) => this.#context?.log(message))
+      this.#images.set(spec.image, image)
+    }
+    return { ...spec, image: await image }
+  }
+
   #resources(job: JobRequest): Resources {
     const { options } = job
     return {
@@ -212,7 +231,7 @@ export class AwsBatchExecutor implements Executor {
         root: this.#options.scratch.replace(/\/+$/, ""),
         codeUri,
         queue: this.#options.queue,
-        definitionArn: await definitions.ensure(this.#definitionSpec(first.job)),
+        definitionArn: await definitions.ensure(await this.#pinned(this.#definitionSpec(first.job))),
         resources: this.#resources(first.job),
         tags: this.#options.tags,
         log: (message) => this.#context?.log(message),

@@ -7,11 +7,18 @@ import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { storageFor } from "../../../runtime/storage/storage-registry.js"
 import * as fixture from "../../fixtures/batch/workflow.js"
 import { readFile } from "node:fs/promises"
+import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr"
 import { type BatchHarness, startBatchHarness } from "../../support/batch-harness.js"
 import { runCli } from "../../support/cli.js"
 import { tempProject } from "../../support/project.js"
 import { inProcessRunner } from "../../support/batch-runner.js"
 
+const MANIFEST = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+  config: { mediaType: "application/vnd.docker.container.image.v1+json", size: 7023, digest: `sha256:${"a".repeat(64)}` },
+  layers: [{ mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", size: 32654, digest: `sha256:${"b".repeat(64)}` }],
+})
 const workflowPath = new URL("../../fixtures/batch/workflow.ts", import.meta.url).pathname
 const started = await startBatchHarness()
 const skip = "batch" in started ? false : started.skip
@@ -80,6 +87,31 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     for await (const entry of storage.list(`${harness.scratch("shared")}/jobs/`))
       if (entry.uri.endsWith("/batch-job")) manifests.push(entry.uri)
     assert.equal(manifests.length, 1)
+  })
+
+  it("reuses a definition another executor registered, and pins an ECR tag to its digest", async () => {
+    const registered = harness.batch.calls.RegisterJobDefinition ?? 0
+    const again = harness.executor({ scratch: harness.scratch("shared") })
+    assert.equal(await schedulerWith(again).run(fixture.square(777)), 777 ** 2)
+    assert.equal(harness.batch.calls.RegisterJobDefinition, registered, "found by DescribeJobDefinitions")
+
+    const { moto } = harness
+    const ecr = new ECRClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials })
+    await ecr.send(new CreateRepositoryCommand({ repositoryName: "reductio-agent" }))
+    const put = await ecr.send(new PutImageCommand({ repositoryName: "reductio-agent", imageManifest: MANIFEST, imageTag: "0.1.0" }))
+    ecr.destroy()
+    const digest = put.image?.imageId?.imageDigest as string
+    const registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    const pinned = harness.executor({
+      scratch: harness.scratch("shared"),
+      image: `${registry}/reductio-agent:0.1.0`,
+      ecrEndpoint: moto.endpoint,
+    })
+    assert.equal(await schedulerWith(pinned).run(fixture.square(778)), 778 ** 2)
+    assert.equal(harness.batch.calls.RegisterJobDefinition, registered + 1)
+    const definition = harness.batch.state.definitions.at(-1)
+    assert.equal((definition?.body.containerProperties as { image?: string } | undefined)?.image, `${registry}/reductio-agent@${digest}`)
+    assert.match(definition?.name ?? "", /^reductio-[0-9a-f]{16}$/)
   })
 
   it("brings a task's error back from the agent with its remote stack and log", async () => {
