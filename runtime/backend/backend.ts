@@ -78,6 +78,13 @@ export interface FileUseRecord {
   readonly fileHash: string
   readonly callHash: string
   readonly role: "input" | "output"
+  /**
+   * The execution of the job that made the call, and when that job started: lineage's "who and
+   * when". Optional on write: the SQL backends take it from the batch's job with this call hash.
+   * The first recorded use keeps it (later replays of the call do not move it).
+   */
+  readonly executionId?: string | null
+  readonly at?: number | null
 }
 
 /** A label on an execution (`reductio tag <id> env=prod`); one value per key. */

@@ -4,7 +4,7 @@
  * queries through kysely. What differs per database (connecting, guarding a migration, a faster
  * write path, mapping driver errors) sits behind {@link SqlDialectAdapter}.
  */
-import { type Kysely, Migrator, sql } from "kysely"
+import { type Kysely, Migrator, type RawBuilder, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
 import type {
   Backend,
@@ -53,6 +53,11 @@ export interface SqlDialectAdapter {
   guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
   /** Writes a batch's rows in one transaction, faster than kysely could; else kysely writes. */
   writeRows?(rows: BatchRows): void
+  /**
+   * A hash column as lowercase hex, computed by the database: reading 10,000 jobs then makes no
+   * Buffer per hash. A null hash may come back as null or "".
+   */
+  hex(column: string): RawBuilder<string | null>
   /** A driver error during normal use as a ReductioError (or as it is). */
   translateError(error: unknown): unknown
   /** Releases what `connect` made beyond the kysely instance. */
@@ -192,28 +197,53 @@ export class KyselyBackend implements Backend {
   }
 
   async listJobs(executionId: string): Promise<JobView[]> {
+    const hex = (column: string) => this.#adapter.hex(column)
     const rows = await this.db
       .selectFrom("job")
-      .leftJoin("task", "task.hash", "job.task_hash")
-      .selectAll("job")
-      .select("task.name")
-      .where("job.execution_id", "=", executionId)
-      .orderBy("job.seq")
+      .select([
+        "seq",
+        "parent_seq",
+        hex("task_hash").as("task_hash"),
+        hex("eval_hash").as("eval_hash"),
+        hex("call_hash").as("call_hash"),
+        "status",
+        "cached",
+        "started_at",
+        "ended_at",
+        "error",
+      ])
+      .where("execution_id", "=", executionId)
+      .orderBy("seq")
       .execute()
-    return rows.map((row) => ({
-      executionId: row.execution_id,
-      seq: row.seq,
-      parentSeq: row.parent_seq,
-      taskHash: bufferToHash(row.task_hash),
-      evalHash: bufferToHash(row.eval_hash),
-      callHash: hashFromNullable(row.call_hash),
-      status: row.status as JobStatus,
-      cached: row.cached !== 0,
-      startedAt: toTime(row.started_at),
-      endedAt: toTimeOrNull(row.ended_at),
-      error: row.error,
-      taskName: row.name ?? "?",
-    }))
+    // A few distinct tasks: their names in one small query rather than a join on every row.
+    const taskNames = await this.#taskNames(new Set(rows.map((row) => row.task_hash ?? "")))
+    return rows.map((row) => {
+      const taskHash = row.task_hash ?? ""
+      return {
+        executionId,
+        seq: row.seq,
+        parentSeq: row.parent_seq,
+        taskHash,
+        evalHash: row.eval_hash ?? "",
+        callHash: row.call_hash || null,
+        status: row.status as JobStatus,
+        cached: row.cached !== 0,
+        startedAt: toTime(row.started_at),
+        endedAt: toTimeOrNull(row.ended_at),
+        error: row.error,
+        taskName: taskNames.get(taskHash) ?? "?",
+      }
+    })
+  }
+
+  async #taskNames(hashes: ReadonlySet<string>): Promise<Map<string, string>> {
+    const names = new Map<string, string>()
+    const valid = [...hashes].filter((hash) => hash.length === 64)
+    const rows = await this.#chunked(valid, (chunk) =>
+      this.db.selectFrom("task").select(["hash", "name"]).where("hash", "in", chunk).execute(),
+    )
+    for (const row of rows) names.set(bufferToHash(row.hash), row.name)
+    return names
   }
 
   async getTask(hash: string): Promise<TaskRecord | undefined> {
@@ -231,35 +261,28 @@ export class KyselyBackend implements Backend {
       .selectFrom("file_use")
       .leftJoin("call_node", "call_node.call_hash", "file_use.call_hash")
       .leftJoin("task", "task.hash", "call_node.task_hash")
-      .leftJoin("job", "job.call_hash", "file_use.call_hash")
       .select([
         "file_use.path",
         "file_use.role",
         "file_use.call_hash",
         "file_use.file_hash",
+        "file_use.execution_id",
+        "file_use.started_at",
         "task.name",
-        "job.execution_id",
-        "job.started_at",
       ])
       .where("file_use.path", "=", path)
       .execute()
-    // One row per use, with the job that first made the call (later jobs replayed it).
-    const uses = new Map<string, FileUseView>()
-    for (const row of rows) {
-      const use: FileUseView = {
+    return rows
+      .map((row) => ({
         path: row.path,
         role: row.role as FileUseRecord["role"],
         callHash: bufferToHash(row.call_hash),
         fileHash: bufferToHash(row.file_hash),
         taskName: row.name ?? "?",
         executionId: row.execution_id,
-        at: row.started_at === null ? null : toTime(row.started_at),
-      }
-      const key = `${use.role}:${use.callHash}:${use.fileHash}`
-      const seen = uses.get(key)
-      if (seen === undefined || (use.at !== null && (seen.at === null || use.at < seen.at))) uses.set(key, use)
-    }
-    return [...uses.values()].sort((a, b) => (b.at ?? -1) - (a.at ?? -1))
+        at: toTimeOrNull(row.started_at),
+      }))
+      .sort((a, b) => (b.at ?? -1) - (a.at ?? -1))
   }
 
   async getTags(executionId: string): Promise<Record<string, string>> {
@@ -298,6 +321,7 @@ export class KyselyBackend implements Backend {
         role: f.role as FileUseRecord["role"],
         callHash: bufferToHash(f.call_hash),
         fileHash: bufferToHash(f.file_hash),
+        ...(f.execution_id === null ? {} : { executionId: f.execution_id, at: toTimeOrNull(f.started_at) }),
       })),
     }
   }

@@ -82,6 +82,7 @@ function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDiale
       // kysely's Migrator takes an advisory lock and runs the migrations in one transaction.
       await migrate()
     },
+    hex: (column) => sql<string | null>`encode(${sql.ref(column)}, 'hex')`,
     translateError(error) {
       return error instanceof ReductioError ? error : connectError(error, shown)
     },

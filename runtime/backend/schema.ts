@@ -72,6 +72,9 @@ export interface FileUseTable {
   role: string
   call_hash: HashColumn
   file_hash: HashColumn
+  /** The execution and start time of the job that first recorded the use (see migration 0002). */
+  execution_id: string | null
+  started_at: TimeColumn | null
 }
 
 export interface TagTable {

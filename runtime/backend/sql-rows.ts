@@ -28,7 +28,7 @@ export const TABLES: readonly TableSpec[] = [
   { table: "call_edge", columns: ["parent_hash", "position", "child_hash"], key: ["parent_hash", "position"], upsert: false },
   {
     table: "file_use",
-    columns: ["path", "role", "call_hash", "file_hash"],
+    columns: ["path", "role", "call_hash", "file_hash", "execution_id", "started_at"],
     key: ["path", "call_hash", "role", "file_hash"],
     upsert: false,
   },
@@ -114,41 +114,75 @@ function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => string): T[]
   return [...byKey.values()]
 }
 
+/**
+ * Converts each distinct hash of a batch once: a call's hashes recur across its rows (the eval
+ * hash in its evaluation and job, the value hash in value, evaluation and call), and Buffer.from
+ * costs more than a Map lookup. Drivers copy bound bytes, so rows may share one Buffer.
+ */
+function hashBuffers(): { one: (hash: string) => Buffer; nullable: (hash: string | null) => Buffer | null } {
+  const seen = new Map<string, Buffer>()
+  const one = (hash: string) => {
+    let bytes = seen.get(hash)
+    if (bytes === undefined) seen.set(hash, (bytes = hashToBuffer(hash)))
+    return bytes
+  }
+  return { one, nullable: (hash) => (hash === null ? null : one(hash)) }
+}
+
+/** The earliest job of each call hash in a batch: where a file use without an origin came from. */
+function jobsByCall(batch: WriteBatch): Map<string, { executionId: string; startedAt: number | null }> {
+  const origins = new Map<string, { executionId: string; startedAt: number | null }>()
+  for (const job of batch.jobs ?? []) {
+    if (job.callHash === null) continue
+    const seen = origins.get(job.callHash)
+    if (seen === undefined || (seen.startedAt ?? Infinity) > job.startedAt) {
+      origins.set(job.callHash, { executionId: job.executionId, startedAt: job.startedAt })
+    }
+  }
+  return origins
+}
+
 /** The rows of a batch per table (upserted tables deduplicated, latest wins). */
 export function batchRows(batch: WriteBatch): BatchRows {
   const rows = new Map<keyof Database, Row[]>()
   const put = (table: keyof Database, tableRows: Row[]) => {
     if (tableRows.length > 0) rows.set(table, tableRows)
   }
+  const { one: bytes, nullable } = hashBuffers()
   put(
     "task",
-    (batch.tasks ?? []).map((t) => [hashToBuffer(t.hash), t.name, t.source, t.version]),
+    (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
   )
   put(
     "value",
-    (batch.values ?? []).map((v) => [hashToBuffer(v.hash), toBuffer(v.bytes)]),
+    (batch.values ?? []).map((v) => [bytes(v.hash), toBuffer(v.bytes)]),
   )
   const calls = batch.calls ?? []
   put(
     "call_node",
-    calls.map((c) => [hashToBuffer(c.callHash), hashToBuffer(c.taskHash), hashToBuffer(c.argsHash), hashToBuffer(c.valueHash)]),
+    calls.map((c) => [bytes(c.callHash), bytes(c.taskHash), bytes(c.argsHash), bytes(c.valueHash)]),
   )
   const edges: Row[] = []
   for (const call of calls) {
     if (call.children.length === 0) continue
-    const parent = hashToBuffer(call.callHash)
+    const parent = bytes(call.callHash)
     call.children.forEach((child, position) => {
-      edges.push([parent, position, hashToBuffer(child)])
+      edges.push([parent, position, bytes(child)])
     })
   }
   put("call_edge", edges)
+  const files = batch.files ?? []
+  const origins = files.length === 0 ? undefined : jobsByCall(batch)
   put(
     "file_use",
-    (batch.files ?? []).map((f) => [f.path, f.role, hashToBuffer(f.callHash), hashToBuffer(f.fileHash)]),
+    files.map((f) => {
+      const origin = f.executionId == null ? origins?.get(f.callHash) : { executionId: f.executionId, startedAt: f.at ?? null }
+      return [f.path, f.role, bytes(f.callHash), bytes(f.fileHash), origin?.executionId ?? null, origin?.startedAt ?? null]
+    }),
   )
   put(
     "evaluation",
-    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [hashToBuffer(e.evalHash), hashToBuffer(e.valueHash)]),
+    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [bytes(e.evalHash), bytes(e.valueHash)]),
   )
   put(
     "execution",
@@ -158,7 +192,7 @@ export function batchRows(batch: WriteBatch): BatchRows {
       e.endedAt,
       e.status,
       e.command,
-      hashOrNull(e.rootCallHash),
+      nullable(e.rootCallHash),
       e.error,
     ]),
   )
@@ -168,9 +202,9 @@ export function batchRows(batch: WriteBatch): BatchRows {
       j.executionId,
       j.seq,
       j.parentSeq,
-      hashToBuffer(j.taskHash),
-      hashToBuffer(j.evalHash),
-      hashOrNull(j.callHash),
+      bytes(j.taskHash),
+      bytes(j.evalHash),
+      nullable(j.callHash),
       j.status,
       j.cached ? 1 : 0,
       j.startedAt,

@@ -246,6 +246,27 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.deepEqual(await backend.fileUses?.("s3://bucket/none"), [])
     })
 
+    it("keeps the execution that first made a call as its file's origin when a later one replays it", async () => {
+      const { batch, call } = finishedCall("replayed producer")
+      const use = { path: "/replayed.txt", fileHash: hash("replayed"), callHash: call.callHash, role: "output" } as const
+      for (const [id, startedAt] of [
+        ["05FIRST", 1_700_000_000_100],
+        ["05LATER", 1_700_000_000_200],
+      ] as const) {
+        await backend.write({
+          ...batch,
+          executions: [execution(id)],
+          jobs: [job(id, 1, { callHash: call.callHash, startedAt, cached: id === "05LATER" })],
+          files: [use],
+        })
+      }
+      const uses = await backend.fileUses?.("/replayed.txt")
+      assert.deepEqual(
+        uses?.map((u) => [u.executionId, u.at]),
+        [["05FIRST", 1_700_000_000_100]],
+      )
+    })
+
     it("reads content rows back as a batch another backend can write", async () => {
       const { batch, call } = finishedCall("content", [hash("call content child")])
       await backend.write({ ...batch, files: [{ path: "/c.txt", fileHash: hash("c"), callHash: call.callHash, role: "input" }] })

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import BetterSqlite3 from "better-sqlite3"
+import { Kysely, Migrator, SqliteDialect } from "kysely"
+import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
@@ -32,8 +34,28 @@ describe("SqliteBackend", () => {
     await second.open()
     assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
     assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
-    assert.deepEqual(await second.appliedMigrations(), ["0001_initial"])
+    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin"])
     await second.close()
+  })
+
+  it("upgrades a 0001 database: file uses get the execution that made their call, and job(call_hash) loses its index", async () => {
+    const path = join(dir, "v1.db")
+    const raw = new BetterSqlite3(path)
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+    assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0001_initial")).error, undefined)
+    const bytes = (label: string) => Buffer.from(hash(label), "hex")
+    raw.prepare("insert into job values ('01OLD', 1, null, ?, ?, ?, 'DONE', 0, 5, 6, null)").run(bytes("t"), bytes("e"), bytes("c"))
+    raw.prepare("insert into file_use values ('/out.txt', 'output', ?, ?)").run(bytes("c"), bytes("f"))
+    await db.destroy()
+    const backend = new SqliteBackend(path)
+    await backend.open()
+    const [use] = (await backend.fileUses("/out.txt")) ?? []
+    assert.equal(use?.executionId, "01OLD")
+    assert.equal(use?.at, 5)
+    await backend.close()
+    const check = new BetterSqlite3(path)
+    assert.equal((check.prepare("select count(*) as n from sqlite_master where name = 'job_call_hash'").get() as { n: number }).n, 0)
+    check.close()
   })
 
   it("refuses a database with migrations it does not know (DB_SCHEMA_NEWER) and leaves it untouched", async () => {
