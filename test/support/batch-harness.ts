@@ -39,7 +39,7 @@ export async function startBatchHarness(
   const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
   await s3.send(new CreateBucketCommand({ Bucket: bucket }))
   s3.destroy()
-  const batch = await startBatchEndpoint({ agentPath: await builtAgent(), env: moto.env, concurrency: 8, ...endpointOptions })
+  const batch = await startBatchEndpoint({ agentPath: await builtAgent(), env: moto.env, concurrency: 16, ...endpointOptions })
   let scratchCount = 0
   const executors: AwsBatchExecutor[] = []
   return {

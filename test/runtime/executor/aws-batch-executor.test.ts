@@ -29,6 +29,11 @@ function schedulerWith(executor: AwsBatchExecutor): Scheduler {
   return new Scheduler({ backend: new MemoryBackend(), executors: { batch: executor }, workflowPath })
 }
 
+/** Children in the endpoint's process, one S3 PUT each: the real agent runs where a test needs the container. */
+function fastRunner() {
+  return inProcessRunner({ skipLog: true, checkExisting: false })
+}
+
 function submits(): number {
   return harness.batch.calls.SubmitJob ?? 0
 }
@@ -48,7 +53,7 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
   before(() => {
     executor = harness.executor({ scratch: harness.scratch("shared") })
     scheduler = schedulerWith(executor)
-    harness.batch.useRunner(inProcessRunner())
+    harness.batch.useRunner(fastRunner())
   })
 
   it("turns a fan-out of 200 Batch calls into one array job, summed by a local task", async () => {
@@ -72,7 +77,7 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
       )
       assert.equal(submits() - submitted, 1)
     } finally {
-      harness.batch.useRunner(inProcessRunner())
+      harness.batch.useRunner(fastRunner())
     }
   })
 
@@ -125,7 +130,7 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
         return true
       })
     } finally {
-      harness.batch.useRunner(inProcessRunner())
+      harness.batch.useRunner(fastRunner())
     }
   })
 
@@ -247,7 +252,7 @@ describe("reductio run with an aws_batch executor in reductio.config.ts", { skip
       assert.equal(submits() - submitted, 1)
       assert.equal(harness.batch.state.topLevelJobs().at(-1)?.size, 3)
     } finally {
-      harness.batch.useRunner(inProcessRunner())
+      harness.batch.useRunner(fastRunner())
       await project.remove()
     }
   })
