@@ -3,7 +3,9 @@ import { after, before, describe, it } from "node:test"
 import { MemoryBackend } from "../../../runtime/backend/memory-backend.js"
 import { type TaskError, isReductioError } from "../../../runtime/errors.js"
 import type { AwsBatchExecutor } from "../../../runtime/executor/aws-batch-executor.js"
+import { File } from "../../../runtime/file.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
+import { script, stdout } from "../../../runtime/script.js"
 import { storageFor } from "../../../runtime/storage/storage-registry.js"
 import * as fixture from "../../fixtures/batch/workflow.js"
 import { readFile } from "node:fs/promises"
@@ -129,6 +131,26 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
         assert.match(String(error.record.details?.logTail), /broken on purpose/)
         return true
       })
+    } finally {
+      harness.batch.useRunner(fastRunner())
+    }
+  })
+
+  it("runs script() on Batch with staged S3 files", async () => {
+    harness.batch.useRunner(undefined)
+    try {
+      const data = harness.scratch("script-data")
+      const words = new File(`${data}/words.txt`)
+      await words.write("pear\napple\npear\n")
+      const result = await scheduler.run(
+        script("sort -u words.txt > sorted.txt && wc -l < sorted.txt", {
+          inputs: [words.stage("words.txt")],
+          outputs: { sorted: new File(`${data}/sorted.txt`).stage("sorted.txt"), lines: stdout },
+          executor: "batch",
+        }),
+      )
+      assert.equal(result.lines.trim(), "2")
+      assert.equal(await result.sorted.read(), "apple\npear\n")
     } finally {
       harness.batch.useRunner(fastRunner())
     }
