@@ -5,13 +5,13 @@
  * reads the job input from scratch (S3), picks the entry by `AWS_BATCH_JOB_ARRAY_INDEX`, runs the
  * task function registered in this process, and writes the output or error record and a log.
  * Exit codes follow the agent's (0 done, 1 task failed, 2 infrastructure). Shortcuts, as a fast mode:
- * an input is read once per runner (a real child reads it once per container), and the check for an
+ * an input is read and decoded once per runner (a real child does both once per container), the check for an
  * existing output can be skipped. Use it for large
  * fan-outs and the bench; keep the real agent (the default runner) for what the container does.
  */
 import { decode, encode, prepareForEncoding } from "../../runtime/codec.js"
 import { toErrorRecord } from "../../runtime/errors.js"
-import { AGENT_EXIT, decodeEntry, scratch } from "../../runtime/protocol.js"
+import { AGENT_EXIT, decodeEntry, encodeEntries, scratch } from "../../runtime/protocol.js"
 import { storageFor } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
 import type { ChildRunner } from "./batch-endpoint.js"
@@ -26,7 +26,7 @@ export interface InProcessRunnerOptions {
 
 /** Runs children in this process with the agent's protocol (see the module comment). */
 export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunner {
-  const inputs = new Map<string, Promise<Uint8Array>>()
+  const inputs = new Map<string, Promise<unknown>>()
   return (spec) => {
     let killed: (() => void) | undefined
     const stopped = new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -40,13 +40,13 @@ export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunn
       let evalHash: string | undefined
       try {
         const indexText = spec.env.AWS_BATCH_JOB_ARRAY_INDEX
-        let bytes = inputs.get(input)
-        if (bytes === undefined) {
-          bytes = storage.readBytes(input)
-          bytes.catch(() => inputs.delete(input))
-          inputs.set(input, bytes)
+        let entries = inputs.get(input)
+        if (entries === undefined) {
+          entries = storage.readBytes(input).then((bytes) => decode(bytes))
+          entries.catch(() => inputs.delete(input))
+          inputs.set(input, entries)
         }
-        const entry = decodeEntry(await bytes, indexText === undefined ? undefined : Number(indexText))
+        const entry = pickEntry(await entries, indexText === undefined ? undefined : Number(indexText))
         evalHash = entry.evalHash
         const existing =
           options.checkExisting === false ? undefined : await storage.readBytes(scratch.output(root, entry.evalHash)).catch(() => undefined)
@@ -71,4 +71,10 @@ export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunn
     }
     return { exit: Promise.race([run(), stopped]), kill: () => killed?.() }
   }
+}
+
+/** The entry at `index` of a decoded input, checked as the agent checks it. */
+function pickEntry(decoded: unknown, index: number | undefined) {
+  if (!Array.isArray(decoded) || index === undefined) return decodeEntry(encodeEntries(decoded as never), index)
+  return decodeEntry(encodeEntries(decoded[index] as never))
 }
