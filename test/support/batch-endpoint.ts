@@ -118,7 +118,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     accountId: options.accountId ?? "123456789012",
     concurrency: options.concurrency ?? 4,
     faults,
-    launch: (job, spec) => runner(spec),
+    launch: (_job, spec) => runner(spec),
     entrypoint: [process.execPath, options.agentPath],
     env: { ...inheritedEnv(), ...options.env },
   })

@@ -287,13 +287,13 @@ export class BatchState {
     job.containerReason = containerReason
     job.stoppedAt = Date.now()
     const parent = job.parent
-    if (parent !== undefined && parent.children.every((child) => TERMINAL.includes(child.status))) {
+    if (parent === undefined) return
+    parent.startedAt ??= job.startedAt
+    if (parent.children.every((child) => TERMINAL.includes(child.status))) {
       const failed = parent.children.some((child) => child.status === "FAILED")
       parent.status = failed ? "FAILED" : "SUCCEEDED"
       parent.statusReason = failed ? "Array Child Job failed" : "Array Job succeeded"
       parent.stoppedAt = Date.now()
-    } else if (parent !== undefined && parent.startedAt === undefined) {
-      parent.startedAt = job.startedAt
     }
   }
 
