@@ -28,6 +28,8 @@ export interface MonitorOptions {
   readonly callsPerSecond?: number | undefined
   /** Polls a job may be missing from DescribeJobs before its calls fail (default 5). */
   readonly missingPolls?: number | undefined
+  /** Failed polls in a row (each after the client's own retries) before every followed call fails (default 5). */
+  readonly failedPolls?: number | undefined
   readonly log?: ((message: string) => void) | undefined
 }
 
@@ -59,6 +61,7 @@ export class Monitor {
   #earliest = 0
   #polling = false
   #stopped = false
+  #failedPolls = 0
 
   constructor(
     private readonly api: BatchApi,
@@ -117,9 +120,12 @@ export class Monitor {
     let changed = false
     try {
       ;({ calls, changed } = await this.#poll())
+      this.#failedPolls = 0
     } catch (error) {
-      this.options.log?.(`AWS Batch monitoring failed, retrying: ${toErrorRecord(error).message}`)
+      const message = toErrorRecord(error).message
+      this.options.log?.(`AWS Batch monitoring failed, retrying: ${message}`)
       calls = 1
+      if (++this.#failedPolls >= (this.options.failedPolls ?? 5)) this.#giveUp(`cannot follow the job: ${message}`)
     } finally {
       this.#polling = false
     }
@@ -192,12 +198,22 @@ export class Monitor {
   #missing(jobId: string): boolean {
     const watched = this.#watched.get(jobId)
     if (watched === undefined || ++watched.missing < this.#missingPolls) return false
+    this.#fail(jobId, watched, "AWS Batch does not know this job (DescribeJobs left it out)")
+    return true
+  }
+
+  /** Monitoring keeps failing: every followed call fails rather than wait forever. */
+  #giveUp(reason: string): void {
+    for (const [jobId, watched] of [...this.#watched]) this.#fail(jobId, watched, reason)
+    this.#failedPolls = 0
+  }
+
+  #fail(jobId: string, watched: Watched, reason: string): void {
     this.#watched.delete(jobId)
-    const state: BatchJobState = { jobId, status: "FAILED", statusReason: "AWS Batch does not know this job (DescribeJobs left it out)" }
+    const state: BatchJobState = { jobId, status: "FAILED", statusReason: reason }
     if (watched.size === undefined) watched.handler.finished(undefined, state)
     for (let index = 0; index < (watched.size ?? 0); index++) {
       if (!watched.reported.has(index)) watched.handler.finished(index, { ...state, jobId: `${jobId}:${index}` })
     }
-    return true
   }
 }
