@@ -5,12 +5,11 @@
  * resolves a tag to the digest job definitions should pin.
  */
 import { existsSync } from "node:fs"
-import { readFile } from "node:fs/promises"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import type { Command } from "commander"
 import { ReductioError, exitCodeOf } from "../errors.js"
 import { type DockerCli, dockerCli } from "../image/docker-cli.js"
+import { packageRoot, packageVersion } from "../package-root.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure } from "./output.js"
@@ -84,13 +83,13 @@ async function buildImage(io: CliIo, flags: BuildFlags): Promise<void> {
   if (!existsSync(join(root, "agent/dist/agent.js"))) {
     throw new ReductioError("INVALID_ARGUMENT", "agent/dist/agent.js is missing: run npm run build first")
   }
-  const tag = flags.tag ?? `${IMAGE_NAME}:${await packageVersion(root)}`
+  const tag = flags.tag ?? `${IMAGE_NAME}:${packageVersion()}`
   await docker(io, flags).build({ dockerfile: join(root, "docker/Dockerfile"), context: root, tag, platform: flags.platform })
   io.out(`${tag}\n`)
 }
 
 async function pushImage(io: CliIo, flags: PushFlags): Promise<void> {
-  const version = await packageVersion(packageRoot())
+  const version = packageVersion()
   const tag = flags.tag ?? version
   const local = flags.image ?? `${IMAGE_NAME}:${version}`
   const ecr = await registry(io, flags)
@@ -110,7 +109,7 @@ async function pushImage(io: CliIo, flags: PushFlags): Promise<void> {
 }
 
 async function resolveImage(io: CliIo, flags: EcrFlags): Promise<void> {
-  const tag = flags.tag ?? (await packageVersion(packageRoot()))
+  const tag = flags.tag ?? packageVersion()
   const ecr = await registry(io, flags)
   try {
     const repositoryUri = await ecr.repositoryUri(flags.repository)
@@ -144,18 +143,4 @@ function credentialsFrom(env: NodeJS.ProcessEnv) {
 
 function docker(io: CliIo, flags: DockerFlags): DockerCli {
   return dockerCli({ binary: flags.docker ?? io.env["REDUCTIO_DOCKER"] ?? "docker", log: (line) => io.err(`${line}\n`) })
-}
-
-/** The package root: where docker/Dockerfile and agent/dist live, found from this module upwards. */
-function packageRoot(): string {
-  const start = dirname(fileURLToPath(import.meta.url))
-  for (let dir = start, depth = 0; depth < 5; dir = dirname(dir), depth++) {
-    if (existsSync(join(dir, "docker", "Dockerfile"))) return dir
-  }
-  throw new ReductioError("INVALID_ARGUMENT", `cannot find docker/Dockerfile above ${start}`)
-}
-
-async function packageVersion(root: string): Promise<string> {
-  const json = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version?: string }
-  return json.version ?? "0.0.0"
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander"
 import { exitCodeOf, isReductioError } from "../errors.js"
+import { packageVersion } from "../package-root.js"
 import { type CliIo, processIo } from "./io.js"
 import { registerRunCommand } from "./run-command.js"
 import { registerLogCommand } from "./log-command.js"
@@ -17,7 +18,15 @@ import { registerImageCommand } from "./image-command.js"
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
 
-const registrations: CommandRegistration[] = [registerRunCommand, registerLogCommand, registerDbCommand, registerTagCommand, registerPushPullCommands, registerBundleCommand, registerImageCommand]
+const registrations: CommandRegistration[] = [
+  registerRunCommand,
+  registerLogCommand,
+  registerDbCommand,
+  registerTagCommand,
+  registerPushPullCommands,
+  registerBundleCommand,
+  registerImageCommand,
+]
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.
@@ -29,7 +38,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   let exitCode = 0
   const program = new Command("reductio")
     .description("Run TypeScript workflows with call caching and provenance, locally or on AWS.")
-    .version(await packageVersion(), "-V, --version")
+    .version(packageVersion(), "-V, --version")
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -50,17 +59,4 @@ export function formatError(error: unknown): string {
   if (isReductioError(error)) return `error [${error.code}]: ${error.message}`
   if (error instanceof Error) return `error: ${error.stack ?? error.message}`
   return `error: ${String(error)}`
-}
-
-async function packageVersion(): Promise<string> {
-  const { readFile } = await import("node:fs/promises")
-  for (const relative of ["../../package.json", "../../../package.json"]) {
-    try {
-      const json = JSON.parse(await readFile(new URL(relative, import.meta.url), "utf8")) as { name?: string; version?: string }
-      if (json.name === "reductio" && json.version !== undefined) return json.version
-    } catch {
-      // not at this depth (sources vs dist): try the next
-    }
-  }
-  return "0.0.0"
 }

@@ -8,13 +8,12 @@
  * it: a clean environment (no NODE_OPTIONS, no tsx), no node_modules needed.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
 import { decode } from "../codec.js"
 import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
+import { packageFile } from "../package-root.js"
 import { sha256 } from "../hashing.js"
 import { AGENT_EXIT, type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../protocol.js"
 import { Semaphore } from "../scheduler/semaphore.js"
@@ -301,13 +300,7 @@ function terminate(child: ChildProcess): Promise<void> {
   })
 }
 
-/** agent/dist/agent.js of this package, found from this module upwards (sources, dist, or a dist chunk). */
+/** agent/dist/agent.js of this package. */
 function defaultAgentPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let depth = 0; depth < 5; depth++) {
-    const candidate = join(dir, "agent", "dist", "agent.js")
-    if (existsSync(candidate)) return candidate
-    dir = dirname(dir)
-  }
-  throw new ReductioError("INVALID_ARGUMENT", "the agent is not built (no agent/dist/agent.js above the runtime): run npm run build")
+  return packageFile(["agent", "dist", "agent.js"], "run npm run build")
 }

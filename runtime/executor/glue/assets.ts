@@ -14,7 +14,8 @@ import { createReadStream, existsSync } from "node:fs"
 import { mkdtemp, readFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { basename, dirname, join, resolve } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { pathToFileURL } from "node:url"
+import { packageFile } from "../../package-root.js"
 import { ReductioError } from "../../errors.js"
 import { sha256 } from "../../hashing.js"
 import { scratchPath } from "../../protocol.js"
@@ -85,14 +86,9 @@ async function uploadFile(root: string, path: string): Promise<Asset> {
   return { uri, sha256: hash }
 }
 
-/** A file of this package, from the sources (runtime/executor/glue) or the build (dist/runtime/executor/glue). */
+/** A file of this package. */
 function packagePath(...parts: string[]): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const candidates = [resolve(here, "../../..", ...parts), resolve(here, "../../../..", ...parts)]
-  const found = candidates.find((path) => existsSync(path))
-  if (found === undefined)
-    throw new ReductioError("INVALID_ARGUMENT", `cannot find ${parts.join("/")} (looked in ${candidates.join(", ")})`)
-  return found
+  return packageFile(parts)
 }
 
 function builtAgentPath(): string {
