@@ -5,12 +5,9 @@
  */
 import type { Backend } from "../backend/backend.js"
 import { knownMigrationNames } from "../backend/migrations.js"
-import { openBackend } from "../backend/open-backend.js"
-import { loadConfig } from "../config/load-config.js"
-import { exitCodeOf } from "../errors.js"
 import type { CliIo } from "./io.js"
+import { withProjectBackend } from "./project-backend.js"
 import type { CommandRegistration } from "./main.js"
-import { formatFailure } from "./output.js"
 
 interface DbFlags {
   db?: string
@@ -33,12 +30,9 @@ export const registerDbCommand: CommandRegistration = (program, io, done) => {
   }
 }
 
-async function dbCommand(io: CliIo, action: "migrate" | "info", flags: DbFlags): Promise<number> {
-  let backend: Backend | undefined
-  try {
-    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db })
-    // Opening applies any missing migration (or refuses a newer schema).
-    backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
+function dbCommand(io: CliIo, action: "migrate" | "info", flags: DbFlags): Promise<number> {
+  // Opening applies any missing migration (or refuses a newer schema).
+  return withProjectBackend(io, flags, async (backend) => {
     const applied = await appliedMigrations(backend)
     const known = knownMigrationNames()
     const info = {
@@ -54,13 +48,7 @@ async function dbCommand(io: CliIo, action: "migrate" | "info", flags: DbFlags):
       io.out(`migrations  ${applied === undefined ? "(none: in memory)" : applied.join(", ")}\n`)
       io.out(`executions  ${info.executions}\n`)
     }
-    return 0
-  } catch (error) {
-    io.err(`${formatFailure(error)}\n`)
-    return exitCodeOf(error)
-  } finally {
-    await backend?.close().catch(() => undefined)
-  }
+  })
 }
 
 async function appliedMigrations(backend: Backend): Promise<string[] | undefined> {

@@ -4,12 +4,10 @@
  * with status and durations; `reductio log --file <uri>` shows a file's lineage; `--json` for all.
  */
 import type { Backend, ExecutionRecord, JobView } from "../backend/backend.js"
-import { openBackend } from "../backend/open-backend.js"
-import { loadConfig } from "../config/load-config.js"
-import { exitCodeOf, ReductioError } from "../errors.js"
+import { ReductioError } from "../errors.js"
 import type { CliIo } from "./io.js"
+import { withProjectBackend } from "./project-backend.js"
 import type { CommandRegistration } from "./main.js"
-import { formatFailure } from "./output.js"
 
 interface LogFlags {
   json?: boolean
@@ -35,21 +33,12 @@ export const registerLogCommand: CommandRegistration = (program, io, done) => {
     .action(async (execution: string | undefined, flags: LogFlags) => done(await logCommand(io, execution, flags)))
 }
 
-async function logCommand(io: CliIo, executionId: string | undefined, flags: LogFlags): Promise<number> {
-  let backend: Backend | undefined
-  try {
-    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db })
-    backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
+function logCommand(io: CliIo, executionId: string | undefined, flags: LogFlags): Promise<number> {
+  return withProjectBackend(io, flags, async (backend) => {
     if (flags.file !== undefined) await printLineage(io, backend, flags.file, flags.json === true)
     else if (executionId === undefined) await printExecutions(io, backend, flags)
     else await printJobs(io, backend, executionId, flags.json === true)
-    return 0
-  } catch (error) {
-    io.err(`${formatFailure(error)}\n`)
-    return exitCodeOf(error)
-  } finally {
-    await backend?.close().catch(() => undefined)
-  }
+  })
 }
 
 async function printExecutions(io: CliIo, backend: Backend, flags: LogFlags): Promise<void> {

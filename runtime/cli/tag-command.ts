@@ -1,15 +1,7 @@
-/**
- * @module tag-command
- * `reductio tag <execution> [key=value…] [-d key…]` labels an execution (for `reductio log --tag`)
- * and prints its tags.
- */
-import type { Backend } from "../backend/backend.js"
-import { openBackend } from "../backend/open-backend.js"
-import { loadConfig } from "../config/load-config.js"
-import { exitCodeOf, ReductioError } from "../errors.js"
+import { ReductioError } from "../errors.js"
 import type { CliIo } from "./io.js"
+import { withProjectBackend } from "./project-backend.js"
 import type { CommandRegistration } from "./main.js"
-import { formatFailure } from "./output.js"
 
 interface TagFlags {
   delete?: string[]
@@ -31,12 +23,9 @@ export const registerTagCommand: CommandRegistration = (program, io, done) => {
     .action(async (execution: string, tags: string[], flags: TagFlags) => done(await tagCommand(io, execution, tags, flags)))
 }
 
-async function tagCommand(io: CliIo, executionId: string, tags: readonly string[], flags: TagFlags): Promise<number> {
-  let backend: Backend | undefined
-  try {
+function tagCommand(io: CliIo, executionId: string, tags: readonly string[], flags: TagFlags): Promise<number> {
+  return withProjectBackend(io, flags, async (backend) => {
     const set = tags.map(parseTag)
-    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db })
-    backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
     if (backend.getTags === undefined || backend.removeTags === undefined) {
       throw new ReductioError("INVALID_ARGUMENT", `${backend.description} does not store tags`)
     }
@@ -47,13 +36,7 @@ async function tagCommand(io: CliIo, executionId: string, tags: readonly string[
     const current = await backend.getTags(execution.id)
     if (flags.json === true) io.out(`${JSON.stringify({ execution: execution.id, tags: current })}\n`)
     else for (const [key, value] of Object.entries(current)) io.out(`${key}=${value}\n`)
-    return 0
-  } catch (error) {
-    io.err(`${formatFailure(error)}\n`)
-    return exitCodeOf(error)
-  } finally {
-    await backend?.close().catch(() => undefined)
-  }
+  })
 }
 
 function parseTag(tag: string): [string, string] {

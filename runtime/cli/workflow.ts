@@ -32,7 +32,9 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   } catch (error) {
     if (isReductioError(error)) throw error
     const message = error instanceof Error ? error.message : String(error)
-    const hint = /top-level await/i.test(message) ? ' (workflows are ES modules: add "type": "module" to package.json or name the file .mts)' : ""
+    const hint = /top-level await/i.test(message)
+      ? ' (workflows are ES modules: add "type": "module" to package.json or name the file .mts)'
+      : ""
     throw new ReductioError("WORKFLOW_LOAD_FAILED", `cannot load workflow ${file}: ${message.trim()}${hint}`, { cause: error })
   }
   return { path, entry: globals[ENTRY_KEY] as ScriptEntry | undefined }

@@ -5,7 +5,7 @@
  * already running, or submitted to its executor; expressions in a result reduce as its children.
  * Work per job is O(1) and event driven; provenance is written in batches by the Recorder.
  */
-import type { Backend, JobRecord, JobStatus } from "../backend/backend.js"
+import type { Backend, JobStatus } from "../backend/backend.js"
 import { decode, encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
 import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
 import type { Executor, JobOutcome } from "../executor/executor.js"
@@ -21,7 +21,9 @@ import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
-import { type JobSource, Recorder } from "./recorder.js"
+import { briefError, JobState, jobOptions } from "./job-state.js"
+import { Recorder } from "./recorder.js"
+import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -41,55 +43,6 @@ export interface ExecutionSettings {
 interface CallResult {
   readonly value: unknown
   readonly callHash: string
-}
-
-/** Mutable state of one job while it is alive; its row is built when the recorder writes it. */
-class JobState implements JobSource {
-  status: JobStatus = "PENDING"
-  cached = false
-  callHash: string | null = null
-  endedAt: number | null = null
-  error: string | null = null
-  readonly startedAt = Date.now()
-  readonly children: string[] = []
-
-  constructor(
-    readonly executionId: string,
-    readonly seq: number,
-    readonly parentSeq: number | null,
-    readonly task: TaskDefinition,
-    readonly evalHash: string,
-    readonly argsHash: string,
-  ) {}
-
-  toRecord(): JobRecord {
-    return {
-      executionId: this.executionId,
-      seq: this.seq,
-      parentSeq: this.parentSeq,
-      taskHash: this.task.hash,
-      evalHash: this.evalHash,
-      callHash: this.callHash,
-      status: this.status,
-      cached: this.cached,
-      startedAt: this.startedAt,
-      endedAt: this.endedAt,
-      error: this.error,
-    }
-  }
-}
-
-/** Options only the task's identity uses; executors never see them. */
-const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes"])
-
-/** The options a job runs with: the task's, then the call site's, without identity-only ones. */
-function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
-  const merged: Record<string, unknown> = {}
-  for (const source of [task.options, overrides]) {
-    if (source === undefined) continue
-    for (const [key, value] of Object.entries(source)) if (!IDENTITY_OPTIONS.has(key) && value !== undefined) merged[key] = value
-  }
-  return merged as CallOptions
 }
 
 export class Execution {
@@ -374,21 +327,10 @@ export class Execution {
   }
 
   #finish(job: JobState, status: JobStatus, callHash: string | null, error: unknown): void {
-    const previous = job.status
-    job.status = status
     job.callHash = callHash
     job.endedAt = Date.now()
     job.error = error === null ? null : JSON.stringify(briefError(error, job))
-    this.#recorder.job(job)
-    this.settings.emit({
-      type: "job",
-      executionId: this.settings.id,
-      seq: job.seq,
-      task: job.task.name,
-      status,
-      previous,
-      evalHash: job.evalHash,
-    })
+    this.#setStatus(job, status, job.status)
   }
 
   #recordLineage(args: unknown[], value: unknown, callHash: string): void {
@@ -400,40 +342,6 @@ export class Execution {
     forEachRegistered(args, record("input"))
     forEachRegistered(value, record("output"))
   }
-}
-
-/**
- * How many items of one list reduce at once. A fan-out of 100,000 calls then keeps at most this
- * many jobs alive (memory stays flat, and the garbage collector works on a small live heap), and
- * it is still the largest AWS Batch array, so array grouping loses nothing.
- */
-const FAN_OUT_WINDOW = 10_000
-
-/** `Promise.all(items.map(fn))` with at most `window` calls of `fn` in flight. */
-function mapWindowed<T, R>(items: readonly T[], window: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  if (items.length <= window) return Promise.all(items.map(fn))
-  return new Promise((resolve, reject) => {
-    const results = new Array<R>(items.length)
-    let next = 0
-    let done = 0
-    let failed = false
-    const start = (): void => {
-      const index = next++
-      fn(items[index] as T).then(
-        (value) => {
-          results[index] = value
-          done++
-          if (done === items.length) resolve(results)
-          else if (next < items.length && !failed) start()
-        },
-        (error: unknown) => {
-          failed = true
-          reject(error)
-        },
-      )
-    }
-    for (let i = 0; i < window; i++) start()
-  })
 }
 
 const INVALID = Symbol("invalid")
@@ -457,15 +365,6 @@ async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | ty
   return results.every(Boolean) ? { value } : INVALID
 }
 
-/** What a job row keeps of its error: the full record for the job that failed, a pointer above it. */
-function briefError(error: unknown, job: JobState): ErrorRecord {
-  if (error instanceof TaskError && error.evalHash !== job.evalHash) {
-    return { name: error.name, message: error.message, code: error.code }
-  }
-  if (error instanceof TaskError) return error.record
-  return toErrorRecord(error)
-}
-
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
 }
@@ -479,38 +378,4 @@ function matchesFilter(error: unknown, expression: CatchExpression): boolean {
     const { code, name } = candidate as { code?: unknown; name?: unknown }
     return (typeof code === "string" && expression.codes.includes(code)) || (typeof name === "string" && expression.names.includes(name))
   })
-}
-
-function readKey(target: unknown, key: string | number): unknown {
-  if (target === null || target === undefined) {
-    throw new ReductioError("INVALID_ARGUMENT", `cannot read ${JSON.stringify(key)} of ${String(target)}`)
-  }
-  if (target instanceof Map) return target.get(key)
-  return (target as Record<string | number, unknown>)[key]
-}
-
-function isPlainObject(value: object): boolean {
-  const proto = Object.getPrototypeOf(value) as unknown
-  return proto === Object.prototype || proto === null
-}
-
-/** True when an expression or Lazy appears anywhere inside `value` (iterative: no deep recursion). */
-export function containsExpression(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const item = stack.pop()
-    if (typeof item !== "object" || item === null) continue
-    if (expressionOf(item) !== undefined) return true
-    if (Array.isArray(item)) {
-      for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
-    } else if (item instanceof Map) {
-      for (const [k, v] of item) stack.push(k, v)
-    } else if (item instanceof Set) {
-      for (const element of item) stack.push(element)
-    } else if (isPlainObject(item)) {
-      for (const key in item) stack.push((item as Record<string, unknown>)[key])
-    }
-  }
-  return false
 }

@@ -1,0 +1,67 @@
+/**
+ * @module job-state
+ * One job's mutable state while it is alive, and the options it runs with.
+ */
+import type { JobRecord, JobStatus } from "../backend/backend.js"
+import { TaskError, toErrorRecord, type ErrorRecord } from "../errors.js"
+import type { CallOptions } from "../expression.js"
+import type { TaskDefinition } from "../task.js"
+import type { JobSource } from "./recorder.js"
+
+/** Mutable state of one job while it is alive; its row is built when the recorder writes it. */
+export class JobState implements JobSource {
+  status: JobStatus = "PENDING"
+  cached = false
+  callHash: string | null = null
+  endedAt: number | null = null
+  error: string | null = null
+  readonly startedAt = Date.now()
+  readonly children: string[] = []
+
+  constructor(
+    readonly executionId: string,
+    readonly seq: number,
+    readonly parentSeq: number | null,
+    readonly task: TaskDefinition,
+    readonly evalHash: string,
+    readonly argsHash: string,
+  ) {}
+
+  toRecord(): JobRecord {
+    return {
+      executionId: this.executionId,
+      seq: this.seq,
+      parentSeq: this.parentSeq,
+      taskHash: this.task.hash,
+      evalHash: this.evalHash,
+      callHash: this.callHash,
+      status: this.status,
+      cached: this.cached,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt,
+      error: this.error,
+    }
+  }
+}
+
+/** Options only the task's identity uses; executors never see them. */
+const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes"])
+
+/** The options a job runs with: the task's, then the call site's, without identity-only ones. */
+export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
+  const merged: Record<string, unknown> = {}
+  for (const source of [task.options, overrides]) {
+    if (source === undefined) continue
+    for (const [key, value] of Object.entries(source)) if (!IDENTITY_OPTIONS.has(key) && value !== undefined) merged[key] = value
+  }
+  return merged as CallOptions
+}
+
+/** What a job row keeps of its error: the full record for the job that failed, a pointer above it. */
+export function briefError(error: unknown, job: JobState): ErrorRecord {
+  if (error instanceof TaskError && error.evalHash !== job.evalHash) {
+    return { name: error.name, message: error.message, code: error.code }
+  }
+  if (error instanceof TaskError) return error.record
+  return toErrorRecord(error)
+}
