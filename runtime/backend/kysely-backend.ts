@@ -51,8 +51,10 @@ export interface SqlDialectAdapter {
   migrationTableExists(db: Kysely<Database>): Promise<boolean>
   /** Runs the migration step so it applies whole or not at all, excluding other migrators. */
   guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
-  /** Writes a batch's rows in one transaction, faster than kysely could; else kysely writes. */
-  writeRows?(rows: BatchRows): void
+  /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
+  writeBatch?(batch: WriteBatch): void | Promise<void>
+  /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
+  hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
   /**
    * A hash column as lowercase hex, computed by the database: reading 10,000 jobs then makes no
    * Buffer per hash. A null hash may come back as null or "".
@@ -133,10 +135,10 @@ export class KyselyBackend implements Backend {
   }
 
   async write(batch: WriteBatch): Promise<void> {
-    const rows = batchRows(batch)
-    if (rows.size === 0) return
     try {
-      if (this.#adapter.writeRows !== undefined) return this.#adapter.writeRows(rows)
+      if (this.#adapter.writeBatch !== undefined) return await this.#adapter.writeBatch(batch)
+      const rows = batchRows(batch)
+      if (rows.size === 0) return
       await retryConflicts(() => this.db.transaction().execute((trx) => insertRows(trx, rows, this.#adapter.maxParameters)))
     } catch (error) {
       throw this.#adapter.translateError(error)
@@ -149,11 +151,17 @@ export class KyselyBackend implements Backend {
       const rows = await this.db
         .selectFrom("evaluation")
         .innerJoin("value", "value.hash", "evaluation.value_hash")
-        .select(["evaluation.eval_hash", "evaluation.value_hash", "value.bytes"])
-        .where("evaluation.eval_hash", "in", chunk.map(hashToBuffer))
+        .select([
+          this.#adapter.hex("evaluation.eval_hash").as("eval_hash"),
+          this.#adapter.hex("evaluation.value_hash").as("value_hash"),
+          "value.bytes",
+        ])
+        .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
-        found.set(bufferToHash(row.eval_hash), { valueHash: bufferToHash(row.value_hash), bytes: plainBytes(row.bytes) })
+        if (row.eval_hash !== null && row.value_hash !== null) {
+          found.set(row.eval_hash, { valueHash: row.value_hash, bytes: plainBytes(row.bytes) })
+        }
       }
     }
     return found
@@ -400,7 +408,7 @@ function conflictClause(spec: TableSpec) {
 }
 
 /** Postgres may still report a deadlock or serialization failure under load: retry a few times. */
-async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+export async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run()

@@ -15,8 +15,9 @@
 import { Kysely, PostgresDialect, sql } from "kysely"
 import pg from "pg"
 import { ReductioError } from "../errors.js"
-import { KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
+import { conflictSql, KyselyBackend, messageOf, retryConflicts, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
+import { type BatchRows, batchRows, checkHash, sortByKey, TABLES, type TableSpec } from "./sql-rows.js"
 
 /** Options of a {@link PostgresBackend}. */
 export interface PostgresBackendOptions {
@@ -83,10 +84,82 @@ function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDiale
       await migrate()
     },
     hex: (column) => sql<string | null>`encode(${sql.ref(column)}, 'hex')`,
+    async writeBatch(batch) {
+      const rows = batchRows(batch, "hex")
+      if (rows.size === 0) return
+      const statement = batchStatement(rows)
+      const client = pool as pg.Pool
+      await retryConflicts(() => client.query(statement.text, statement.values))
+    },
+    // One array parameter, however many hashes.
+    hashIn: (column, hashes) => sql<boolean>`${sql.ref(column)} = any(${byteaArray(hashes)}::bytea[])`,
     translateError(error) {
       return error instanceof ReductioError ? error : connectError(error, shown)
     },
   }
+}
+
+/**
+ * A whole batch as one statement, so one round trip and one implicit transaction: each table's
+ * rows go in as one array parameter per column (`unnest($1::bytea[], $2::text[], …)`), so the
+ * statement's text and parameter count do not grow with the rows (no 65,535-parameter chunking,
+ * no SQL to build or parse per row). The inserts are data-modifying CTEs, which Postgres runs one
+ * after another in an order set by their position; with tables always in the order of TABLES and
+ * rows sorted by key, two writers still take row locks in one order.
+ */
+export function batchStatement(rows: BatchRows): { text: string; values: unknown[] } {
+  const values: unknown[] = []
+  const inserts: string[] = []
+  for (const spec of TABLES) {
+    const tableRows = rows.get(spec.table)
+    if (tableRows === undefined) continue
+    const sorted = sortByKey(spec, tableRows)
+    const params: string[] = []
+    const selected: string[] = []
+    spec.columns.forEach((column, index) => {
+      const type = postgresType(column)
+      const cells = sorted.map((row) => row[index] ?? null)
+      // Hashes arrive as validated hex: one array literal, decoded by the server.
+      values.push(type === "hash" ? hexArray(cells as (string | null)[]) : cells)
+      params.push(`$${values.length}::${type === "hash" ? "text" : type}[]`)
+      selected.push(type === "hash" ? `decode(c${index}, 'hex')` : `c${index}`)
+    })
+    const names = spec.columns.map((_, index) => `c${index}`).join(", ")
+    inserts.push(
+      `${spec.table} as (insert into "${spec.table}" (${quoted(spec)}) select ${selected.join(", ")} from unnest(${params.join(", ")}) as u(${names}) ${conflictSql(spec)})`,
+    )
+  }
+  return { text: `with ${inserts.join(",\n")}\nselect 1`, values }
+}
+
+/** A Postgres array literal of hex hashes (hex needs no quoting), NULL for null. */
+function hexArray(hashes: readonly (string | null)[]): string {
+  return `{${hashes.map((hash) => hash ?? "NULL").join(",")}}`
+}
+
+/** A Postgres bytea[] literal of hashes: `\\x<hex>` elements (the backslash escaped for the array). */
+function byteaArray(hashes: readonly string[]): string {
+  for (const hash of hashes) checkHash(hash)
+  return `{${hashes.map((hash) => `\\\\x${hash}`).join(",")}}`
+}
+
+const COLUMN_TYPES: Readonly<Record<string, string>> = {
+  bytes: "bytea",
+  seq: "int4",
+  parent_seq: "int4",
+  position: "int4",
+  cached: "int4",
+  started_at: "int8",
+  ended_at: "int8",
+}
+
+/** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */
+function postgresType(column: string): string {
+  return COLUMN_TYPES[column] ?? (column.endsWith("hash") ? "hash" : "text")
+}
+
+function quoted(spec: TableSpec): string {
+  return spec.columns.map((column) => `"${column}"`).join(", ")
 }
 
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET", "EAI_AGAIN"])

@@ -65,6 +65,8 @@ export type Row = unknown[]
 /** Rows per table, aligned with {@link TABLES}. */
 export type BatchRows = ReadonlyMap<keyof Database, Row[]>
 
+const HEX_HASH = /^[0-9a-fA-F]{64}$/
+
 /** A lowercase hex SHA-256 as its 32 bytes. */
 export function hashToBuffer(hash: string): Buffer {
   // Buffer.from stops at the first non-hex digit, so a short result means a malformed hash.
@@ -73,6 +75,12 @@ export function hashToBuffer(hash: string): Buffer {
     throw new ReductioError("INVALID_ARGUMENT", `not a sha256 hash (64 hex digits): ${JSON.stringify(String(hash).slice(0, 80))}`)
   }
   return bytes
+}
+
+/** The hash itself when it is 64 hex digits; else INVALID_ARGUMENT as from {@link hashToBuffer}. */
+export function checkHash(hash: string): string {
+  if (typeof hash !== "string" || !HEX_HASH.test(hash)) hashToBuffer(hash)
+  return hash
 }
 
 export function hashOrNull(hash: string | null): Buffer | null {
@@ -115,17 +123,29 @@ function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => string): T[]
 }
 
 /**
- * Converts each distinct hash of a batch once: a call's hashes recur across its rows (the eval
+ * How a writer wants hashes in its rows: `bytes` (32-byte Buffers, bound as BLOBs by SQLite) or
+ * `hex` (the validated hex itself, for a database that decodes it in SQL, as Postgres does).
+ */
+export type HashEncoding = "bytes" | "hex"
+
+/**
+ * Encodes each distinct hash of a batch once: a call's hashes recur across its rows (the eval
  * hash in its evaluation and job, the value hash in value, evaluation and call), and Buffer.from
  * costs more than a Map lookup. Drivers copy bound bytes, so rows may share one Buffer.
  */
-function hashBuffers(): { one: (hash: string) => Buffer; nullable: (hash: string | null) => Buffer | null } {
+function hashEncoder(encoding: HashEncoding): {
+  one: (hash: string) => Buffer | string
+  nullable: (hash: string | null) => Buffer | string | null
+} {
   const seen = new Map<string, Buffer>()
-  const one = (hash: string) => {
-    let bytes = seen.get(hash)
-    if (bytes === undefined) seen.set(hash, (bytes = hashToBuffer(hash)))
-    return bytes
-  }
+  const one =
+    encoding === "hex"
+      ? checkHash
+      : (hash: string) => {
+          let bytes = seen.get(hash)
+          if (bytes === undefined) seen.set(hash, (bytes = hashToBuffer(hash)))
+          return bytes
+        }
   return { one, nullable: (hash) => (hash === null ? null : one(hash)) }
 }
 
@@ -143,12 +163,12 @@ function jobsByCall(batch: WriteBatch): Map<string, { executionId: string; start
 }
 
 /** The rows of a batch per table (upserted tables deduplicated, latest wins). */
-export function batchRows(batch: WriteBatch): BatchRows {
+export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): BatchRows {
   const rows = new Map<keyof Database, Row[]>()
   const put = (table: keyof Database, tableRows: Row[]) => {
     if (tableRows.length > 0) rows.set(table, tableRows)
   }
-  const { one: bytes, nullable } = hashBuffers()
+  const { one: bytes, nullable } = hashEncoder(encoding)
   put(
     "task",
     (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
@@ -222,26 +242,21 @@ export function batchRows(batch: WriteBatch): BatchRows {
 /** Sorts rows by their key columns, so concurrent writers lock rows in one order. */
 export function sortByKey(spec: TableSpec, rows: Row[]): Row[] {
   const keyIndexes = spec.key.map((column) => spec.columns.indexOf(column))
-  const keyOf = (row: Row) => keyIndexes.map((i) => keyPart(row[i]))
-  return rows
-    .map((row) => ({ row, key: keyOf(row) }))
-    .sort((a, b) => compareKeys(a.key, b.key))
-    .map(({ row }) => row)
+  return [...rows].sort((a, b) => {
+    for (const i of keyIndexes) {
+      const order = compareValues(a[i], b[i])
+      if (order !== 0) return order
+    }
+    return 0
+  })
 }
 
-function keyPart(value: unknown): string | number {
-  if (Buffer.isBuffer(value)) return value.toString("hex")
-  return typeof value === "number" ? value : String(value)
-}
-
-function compareKeys(a: (string | number)[], b: (string | number)[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as string | number
-    const y = b[i] as string | number
-    if (x < y) return -1
-    if (x > y) return 1
-  }
-  return 0
+/** Byte order for Buffers; hex strings sort the same way, as does any other text. */
+function compareValues(x: unknown, y: unknown): number {
+  if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return Buffer.compare(x, y)
+  if (typeof x === "number" && typeof y === "number") return x - y
+  const [a, b] = [String(x), String(y)]
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /** Splits `items` into chunks of at most `size`. */

@@ -12,7 +12,7 @@ import { Kysely, SqliteDialect, sql } from "kysely"
 import { ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
-import { type BatchRows, TABLES, type TableSpec } from "./sql-rows.js"
+import { type BatchRows, batchRows, hashToBuffer, TABLES, type TableSpec } from "./sql-rows.js"
 
 /**
  * @example
@@ -109,10 +109,13 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
         throw error
       }
     },
-    writeRows(rows) {
+    writeBatch(batch) {
+      const rows = batchRows(batch)
+      if (rows.size === 0) return
       writeTransaction ??= (raw as BetterSqlite3.Database).transaction(insertAll)
       writeTransaction(rows)
     },
+    hashIn: (column, hashes) => sql<boolean>`${sql.ref(column)} in (${sql.join(hashes.map(hashToBuffer))})`,
     hex: (column) => sql<string>`lower(hex(${sql.ref(column)}))`,
     translateError(error) {
       return error instanceof ReductioError ? error : unreadable(error)
