@@ -194,7 +194,7 @@ export class Execution {
       job.children.sort()
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
       this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
-      this.#recordLineage(args, value, callHash)
+      this.#recordLineage(args, immediate.value, callHash)
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
       return { value, callHash }
     } catch (error) {
@@ -333,6 +333,10 @@ export class Execution {
     this.#setStatus(job, status, job.status)
   }
 
+  /**
+   * Records the files a call consumed (in its arguments) and produced (in what its body returned:
+   * files that only pass through from child calls belong to those calls).
+   */
   #recordLineage(args: unknown[], value: unknown, callHash: string): void {
     if (!hasValueHooks() || (typeof value !== "object" && !args.some((arg) => typeof arg === "object" && arg !== null))) return
     const record = (role: "input" | "output") => (item: unknown, codec: Codec<unknown>) => {
