@@ -18,13 +18,23 @@ export interface CliResult {
 /** Node arguments that load TypeScript sources the way the test suite does. */
 export const sourceNodeArgs = ["--conditions=reductio-source", `--import=${tsx}`]
 
+/** Where and how to run the command. */
+export interface CliOptions {
+  readonly cwd: string
+  readonly env?: NodeJS.ProcessEnv
+  /** Sends SIGINT (Ctrl-C) this many ms after the start. */
+  readonly signalAfterMs?: number
+  /** Sends SIGINT once this returns true (polled every 50 ms). */
+  readonly interruptWhen?: () => boolean
+}
+
 /** Runs `reductio ...args`; resolves when it exits. */
-export function runCli(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number }): Promise<CliResult> {
+export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
   return runNode([bin, ...args], options)
 }
 
 /** Runs `node <args>` with the source loader. */
-export function runNode(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; signalAfterMs?: number }): Promise<CliResult> {
+export function runNode(args: readonly string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...sourceNodeArgs, ...args], {
       cwd: options.cwd,
@@ -36,8 +46,20 @@ export function runNode(args: readonly string[], options: { cwd: string; env?: N
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     if (options.signalAfterMs !== undefined) setTimeout(() => child.kill("SIGINT"), options.signalAfterMs)
+    const { interruptWhen } = options
+    const poll =
+      interruptWhen === undefined
+        ? undefined
+        : setInterval(() => {
+            if (!interruptWhen()) return
+            clearInterval(poll)
+            child.kill("SIGINT")
+          }, 50)
     child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
+    child.on("close", (code) => {
+      clearInterval(poll)
+      resolve({ code, stdout, stderr })
+    })
   })
 }
 
