@@ -24,7 +24,7 @@ export interface MonitorOptions {
   readonly minIntervalMs?: number | undefined
   /** Longest, reached while nothing changes (default 10,000). */
   readonly maxIntervalMs?: number | undefined
-  /** Average Batch calls per second the monitor may spend (default 1). */
+  /** Average Batch calls per second the monitor may spend (default 0.8: headroom under 1/s for submissions). */
   readonly callsPerSecond?: number | undefined
   /** Polls a job may be missing from DescribeJobs before its calls fail (default 5). */
   readonly missingPolls?: number | undefined
@@ -69,7 +69,7 @@ export class Monitor {
   ) {
     this.#min = options.minIntervalMs ?? 1_000
     this.#max = Math.max(this.#min, options.maxIntervalMs ?? 10_000)
-    this.#budget = options.callsPerSecond ?? 1
+    this.#budget = options.callsPerSecond ?? 0.8
     this.#missingPolls = options.missingPolls ?? 5
     this.#interval = this.#min
   }
