@@ -24,7 +24,9 @@ await build({
   keepNames: true,
   external: ["better-sqlite3", "pg", "pg-native", "@aws-sdk/*", "@smithy/*", "esbuild", "tsx", "tsx/*"],
   // Bundled CommonJS dependencies require Node builtins; ESM output needs a `require` for them.
-  banner: { js: 'import { createRequire as __reductioCreateRequire } from "node:module";\nconst require = __reductioCreateRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __reductioCreateRequire } from "node:module";\nconst require = __reductioCreateRequire(import.meta.url);',
+  },
   logLevel: "warning",
 })
 

@@ -53,7 +53,10 @@ describe("reductio run", () => {
     const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total"], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
     const byTask = await statuses(project)
-    assert.deepEqual([...byTask.values()].flat().filter((s) => s !== "CACHED"), [])
+    assert.deepEqual(
+      [...byTask.values()].flat().filter((s) => s !== "CACHED"),
+      [],
+    )
   })
 
   it("reruns only the edited task's calls and what their results feed", async () => {
@@ -106,7 +109,10 @@ describe("reductio run", () => {
   it("lists the executions and one execution's job tree", async () => {
     const list = await runCli(["log"], { cwd: project.dir })
     assert.equal(list.code, 0, list.stderr)
-    const ids = list.stdout.trim().split("\n").map((line) => line.split(" ")[0] ?? "")
+    const ids = list.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" ")[0] ?? "")
     assert.ok(ids.length >= 5)
     const tree = await runCli(["log", ids[ids.length - 1]?.slice(0, 17) ?? ""], { cwd: project.dir })
     assert.equal(tree.code, 0, tree.stderr)
