@@ -12,7 +12,7 @@ import { Kysely, SqliteDialect, sql } from "kysely"
 import { ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
-import { type BatchRows, batchRows, hashToBuffer, TABLES, type TableSpec } from "./sql-rows.js"
+import { type BatchRows, batchRows, checkHash, TABLES, type TableSpec } from "./sql-rows.js"
 
 /**
  * @example
@@ -119,7 +119,9 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
       writeTransaction ??= (raw as BetterSqlite3.Database).transaction(insertAll)
       writeTransaction(rows)
     },
-    hashIn: (column, hashes) => sql<boolean>`${sql.ref(column)} in (${sql.join(hashes.map(hashToBuffer))})`,
+    // One JSON parameter, decoded by SQLite: no Buffer and no query node per hash.
+    hashIn: (column, hashes) =>
+      sql<boolean>`${sql.ref(column)} in (select unhex(value) from json_each(${JSON.stringify(hashes.map(checkHash))}))`,
     hex: (column) => sql<string>`lower(hex(${sql.ref(column)}))`,
     translateError(error) {
       return error instanceof ReductioError ? error : unreadable(error)
