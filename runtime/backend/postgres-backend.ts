@@ -6,7 +6,8 @@
  * Concurrency guarantee: any number of processes may open and write one Postgres database at
  * once. Migrations run under kysely's migration lock (an advisory lock, in one transaction), so
  * exactly one process applies them and the others wait and then find nothing to do. Every write
- * is one transaction; content-addressed rows (tasks, values, calls, edges, file uses) are
+ * batch is one statement (one round trip, one transaction) and every cache lookup batch one
+ * query; content-addressed rows (tasks, values, calls, edges, file uses) are
  * `INSERT … ON CONFLICT DO NOTHING`, and jobs, executions, evaluations and tags are upserts, so
  * overlapping writes never fail on a duplicate key. Rows are written in one fixed table order and
  * sorted by key, so two writers lock rows in the same order; a deadlock or serialization failure

@@ -216,6 +216,24 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.equal(await backend.getTask?.(hash("task none")), undefined)
     })
 
+    it("stores text with quotes, backslashes, braces, commas, NULL and non-ASCII as written", async () => {
+      const awkward = `{"a\\b", 'c'}, NULL \\x00 é ✓\n`
+      await backend.write({
+        executions: [execution("06TEXT", { command: awkward })],
+        tasks: [{ hash: hash("task awkward"), name: "NULL", source: awkward, version: "" }],
+        jobs: [job("06TEXT", 1, { taskHash: hash("task awkward"), status: "FAILED", error: awkward })],
+      })
+      assert.equal((await backend.getExecution("06TEXT"))?.command, awkward)
+      assert.deepEqual(await backend.getTask?.(hash("task awkward")), {
+        hash: hash("task awkward"),
+        name: "NULL",
+        source: awkward,
+        version: "",
+      })
+      const [listed] = await backend.listJobs("06TEXT")
+      assert.deepEqual([listed?.taskName, listed?.error, listed?.parentSeq, listed?.callHash], ["NULL", awkward, null, null])
+    })
+
     it("returns a call with its 10,000 children in order", async () => {
       const children = Array.from({ length: 10_000 }, (_, i) => hash(`child ${i}`))
       const { batch, call } = finishedCall("fan-out", children)
