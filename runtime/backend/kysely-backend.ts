@@ -4,7 +4,7 @@
  * queries through kysely. What differs per database (connecting, guarding a migration, a faster
  * write path, mapping driver errors) sits behind {@link SqlDialectAdapter}.
  */
-import { type Kysely, Migrator, type RawBuilder, sql } from "kysely"
+import { type CompiledQuery, type Kysely, Migrator, type RawBuilder, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
 import type {
   Backend,
@@ -51,6 +51,11 @@ export interface SqlDialectAdapter {
   migrationTableExists(db: Kysely<Database>): Promise<boolean>
   /** Runs the migration step so it applies whole or not at all, excluding other migrators. */
   guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
+  /**
+   * Runs a compiled query and returns its rows as arrays in select order, where the driver does
+   * that faster than objects (10,000 jobs for `reductio log`); else kysely runs it.
+   */
+  selectArrays?(query: CompiledQuery): Promise<unknown[][]>
   /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
   writeBatch?(batch: WriteBatch): void | Promise<void>
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
@@ -206,7 +211,7 @@ export class KyselyBackend implements Backend {
 
   async listJobs(executionId: string): Promise<JobView[]> {
     const hex = (column: string) => this.#adapter.hex(column)
-    const rows = await this.db
+    const query = this.db
       .selectFrom("job")
       .select([
         "seq",
@@ -222,26 +227,39 @@ export class KyselyBackend implements Backend {
       ])
       .where("execution_id", "=", executionId)
       .orderBy("seq")
-      .execute()
+    type JobTuple = [
+      number,
+      number | null,
+      string,
+      string,
+      string | null,
+      string,
+      number,
+      number | string,
+      number | string | null,
+      string | null,
+    ]
+    const rows = (
+      this.#adapter.selectArrays === undefined
+        ? (await query.execute()).map((row) => Object.values(row))
+        : await this.#adapter.selectArrays(query.compile())
+    ) as JobTuple[]
     // A few distinct tasks: their names in one small query rather than a join on every row.
-    const taskNames = await this.#taskNames(new Set(rows.map((row) => row.task_hash ?? "")))
-    return rows.map((row) => {
-      const taskHash = row.task_hash ?? ""
-      return {
-        executionId,
-        seq: row.seq,
-        parentSeq: row.parent_seq,
-        taskHash,
-        evalHash: row.eval_hash ?? "",
-        callHash: row.call_hash || null,
-        status: row.status as JobStatus,
-        cached: row.cached !== 0,
-        startedAt: toTime(row.started_at),
-        endedAt: toTimeOrNull(row.ended_at),
-        error: row.error,
-        taskName: taskNames.get(taskHash) ?? "?",
-      }
-    })
+    const taskNames = await this.#taskNames(new Set(rows.map((row) => row[2])))
+    return rows.map(([seq, parentSeq, taskHash, evalHash, callHash, status, cached, startedAt, endedAt, error]) => ({
+      executionId,
+      seq,
+      parentSeq,
+      taskHash,
+      evalHash,
+      callHash: callHash || null,
+      status: status as JobStatus,
+      cached: cached !== 0,
+      startedAt: toTime(startedAt),
+      endedAt: toTimeOrNull(endedAt),
+      error,
+      taskName: taskNames.get(taskHash) ?? "?",
+    }))
   }
 
   async #taskNames(hashes: ReadonlySet<string>): Promise<Map<string, string>> {

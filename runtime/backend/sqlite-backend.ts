@@ -128,6 +128,11 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
         throw error
       }
     },
+    async selectArrays(query) {
+      let prepared = statements.get(query.sql)
+      if (prepared === undefined) statements.set(query.sql, (prepared = (raw as BetterSqlite3.Database).prepare(query.sql).raw(true)))
+      return prepared.all(...query.parameters) as unknown[][]
+    },
     writeBatch(batch) {
       const rows = batchRows(batch)
       if (rows.size === 0) return
