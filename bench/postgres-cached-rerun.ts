@@ -14,8 +14,10 @@ import { benchProject, median, reductio } from "./support/whole-process.js"
 
 const serverUrl = process.env.REDUCTIO_BENCH_POSTGRES_URL ?? process.env.REDUCTIO_TEST_POSTGRES_URL
 if (serverUrl === undefined) {
-  console.error("set REDUCTIO_BENCH_POSTGRES_URL=postgres://user@host:5432/db (a server the bench may create databases on)")
-  process.exit(2)
+  // `npm run bench` runs every bench: without a server this one says so and does not fail.
+  const skipped = "did not run: set REDUCTIO_BENCH_POSTGRES_URL=postgres://user@host:5432/db (a server it may create databases on)"
+  console.log(JSON.stringify({ bench: "postgres-cached-rerun", skipped }))
+  process.exit(0)
 }
 const calls = Number(process.argv[2] ?? 10_000)
 const runs = Number(process.env.BENCH_RUNS ?? 3)
