@@ -4,7 +4,8 @@
  * lacks. Arguments, results, errors and expressions all go through it, for hashing, for storage and
  * across the container boundary. Anything it cannot encode is a clear error naming the path.
  */
-import { decode as cborDecode, encode as cborEncode, Tagged } from "cborg"
+import { decode as cborDecode } from "cborg"
+import { CborWriter, compareBytes, compareTextKeys, MAJOR } from "./cbor-writer.js"
 import { ReductioError, fromErrorRecord, toErrorRecord, type ErrorRecord } from "./errors.js"
 
 /** CBOR tag numbers (a private range) of the built-in types. */
@@ -122,7 +123,7 @@ export function hasValueHooks(): boolean {
 
 /** Encodes a value canonically. `path` names the value in errors (e.g. `args`). */
 export function encode(value: unknown, path = "value"): Uint8Array {
-  return cborEncode(new WireWriter().write(value, path))
+  return new WireWriter().encode(value, path)
 }
 
 /** Options of {@link decode}. */
@@ -185,16 +186,6 @@ const tagDecoders = new Proxy(builtinTagDecoders, {
   },
 })
 
-/** Compares encoded bytes (the canonical order of Set members and Map keys). */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number)
-    if (d !== 0) return d
-  }
-  return a.length - b.length
-}
-
 /**
  * Where a value sits inside the value being encoded, built as a linked list while descending and
  * turned into text (`args[1].conn`) only for an error message.
@@ -219,88 +210,118 @@ function unencodable(path: Path, what: string, hint: string): ReductioError {
   return new ReductioError("UNENCODABLE_VALUE", `cannot encode ${text}: it is ${what}; ${hint}`, { details: { path: text } })
 }
 
-/** Canonical (CBOR length-first) order of object keys, so expressions are numbered the same way. */
-function compareKeys(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
-}
-
-/**
- * One encoding in progress. Expressions are not nested inside each other on the wire: each gets a
- * number in a flat table and is referred to by it, so a chain of 10,000 nested calls encodes with
- * a shallow stack, and an expression shared by several parents is written once.
- */
 interface PendingExpression {
   readonly expression: object
   readonly codec: Codec<unknown>
   readonly path: Path
 }
 
+/**
+ * One encoding in progress, written straight to bytes. Expressions are not nested inside each
+ * other on the wire: each gets a number in a flat table and is referred to by it, so a chain of
+ * 10,000 nested calls encodes with a shallow stack, and an expression shared by several parents
+ * is written once. A value holding expressions is written as `graph(root, [node0, node1, ...])`.
+ */
 class WireWriter {
-  readonly #expressionIds = new Map<object, number>()
-  readonly #pending: PendingExpression[] = []
+  readonly #expressionIds: Map<object, number>
+  readonly #pending: PendingExpression[]
+  /** False for the sub-encodings that order Map keys and Set members: no expressions there. */
+  readonly #expressionsAllowed: boolean
 
-  write(value: unknown, path: Path): unknown {
-    const root = this.toWire(value, path)
-    if (this.#pending.length === 0) return root
-    const nodes: unknown[] = []
-    for (let i = 0; i < this.#pending.length; i++) {
-      const { expression, codec, path: at } = this.#pending[i] as PendingExpression
-      nodes.push(new Tagged(codec.tag, this.toWire(codec.encode(expression), at)))
-    }
-    return new Tagged(TAGS.expressionGraph, [root, nodes])
+  constructor(expressionsAllowed = true) {
+    this.#expressionsAllowed = expressionsAllowed
+    this.#expressionIds = new Map()
+    this.#pending = []
   }
 
-  toWire(value: unknown, path: Path): unknown {
+  encode(value: unknown, path: Path): Uint8Array {
+    const root = new CborWriter(true)
+    this.#write(root, value, path)
+    if (this.#pending.length === 0) return root.take()
+    const nodes = new CborWriter()
+    for (let i = 0; i < this.#pending.length; i++) {
+      const { expression, codec, path: at } = this.#pending[i] as PendingExpression
+      nodes.head(MAJOR.tag, codec.tag)
+      this.#write(nodes, codec.encode(expression), at)
+    }
+    const out = new CborWriter()
+    out.head(MAJOR.tag, TAGS.expressionGraph)
+    out.head(MAJOR.array, 2)
+    out.raw(root.view())
+    out.head(MAJOR.array, this.#pending.length)
+    out.raw(nodes.view())
+    root.release()
+    return out.take()
+  }
+
+  #write(w: CborWriter, value: unknown, path: Path): void {
     switch (typeof value) {
       case "string":
+        w.text(value)
+        return
       case "number":
+        w.number(value)
+        return
       case "boolean":
+        w.boolean(value)
+        return
       case "undefined":
-        return value
+        w.undefined()
+        return
       case "bigint":
-        return new Tagged(TAGS.bigint, value.toString())
+        w.head(MAJOR.tag, TAGS.bigint)
+        w.text(value.toString())
+        return
       case "function":
         throw unencodable(path, "a function", "tasks take and return data; pass a task's result, not the function")
       case "symbol":
         throw unencodable(path, "a symbol", "use a string instead")
     }
-    if (value === null) return null
+    if (value === null) return w.null()
     const object = value as object
     if (Array.isArray(object)) {
-      const out = new Array<unknown>(object.length)
+      w.head(MAJOR.array, object.length)
       for (let i = 0; i < object.length; i++) {
         const item: unknown = object[i]
-        out[i] =
-          typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol"
-            ? this.toWire(item, { parent: path, step: `[${i}]` })
-            : item
+        if (typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol") {
+          this.#write(w, item, { parent: path, step: `[${i}]` })
+        } else this.#write(w, item, path)
       }
-      return out
+      return
     }
     const proto = Object.getPrototypeOf(object) as object | null
     for (const codec of codecs.list) {
       if (!codec.is(object)) continue
-      if (codec.tag === TAGS.expression) return this.#reference(object, codec, path)
-      return new Tagged(codec.tag, this.toWire(codec.encode(object), path))
+      if (codec.tag === TAGS.expression) return this.#reference(w, object, codec, path)
+      w.head(MAJOR.tag, codec.tag)
+      this.#write(w, codec.encode(object), path)
+      return
     }
     if (proto === Object.prototype || proto === null) {
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(object).sort(compareKeys)) {
+      const keys = Object.keys(object).sort(compareTextKeys)
+      w.head(MAJOR.map, keys.length)
+      for (const key of keys) {
+        w.text(key)
         const item = (object as Record<string, unknown>)[key]
-        out[key] =
-          typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol"
-            ? this.toWire(item, { parent: path, step: keyStep(key) })
-            : item
+        if (typeof item === "object" || typeof item === "bigint" || typeof item === "function" || typeof item === "symbol") {
+          this.#write(w, item, { parent: path, step: keyStep(key) })
+        } else this.#write(w, item, path)
       }
-      return out
+      return
     }
-    if (object instanceof Uint8Array) {
-      return object.constructor === Uint8Array ? object : new Uint8Array(object.buffer, object.byteOffset, object.length)
+    if (object instanceof Uint8Array) return w.bytes(object)
+    if (object instanceof Map) return this.#map(w, object, path)
+    if (object instanceof Set) return this.#set(w, object, path)
+    if (object instanceof Date) {
+      w.head(MAJOR.tag, TAGS.date)
+      w.number(object.getTime())
+      return
     }
-    if (object instanceof Map) return new Tagged(TAGS.map, this.#mapEntries(object, path))
-    if (object instanceof Set) return new Tagged(TAGS.set, this.#setMembers(object, path))
-    if (object instanceof Date) return new Tagged(TAGS.date, object.getTime())
-    if (object instanceof Error) return new Tagged(TAGS.error, this.toWire(toErrorRecord(object), path))
+    if (object instanceof Error) {
+      w.head(MAJOR.tag, TAGS.error)
+      this.#write(w, toErrorRecord(object), path)
+      return
+    }
     const className = (proto as { constructor?: { name?: string } }).constructor?.name ?? "anonymous class"
     throw unencodable(
       path,
@@ -309,7 +330,10 @@ class WireWriter {
     )
   }
 
-  #reference(object: object, codec: Codec<unknown>, path: Path): unknown {
+  #reference(w: CborWriter, object: object, codec: Codec<unknown>, path: Path): void {
+    if (!this.#expressionsAllowed) {
+      throw unencodable(path, "a lazy value inside a Set or a Map key", "use an array (or Map values) for lazy values")
+    }
     const expression = codec.encode(object) as object
     const key = expressionIdentity(object) ?? expression
     let id = this.#expressionIds.get(key)
@@ -318,25 +342,34 @@ class WireWriter {
       this.#expressionIds.set(key, id)
       this.#pending.push({ expression: object, codec, path })
     }
-    return new Tagged(TAGS.expressionRef, id)
+    w.head(MAJOR.tag, TAGS.expressionRef)
+    w.number(id)
   }
 
-  #mapEntries(map: Map<unknown, unknown>, path: Path): unknown[] {
-    const entries = [...map].map(([key, item], i) => {
-      const wireKey = this.toWire(key, { parent: path, step: `.keys[${i}]` })
-      return { bytes: cborEncode(wireKey), entry: [wireKey, this.toWire(item, { parent: path, step: `.get(${describeKey(key)})` })] }
-    })
+  /** A Map as a tagged list of [key, value] pairs in the order of the keys' encodings. */
+  #map(w: CborWriter, map: Map<unknown, unknown>, path: Path): void {
+    const entries = [...map].map(([key, item], i) => ({
+      bytes: new WireWriter(false).encode(key, { parent: path, step: `.keys[${i}]` }),
+      key,
+      item,
+    }))
     entries.sort((a, b) => compareBytes(a.bytes, b.bytes))
-    return entries.map((e) => e.entry)
+    w.head(MAJOR.tag, TAGS.map)
+    w.head(MAJOR.array, entries.length)
+    for (const { bytes, key, item } of entries) {
+      w.head(MAJOR.array, 2)
+      w.raw(bytes)
+      this.#write(w, item, { parent: path, step: `.get(${describeKey(key)})` })
+    }
   }
 
-  #setMembers(set: Set<unknown>, path: Path): unknown[] {
-    const members = [...set].map((item, i) => {
-      const wire = this.toWire(item, { parent: path, step: `.values[${i}]` })
-      return { bytes: cborEncode(wire), wire }
-    })
-    members.sort((a, b) => compareBytes(a.bytes, b.bytes))
-    return members.map((m) => m.wire)
+  /** A Set as a tagged list of its members in the order of their encodings. */
+  #set(w: CborWriter, set: Set<unknown>, path: Path): void {
+    const members = [...set].map((item, i) => new WireWriter(false).encode(item, { parent: path, step: `.values[${i}]` }))
+    members.sort(compareBytes)
+    w.head(MAJOR.tag, TAGS.set)
+    w.head(MAJOR.array, members.length)
+    for (const bytes of members) w.raw(bytes)
   }
 }
 

@@ -11,6 +11,7 @@
  */
 import * as crypto from "node:crypto"
 import { encode as cborEncode } from "cborg"
+import { CborWriter, MAJOR } from "./cbor-writer.js"
 import { encode } from "./codec.js"
 
 /** SHA-256 of bytes, as lowercase hex. */
@@ -27,92 +28,34 @@ type RecordPart = string | Uint8Array | null | readonly string[]
 
 /**
  * Hash of a record under a kind tag: sha256 of the canonical CBOR of `[kind, ...parts]`. Records
- * hold only text, bytes, null and lists of text, so their CBOR is written here directly: hashing
- * runs several times per call, and going through the general encoder would dominate it.
+ * hold only text, bytes, null and lists of text.
  */
 function hashRecord(kind: string, parts: readonly RecordPart[]): string {
-  const writer = new RecordWriter()
-  writer.header(4, parts.length + 1)
-  writer.text(kind)
-  for (const part of parts) writer.part(part)
-  return sha256(writer.bytes())
+  const writer = recordBytes(kind, parts)
+  const hash = sha256(writer.view())
+  writer.release()
+  return hash
 }
 
-/**
- * Writes the subset of canonical CBOR that hash records use into one shared buffer: hashing is
- * synchronous, so a single buffer serves every record without allocating.
- */
-class RecordWriter {
-  static #shared = Buffer.allocUnsafe(64 * 1024)
-  #buffer = RecordWriter.#shared
-  #length = 0
-
-  part(part: RecordPart): void {
-    if (part === null) this.#byte(0xf6)
-    else if (typeof part === "string") this.text(part)
-    else if (part instanceof Uint8Array) {
-      this.header(2, part.length)
-      this.#reserve(part.length)
-      this.#buffer.set(part, this.#length)
-      this.#length += part.length
-    } else {
-      this.header(4, part.length)
-      for (const item of part) this.text(item)
+function recordBytes(kind: string, parts: readonly RecordPart[]): CborWriter {
+  const writer = new CborWriter(true)
+  writer.head(MAJOR.array, parts.length + 1)
+  writer.text(kind)
+  for (const part of parts) {
+    if (part === null) writer.null()
+    else if (typeof part === "string") writer.text(part)
+    else if (part instanceof Uint8Array) writer.bytes(part)
+    else {
+      writer.head(MAJOR.array, part.length)
+      for (const item of part) writer.text(item)
     }
   }
-
-  text(value: string): void {
-    const length = Buffer.byteLength(value)
-    this.header(3, length)
-    this.#reserve(length)
-    this.#length += this.#buffer.write(value, this.#length)
-  }
-
-  /** A major type with its argument, in the shortest form (as canonical CBOR requires). */
-  header(major: number, value: number): void {
-    const type = major << 5
-    this.#reserve(5)
-    const b = this.#buffer
-    if (value < 24) b[this.#length++] = type | value
-    else if (value < 0x100) {
-      b[this.#length++] = type | 24
-      b[this.#length++] = value
-    } else if (value < 0x10000) {
-      b[this.#length++] = type | 25
-      b.writeUInt16BE(value, this.#length)
-      this.#length += 2
-    } else if (value < 0x100000000) {
-      b[this.#length++] = type | 26
-      b.writeUInt32BE(value, this.#length)
-      this.#length += 4
-    } else throw new RangeError("hash record part too large")
-  }
-
-  bytes(): Uint8Array {
-    return this.#buffer.subarray(0, this.#length)
-  }
-
-  #byte(value: number): void {
-    this.#reserve(1)
-    this.#buffer[this.#length++] = value
-  }
-
-  #reserve(extra: number): void {
-    if (this.#length + extra <= this.#buffer.length) return
-    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + extra))
-    this.#buffer.copy(grown, 0, 0, this.#length)
-    this.#buffer = grown
-    RecordWriter.#shared = grown
-  }
+  return writer
 }
 
 /** The canonical CBOR of a hash record, through the general encoder (tests compare both). */
 export function recordBytesForTest(kind: string, parts: readonly RecordPart[]): { direct: Uint8Array; general: Uint8Array } {
-  const writer = new RecordWriter()
-  writer.header(4, parts.length + 1)
-  writer.text(kind)
-  for (const part of parts) writer.part(part)
-  return { direct: Uint8Array.from(writer.bytes()), general: cborEncode([kind, ...parts]) }
+  return { direct: recordBytes(kind, parts).take(), general: cborEncode([kind, ...parts]) }
 }
 
 /** Normalizes function source so formatting-only edits keep the task hash. */
