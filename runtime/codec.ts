@@ -277,7 +277,10 @@ class WireWriter {
       case "symbol":
         throw unencodable(path, "a symbol", "use a string instead")
     }
-    if (value === null) return w.null()
+    if (value === null) {
+      w.null()
+      return
+    }
     const object = value as object
     if (Array.isArray(object)) {
       w.head(MAJOR.array, object.length)
@@ -292,7 +295,10 @@ class WireWriter {
     const proto = Object.getPrototypeOf(object) as object | null
     for (const codec of codecs.list) {
       if (!codec.is(object)) continue
-      if (codec.tag === TAGS.expression) return this.#reference(w, object, codec, path)
+      if (codec.tag === TAGS.expression) {
+        this.#reference(w, object, codec, path)
+        return
+      }
       w.head(MAJOR.tag, codec.tag)
       this.#write(w, codec.encode(object), path)
       return
@@ -309,9 +315,18 @@ class WireWriter {
       }
       return
     }
-    if (object instanceof Uint8Array) return w.bytes(object)
-    if (object instanceof Map) return this.#map(w, object, path)
-    if (object instanceof Set) return this.#set(w, object, path)
+    if (object instanceof Uint8Array) {
+      w.bytes(object)
+      return
+    }
+    if (object instanceof Map) {
+      this.#map(w, object, path)
+      return
+    }
+    if (object instanceof Set) {
+      this.#set(w, object, path)
+      return
+    }
     if (object instanceof Date) {
       w.head(MAJOR.tag, TAGS.date)
       w.number(object.getTime())
