@@ -341,7 +341,8 @@ export class Execution {
     if (!hasValueHooks() || (typeof value !== "object" && !args.some((arg) => typeof arg === "object" && arg !== null))) return
     const record = (role: "input" | "output") => (item: unknown, codec: Codec<unknown>) => {
       const lineage = codec.lineage?.(item)
-      if (lineage !== undefined) this.#recorder.file({ path: lineage.path, fileHash: lineage.hash, callHash, role })
+      if (lineage !== undefined)
+        this.#recorder.file({ path: lineage.path, fileHash: lineage.hash, callHash, role, executionId: this.settings.id, at: Date.now() })
     }
     forEachRegistered(args, record("input"))
     forEachRegistered(value, record("output"))
