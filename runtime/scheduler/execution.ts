@@ -183,7 +183,6 @@ export class Execution {
   ): Promise<CallResult> {
     const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
     this.#recorder.task(task)
-    this.#recorder.value(argsHash, encodedArgs)
     this.#setStatus(job, "PENDING", undefined)
     try {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
@@ -216,12 +215,14 @@ export class Execution {
       if (hit !== undefined) {
         const value = await decodeIfValid(hit.bytes)
         if (value !== INVALID) {
+          // The arguments were stored with the evaluation this hit comes from.
           job.cached = true
           this.#recorder.knownValue(hit.valueHash)
           return { value: value.value, bytes: hit.bytes, valueHash: hit.valueHash }
         }
       }
     }
+    this.#recorder.value(job.argsHash, encodedArgs)
     const outcome = await this.#execute(job, args, encodedArgs, options)
     if (outcome.status === "failed") throw outcome
     const preparing = prepareForEncoding(outcome.value)
