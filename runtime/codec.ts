@@ -401,16 +401,20 @@ class ExpressionRef {
   constructor(readonly id: number) {}
 }
 
-/** Rebuilds a decoded expression graph: entries refer to later entries only, so build backwards. */
+/**
+ * Rebuilds a decoded expression graph. An entry may refer to any other entry (a shared expression
+ * keeps the number it got where it was first met), never to itself through a cycle: entries are
+ * built in dependency order, found with an explicit stack so a chain of 10,000 stays shallow.
+ */
 function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
   const codec = codecs.byTag.get(TAGS.expression) as Codec<unknown>
   const built = new Array<unknown>(nodes.length)
+  const fieldsOf = (value: object): object => (codec.is(value) ? (codec.encode(value) as object) : value)
   const resolve = (value: unknown): unknown => {
     if (value instanceof ExpressionRef) {
-      const node = built[value.id]
-      if (node === undefined)
-        throw new ReductioError("UNDECODABLE_VALUE", `expression table refers to entry ${value.id} before it is built`)
-      return node
+      if (built[value.id] === undefined)
+        throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${value.id} is missing or circular`)
+      return built[value.id]
     }
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) return value.map(resolve)
@@ -419,10 +423,47 @@ function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
     const proto = Object.getPrototypeOf(value) as unknown
     if (proto !== Object.prototype && proto !== null && !codec.is(value)) return value
     const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(codec.is(value) ? (codec.encode(value) as object) : value)) out[key] = resolve(item)
+    for (const [key, item] of Object.entries(fieldsOf(value))) out[key] = resolve(item)
     return codec.is(value) ? codec.decode(out) : out
   }
-  for (let i = nodes.length - 1; i >= 0; i--) built[i] = resolve(nodes[i])
+  /** The entries an entry refers to directly (not through other entries). */
+  const references = (node: unknown): number[] => {
+    const ids: number[] = []
+    const stack: unknown[] = [node]
+    while (stack.length > 0) {
+      const item = stack.pop()
+      if (item instanceof ExpressionRef) ids.push(item.id)
+      else if (Array.isArray(item)) stack.push(...item)
+      else if (item instanceof Map) for (const [k, v] of item) stack.push(k, v)
+      else if (item instanceof Set) stack.push(...item)
+      else if (typeof item === "object" && item !== null) {
+        const proto = Object.getPrototypeOf(item) as unknown
+        if (proto === Object.prototype || proto === null || codec.is(item)) stack.push(...Object.values(fieldsOf(item)))
+      }
+    }
+    return ids
+  }
+  const state = new Uint8Array(nodes.length) // 0 new, 1 in progress, 2 built
+  for (let start = 0; start < nodes.length; start++) {
+    if (state[start] !== 0) continue
+    const stack: { id: number; pending: number[] }[] = [{ id: start, pending: references(nodes[start]) }]
+    state[start] = 1
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as { id: number; pending: number[] }
+      const next = top.pending.pop()
+      if (next === undefined) {
+        built[top.id] = resolve(nodes[top.id])
+        state[top.id] = 2
+        stack.pop()
+      } else if (state[next] === 0) {
+        if (next >= nodes.length) throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${next} is missing`)
+        state[next] = 1
+        stack.push({ id: next, pending: references(nodes[next]) })
+      } else if (state[next] === 1) {
+        throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${next} refers to itself`)
+      }
+    }
+  }
   return resolve(root)
 }
 

@@ -66,6 +66,18 @@ describe("codec", () => {
     assert.deepEqual(decoded.result.args, [2])
   })
 
+  it("round-trips graphs where an expression is shared by several parents", () => {
+    const inc = task("test.codec.inc", (x: number) => x + 1)
+    const add = task("test.codec.add", (a: number, b: number) => a + b)
+    const t = inc(1)
+    const decoded = decode(encode([t, add(t, inc(t)), { t, again: inc(inc(t)) }])) as unknown[]
+    const [first, sum, record] = decoded as [object, { args: unknown[] }, { t: object; again: { args: [{ args: [object] }] } }]
+    assert.equal(sum.args[0], first)
+    assert.equal((sum.args[1] as { args: unknown[] }).args[0], first)
+    assert.equal(record.t, first)
+    assert.equal(record.again.args[0].args[0], first)
+  })
+
   it("names the path of a value it cannot encode", () => {
     class Connection {}
     const cases: [unknown, string][] = [

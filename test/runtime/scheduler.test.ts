@@ -93,6 +93,17 @@ describe("Scheduler", () => {
     assert.deepEqual(finalStatuses(events), ["CACHED"])
   })
 
+  it("replays a cached result whose graph shares one call between parents", async () => {
+    const backend = new MemoryBackend()
+    const shared = task("test.sched.shared", (n: number) => {
+      const t = inc(n)
+      return [add(t, inc(t)), { t, u: inc(t) }]
+    })
+    const first = await new Scheduler({ backend }).run(shared(2))
+    assert.deepEqual(first, [7, { t: 3, u: 4 }])
+    assert.deepEqual(await new Scheduler({ backend }).run(shared(2)), first)
+  })
+
   it("runs every call again with cache: false", async () => {
     const backend = new MemoryBackend()
     await new Scheduler({ backend }).run(inc(200))
