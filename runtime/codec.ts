@@ -97,8 +97,16 @@ export function prepareForEncoding(value: unknown): Promise<void> | undefined {
   return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined)
 }
 
-/** Calls `visit` for every value of a registered type inside `value`. */
-export function forEachRegistered(value: unknown, visit: (value: unknown, codec: Codec<unknown>) => void): void {
+/**
+ * Calls `visit` for every value of a registered type inside `value`, expressions included (and,
+ * unless `intoExpressions` is false, the values inside them, such as a File in a call's arguments).
+ */
+export function forEachRegistered(
+  value: unknown,
+  visit: (value: unknown, codec: Codec<unknown>) => void,
+  options: { readonly intoExpressions?: boolean } = {},
+): void {
+  const intoExpressions = options.intoExpressions ?? true
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const item = stack.pop()
@@ -106,7 +114,7 @@ export function forEachRegistered(value: unknown, visit: (value: unknown, codec:
     const codec = codecs.list.find((c) => c.is(item))
     if (codec !== undefined) {
       visit(item, codec)
-      if (codec.tag === TAGS.expression) stack.push(codec.encode(item))
+      if (codec.tag === TAGS.expression && intoExpressions) stack.push(codec.encode(item))
       continue
     }
     if (Array.isArray(item)) stack.push(...item)

@@ -346,7 +346,8 @@ export class Execution {
         this.#recorder.file({ path: lineage.path, fileHash: lineage.hash, callHash, role, executionId: this.settings.id, at: Date.now() })
     }
     forEachRegistered(args, record("input"))
-    forEachRegistered(value, record("output"))
+    // A File inside a call this body returned belongs to that call, not to this one.
+    forEachRegistered(value, record("output"), { intoExpressions: false })
   }
 }
 

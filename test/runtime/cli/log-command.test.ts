@@ -16,7 +16,8 @@ export const shout = task("shout", async (input: File, path: string) => {
   await file.write((await input.read()).toUpperCase())
   return file
 })
-export const main = task("main", () => shout(write("lower.txt", "hello"), "upper.txt"))
+export const relay = task("relay", (input: File) => shout(input, "relayed.txt"))
+export const main = task("main", () => [shout(write("lower.txt", "hello"), "upper.txt"), relay(write("lower.txt", "hello"))])
 `
 
 describe("reductio log", () => {
@@ -45,7 +46,7 @@ describe("reductio log", () => {
   it("prints an execution's job tree by id prefix", async () => {
     const result = await runCli(["log", executionId.slice(0, 18)], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
-    assert.match(result.stdout, /3 jobs: 3 DONE/)
+    assert.match(result.stdout, /5 jobs: 5 DONE/)
     assert.match(result.stdout, /\n {2}DONE\s+main[^\n]*\n {4}DONE\s+(write|shout)/)
   })
 
@@ -54,7 +55,9 @@ describe("reductio log", () => {
     assert.equal(result.code, 0, result.stderr)
     const [, produced, consumed] = result.stdout.split(/produced by:|consumed by:/)
     assert.match(produced ?? "", /write\s+call [0-9a-f]{12}/)
+    assert.doesNotMatch(produced ?? "", /relay|shout/)
     assert.match(consumed ?? "", /shout\s+call [0-9a-f]{12}/)
+    assert.match(consumed ?? "", /relay\s+call [0-9a-f]{12}/)
     const json = await runCli(["log", "--file", "upper.txt", "--json"], { cwd: project.dir })
     const { uses } = JSON.parse(json.stdout) as { uses: { taskName: string; role: string; executionId: string }[] }
     assert.deepEqual(
