@@ -10,6 +10,7 @@ import type {
   Lazily,
   Lazy,
   MapExpression,
+  Resolved,
   SeqExpression,
   ThrowExpression,
 } from "./expression.js"
@@ -47,7 +48,7 @@ export function map<E, R, X extends unknown[] = []>(
   fn: Task<[E, ...X], R>,
   items: Lazily<readonly E[]>,
   ...extraArgs: { [I in keyof X]: Lazily<X[I]> }
-): Lazy<Awaited<R>[]> {
+): Lazy<Resolved<Awaited<R>>[]> {
   if (!isTask(fn)) throw new ReductioError("INVALID_ARGUMENT", "map(fn, items): fn must be a task declared with task()")
   return toLazy(makeExpression<MapExpression>({ kind: "map", task: fn.taskName, items, extraArgs, options: callOverridesOf(fn) }))
 }

@@ -95,18 +95,24 @@ function jobTree(jobs: readonly JobView[]): string[] {
   while (stack.length > 0) {
     const { job, depth } = stack.pop() as { job: JobView; depth: number }
     if (job.seq < 0) {
-      lines.push(`${"  ".repeat(depth)}… ${-job.seq} more`)
+      lines.push(`${indent(depth)}… ${-job.seq} more`)
       continue
     }
     const duration = formatDuration(job.startedAt, job.endedAt)
     const error = job.error === null ? "" : `  ${briefError(job.error)}`
-    lines.push(`${"  ".repeat(depth)}${job.status.padEnd(9)} ${job.taskName}  ${duration}  ${job.evalHash.slice(0, 12)}${error}`)
+    lines.push(`${indent(depth)}${job.status.padEnd(9)} ${job.taskName}  ${duration}  ${job.evalHash.slice(0, 12)}${error}`)
     const kids = children.get(job.seq) ?? []
     const shown =
       kids.length > maxSiblings ? [...kids.slice(0, maxSiblings), { ...(kids[0] as JobView), seq: -(kids.length - maxSiblings) }] : kids
     for (let i = shown.length - 1; i >= 0; i--) stack.push({ job: shown[i] as JobView, depth: depth + 1 })
   }
   return lines
+}
+
+/** Indentation for a tree depth; past 24 levels (deep recursion) the depth is written as a number. */
+function indent(depth: number): string {
+  const maxDepth = 24
+  return depth <= maxDepth ? "  ".repeat(depth) : `${"  ".repeat(maxDepth)}[${depth}] `
 }
 
 async function printLineage(io: CliIo, backend: Backend, uri: string, json: boolean): Promise<void> {
