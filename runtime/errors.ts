@@ -195,8 +195,8 @@ export class TaskError extends ReductioError {
     code: "TASK_FAILED" | "INFRASTRUCTURE_FAILURE" | "CANCELLED",
     init: { task: string; argsHash: string; evalHash: string; record: ErrorRecord },
   ) {
-    const what = code === "TASK_FAILED" ? "failed" : code === "CANCELLED" ? "was cancelled" : "failed"
-    super(code, `task ${init.task} (args ${init.argsHash.slice(0, 12)}) ${what}: ${init.record.name}: ${init.record.message}`, {
+    const subject = `task ${init.task} (args ${init.argsHash.slice(0, 12)})`
+    super(code, code === "CANCELLED" ? `${subject} was cancelled` : `${subject} failed: ${init.record.name}: ${init.record.message}`, {
       cause: fromErrorRecord(init.record),
     })
     this.name = "TaskError"

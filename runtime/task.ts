@@ -136,7 +136,7 @@ export function callOverridesOf(value: Task): CallOptions | undefined {
 export function lookupTask(name: string): TaskDefinition {
   const definition = registry.get(name)
   if (definition === undefined) {
-    const known = [...registry.keys()].sort()
+    const known = [...registry.keys()].filter((known) => !known.startsWith("reductio.")).sort()
     throw new ReductioError(
       "TASK_NOT_FOUND",
       `no task named ${JSON.stringify(name)}; known tasks: ${known.length === 0 ? "(none registered)" : known.join(", ")}`,
@@ -151,14 +151,26 @@ export function registeredTasks(): ReadonlyMap<string, TaskDefinition> {
   return registry
 }
 
+/** A task function's parameter as read from its source. */
+export interface TaskParameter {
+  readonly name: string
+  /** Has a default value, or is a rest parameter. */
+  readonly optional: boolean
+}
+
 /**
  * The parameter names of a task function, read from its source (for the CLI's `--name value`
  * flags). Destructured parameters appear as `arg<i>`.
  */
 export function parameterNames(fn: (...args: never[]) => unknown): string[] {
+  return taskParameters(fn).map((parameter) => parameter.name)
+}
+
+/** The parameters of a task function, read from its source. */
+export function taskParameters(fn: (...args: never[]) => unknown): TaskParameter[] {
   const source = fn.toString()
   const arrow = /^(?:async\s*)?([A-Za-z_$][\w$]*)\s*=>/.exec(source)
-  if (arrow?.[1] !== undefined) return [arrow[1]]
+  if (arrow?.[1] !== undefined) return [{ name: arrow[1], optional: false }]
   const open = source.indexOf("(")
   if (open < 0) return []
   let depth = 0
@@ -188,7 +200,20 @@ export function parameterNames(fn: (...args: never[]) => unknown): string[] {
   }
   if (current.trim() !== "") parts.push(current)
   return parts.map((part, i) => {
-    const match = /^\s*(?:\.\.\.)?([A-Za-z_$][\w$]*)/.exec(part)
-    return match?.[1] ?? `arg${i}`
+    const match = /^\s*(\.\.\.)?([A-Za-z_$][\w$]*)/.exec(part)
+    const rest = match?.[1] !== undefined
+    return { name: match?.[2] ?? `arg${i}`, optional: rest || hasDefault(part) }
   })
+}
+
+/** True when a parameter's source has a top-level `=` (a default value). */
+function hasDefault(part: string): boolean {
+  let depth = 0
+  for (let i = 0; i < part.length; i++) {
+    const ch = part[i]
+    if (ch === "(" || ch === "[" || ch === "{") depth++
+    else if (ch === ")" || ch === "]" || ch === "}") depth--
+    else if (ch === "=" && depth === 0 && part[i + 1] !== ">" && part[i + 1] !== "=") return true
+  }
+  return false
 }

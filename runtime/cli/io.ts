@@ -19,6 +19,14 @@ export interface CliIo {
 
 /** The process's real IO. */
 export function processIo(): CliIo {
+  // `reductio log | head`: a reader that goes away is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount("error") > 0) continue
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+      throw error
+    })
+  }
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),

@@ -67,8 +67,8 @@ export class Progress {
   finish(status: string): void {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
+    if (this.mode === "off" || this.#executionId === "") return
     if (this.mode === "table") this.#render()
-    if (this.mode === "off") return
     const totals = this.totals()
     const seconds = ((Date.now() - this.#startedAt) / 1000).toFixed(2)
     const parts = [`${totals.jobs} jobs`, `${totals.done} done`, `${totals.cached} cached`]

@@ -6,9 +6,9 @@
 import { relative } from "node:path"
 import type { Command } from "commander"
 import { loadConfig } from "../config/load-config.js"
-import { exitCodeOf, ReductioError } from "../errors.js"
+import { exitCodeOf, isReductioError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
-import { lookupTask, registeredTasks, type TaskDefinition } from "../task.js"
+import { lookupTask, registeredTasks, type Task, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue } from "./output.js"
@@ -44,7 +44,7 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
         "Without a task name, runs the task the file's own run() names, else `main`.\n" +
         "`reductio run workflow.ts --help` lists the file's tasks and their parameters.",
     )
-    .argument("<workflow>", "the workflow file (TypeScript or JavaScript)")
+    .argument("[workflow]", "the workflow file (TypeScript or JavaScript)")
     .argument("[task]", "the task to run")
     .argument("[args...]", "task arguments: --name value, or positional")
     .option("--no-cache", "run every call even when a cached result exists")
@@ -59,9 +59,10 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .passThroughOptions()
     .action(
       async (workflow: string, taskName: string | undefined, rest: string[], options: RunFlags & { help?: boolean }, command: Command) => {
-        if (options.help === true && workflow === undefined) {
-          io.out(command.helpInformation())
-          return done(0)
+        if (workflow === undefined) {
+          if (options.help === true) io.out(command.helpInformation())
+          else io.err(`error: name the workflow file to run\n${command.helpInformation()}`)
+          return done(options.help === true ? 0 : 2)
         }
         done(await runCommand(io, workflow, taskName, rest, options, command))
       },
@@ -88,11 +89,11 @@ async function runCommand(
     let args: unknown[]
     if (taskName === undefined || taskName.startsWith("--")) {
       const entry = loadedWorkflow.entry
-      task = entry?.task.definition ?? defaultTask(workflow)
+      task = entry?.task.definition ?? defaultTask(workflow, loadedWorkflow.exportedTasks)
       const argv = extractRunFlags(task, taskName === undefined ? rest : [taskName, ...rest], flags)
       args = entry !== undefined && argv.length === 0 ? [...entry.args] : parseTaskArgs(task, argv)
     } else {
-      task = lookupTask(taskName)
+      task = findTask(taskName, loadedWorkflow.exportedTasks)
       args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
     }
     const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
@@ -108,7 +109,7 @@ async function runCommand(
     })
     if (flags.json === true) {
       io.out(
-        `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: result.value } : { executionId: result.executionId, status: "FAILED", error: String((result.error as Error)?.message ?? result.error) })}\n`,
+        `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: result.value } : { executionId: result.executionId, status: isReductioError(result.error, "CANCELLED") ? "CANCELLED" : "FAILED", error: { code: isReductioError(result.error) ? result.error.code : undefined, message: String((result.error as Error)?.message ?? result.error) } })}\n`,
       )
     } else if (result.ok) {
       io.out(`${formatValue(result.value)}\n`)
@@ -152,8 +153,22 @@ function parameterNamesOf(task: TaskDefinition): string[] {
     .map((part) => part.slice(2))
 }
 
-function defaultTask(workflow: string): TaskDefinition {
-  const main = registeredTasks().get("main")
+/** A task by its registered name, or by the name the workflow exports it under. */
+function findTask(name: string, exported: ReadonlyMap<string, Task>): TaskDefinition {
+  if (registeredTasks().has(name)) return lookupTask(name)
+  const byExport = exported.get(name)
+  if (byExport !== undefined) return byExport.definition
+  try {
+    return lookupTask(name)
+  } catch (error) {
+    if (exported.size === 0 || !isReductioError(error, "TASK_NOT_FOUND")) throw error
+    const exports = [...exported].map(([exportName, t]) => (exportName === t.taskName ? exportName : `${exportName} (${t.taskName})`))
+    throw new ReductioError("TASK_NOT_FOUND", `${error.message}; exported tasks: ${exports.join(", ")}`, { details: error.details })
+  }
+}
+
+function defaultTask(workflow: string, exported: ReadonlyMap<string, Task>): TaskDefinition {
+  const main = registeredTasks().get("main") ?? exported.get("main")?.definition
   if (main !== undefined) return main
   throw new ReductioError(
     "TASK_NOT_FOUND",

@@ -3,12 +3,16 @@
  * What `await run(main, ...args)` does in a script started with `tsx workflow.ts`.
  */
 import { loadConfig } from "../config/load-config.js"
+import { exitCodeOf } from "../errors.js"
 import type { Task } from "../task.js"
 import { processIo } from "./io.js"
 import { formatFailure, formatValue } from "./output.js"
 import { progressModeFor, runSession } from "./session.js"
 
-/** Runs `entry(...args)` with the project's configuration; prints the result or exits 1. */
+/**
+ * Runs `entry(...args)` with the project's configuration; prints the result, or prints the error
+ * and exits with its code. `REDUCTIO_NO_CACHE=1` and `REDUCTIO_QUIET=1` stand in for the CLI flags.
+ */
 export async function runScript(entry: Task, args: readonly unknown[]): Promise<unknown> {
   const io = processIo()
   const workflowPath = process.argv[1]
@@ -28,8 +32,9 @@ export async function runScript(entry: Task, args: readonly unknown[]): Promise<
       return result.value
     }
     io.err(`${formatFailure(result.error)}\n`)
+    process.exit(exitCodeOf(result.error))
   } catch (error) {
     io.err(`${formatFailure(error)}\n`)
+    process.exit(exitCodeOf(error))
   }
-  process.exit(1)
 }

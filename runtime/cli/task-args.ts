@@ -4,7 +4,7 @@
  * anything else a string), or positionally.
  */
 import { ReductioError } from "../errors.js"
-import { parameterNames, type TaskDefinition } from "../task.js"
+import { parameterNames, type TaskDefinition, taskParameters } from "../task.js"
 
 /** Parses one command-line value: a JSON literal if it is one, else the string itself. */
 export function parseValue(text: string): unknown {
@@ -59,12 +59,19 @@ export function parseTaskArgs(task: TaskDefinition, argv: readonly string[]): un
       `task ${task.name} takes ${names.length} parameter(s) (${names.join(", ")}) but got more arguments`,
     )
   }
+  const missing = taskParameters(task.fn).filter((parameter, index) => !parameter.optional && args[index] === undefined)
+  if (missing.length > 0) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `task ${task.name} needs ${missing.map((parameter) => `--${parameter.name}`).join(", ")}; usage: ${taskUsage(task)}`,
+    )
+  }
   while (args.length > 0 && args[args.length - 1] === undefined) args.pop()
   return args
 }
 
-/** The one-line usage of a task: `main --n <n> --label <label>`. */
+/** The one-line usage of a task: `main --n <n> [--label <label>]` (brackets: has a default). */
 export function taskUsage(task: TaskDefinition): string {
-  const names = parameterNames(task.fn)
-  return [task.name, ...names.map((name) => `--${name} <${name}>`)].join(" ")
+  const parameters = taskParameters(task.fn).map(({ name, optional }) => (optional ? `[--${name} <${name}>]` : `--${name} <${name}>`))
+  return [task.name, ...parameters].join(" ")
 }

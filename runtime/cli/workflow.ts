@@ -8,13 +8,16 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { ReductioError, isReductioError } from "../errors.js"
 import { ensureTypeScriptLoader } from "../config/typescript-loader.js"
-import { MODE_KEY, ENTRY_KEY, type ScriptEntry } from "../run.js"
+import { ENTRY_KEY, MODE_KEY, type ScriptEntry } from "../run.js"
+import { isTask, type Task } from "../task.js"
 
 /** A loaded workflow module. */
 export interface LoadedWorkflow {
   readonly path: string
   /** The task and arguments of the script's own top-level `run(task, ...args)`, if it has one. */
   readonly entry: ScriptEntry | undefined
+  /** The module's exported tasks, by export name. */
+  readonly exportedTasks: ReadonlyMap<string, Task>
 }
 
 /** Imports a workflow file; WORKFLOW_NOT_FOUND or WORKFLOW_LOAD_FAILED when it cannot. */
@@ -24,11 +27,12 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
     throw new ReductioError("WORKFLOW_NOT_FOUND", `workflow file ${file} does not exist (looked for ${path})`)
   }
   const globals = globalThis as unknown as Record<symbol, unknown>
+  let module: Record<string, unknown> = {}
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
   try {
     await ensureTypeScriptLoader()
-    await import(pathToFileURL(path).href)
+    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (error) {
     if (isReductioError(error)) throw error
     const message = error instanceof Error ? error.message : String(error)
@@ -37,5 +41,7 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
       : ""
     throw new ReductioError("WORKFLOW_LOAD_FAILED", `cannot load workflow ${file}: ${message.trim()}${hint}`, { cause: error })
   }
-  return { path, entry: globals[ENTRY_KEY] as ScriptEntry | undefined }
+  const exportedTasks = new Map<string, Task>()
+  for (const [name, value] of Object.entries(module)) if (isTask(value)) exportedTasks.set(name, value)
+  return { path, entry: globals[ENTRY_KEY] as ScriptEntry | undefined, exportedTasks }
 }

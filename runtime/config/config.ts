@@ -209,7 +209,8 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
   if (raw === undefined || raw === null) return {}
   top(raw, "config")
   const config = raw as ReductioConfig
-  const names = ["local", ...Object.keys(config.executors ?? {})]
+  // `local` and `process` exist without configuration (see createExecutors).
+  const names = [...new Set(["local", "process", ...Object.keys(config.executors ?? {})])]
   if (config.defaultExecutor !== undefined && !names.includes(config.defaultExecutor)) {
     fail(source, "config.defaultExecutor", `names executor "${config.defaultExecutor}", which is not defined; defined: ${names.join(", ")}`)
   }

@@ -94,7 +94,7 @@ describe("reductio run", () => {
   it("lists the file's tasks and their parameters with --help", async () => {
     const result = await runCli(["run", "workflow.ts", "--help"], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
-    assert.match(result.stdout, /main --n <n> --label <label>/)
+    assert.match(result.stdout, /main --n <n> \[--label <label>\]/)
     assert.match(result.stdout, /leaf --x <x>/)
   })
 
@@ -120,7 +120,39 @@ describe("reductio run", () => {
     assert.match(tree.stdout, /DONE\s+leaf/)
   })
 
+  it("finds a task by the name the file exports it under", async () => {
+    await project.write(
+      "named.ts",
+      `import { task } from "reductio"\nexport const hello = task("greetings.hello", (name: string) => "hi " + name)\n`,
+    )
+    const result = await runCli(["run", "named.ts", "hello", "--name", "Bo", "--quiet"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stdout, "hi Bo\n")
+  })
+
+  it("runs on the process executor without configuring it", async () => {
+    const result = await runCli(["run", "workflow.ts", "main", "--n", "2", "--executor", "process", "--json"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal((JSON.parse(result.stdout) as { status: string }).status, "DONE")
+  })
+
   describe("bad input", () => {
+    it("shows the run help when no workflow is named", async () => {
+      const help = await runCli(["run", "--help"], { cwd: project.dir })
+      assert.equal(help.code, 0, help.stderr)
+      assert.match(help.stdout, /Usage: reductio run/)
+      const missing = await runCli(["run"], { cwd: project.dir })
+      assert.equal(missing.code, 2)
+      assert.match(missing.stderr, /name the workflow file/)
+    })
+
+    it("refuses a missing required parameter", async () => {
+      const result = await runCli(["run", "workflow.ts", "broken"], { cwd: project.dir })
+      assert.equal(result.code, 2)
+      assert.match(result.stderr, /INVALID_ARGUMENT/)
+      assert.match(result.stderr, /needs --why/)
+    })
+
     it("names a missing workflow file", async () => {
       const result = await runCli(["run", "missing.ts", "main"], { cwd: project.dir })
       assert.equal(result.code, 2)
