@@ -58,6 +58,11 @@ export interface SqlDialectAdapter {
   selectArrays?(query: CompiledQuery): Promise<unknown[][]>
   /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
   writeBatch?(batch: WriteBatch): void | Promise<void>
+  /**
+   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes]`
+   * rows (hex hashes). Deep recursions look up one hash at a time, so per-query cost matters.
+   */
+  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array][]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
   hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
   /**
@@ -152,6 +157,16 @@ export class KyselyBackend implements Backend {
 
   async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {
     const found = new Map<string, CachedEvaluation>()
+    if (this.#adapter.lookupEvaluations !== undefined) {
+      try {
+        for (const [evalHash, valueHash, bytes] of this.#adapter.lookupEvaluations(evalHashes)) {
+          found.set(evalHash, { valueHash, bytes: plainBytes(bytes) })
+        }
+      } catch (error) {
+        throw this.#adapter.translateError(error)
+      }
+      return found
+    }
     for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
       const rows = await this.db
         .selectFrom("evaluation")

@@ -19,6 +19,11 @@ import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec 
  * const backend = new SqliteBackend(".reductio/reductio.db")
  * await backend.open()
  */
+
+/** One prepared statement answers any number of cache lookups: the hashes come as one JSON array. */
+const LOOKUP_EVALUATIONS =
+  "select lower(hex(e.eval_hash)), lower(hex(e.value_hash)), v.bytes from evaluation e join value v on v.hash = e.value_hash " +
+  "where e.eval_hash in (select unhex(value) from json_each(?))"
 export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
   readonly path: string
@@ -132,6 +137,12 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
       let prepared = statements.get(query.sql)
       if (prepared === undefined) statements.set(query.sql, (prepared = (raw as BetterSqlite3.Database).prepare(query.sql).raw(true)))
       return prepared.all(...query.parameters) as unknown[][]
+    },
+    lookupEvaluations(evalHashes) {
+      let prepared = statements.get(LOOKUP_EVALUATIONS)
+      if (prepared === undefined)
+        statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as BetterSqlite3.Database).prepare(LOOKUP_EVALUATIONS).raw(true)))
+      return prepared.all(JSON.stringify(evalHashes.map(checkHash))) as [string, string, Uint8Array][]
     },
     writeBatch(batch) {
       const rows = batchRows(batch)
