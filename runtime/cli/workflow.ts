@@ -31,7 +31,7 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
   try {
-    await ensureTypeScriptLoader()
+    await ensureTypeScriptLoader(path)
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (error) {
     if (isReductioError(error)) throw error

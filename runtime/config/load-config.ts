@@ -84,7 +84,7 @@ export function resolveDatabase(database: string | undefined, projectDir: string
 
 async function importConfig(path: string): Promise<unknown> {
   try {
-    await ensureTypeScriptLoader()
+    await ensureTypeScriptLoader(path)
     const module = (await import(pathToFileURL(path).href)) as { default?: unknown }
     return module.default ?? {}
   } catch (error) {
