@@ -61,6 +61,11 @@ export interface ValueRecord {
 export interface EvaluationRecord {
   readonly evalHash: string
   readonly valueHash: string
+  /**
+   * The call hash the call reduced to, once known. Its call node and edges were written with
+   * this row, so a cached call that reduces to the same call hash need not write them again.
+   */
+  readonly callHash?: string | null
 }
 
 /** A provenance node: a finished call with its fully reduced value and its child calls. */
@@ -123,6 +128,8 @@ export interface ContentRequest {
 export interface CachedEvaluation {
   readonly valueHash: string
   readonly bytes: Uint8Array
+  /** The call hash recorded with the evaluation, if any (see {@link EvaluationRecord.callHash}). */
+  readonly callHash?: string | null
 }
 
 export interface ExecutionQuery {

@@ -62,7 +62,7 @@ export interface SqlDialectAdapter {
    * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes]`
    * rows (hex hashes). Deep recursions look up one hash at a time, so per-query cost matters.
    */
-  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array][]
+  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null][]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
   hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
   /**
@@ -159,8 +159,8 @@ export class KyselyBackend implements Backend {
     const found = new Map<string, CachedEvaluation>()
     if (this.#adapter.lookupEvaluations !== undefined) {
       try {
-        for (const [evalHash, valueHash, bytes] of this.#adapter.lookupEvaluations(evalHashes)) {
-          found.set(evalHash, { valueHash, bytes: plainBytes(bytes) })
+        for (const [evalHash, valueHash, bytes, callHash] of this.#adapter.lookupEvaluations(evalHashes)) {
+          found.set(evalHash, { valueHash, bytes: plainBytes(bytes), callHash: callHash || null })
         }
       } catch (error) {
         throw this.#adapter.translateError(error)
@@ -174,13 +174,14 @@ export class KyselyBackend implements Backend {
         .select([
           this.#adapter.hex("evaluation.eval_hash").as("eval_hash"),
           this.#adapter.hex("evaluation.value_hash").as("value_hash"),
+          this.#adapter.hex("evaluation.call_hash").as("call_hash"),
           "value.bytes",
         ])
         .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
         if (row.eval_hash !== null && row.value_hash !== null) {
-          found.set(row.eval_hash, { valueHash: row.value_hash, bytes: plainBytes(row.bytes) })
+          found.set(row.eval_hash, { valueHash: row.value_hash, bytes: plainBytes(row.bytes), callHash: row.call_hash || null })
         }
       }
     }
@@ -355,6 +356,7 @@ export class KyselyBackend implements Backend {
     return {
       tasks: tasks.map((t) => ({ hash: bufferToHash(t.hash), name: t.name, source: t.source, version: t.version })),
       values: values.map((v) => ({ hash: bufferToHash(v.hash), bytes: plainBytes(v.bytes) })),
+      // Copied without their call hash: the target records the call again on its next rerun.
       evaluations: evaluations.map((e) => ({ evalHash: bufferToHash(e.eval_hash), valueHash: bufferToHash(e.value_hash) })),
       calls,
       files: files.map((f) => ({

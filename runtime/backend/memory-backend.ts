@@ -26,6 +26,7 @@ export class MemoryBackend implements Backend {
   readonly #tasks = new Map<string, TaskRecord>()
   readonly #values = new Map<string, Uint8Array>()
   readonly #evaluations = new Map<string, string>()
+  readonly #evaluationCalls = new Map<string, string | null>()
   readonly #calls = new Map<string, CallRecord>()
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
   readonly #files = new Map<string, FileUseRecord>()
@@ -38,7 +39,10 @@ export class MemoryBackend implements Backend {
     for (const e of batch.executions ?? []) this.#executions.set(e.id, e)
     for (const t of batch.tasks ?? []) if (!this.#tasks.has(t.hash)) this.#tasks.set(t.hash, t)
     for (const v of batch.values ?? []) if (!this.#values.has(v.hash)) this.#values.set(v.hash, v.bytes)
-    for (const e of batch.evaluations ?? []) this.#evaluations.set(e.evalHash, e.valueHash)
+    for (const e of batch.evaluations ?? []) {
+      this.#evaluations.set(e.evalHash, e.valueHash)
+      this.#evaluationCalls.set(e.evalHash, e.callHash ?? null)
+    }
     for (const c of batch.calls ?? []) if (!this.#calls.has(c.callHash)) this.#calls.set(c.callHash, c)
     for (const j of batch.jobs ?? []) {
       let jobs = this.#jobs.get(j.executionId)
@@ -58,7 +62,8 @@ export class MemoryBackend implements Backend {
     for (const evalHash of evalHashes) {
       const valueHash = this.#evaluations.get(evalHash)
       const bytes = valueHash === undefined ? undefined : this.#values.get(valueHash)
-      if (valueHash !== undefined && bytes !== undefined) found.set(evalHash, { valueHash, bytes })
+      if (valueHash !== undefined && bytes !== undefined)
+        found.set(evalHash, { valueHash, bytes, callHash: this.#evaluationCalls.get(evalHash) ?? null })
     }
     return found
   }

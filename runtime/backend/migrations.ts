@@ -16,6 +16,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
   return {
     "0001_initial": { up: (db) => initialSchema(db, dialect) },
     "0002_file_use_origin": { up: (db) => fileUseOrigin(db, dialect) },
+    "0003_evaluation_call": { up: (db) => evaluationCall(db, dialect) },
   }
 }
 
@@ -131,6 +132,14 @@ async function initialSchema(db: Kysely<unknown>, dialect: SqlDialectName): Prom
  * the job that first recorded it, so writing 10,000 jobs no longer maintains a random-order index
  * (about a sixth of the pages each batch dirtied) for a query that runs only on `reductio log --file`.
  */
+/** The call hash an evaluation reduced to: cached reruns skip rewriting that call's node and edges. */
+async function evaluationCall(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  await db.schema
+    .alterTable("evaluation")
+    .addColumn("call_hash", dialect === "sqlite" ? "blob" : "bytea")
+    .execute()
+}
+
 async function fileUseOrigin(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
   const time = dialect === "sqlite" ? "integer" : "bigint"
   await db.schema.alterTable("file_use").addColumn("execution_id", "text").execute()

@@ -52,6 +52,7 @@ export interface ValueTable {
 export interface EvaluationTable {
   eval_hash: HashColumn
   value_hash: HashColumn
+  call_hash: HashColumn | null
 }
 
 export interface CallNodeTable {

@@ -33,7 +33,7 @@ export const TABLES: readonly TableSpec[] = [
     upsert: false,
   },
   // A rerun after a cached result was invalidated (a File changed) records the new result.
-  { table: "evaluation", columns: ["eval_hash", "value_hash"], key: ["eval_hash"], upsert: true },
+  { table: "evaluation", columns: ["eval_hash", "value_hash", "call_hash"], key: ["eval_hash"], upsert: true },
   {
     table: "execution",
     columns: ["id", "started_at", "ended_at", "status", "command", "root_call_hash", "error"],
@@ -202,7 +202,11 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   )
   put(
     "evaluation",
-    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [bytes(e.evalHash), bytes(e.valueHash)]),
+    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [
+      bytes(e.evalHash),
+      bytes(e.valueHash),
+      nullable(e.callHash ?? null),
+    ]),
   )
   put(
     "execution",

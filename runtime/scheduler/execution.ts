@@ -192,7 +192,11 @@ export class Execution {
       this.#recorder.value(valueHash, encoded)
       job.children.sort()
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
-      this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
+      // A cache hit that reduced to the call recorded with its evaluation: node and edges exist.
+      if (immediate.recordedCallHash !== callHash) {
+        this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
+        this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash })
+      }
       this.#recordLineage(args, immediate.value, callHash)
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
       return { value, callHash }
@@ -209,7 +213,7 @@ export class Execution {
     args: unknown[],
     encodedArgs: Uint8Array,
     options: CallOptions,
-  ): Promise<{ value: unknown; bytes: Uint8Array; valueHash: string }> {
+  ): Promise<{ value: unknown; bytes: Uint8Array; valueHash: string; recordedCallHash?: string | null | undefined }> {
     if (this.settings.cache && options.cache !== false) {
       const hit = await this.#batcher.lookup(job.evalHash)
       if (hit !== undefined) {
@@ -218,7 +222,7 @@ export class Execution {
           // The arguments were stored with the evaluation this hit comes from.
           job.cached = true
           this.#recorder.knownValue(hit.valueHash)
-          return { value: value.value, bytes: hit.bytes, valueHash: hit.valueHash }
+          return { value: value.value, bytes: hit.bytes, valueHash: hit.valueHash, recordedCallHash: hit.callHash }
         }
       }
     }

@@ -29,7 +29,7 @@ export class Recorder {
   #executions = new Map<string, ExecutionRecord>()
   #tasks: TaskRecord[] = []
   #values: ValueRecord[] = []
-  #evaluations: EvaluationRecord[] = []
+  #evaluations = new Map<string, EvaluationRecord>()
   #calls: CallRecord[] = []
   #jobs = new Map<number, JobRecord | JobSource>()
   #files: FileUseRecord[] = []
@@ -71,8 +71,9 @@ export class Recorder {
     this.#seenValues.add(hash)
   }
 
+  /** Records a cache entry; a later record of the same eval hash in this batch replaces it. */
   evaluation(record: EvaluationRecord): void {
-    this.#evaluations.push(record)
+    this.#evaluations.set(record.evalHash, record)
     this.#touch()
   }
 
@@ -125,7 +126,7 @@ export class Recorder {
       executions: [...this.#executions.values()],
       tasks: this.#tasks,
       values: this.#values,
-      evaluations: this.#evaluations,
+      evaluations: [...this.#evaluations.values()],
       calls: this.#calls,
       jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
       files: this.#files,
@@ -133,7 +134,7 @@ export class Recorder {
     this.#executions = new Map()
     this.#tasks = []
     this.#values = []
-    this.#evaluations = []
+    this.#evaluations = new Map()
     this.#calls = []
     this.#jobs = new Map()
     this.#files = []

@@ -95,7 +95,15 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write(batch)
       const found = await backend.loadEvaluations([hash("eval load"), hash("eval missing")])
       assert.equal(found.size, 1)
-      assert.deepEqual(found.get(hash("eval load")), { valueHash: call.valueHash, bytes: bytes(0x18, 4, 7) })
+      assert.deepEqual(found.get(hash("eval load")), { valueHash: call.valueHash, bytes: bytes(0x18, 4, 7), callHash: null })
+    })
+
+    it("keeps the call hash an evaluation was recorded with, the latest write winning", async () => {
+      const { batch, call } = finishedCall("with call")
+      await backend.write(batch)
+      await backend.write({ evaluations: [{ evalHash: hash("eval with call"), valueHash: call.valueHash, callHash: call.callHash }] })
+      const found = await backend.loadEvaluations([hash("eval with call")])
+      assert.equal(found.get(hash("eval with call"))?.callHash, call.callHash)
     })
 
     it("loads thousands of evaluations in one call", async () => {
@@ -105,7 +113,7 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ values, evaluations })
       const found = await backend.loadEvaluations([...labels.map((label) => hash(`eval ${label}`)), hash("eval nowhere")])
       assert.equal(found.size, 2500)
-      assert.deepEqual(found.get(hash("eval many 2499")), { valueHash: hash("value many 2499"), bytes: bytes(9) })
+      assert.deepEqual(found.get(hash("eval many 2499")), { valueHash: hash("value many 2499"), bytes: bytes(9), callHash: null })
     })
 
     it("records a new result for an eval hash that is written again (the latest wins)", async () => {

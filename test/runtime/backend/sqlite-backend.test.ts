@@ -34,7 +34,7 @@ describe("SqliteBackend", () => {
     await second.open()
     assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
     assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
-    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin"])
+    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin", "0003_evaluation_call"])
     await second.close()
   })
 
