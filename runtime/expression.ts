@@ -7,18 +7,27 @@
 import { registerCodec, setExpressionIdentity, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 
-/** Options a call site may override with `task.options({...})`; they never change a cache key. */
+/**
+ * Options a call site may override with `task.options({...})`; they never change a cache key.
+ * Resources apply to the executors that place work (process, AWS Batch, AWS Glue).
+ */
 export interface CallOptions {
+  /** The configured executor to run on (default: the configuration's default, `local`). */
   readonly executor?: string
+  /** false: always run, never replay from the cache (the result is still recorded). */
   readonly cache?: boolean
+  /** Attempts after the first when the call fails. */
   readonly retries?: number
+  /** Named concurrency limits the call holds while it runs: `["db"]` or `{ db: 2 }`. */
   readonly limits?: Readonly<Record<string, number>> | readonly string[]
+  /** Memory in MiB. */
   readonly memory?: number
   readonly vcpus?: number
   readonly gpus?: number
+  /** Seconds before the call is stopped. */
   readonly timeout?: number
-  /** Executor-specific options, passed through untouched. */
-  readonly [option: string]: unknown
+  /** The container image (AWS Batch), instead of the executor's. */
+  readonly image?: string
 }
 
 /** A call of a registered task. Arguments may hold values, lazies and expressions at any depth. */

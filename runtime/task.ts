@@ -75,6 +75,7 @@ export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R
   if (typeof fn !== "function") {
     throw new ReductioError("INVALID_ARGUMENT", `task ${name}: the second argument must be the task function`)
   }
+  checkOptions(options, TASK_OPTIONS, `task ${name}`)
   const fullName = options.namespace === undefined ? name : `${options.namespace}.${name}`
   const source = fn.toString()
   const includes =
@@ -98,6 +99,18 @@ export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R
   return makeTask<A, R>(definition, undefined)
 }
 
+const CALL_OPTIONS_KNOWN = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
+const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes"] as const
+
+/** Refuses option names reductio does not know (a typo would otherwise be silently ignored). */
+function checkOptions(options: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new ReductioError("INVALID_ARGUMENT", `${where}: unknown option "${key}"; known options: ${known.join(", ")}`)
+    }
+  }
+}
+
 function includeForHash(value: unknown): unknown {
   return typeof value === "function" ? `function:${value.toString()}` : value
 }
@@ -114,7 +127,12 @@ function makeTask<A extends unknown[], R>(definition: TaskDefinition, overrides:
   Object.defineProperties(call, {
     taskName: { value: definition.name },
     definition: { value: definition },
-    options: { value: (more: CallOptions) => makeTask<A, R>(definition, Object.freeze({ ...overrides, ...more })) },
+    options: {
+      value: (more: CallOptions) => {
+        checkOptions(more, CALL_OPTIONS_KNOWN, `${definition.name}.options()`)
+        return makeTask<A, R>(definition, Object.freeze({ ...overrides, ...more }))
+      },
+    },
     [TASK]: { value: true },
     [CALL_OPTIONS]: { value: overrides },
     name: { value: definition.name },

@@ -46,6 +46,18 @@ describe("Lazy", () => {
     assert.equal(inspect(align("s4").bam), "Lazy<test.expr.align(…).bam>")
   })
 
+  it("refuses an option name it does not know", () => {
+    const options = { exector: "process" } as unknown as Parameters<typeof align.options>[0]
+    assert.throws(
+      () => align.options(options),
+      (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
+    assert.throws(
+      () => task("test.expr.typo", () => 1, { retry: 2 } as unknown as Parameters<typeof task>[2]),
+      (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
+  })
+
   it("exposes call-site options without changing the call", () => {
     const onProcess = align.options({ executor: "process", memory: 4096 })
     assert.deepEqual(expressionOf(onProcess("s5"))?.kind, "call")
