@@ -24,6 +24,8 @@ export interface CopyOptions {
 /** What one copy wrote (rows offered to the target, present before or not). */
 export interface CopyCounts {
   executions: number
+  /** Executions the target already held, finished and tagged alike: left as they are. */
+  present: number
   jobs: number
   calls: number
   values: number
@@ -40,14 +42,31 @@ export async function copyExecutions(source: Backend, target: Backend, options: 
   const readContent = source.readContent?.bind(source)
   if (readContent === undefined) throw new ReductioError("INVALID_ARGUMENT", `${source.description} cannot export its content`)
   const executions = await selectExecutions(source, options.executions)
-  const total: CopyCounts = { executions: 0, jobs: 0, calls: 0, values: 0, tasks: 0 }
+  const total: CopyCounts = { executions: 0, present: 0, jobs: 0, calls: 0, values: 0, tasks: 0 }
   const chunkRows = options.chunkRows ?? 1000
   for (const execution of executions) {
+    if (await alreadyCopied(source, target, execution)) {
+      total.present++
+      continue
+    }
     const counts = await copyOne(source, readContent, target, execution, chunkRows)
     for (const key of Object.keys(total) as (keyof CopyCounts)[]) total[key] += counts[key]
     options.onExecution?.(execution, counts)
   }
   return total
+}
+
+/**
+ * True when the target holds this finished execution with the same end and tags. Its row is
+ * written last, after everything it references, so its presence means the copy completed.
+ */
+async function alreadyCopied(source: Backend, target: Backend, execution: ExecutionRecord): Promise<boolean> {
+  if (execution.status === "RUNNING") return false
+  const existing = await target.getExecution(execution.id)
+  if (existing?.id !== execution.id || existing.status !== execution.status || existing.endedAt !== execution.endedAt) return false
+  if (source.getTags === undefined || target.getTags === undefined) return true
+  const [mine, theirs] = await Promise.all([source.getTags(execution.id), target.getTags(execution.id)])
+  return JSON.stringify(Object.entries(mine).sort()) === JSON.stringify(Object.entries(theirs).sort())
 }
 
 async function selectExecutions(source: Backend, ids: readonly string[] | undefined): Promise<ExecutionRecord[]> {
@@ -102,7 +121,7 @@ async function copyOne(
     value,
   }))
   await target.write({ executions: [execution], tags })
-  return { executions: 1, jobs: jobs.length, calls: calls.length, values, tasks: tasks.length }
+  return { executions: 1, present: 0, jobs: jobs.length, calls: calls.length, values, tasks: tasks.length }
 }
 
 /** Every call reachable from `roots` through child edges, read breadth first in chunks. */

@@ -56,7 +56,10 @@ async function copyCommand(io: CliIo, direction: "push" | "pull", other: string,
       },
     })
     if (flags.json === true) io.out(`${JSON.stringify({ from: source.description, to: target.description, ...counts })}\n`)
-    else if (flags.quiet !== true) io.out(`${counts.executions} execution(s) copied from ${source.description} to ${target.description}\n`)
+    else if (flags.quiet !== true)
+      io.out(
+        `${counts.executions} execution(s) copied from ${source.description} to ${target.description}${counts.present > 0 ? `, ${counts.present} already there` : ""}\n`,
+      )
     return 0
   } catch (error) {
     io.err(`${formatFailure(error)}\n`)
