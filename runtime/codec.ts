@@ -250,7 +250,9 @@ class WireWriter {
     for (let i = 0; i < this.#pending.length; i++) {
       const { expression, codec, path: at } = this.#pending[i] as PendingExpression
       nodes.head(MAJOR.tag, codec.tag)
-      this.#write(nodes, codec.encode(expression), at)
+      const fields = codec.encode(expression) as { kind?: string; task?: string }
+      const step = typeof fields.task === "string" ? ` (in a call of ${fields.task})` : ` (in ${String(fields.kind)}(…))`
+      this.#write(nodes, fields, { parent: at, step })
     }
     const out = new CborWriter()
     out.head(MAJOR.tag, TAGS.expressionGraph)
