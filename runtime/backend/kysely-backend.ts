@@ -125,7 +125,8 @@ export class KyselyBackend implements Backend {
 
   async #migrate(db: Kysely<Database>): Promise<void> {
     const known = new Set(knownMigrationNames())
-    const unknown = (await appliedMigrationNames(db, this.#adapter)).filter((name) => !known.has(name))
+    const applied = await appliedMigrationNames(db, this.#adapter)
+    const unknown = applied.filter((name) => !known.has(name))
     if (unknown.length > 0) {
       throw new ReductioError(
         "DB_SCHEMA_NEWER",
@@ -133,6 +134,8 @@ export class KyselyBackend implements Backend {
         { details: { unknownMigrations: unknown } },
       )
     }
+    // Up to date (the usual case): skip the Migrator and its lock table.
+    if (unknown.length === 0 && applied.length === known.size) return
     const { error } = await new Migrator({ db, provider: migrationProvider(this.#adapter.name) }).migrateToLatest()
     if (error !== undefined) throw error
   }
