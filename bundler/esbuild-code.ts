@@ -43,7 +43,7 @@ const REQUIRE_BANNER =
  * Bundles `entry` (an absolute path) with esbuild.
  *
  * @example
- * const { code, inputs } = await buildCode("/work/app/workflow.ts")
+ * const { code, inputs } = await buildCode("./workflow.ts")
  */
 export async function buildCode(entry: string, options: BuildCodeOptions = {}): Promise<BuiltCode> {
   if (!existsSync(entry)) throw new ReductioError("WORKFLOW_NOT_FOUND", `no workflow file at ${entry}`)
