@@ -51,7 +51,14 @@ export interface Codec<T> {
 }
 
 const CODECS_KEY = Symbol.for("reductio.codecs")
-type CodecTable = { byTag: Map<number, Codec<unknown>>; list: Codec<unknown>[] }
+type CodecTable = {
+  byTag: Map<number, Codec<unknown>>
+  list: Codec<unknown>[]
+  /** Some codec has a `prepare` hook (values need a walk before encoding). */
+  anyPrepare?: boolean
+  /** Some codec has a `validate` or `lineage` hook (cached values need a walk). */
+  anyValueHooks?: boolean
+}
 const globals = globalThis as unknown as Record<symbol, CodecTable | undefined>
 export const codecs: CodecTable = globals[CODECS_KEY] ?? { byTag: new Map(), list: [] }
 globals[CODECS_KEY] = codecs
@@ -70,6 +77,7 @@ export function registerCodec<T>(codec: Codec<T>): void {
       // A second copy of the same module (loaded twice): the newest definition wins.
       codecs.list[codecs.list.indexOf(existing)] = codec as Codec<unknown>
       codecs.byTag.set(codec.tag, codec as Codec<unknown>)
+      updateFlags()
       return
     }
     throw new ReductioError(
@@ -79,6 +87,7 @@ export function registerCodec<T>(codec: Codec<T>): void {
   }
   codecs.byTag.set(codec.tag, codec as Codec<unknown>)
   codecs.list.push(codec as Codec<unknown>)
+  updateFlags()
 }
 
 /** The identity of an expression-like value (the expression behind a Lazy proxy). */
@@ -87,4 +96,9 @@ export let expressionIdentity: (value: object) => object | undefined = () => und
 /** Lets the expression module say which object a Lazy stands for (used to share table entries). */
 export function setExpressionIdentity(identity: (value: object) => object | undefined): void {
   expressionIdentity = identity
+}
+
+function updateFlags(): void {
+  codecs.anyPrepare = codecs.list.some((codec) => codec.prepare !== undefined)
+  codecs.anyValueHooks = codecs.list.some((codec) => codec.validate !== undefined || codec.lineage !== undefined)
 }

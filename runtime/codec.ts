@@ -16,7 +16,7 @@ export { type Codec, registerCodec, setExpressionIdentity, TAGS } from "./codec-
  * and Set are searched). Returns undefined, allocating nothing, when there is nothing to prepare.
  */
 export function prepareForEncoding(value: unknown): Promise<void> | undefined {
-  if (typeof value !== "object" || value === null || !codecs.list.some((codec) => codec.prepare !== undefined)) return undefined
+  if (typeof value !== "object" || value === null || codecs.anyPrepare !== true) return undefined
   const pending: Promise<void>[] = []
   forEachRegistered(value, (item, codec) => {
     if (codec.prepare !== undefined) pending.push(codec.prepare(item))
@@ -53,7 +53,7 @@ export function forEachRegistered(
 
 /** True when some registered codec has a `validate` or `lineage` hook (cached values need a walk). */
 export function hasValueHooks(): boolean {
-  return codecs.list.some((codec) => codec.validate !== undefined || codec.lineage !== undefined)
+  return codecs.anyValueHooks === true
 }
 
 /** Encodes a value canonically. `path` names the value in errors (e.g. `args`). */

@@ -43,24 +43,25 @@ interface PendingExpression {
  * is written once. A value holding expressions is written as `graph(root, [node0, node1, ...])`.
  */
 export class WireWriter {
-  readonly #expressionIds: Map<object, number>
-  readonly #pending: PendingExpression[]
+  // Made on the first expression met: most values hold none.
+  #expressionIds: Map<object, number> | undefined
+  #pending: PendingExpression[] | undefined
   /** False for the sub-encodings that order Map keys and Set members: no expressions there. */
   readonly #expressionsAllowed: boolean
 
   constructor(expressionsAllowed = true) {
     this.#expressionsAllowed = expressionsAllowed
-    this.#expressionIds = new Map()
-    this.#pending = []
   }
 
   encode(value: unknown, path: Path): Uint8Array {
     const root = new CborWriter(true)
     this.#write(root, value, path)
-    if (this.#pending.length === 0) return root.take()
+    const pending = this.#pending
+    if (pending === undefined) return root.take()
     const nodes = new CborWriter()
-    for (let i = 0; i < this.#pending.length; i++) {
-      const { expression, codec, path: at } = this.#pending[i] as PendingExpression
+    // Writing a node may append further nodes: the loop reads the length each time.
+    for (let i = 0; i < pending.length; i++) {
+      const { expression, codec, path: at } = pending[i] as PendingExpression
       nodes.head(MAJOR.tag, codec.tag)
       const fields = codec.encode(expression) as { kind?: string; task?: string }
       const step = typeof fields.task === "string" ? ` (in a call of ${fields.task})` : ` (in ${String(fields.kind)}(…))`
@@ -70,7 +71,7 @@ export class WireWriter {
     out.head(MAJOR.tag, TAGS.expressionGraph)
     out.head(MAJOR.array, 2)
     out.raw(root.view())
-    out.head(MAJOR.array, this.#pending.length)
+    out.head(MAJOR.array, pending.length)
     out.raw(nodes.view())
     root.release()
     return out.take()
@@ -173,6 +174,8 @@ export class WireWriter {
     }
     const expression = codec.encode(object) as object
     const key = expressionIdentity(object) ?? expression
+    this.#expressionIds ??= new Map()
+    this.#pending ??= []
     let id = this.#expressionIds.get(key)
     if (id === undefined) {
       id = this.#pending.length

@@ -364,7 +364,7 @@ const CANCELLED_OUTCOME: JobOutcome = {
 }
 
 /** Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. */
-async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | typeof INVALID> {
+function decodeIfValid(bytes: Uint8Array): { value: unknown } | typeof INVALID | Promise<{ value: unknown } | typeof INVALID> {
   if (!hasValueHooks()) return { value: decode(bytes) }
   const checks: Promise<boolean>[] = []
   const value = decode(bytes, {
@@ -372,8 +372,9 @@ async function decodeIfValid(bytes: Uint8Array): Promise<{ value: unknown } | ty
       if (codec.validate !== undefined) checks.push(codec.validate(item))
     },
   })
-  const results = await Promise.all(checks)
-  return results.every(Boolean) ? { value } : INVALID
+  // Most values hold no File: answer without a promise.
+  if (checks.length === 0) return { value }
+  return Promise.all(checks).then((results) => (results.every(Boolean) ? { value } : INVALID))
 }
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {

@@ -49,12 +49,24 @@ const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes"])
 
 /** The options a job runs with: the task's, then the call site's, without identity-only ones. */
 export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
+  if (overrides === undefined) {
+    let options = taskOnlyOptions.get(task)
+    if (options === undefined) taskOnlyOptions.set(task, (options = mergeOptions(task, undefined)))
+    return options
+  }
+  return mergeOptions(task, overrides)
+}
+
+/** The options of calls without call-site overrides, once per task. */
+const taskOnlyOptions = new WeakMap<TaskDefinition, CallOptions>()
+
+function mergeOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
   const merged: Record<string, unknown> = {}
   for (const source of [task.options, overrides]) {
     if (source === undefined) continue
     for (const [key, value] of Object.entries(source)) if (!IDENTITY_OPTIONS.has(key) && value !== undefined) merged[key] = value
   }
-  return merged as CallOptions
+  return Object.freeze(merged) as CallOptions
 }
 
 /** What a job row keeps of its error: the full record for the job that failed, a pointer above it. */
