@@ -1,13 +1,11 @@
 import assert from "node:assert/strict"
-import { randomBytes } from "node:crypto"
 import { after, before, describe, it } from "node:test"
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import { bundle } from "../../bundler/bundle.js"
 import { decode } from "../../runtime/codec.js"
 import type { ErrorRecord } from "../../runtime/errors.js"
 import { AGENT_EXIT, encodeEntries, scratch } from "../../runtime/protocol.js"
 import { configureS3, storageFor } from "../../runtime/storage/storage-registry.js"
-import { type Moto, startMoto } from "../support/moto.js"
+import { createBucket, type Moto, startMoto } from "../support/moto.js"
 import { builtAgent, entryFor, fixtureWorkflow, runBuiltAgent, tempDir } from "./agent-harness.js"
 
 const moto = await startMoto()
@@ -25,10 +23,7 @@ describe("the agent against s3:// scratch (moto)", { skip: moto.skip }, () => {
   before(async () => {
     const { endpoint, region, credentials } = live()
     await builtAgent()
-    const bucket = `agent-${randomBytes(4).toString("hex")}`
-    const client = new S3Client({ endpoint, region, credentials, forcePathStyle: true })
-    await client.send(new CreateBucketCommand({ Bucket: bucket }))
-    client.destroy()
+    const bucket = await createBucket(live(), "agent")
     configureS3({ endpoint, region, credentials, forcePathStyle: true })
     root = `s3://${bucket}/scratch`
     const built = await bundle(fixtureWorkflow, { scratch: root })

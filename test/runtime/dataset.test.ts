@@ -5,21 +5,13 @@ import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { after, before, describe, it } from "node:test"
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
-import { type Codec, decode, encode, forEachRegistered, prepareForEncoding } from "../../runtime/codec.js"
+import { decode, encode, prepareForEncoding } from "../../runtime/codec.js"
 import { type Row, ShardedDataset, formatOf, partitionTask } from "../../runtime/dataset.js"
 import { isReductioError } from "../../runtime/errors.js"
 import { Scheduler } from "../../runtime/scheduler/scheduler.js"
 import { configureS3, storageFor } from "../../runtime/storage/storage-registry.js"
+import { codecOf } from "../support/codec.js"
 import { type Moto, startMoto } from "../support/moto.js"
-
-function codecOf(value: unknown): Codec<unknown> {
-  let found: Codec<unknown> | undefined
-  forEachRegistered(value, (_item, codec) => {
-    found ??= codec
-  })
-  assert.ok(found !== undefined)
-  return found
-}
 
 async function collect(rows: AsyncIterable<Row>): Promise<Row[]> {
   const out: Row[] = []

@@ -6,23 +6,13 @@ import { join } from "node:path"
 import { pipeline } from "node:stream/promises"
 import { Readable } from "node:stream"
 import { after, afterEach, before, beforeEach, describe, it } from "node:test"
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
-import { type Codec, decode, encode, forEachRegistered, prepareForEncoding } from "../../runtime/codec.js"
+import { decode, encode, prepareForEncoding } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
 import type { Lazy } from "../../runtime/expression.js"
 import { Dir, File, StagingFile } from "../../runtime/file.js"
 import { configureS3 } from "../../runtime/storage/storage-registry.js"
-import { startMoto } from "../support/moto.js"
-
-/** The codec hooks of a File, Dir or StagingFile. */
-function codecOf(value: unknown): Codec<unknown> {
-  let found: Codec<unknown> | undefined
-  forEachRegistered(value, (_item, codec) => {
-    found ??= codec
-  })
-  assert.ok(found !== undefined)
-  return found
-}
+import { codecOf } from "../support/codec.js"
+import { createBucket, s3Options, startMoto } from "../support/moto.js"
 
 async function validate(value: unknown): Promise<boolean> {
   return (await codecOf(value).validate?.(value)) ?? true
@@ -215,15 +205,12 @@ describe("File (S3)", { skip: moto.skip }, () => {
   before(async () => {
     if (moto.skip !== false) return
     await moto.reset()
-    configureS3({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
+    configureS3(s3Options(moto))
   })
   after(() => configureS3({}))
   beforeEach(async () => {
     if (moto.skip !== false) return
-    bucket = `files-${randomBytes(5).toString("hex")}`
-    const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
-    await client.send(new CreateBucketCommand({ Bucket: bucket }))
-    client.destroy()
+    bucket = await createBucket(moto, "files")
     local = await mkdtemp(join(tmpdir(), "reductio-file-s3-"))
   })
   afterEach(async () => {

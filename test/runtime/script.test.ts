@@ -1,10 +1,8 @@
 import assert from "node:assert/strict"
-import { randomBytes } from "node:crypto"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, afterEach, before, beforeEach, describe, it } from "node:test"
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import { encode, prepareForEncoding } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
 import { expressionOf, type CallExpression, type Lazy } from "../../runtime/expression.js"
@@ -12,7 +10,7 @@ import { File, isFile } from "../../runtime/file.js"
 import { type ScriptResult, script, stdout } from "../../runtime/script.js"
 import { configureS3 } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
-import { startMoto } from "../support/moto.js"
+import { createBucket, s3Options, startMoto } from "../support/moto.js"
 
 /** Runs a script call's task body directly, as an executor would (no scheduler needed). */
 async function runCall<T>(lazy: Lazy<T>): Promise<T> {
@@ -123,15 +121,12 @@ describe("script (S3 files)", { skip: moto.skip }, () => {
   before(async () => {
     if (moto.skip !== false) return
     await moto.reset()
-    configureS3({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
+    configureS3(s3Options(moto))
   })
   after(() => configureS3({}))
   beforeEach(async () => {
     if (moto.skip !== false) return
-    bucket = `script-${randomBytes(5).toString("hex")}`
-    const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
-    await client.send(new CreateBucketCommand({ Bucket: bucket }))
-    client.destroy()
+    bucket = await createBucket(moto, "script")
   })
 
   it("stages S3 inputs in and S3 outputs out", async () => {

@@ -125,3 +125,22 @@ function stopChild(child: ChildProcess): Promise<void> {
     child.kill("SIGTERM")
   })
 }
+
+/** S3 client options that reach a running moto (path-style, as emulators need). */
+export function s3Options(moto: Moto) {
+  return { endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true }
+}
+
+/** Creates a bucket with a fresh name starting with `prefix`; resolves to the name. */
+export async function createBucket(moto: Moto, prefix: string): Promise<string> {
+  const { CreateBucketCommand, S3Client } = await import("@aws-sdk/client-s3")
+  const { randomBytes } = await import("node:crypto")
+  const bucket = `${prefix}-${randomBytes(5).toString("hex")}`
+  const client = new S3Client(s3Options(moto))
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }))
+  } finally {
+    client.destroy()
+  }
+  return bucket
+}

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto"
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3"
 import assert from "node:assert/strict"
 import { after, before, beforeEach, describe, it } from "node:test"
 import { S3Storage } from "../../../runtime/storage/s3-storage.js"
-import { startMoto } from "../../support/moto.js"
+import { createBucket, s3Options, startMoto } from "../../support/moto.js"
 import { rejectsWith, storageConformance } from "./storage-conformance.js"
 
 const moto = await startMoto()
@@ -16,11 +15,8 @@ storageConformance(
   "S3Storage (moto)",
   async () => {
     if (moto.skip !== false) throw new Error(moto.skip)
-    const options = { endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true }
-    const client = new S3Client(options)
-    const bucket = `conformance-${randomBytes(6).toString("hex")}`
-    await client.send(new CreateBucketCommand({ Bucket: bucket }))
-    client.destroy()
+    const options = s3Options(moto)
+    const bucket = await createBucket(moto, "conformance")
     return {
       storage: new S3Storage(options),
       root: `s3://${bucket}/`,
@@ -74,10 +70,7 @@ describe("S3Storage (faults and large objects)", { skip: moto.skip }, () => {
   let bucket: string
   beforeEach(async () => {
     if (moto.skip !== false) return
-    bucket = `faults-${randomBytes(5).toString("hex")}`
-    const client = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
-    await client.send(new CreateBucketCommand({ Bucket: bucket }))
-    client.destroy()
+    bucket = await createBucket(moto, "faults")
   })
 
   const storageVia = (endpoint: string, maxAttempts: number) =>
