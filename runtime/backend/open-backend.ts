@@ -31,12 +31,28 @@ export async function openBackend(spec: string, options: OpenBackendOptions = {}
 
 /** Creates, without opening, the backend a spec names (see {@link openBackend}). */
 export async function createBackend(spec: string, options: OpenBackendOptions = {}): Promise<Backend> {
-  if (spec === "memory") return new MemoryBackend()
-  if (/^postgres(ql)?:\/\//i.test(spec)) {
+  const kind = backendKind(spec)
+  if (kind === "memory") return new MemoryBackend()
+  if (kind === "postgres") {
     const { PostgresBackend } = await import("./postgres-backend.js")
     return new PostgresBackend(spec)
   }
   const path = spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec
   const { SqliteBackend } = await import("./sqlite-backend.js")
   return new SqliteBackend(isAbsolute(path) ? path : resolve(options.cwd ?? process.cwd(), path))
+}
+
+/**
+ * Loads the modules (driver, query builder) of the backend a spec names, without creating it:
+ * a host can load them before anything that would slow module loading down.
+ */
+export async function loadBackendModules(spec: string): Promise<void> {
+  const kind = backendKind(spec)
+  if (kind === "postgres") await import("./postgres-backend.js")
+  else if (kind === "sqlite") await import("./sqlite-backend.js")
+}
+
+function backendKind(spec: string): "memory" | "postgres" | "sqlite" {
+  if (spec === "memory") return "memory"
+  return /^postgres(ql)?:\/\//i.test(spec) ? "postgres" : "sqlite"
 }

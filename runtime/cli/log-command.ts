@@ -3,6 +3,7 @@
  * `reductio log` lists executions; `reductio log <execution-id>` prints one execution's job tree
  * with status and durations; `reductio log --file <uri>` shows a file's lineage; `--json` for all.
  */
+import { resolve } from "node:path"
 import type { Backend, ExecutionRecord, JobView } from "../backend/backend.js"
 import { ReductioError } from "../errors.js"
 import type { CliIo } from "./io.js"
@@ -117,7 +118,6 @@ function indent(depth: number): string {
 
 async function printLineage(io: CliIo, backend: Backend, uri: string, json: boolean): Promise<void> {
   if (backend.fileUses === undefined) throw new ReductioError("INVALID_ARGUMENT", `${backend.description} does not record file lineage`)
-  const { resolve } = await import("node:path")
   const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : resolve(io.cwd, uri)
   const uses = await backend.fileUses(path)
   if (json) {

@@ -8,7 +8,7 @@ import type { Command } from "commander"
 import { loadConfig } from "../config/load-config.js"
 import { exitCodeOf, isReductioError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
-import { lookupTask, registeredTasks, type Task, type TaskDefinition } from "../task.js"
+import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue, sortedKeys } from "./output.js"
@@ -126,7 +126,7 @@ async function runCommand(
 
 /** Moves reductio's own flags found after the task name into `flags`; returns the rest. */
 function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: RunFlags): string[] {
-  const params = new Set(parameterNamesOf(task))
+  const params = new Set(parameterNames(task.fn))
   const rest: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
@@ -144,13 +144,6 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     else flags[name as "db" | "config" | "executor"] = value
   }
   return rest
-}
-
-function parameterNamesOf(task: TaskDefinition): string[] {
-  return taskUsage(task)
-    .split(" ")
-    .filter((part) => part.startsWith("--"))
-    .map((part) => part.slice(2))
 }
 
 /**

@@ -4,7 +4,7 @@
  * progress, cancels on Ctrl-C (a second Ctrl-C exits at once), and closes everything.
  */
 import type { Backend } from "../backend/backend.js"
-import { openBackend } from "../backend/open-backend.js"
+import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { ReductioError } from "../errors.js"
@@ -72,10 +72,9 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
  * Loads the backend's modules (driver, query builder) before the workflow is loaded: after that
  * the TypeScript loader is on, and every module load would pass through its worker thread.
  */
-export async function preloadBackendModules(spec: string | undefined): Promise<void> {
-  if (spec === "memory") return
-  if (spec !== undefined && /^postgres(ql)?:\/\//.test(spec)) await import("../backend/postgres-backend.js")
-  else await import("../backend/sqlite-backend.js")
+export function preloadBackendModules(spec: string | undefined): Promise<void> {
+  // Before the configuration is read, an unnamed database is the default SQLite one.
+  return loadBackendModules(spec ?? ".reductio/reductio.db")
 }
 
 /** The progress mode for this terminal: a table on a TTY, lines otherwise, nothing when quiet. */
