@@ -20,9 +20,9 @@ import { MAX_ARRAY_SIZE, Grouper } from "./batch/array-grouping.js"
 import type { BatchApi, BatchApiOptions, BatchJobState } from "./batch/batch-client.js"
 import { type DefinitionSpec, JobDefinitions } from "./batch/job-definition.js"
 import { Monitor, type MonitorOptions } from "./batch/monitor.js"
-import { cancelled, infrastructure, outcomeOf } from "./batch/outcome.js"
+import { infrastructure, outcomeOf } from "./batch/outcome.js"
 import { type Resources, type SubmitContext, type Submitted, submitArray, submitSingle } from "./batch/submission.js"
-import type { Executor, ExecutorContext, JobOutcome, JobRequest } from "./executor.js"
+import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of an {@link AwsBatchExecutor} (the `aws_batch` entry of reductio.config.ts, plus tuning). */
 export interface AwsBatchExecutorOptions {
@@ -137,7 +137,7 @@ export class AwsBatchExecutor implements Executor {
 
   submit(job: JobRequest): Promise<JobOutcome> {
     return new Promise((resolve) => {
-      if (job.signal.aborted || this.#stopped) return resolve(cancelled("cancelled before it was submitted"))
+      if (job.signal.aborted || this.#stopped) return resolve(cancelledOutcome("cancelled before it was submitted"))
       const pending: Pending = { job, key: groupKeyOf(this.#definitionSpec(job), this.#resources(job)), resolve, settled: false }
       this.#listen(pending)
       this.#live.add(pending)
@@ -156,8 +156,8 @@ export class AwsBatchExecutor implements Executor {
    */
   async stop(): Promise<void> {
     this.#stopped = true
-    for (const pending of this.#grouper.drain()) this.#settle(pending, cancelled("the AWS Batch executor stopped"))
-    for (const pending of [...this.#live]) this.#settle(pending, cancelled("the AWS Batch executor stopped"))
+    for (const pending of this.#grouper.drain()) this.#settle(pending, cancelledOutcome("the AWS Batch executor stopped"))
+    for (const pending of [...this.#live]) this.#settle(pending, cancelledOutcome("the AWS Batch executor stopped"))
     await Promise.all(this.#terminations)
     const ready = await this.#ready?.catch(() => undefined)
     ready?.monitor.stop()
@@ -285,7 +285,7 @@ export class AwsBatchExecutor implements Executor {
   #abort(pending: Pending): void {
     if (pending.settled) return
     this.#grouper.remove(pending.key, pending)
-    this.#settle(pending, cancelled("cancelled by the user"))
+    this.#settle(pending, cancelledOutcome("cancelled by the user"))
     const unit = pending.unit
     if (unit?.jobId !== undefined && unit.pendings.every((other) => other.settled)) this.#terminate(unit)
   }

@@ -16,10 +16,10 @@
  * retries with backoff.
  */
 import { sha256 } from "../hashing.js"
-import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
+import { ReductioError, toErrorRecord } from "../errors.js"
 import { ShardedDataset, partitionMapperOf, removeStaleParts } from "../dataset.js"
 import { Semaphore } from "../scheduler/semaphore.js"
-import type { Executor, ExecutorContext, JobOutcome, JobRequest } from "./executor.js"
+import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 import { type GlueAssets, uploadAssets } from "./glue/assets.js"
 import { GLUE_ERRORS, type GlueApi, type GlueJobDefinition, type GlueRunStatus, createGlueApi, glueCodeOf } from "./glue/glue-client.js"
 import { checkRemoteArguments, outcomeOf, stageJob, stagePlan } from "./glue/job-files.js"
@@ -143,7 +143,7 @@ export class AwsGlueExecutor implements Executor {
       const ready = await this.#ready
       await this.#slots.acquire()
       try {
-        if (job.signal.aborted || this.#stopped) return cancelled("cancelled before it started")
+        if (job.signal.aborted || this.#stopped) return cancelledOutcome("cancelled before it started")
         return await this.#run(job, ready)
       } finally {
         this.#slots.release()
@@ -210,13 +210,13 @@ export class AwsGlueExecutor implements Executor {
       runArguments,
       timeoutSeconds === undefined ? undefined : Math.ceil(timeoutSeconds / 60),
     )
-    if (runId === undefined) return cancelled("cancelled while waiting for a Glue run slot")
+    if (runId === undefined) return cancelledOutcome("cancelled while waiting for a Glue run slot")
     this.#log(`aws_glue: ${job.task.name} (${job.evalHash.slice(0, 12)}) is Glue run ${runId}`)
     if (this.#options.runner !== undefined) {
       await this.#options.runner({ jobName: ready.jobName, runId, script: ready.script, arguments: { ...ready.defaults, ...runArguments } })
     }
     const status = await this.#poll(job, ready.jobName, runId)
-    if (status === undefined) return cancelled(`cancelled; stopped Glue run ${runId}`)
+    if (status === undefined) return cancelledOutcome(`cancelled; stopped Glue run ${runId}`)
     const result = plan === undefined ? undefined : () => new ShardedDataset(plan.output, { format: "jsonl" })
     return outcomeOf(root, job, { jobName: ready.jobName, runId, status }, result)
   }
@@ -272,9 +272,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     signal.addEventListener("abort", done, { once: true })
   })
-}
-
-function cancelled(message: string): JobOutcome {
-  const error: ErrorRecord = { name: "ReductioError", message, code: "CANCELLED" }
-  return { status: "failed", kind: "cancelled", error }
 }

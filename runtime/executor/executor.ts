@@ -72,3 +72,11 @@ export interface Executor {
   /** Releases resources (processes, pollers, clients). Idempotent. */
   stop(): Promise<void>
 }
+
+/**
+ * The outcome of a job that was cancelled (Ctrl-C, or the execution aborted) before or while it
+ * ran; `message` says when.
+ */
+export function cancelledOutcome(message: string): JobOutcome {
+  return { status: "failed", kind: "cancelled", error: { name: "Cancelled", message, code: "CANCELLED" } }
+}

@@ -4,7 +4,7 @@
  */
 import { toErrorRecord } from "../errors.js"
 import { Semaphore } from "../scheduler/semaphore.js"
-import type { Executor, JobOutcome, JobRequest } from "./executor.js"
+import { cancelledOutcome, type Executor, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of a {@link LocalExecutor}. */
 export interface LocalExecutorOptions {
@@ -28,12 +28,7 @@ export class LocalExecutor implements Executor {
   async submit(job: JobRequest): Promise<JobOutcome> {
     await this.#slots?.acquire()
     try {
-      if (job.signal.aborted)
-        return {
-          status: "failed",
-          kind: "cancelled",
-          error: { name: "Cancelled", message: "cancelled before it started", code: "CANCELLED" },
-        }
+      if (job.signal.aborted) return cancelledOutcome("cancelled before it started")
       const value = await (job.task.fn as (...args: unknown[]) => unknown)(...job.args)
       return { status: "done", value }
     } catch (error) {

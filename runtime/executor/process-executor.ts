@@ -17,7 +17,7 @@ import { packageFile } from "../package-root.js"
 import { sha256 } from "../hashing.js"
 import { AGENT_EXIT, type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../protocol.js"
 import { Semaphore } from "../scheduler/semaphore.js"
-import type { Executor, ExecutorContext, JobOutcome, JobRequest } from "./executor.js"
+import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of a {@link ProcessExecutor}. */
 export interface ProcessExecutorOptions {
@@ -98,7 +98,7 @@ export class ProcessExecutor implements Executor {
     this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    for (const { settle } of this.#pending.splice(0)) settle(cancelled("the process executor stopped"))
+    for (const { settle } of this.#pending.splice(0)) settle(cancelledOutcome("the process executor stopped"))
     await Promise.all([...this.#children].map((child) => terminate(child)))
   }
 
@@ -137,10 +137,10 @@ export class ProcessExecutor implements Executor {
     const { job } = pending
     await this.#slots.acquire()
     try {
-      if (job.signal.aborted || this.#stopped) return cancelled("cancelled before it started")
+      if (job.signal.aborted || this.#stopped) return cancelledOutcome("cancelled before it started")
       const args = this.#options.workdir === undefined ? run.args : [...run.args, "--workdir", this.#options.workdir]
       const exit = await this.#spawnAgent(run.agentPath, args, job)
-      if (exit.cancelled) return cancelled("cancelled while running")
+      if (exit.cancelled) return cancelledOutcome("cancelled while running")
       return await outcomeOf(run.root, job, exit)
     } finally {
       this.#slots.release()
@@ -274,10 +274,6 @@ function infrastructure(error: ErrorRecord, logTail?: string): JobOutcome {
   return logTail === undefined || logTail === ""
     ? { status: "failed", kind: "infrastructure", error }
     : { status: "failed", kind: "infrastructure", error, logTail }
-}
-
-function cancelled(message: string): JobOutcome {
-  return { status: "failed", kind: "cancelled", error: { name: "ReductioError", message, code: "CANCELLED" } }
 }
 
 /** The host's environment without what would change how node runs the agent. */

@@ -8,7 +8,7 @@
 import type { Backend, JobStatus } from "../backend/backend.js"
 import { decode, encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
 import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
-import type { Executor, JobOutcome } from "../executor/executor.js"
+import { cancelledOutcome, type Executor, type JobOutcome } from "../executor/executor.js"
 import {
   type CallExpression,
   type CallOptions,
@@ -357,11 +357,7 @@ export class Execution {
 
 const INVALID = Symbol("invalid")
 
-const CANCELLED_OUTCOME: JobOutcome = {
-  status: "failed",
-  kind: "cancelled",
-  error: { name: "Cancelled", message: "cancelled", code: "CANCELLED" },
-}
+const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
 
 /** Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. */
 function decodeIfValid(bytes: Uint8Array): { value: unknown } | typeof INVALID | Promise<{ value: unknown } | typeof INVALID> {

@@ -61,11 +61,6 @@ function batchDetails(state: BatchJobState): Record<string, unknown> {
   return details
 }
 
-/** A cancelled outcome. */
-export function cancelled(message: string): JobOutcome {
-  return { status: "failed", kind: "cancelled", error: { name: "ReductioError", message, code: "CANCELLED" } }
-}
-
 /** An infrastructure failure, with the log tail when there is one. */
 export function infrastructure(error: ErrorRecord, tail?: string): JobOutcome {
   return withTail({ status: "failed", kind: "infrastructure", error }, tail)
