@@ -45,7 +45,9 @@ export async function createExecutors(config: ReductioConfig, projectDir: string
   const configured: Record<string, ExecutorConfig> = { local: { type: "local" }, process: { type: "process" }, ...config.executors }
   const executors: Record<string, Executor> = {}
   for (const [name, executorConfig] of Object.entries(configured)) {
-    executors[name] = lazyExecutor(() => factories[executorConfig.type](executorConfig, projectDir), executorConfig.type)
+    const create = () => factories[executorConfig.type](executorConfig, projectDir)
+    // In-process execution costs nothing to create and sits on every local call's path.
+    executors[name] = executorConfig.type === "local" ? await create() : lazyExecutor(create, executorConfig.type)
   }
   return executors
 }
@@ -61,7 +63,7 @@ function lazyExecutor(create: () => Promise<Executor>, kind: string): Executor {
   return {
     kind,
     start: async (context) => (await get()).start?.(context),
-    submit: async (job) => (await get()).submit(job),
+    submit: (job) => (created === undefined ? get().then((executor) => executor.submit(job)) : created.submit(job)),
     idle: () => created?.idle?.(),
     stop: async () => created?.stop(),
   }
