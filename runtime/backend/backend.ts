@@ -38,6 +38,11 @@ export interface JobRecord {
   readonly endedAt: number | null
   /** The error record as JSON, for failed jobs. */
   readonly error: string | null
+  /**
+   * For a job whose result came from replaying a recorded call tree (see
+   * {@link Backend.loadCallTree}): how many calls below it were reused without a job of their own.
+   */
+  readonly reusedCalls?: number | null
 }
 
 /** A job with its task's name, for listings. */
@@ -66,6 +71,12 @@ export interface EvaluationRecord {
    * this row, so a cached call that reduces to the same call hash need not write them again.
    */
   readonly callHash?: string | null
+  /**
+   * True when the call tree under `callHash` can be reused whole on a later run: no call in it
+   * skipped the cache, recovered from an error (a rerun retries those) or holds a File (whose
+   * copies a rerun checks). Absent or false: a cached rerun reduces the calls one by one.
+   */
+  readonly replayable?: boolean
 }
 
 /** A provenance node: a finished call with its fully reduced value and its child calls. */
@@ -130,6 +141,17 @@ export interface CachedEvaluation {
   readonly bytes: Uint8Array
   /** The call hash recorded with the evaluation, if any (see {@link EvaluationRecord.callHash}). */
   readonly callHash?: string | null
+  /** See {@link EvaluationRecord.replayable}. */
+  readonly replayable?: boolean
+}
+
+/** A recorded call with everything below it, summarised for call replay. */
+export interface CallTree {
+  /** The call's fully reduced value. */
+  readonly valueHash: string
+  readonly bytes: Uint8Array
+  /** The distinct calls below the root (the root itself excluded), counted per task hash. */
+  readonly callsByTask: ReadonlyMap<string, number>
 }
 
 export interface ExecutionQuery {
@@ -162,7 +184,12 @@ export interface Backend {
   listJobs(executionId: string): Promise<JobView[]>
   getTask?(hash: string): Promise<TaskRecord | undefined>
   getCall?(callHash: string): Promise<CallRecord | undefined>
-  /** Uses of a file path, newest first (lineage). */
+  /**
+   * A recorded call's final value and the tasks of every call below it, read in one go, so a
+   * cached rerun can reuse a whole call tree without visiting its calls. Undefined when the call
+   * or its value is not recorded. Backends without it reduce cached trees call by call.
+   */
+  loadCallTree?(callHash: string): Promise<CallTree | undefined>
   /** Tags of an execution, by key. */
   getTags?(executionId: string): Promise<Record<string, string>>
   /** Removes tags by key; absent keys are ignored. */
@@ -172,5 +199,6 @@ export interface Backend {
    * Rows that are absent are left out.
    */
   readContent?(request: ContentRequest): Promise<WriteBatch>
+  /** Uses of a file path, newest first (lineage). */
   fileUses?(path: string): Promise<(FileUseRecord & { taskName: string; executionId: string | null; at: number | null })[]>
 }

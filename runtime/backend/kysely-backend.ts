@@ -10,6 +10,7 @@ import type {
   Backend,
   CachedEvaluation,
   CallRecord,
+  CallTree,
   ContentRequest,
   ExecutionQuery,
   ExecutionRecord,
@@ -59,10 +60,10 @@ export interface SqlDialectAdapter {
   /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
   writeBatch?(batch: WriteBatch): void | Promise<void>
   /**
-   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes]`
-   * rows (hex hashes). Deep recursions look up one hash at a time, so per-query cost matters.
+   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
+   * callHash, replayable]` rows (hex hashes). Deep recursions look up one hash at a time, so per-query cost matters.
    */
-  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null][]
+  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null, number | null][]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
   hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
   /**
@@ -162,8 +163,8 @@ export class KyselyBackend implements Backend {
     const found = new Map<string, CachedEvaluation>()
     if (this.#adapter.lookupEvaluations !== undefined) {
       try {
-        for (const [evalHash, valueHash, bytes, callHash] of this.#adapter.lookupEvaluations(evalHashes)) {
-          found.set(evalHash, { valueHash, bytes: plainBytes(bytes), callHash: callHash || null })
+        for (const [evalHash, valueHash, bytes, callHash, replayable] of this.#adapter.lookupEvaluations(evalHashes)) {
+          found.set(evalHash, { valueHash, bytes: plainBytes(bytes), callHash: callHash || null, replayable: replayable === 1 })
         }
       } catch (error) {
         throw this.#adapter.translateError(error)
@@ -178,13 +179,19 @@ export class KyselyBackend implements Backend {
           this.#adapter.hex("evaluation.eval_hash").as("eval_hash"),
           this.#adapter.hex("evaluation.value_hash").as("value_hash"),
           this.#adapter.hex("evaluation.call_hash").as("call_hash"),
+          "evaluation.replayable",
           "value.bytes",
         ])
         .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
         if (row.eval_hash !== null && row.value_hash !== null) {
-          found.set(row.eval_hash, { valueHash: row.value_hash, bytes: plainBytes(row.bytes), callHash: row.call_hash || null })
+          found.set(row.eval_hash, {
+            valueHash: row.value_hash,
+            bytes: plainBytes(row.bytes),
+            callHash: row.call_hash || null,
+            replayable: row.replayable === 1,
+          })
         }
       }
     }
@@ -243,6 +250,7 @@ export class KyselyBackend implements Backend {
         "started_at",
         "ended_at",
         "error",
+        "reused_calls",
       ])
       .where("execution_id", "=", executionId)
       .orderBy("seq")
@@ -257,6 +265,7 @@ export class KyselyBackend implements Backend {
       number | string,
       number | string | null,
       string | null,
+      number | null,
     ]
     const rows = (
       this.#adapter.selectArrays === undefined
@@ -265,7 +274,7 @@ export class KyselyBackend implements Backend {
     ) as JobTuple[]
     // A few distinct tasks: their names in one small query rather than a join on every row.
     const taskNames = await this.#taskNames(new Set(rows.map((row) => row[2])))
-    return rows.map(([seq, parentSeq, taskHash, evalHash, callHash, status, cached, startedAt, endedAt, error]) => ({
+    return rows.map(([seq, parentSeq, taskHash, evalHash, callHash, status, cached, startedAt, endedAt, error, reusedCalls]) => ({
       executionId,
       seq,
       parentSeq,
@@ -277,6 +286,7 @@ export class KyselyBackend implements Backend {
       startedAt: toTime(startedAt),
       endedAt: toTimeOrNull(endedAt),
       error,
+      ...(reusedCalls === null ? {} : { reusedCalls: Number(reusedCalls) }),
       taskName: taskNames.get(taskHash) ?? "?",
     }))
   }
@@ -294,6 +304,39 @@ export class KyselyBackend implements Backend {
   async getTask(hash: string): Promise<TaskRecord | undefined> {
     const row = await this.db.selectFrom("task").selectAll().where("hash", "=", hashToBuffer(hash)).executeTakeFirst()
     return row === undefined ? undefined : { hash, name: row.name, source: row.source, version: row.version }
+  }
+
+  async loadCallTree(callHash: string): Promise<CallTree | undefined> {
+    const hex = (column: string) => this.#adapter.hex(column)
+    const root = hashToBuffer(callHash)
+    try {
+      const node = await this.db
+        .selectFrom("call_node")
+        .innerJoin("value", "value.hash", "call_node.value_hash")
+        .select([hex("call_node.value_hash").as("value_hash"), "value.bytes"])
+        .where("call_node.call_hash", "=", root)
+        .executeTakeFirst()
+      if (node?.value_hash == null) return undefined
+      // UNION (not UNION ALL) visits a call shared by several parents once.
+      const { rows } = await sql<{ task_hash: string | null; calls: number | string }>`
+        with recursive tree(hash) as (
+          select child_hash from call_edge where parent_hash = ${root}
+          union
+          select e.child_hash from call_edge e join tree t on e.parent_hash = t.hash
+        )
+        select ${hex("c.task_hash")} as task_hash, count(*) as calls
+        from tree t left join call_node c on c.call_hash = t.hash
+        group by c.task_hash`.execute(this.db)
+      const callsByTask = new Map<string, number>()
+      for (const row of rows) {
+        // A child without its node (a partial copy) cannot be checked: no replay.
+        if (!row.task_hash) return undefined
+        callsByTask.set(row.task_hash, Number(row.calls))
+      }
+      return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), callsByTask }
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {

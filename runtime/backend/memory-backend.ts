@@ -6,6 +6,7 @@ import type {
   Backend,
   CachedEvaluation,
   CallRecord,
+  CallTree,
   ContentRequest,
   ExecutionQuery,
   ExecutionRecord,
@@ -26,7 +27,7 @@ export class MemoryBackend implements Backend {
   readonly #tasks = new Map<string, TaskRecord>()
   readonly #values = new Map<string, Uint8Array>()
   readonly #evaluations = new Map<string, string>()
-  readonly #evaluationCalls = new Map<string, string | null>()
+  readonly #evaluationCalls = new Map<string, { callHash: string | null; replayable: boolean }>()
   readonly #calls = new Map<string, CallRecord>()
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
   readonly #files = new Map<string, FileUseRecord>()
@@ -41,7 +42,7 @@ export class MemoryBackend implements Backend {
     for (const v of batch.values ?? []) if (!this.#values.has(v.hash)) this.#values.set(v.hash, v.bytes)
     for (const e of batch.evaluations ?? []) {
       this.#evaluations.set(e.evalHash, e.valueHash)
-      this.#evaluationCalls.set(e.evalHash, e.callHash ?? null)
+      this.#evaluationCalls.set(e.evalHash, { callHash: e.callHash ?? null, replayable: e.replayable === true })
     }
     for (const c of batch.calls ?? []) if (!this.#calls.has(c.callHash)) this.#calls.set(c.callHash, c)
     for (const j of batch.jobs ?? []) {
@@ -63,7 +64,7 @@ export class MemoryBackend implements Backend {
       const valueHash = this.#evaluations.get(evalHash)
       const bytes = valueHash === undefined ? undefined : this.#values.get(valueHash)
       if (valueHash !== undefined && bytes !== undefined)
-        found.set(evalHash, { valueHash, bytes, callHash: this.#evaluationCalls.get(evalHash) ?? null })
+        found.set(evalHash, { valueHash, bytes, callHash: null, replayable: false, ...this.#evaluationCalls.get(evalHash) })
     }
     return found
   }
@@ -92,11 +93,35 @@ export class MemoryBackend implements Backend {
 
   async listJobs(executionId: string): Promise<JobView[]> {
     const jobs = [...(this.#jobs.get(executionId)?.values() ?? [])].sort((a, b) => a.seq - b.seq)
-    return jobs.map((job) => ({ ...job, taskName: this.#tasks.get(job.taskHash)?.name ?? "?" }))
+    return jobs.map(({ reusedCalls, ...job }) => ({
+      ...job,
+      // As the SQL backends read it: absent unless the job reused calls.
+      ...(reusedCalls == null ? {} : { reusedCalls }),
+      taskName: this.#tasks.get(job.taskHash)?.name ?? "?",
+    }))
   }
 
   async getTask(hash: string): Promise<TaskRecord | undefined> {
     return this.#tasks.get(hash)
+  }
+
+  async loadCallTree(callHash: string): Promise<CallTree | undefined> {
+    const root = this.#calls.get(callHash)
+    const bytes = root === undefined ? undefined : this.#values.get(root.valueHash)
+    if (root === undefined || bytes === undefined) return undefined
+    const seen = new Set<string>()
+    const callsByTask = new Map<string, number>()
+    const stack = [...root.children]
+    while (stack.length > 0) {
+      const hash = stack.pop() as string
+      if (seen.has(hash)) continue
+      seen.add(hash)
+      const call = this.#calls.get(hash)
+      if (call === undefined) return undefined
+      callsByTask.set(call.taskHash, (callsByTask.get(call.taskHash) ?? 0) + 1)
+      stack.push(...call.children)
+    }
+    return { valueHash: root.valueHash, bytes, callsByTask }
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {

@@ -17,6 +17,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0001_initial": { up: (db) => initialSchema(db, dialect) },
     "0002_file_use_origin": { up: (db) => fileUseOrigin(db, dialect) },
     "0003_evaluation_call": { up: (db) => evaluationCall(db, dialect) },
+    "0004_call_replay": { up: (db) => callReplay(db) },
   }
 }
 
@@ -127,11 +128,6 @@ async function initialSchema(db: Kysely<unknown>, dialect: SqlDialectName): Prom
     .execute()
 }
 
-/**
- * Lineage without an index on job(call_hash): a file use carries the execution and start time of
- * the job that first recorded it, so writing 10,000 jobs no longer maintains a random-order index
- * (about a sixth of the pages each batch dirtied) for a query that runs only on `reductio log --file`.
- */
 /** The call hash an evaluation reduced to: cached reruns skip rewriting that call's node and edges. */
 async function evaluationCall(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
   await db.schema
@@ -140,6 +136,11 @@ async function evaluationCall(db: Kysely<unknown>, dialect: SqlDialectName): Pro
     .execute()
 }
 
+/**
+ * Lineage without an index on job(call_hash): a file use carries the execution and start time of
+ * the job that first recorded it, so writing 10,000 jobs no longer maintains a random-order index
+ * (about a sixth of the pages each batch dirtied) for a query that runs only on `reductio log --file`.
+ */
 async function fileUseOrigin(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
   const time = dialect === "sqlite" ? "integer" : "bigint"
   await db.schema.alterTable("file_use").addColumn("execution_id", "text").execute()
@@ -152,4 +153,16 @@ async function fileUseOrigin(db: Kysely<unknown>, dialect: SqlDialectName): Prom
       limit 1
     )`.execute(db)
   await db.schema.dropIndex("job_call_hash").execute()
+}
+
+/**
+ * Call replay: `evaluation.replayable` is 1 when the whole call tree the evaluation reduced to can
+ * be reused as it was recorded (no call in it skips the cache, recovered from an error or holds a
+ * File), so a cached rerun takes the tree's final value without visiting its calls;
+ * `job.reused_calls` counts the recorded calls a job reused that way. Rows from before stay NULL,
+ * which reads as "not replayable" until a rerun records the evaluation again.
+ */
+async function callReplay(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("evaluation").addColumn("replayable", "integer").execute()
+  await db.schema.alterTable("job").addColumn("reused_calls", "integer").execute()
 }

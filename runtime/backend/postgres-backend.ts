@@ -150,6 +150,8 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   parent_seq: "int4",
   position: "int4",
   cached: "int4",
+  replayable: "int4",
+  reused_calls: "int4",
   started_at: "int8",
   ended_at: "int8",
 }

@@ -35,6 +35,8 @@ export interface JobTable {
   started_at: TimeColumn
   ended_at: TimeColumn | null
   error: string | null
+  /** How many recorded calls below this job it reused whole (call replay), else null. */
+  reused_calls: number | null
 }
 
 export interface TaskTable {
@@ -53,6 +55,8 @@ export interface EvaluationTable {
   eval_hash: HashColumn
   value_hash: HashColumn
   call_hash: HashColumn | null
+  /** 1 when the call tree under call_hash can be reused whole (0 or null: it cannot). */
+  replayable: number | null
 }
 
 export interface CallNodeTable {

@@ -33,7 +33,7 @@ export const TABLES: readonly TableSpec[] = [
     upsert: false,
   },
   // A rerun after a cached result was invalidated (a File changed) records the new result.
-  { table: "evaluation", columns: ["eval_hash", "value_hash", "call_hash"], key: ["eval_hash"], upsert: true },
+  { table: "evaluation", columns: ["eval_hash", "value_hash", "call_hash", "replayable"], key: ["eval_hash"], upsert: true },
   {
     table: "execution",
     columns: ["id", "started_at", "ended_at", "status", "command", "root_call_hash", "error"],
@@ -54,6 +54,7 @@ export const TABLES: readonly TableSpec[] = [
       "started_at",
       "ended_at",
       "error",
+      "reused_calls",
     ],
     key: ["execution_id", "seq"],
     upsert: true,
@@ -206,6 +207,7 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       bytes(e.evalHash),
       bytes(e.valueHash),
       nullable(e.callHash ?? null),
+      e.replayable === undefined ? null : e.replayable ? 1 : 0,
     ]),
   )
   put(
@@ -234,6 +236,7 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       j.startedAt,
       j.endedAt,
       j.error,
+      j.reusedCalls ?? null,
     ]),
   )
   put(

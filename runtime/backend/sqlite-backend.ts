@@ -22,7 +22,7 @@ import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec 
 
 /** One prepared statement answers any number of cache lookups: the hashes come as one JSON array. */
 const LOOKUP_EVALUATIONS =
-  "select lower(hex(e.eval_hash)), lower(hex(e.value_hash)), v.bytes, lower(hex(e.call_hash)) from evaluation e join value v on v.hash = e.value_hash " +
+  "select lower(hex(e.eval_hash)), lower(hex(e.value_hash)), v.bytes, lower(hex(e.call_hash)), e.replayable from evaluation e join value v on v.hash = e.value_hash " +
   "where e.eval_hash in (select unhex(value) from json_each(?))"
 export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
@@ -142,7 +142,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
       let prepared = statements.get(LOOKUP_EVALUATIONS)
       if (prepared === undefined)
         statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as BetterSqlite3.Database).prepare(LOOKUP_EVALUATIONS).raw(true)))
-      return prepared.all(JSON.stringify(evalHashes.map(checkHash))) as [string, string, Uint8Array, string | null][]
+      return prepared.all(JSON.stringify(evalHashes.map(checkHash))) as [string, string, Uint8Array, string | null, number | null][]
     },
     writeBatch(batch) {
       const rows = batchRows(batch)

@@ -101,7 +101,8 @@ function jobTree(jobs: readonly JobView[]): string[] {
     }
     const duration = formatDuration(job.startedAt, job.endedAt)
     const error = job.error === null ? "" : `  ${briefError(job.error)}`
-    lines.push(`${indent(depth)}${job.status.padEnd(9)} ${job.taskName}  ${duration}  ${job.evalHash.slice(0, 12)}${error}`)
+    const reused = job.reusedCalls == null ? "" : `  (reused ${job.reusedCalls} recorded calls below)`
+    lines.push(`${indent(depth)}${job.status.padEnd(9)} ${job.taskName}  ${duration}  ${job.evalHash.slice(0, 12)}${error}${reused}`)
     const kids = children.get(job.seq) ?? []
     const shown =
       kids.length > maxSiblings ? [...kids.slice(0, maxSiblings), { ...(kids[0] as JobView), seq: -(kids.length - maxSiblings) }] : kids

@@ -32,6 +32,7 @@ export class Progress {
   #timer: NodeJS.Timeout | undefined
   #drawnLines = 0
   #executionId = ""
+  #reused = 0
 
   constructor(
     private readonly io: CliIo,
@@ -51,16 +52,32 @@ export class Progress {
       if (this.mode !== "off") this.#print(`${event.message}\n`)
       return
     }
-    if (event.type !== "job") return
-    let counts = this.#tasks.get(event.task)
-    if (counts === undefined) {
-      counts = { PENDING: 0, RUNNING: 0, FAILED: 0, CACHED: 0, DONE: 0, CANCELLED: 0, total: 0, firstAt: Date.now(), lastAt: Date.now() }
-      this.#tasks.set(event.task, counts)
+    if (event.type === "reused-calls") {
+      // Calls reused with a cached parent count as cached, like the jobs they would have been.
+      for (const [task, n] of Object.entries(event.calls)) {
+        const counts = this.#counts(task)
+        counts.total += n
+        counts.CACHED += n
+        counts.lastAt = Date.now()
+        this.#reused += n
+      }
+      return
     }
+    if (event.type !== "job") return
+    const counts = this.#counts(event.task)
     if (event.previous === undefined) counts.total++
     else counts[event.previous as JobStatus]--
     counts[event.status]++
     counts.lastAt = Date.now()
+  }
+
+  #counts(task: string): TaskCounts {
+    let counts = this.#tasks.get(task)
+    if (counts === undefined) {
+      counts = { PENDING: 0, RUNNING: 0, FAILED: 0, CACHED: 0, DONE: 0, CANCELLED: 0, total: 0, firstAt: Date.now(), lastAt: Date.now() }
+      this.#tasks.set(task, counts)
+    }
+    return counts
   }
 
   /** Stops redrawing and prints the final table (on a terminal) and a summary line. */
@@ -71,7 +88,8 @@ export class Progress {
     if (this.mode === "table") this.#render()
     const totals = this.totals()
     const seconds = ((Date.now() - this.#startedAt) / 1000).toFixed(2)
-    const parts = [`${totals.jobs} jobs`, `${totals.done} done`, `${totals.cached} cached`]
+    const cached = this.#reused === 0 ? `${totals.cached} cached` : `${totals.cached} cached (${this.#reused} reused with a cached parent)`
+    const parts = [`${totals.jobs} jobs`, `${totals.done} done`, cached]
     if (totals.failed > 0) parts.push(`${totals.failed} failed`)
     if (totals.cancelled > 0) parts.push(`${totals.cancelled} cancelled`)
     this.io.err(`execution ${this.#executionId} ${status} in ${seconds}s: ${parts.join(", ")}\n`)

@@ -16,6 +16,20 @@ export interface JobEvent {
   readonly evalHash: string
 }
 
+/**
+ * A cached job reused a recorded call tree whole (call replay): the calls below it count as
+ * cached, without a job of their own.
+ */
+export interface ReusedCallsEvent {
+  readonly type: "reused-calls"
+  readonly executionId: string
+  /** The job that reused them. */
+  readonly seq: number
+  readonly task: string
+  /** Reused calls per task name. */
+  readonly calls: Readonly<Record<string, number>>
+}
+
 /** An execution started. */
 export interface ExecutionStartedEvent {
   readonly type: "execution-started"
@@ -39,4 +53,4 @@ export interface LogEvent {
   readonly message: string
 }
 
-export type SchedulerEvent = JobEvent | ExecutionStartedEvent | ExecutionFinishedEvent | LogEvent
+export type SchedulerEvent = JobEvent | ReusedCallsEvent | ExecutionStartedEvent | ExecutionFinishedEvent | LogEvent

@@ -18,7 +18,7 @@ import {
   makeExpression,
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
-import { lookupTask, type TaskDefinition } from "../task.js"
+import { lookupTask, registeredTasks, type TaskDefinition } from "../task.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
@@ -43,6 +43,20 @@ export interface ExecutionSettings {
 interface CallResult {
   readonly value: unknown
   readonly callHash: string
+  /** Whether a later run may reuse this call's tree whole (see EvaluationRecord.replayable). */
+  readonly replayable: boolean
+}
+
+/** The task function's immediate result: from the cache or from its executor. */
+interface Immediate {
+  readonly value: unknown
+  readonly bytes: Uint8Array
+  readonly valueHash: string
+  /** The value holds something the cache checks before reuse (a File). */
+  readonly checked: boolean
+  /** From a cache hit: the call hash and replayability recorded with the evaluation. */
+  readonly recordedCallHash?: string | null | undefined
+  readonly recordedReplayable?: boolean | undefined
 }
 
 export class Execution {
@@ -52,6 +66,7 @@ export class Execution {
   readonly #batcher: LookupBatcher
   readonly #started = new Map<string, Promise<void>>()
   #idleScheduled = false
+  #tasksByHash = new Map<string, TaskDefinition>()
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.backend)
@@ -145,6 +160,8 @@ export class Execution {
       return await this.#reduceValue(expression.body, parent)
     } catch (error) {
       if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
+      // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
+      if (parent !== null) parent.replayable = false
       const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
       if (expression.handler === null) return this.#reduceValue(expression.fallback, parent)
       const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
@@ -168,7 +185,10 @@ export class Execution {
       this.#inflight.set(evalHash, result)
     }
     const done = await result
-    parent?.children.push(done.callHash)
+    if (parent !== null) {
+      parent.children.push(done.callHash)
+      if (!done.replayable) parent.replayable = false
+    }
     return done
   }
 
@@ -182,24 +202,36 @@ export class Execution {
     parent: JobState | null,
   ): Promise<CallResult> {
     const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
+    if (options.cache === false) job.replayable = false
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
-      const value = containsExpression(immediate.value) ? await this.#reduceValue(immediate.value, job) : immediate.value
+      if (immediate.checked) job.replayable = false
+      const expressions = containsExpression(immediate.value)
+      if (expressions && immediate.recordedReplayable === true && immediate.recordedCallHash) {
+        const callHash = immediate.recordedCallHash
+        const replayed = await this.#replay(job, callHash)
+        if (replayed !== undefined) {
+          this.#recordLineage(args, immediate.value, callHash)
+          this.#finish(job, "CACHED", callHash, null)
+          return { value: replayed.value, callHash, replayable: true }
+        }
+      }
+      const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
       this.#recorder.value(valueHash, encoded)
       job.children.sort()
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
       // A cache hit that reduced to the call recorded with its evaluation: node and edges exist.
-      if (immediate.recordedCallHash !== callHash) {
+      if (immediate.recordedCallHash !== callHash)
         this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
-        this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash })
-      }
+      if (immediate.recordedCallHash !== callHash || immediate.recordedReplayable !== job.replayable)
+        this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash, replayable: job.replayable })
       this.#recordLineage(args, immediate.value, callHash)
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
-      return { value, callHash }
+      return { value, callHash, replayable: job.replayable }
     } catch (error) {
       const failure = this.#asTaskError(job, error)
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
@@ -208,21 +240,23 @@ export class Execution {
   }
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
-  async #evaluate(
-    job: JobState,
-    args: unknown[],
-    encodedArgs: Uint8Array,
-    options: CallOptions,
-  ): Promise<{ value: unknown; bytes: Uint8Array; valueHash: string; recordedCallHash?: string | null | undefined }> {
+  async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
     if (this.settings.cache && options.cache !== false) {
       const hit = await this.#batcher.lookup(job.evalHash)
       if (hit !== undefined) {
-        const value = await decodeIfValid(hit.bytes)
-        if (value !== INVALID) {
+        const decoded = await decodeIfValid(hit.bytes)
+        if (decoded !== INVALID) {
           // The arguments were stored with the evaluation this hit comes from.
           job.cached = true
           this.#recorder.knownValue(hit.valueHash)
-          return { value: value.value, bytes: hit.bytes, valueHash: hit.valueHash, recordedCallHash: hit.callHash }
+          return {
+            value: decoded.value,
+            bytes: hit.bytes,
+            valueHash: hit.valueHash,
+            checked: decoded.checked,
+            recordedCallHash: hit.callHash,
+            recordedReplayable: hit.replayable,
+          }
         }
       }
     }
@@ -235,7 +269,41 @@ export class Execution {
     const valueHash = valueHashOf(bytes)
     this.#recorder.value(valueHash, bytes)
     this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
-    return { value: outcome.value, bytes, valueHash }
+    return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
+  }
+
+  /**
+   * Call replay: a cached call whose recorded tree is replayable and whose every call still runs
+   * the task version it recorded takes the tree's final value at once, without a job per call.
+   * Undefined when the tree cannot be reused; the call then reduces its children one by one.
+   */
+  async #replay(job: JobState, callHash: string): Promise<{ value: unknown } | undefined> {
+    const tree = await this.settings.backend.loadCallTree?.(callHash)
+    if (tree === undefined) return undefined
+    const calls: Record<string, number> = {}
+    let total = 0
+    for (const [taskHash, count] of tree.callsByTask) {
+      const current = this.#taskByHash(taskHash)
+      if (current === undefined || current.options.cache === false) return undefined
+      calls[current.name] = (calls[current.name] ?? 0) + count
+      total += count
+    }
+    const decoded = await decodeIfValid(tree.bytes)
+    if (decoded === INVALID) return undefined
+    this.#recorder.knownValue(tree.valueHash)
+    job.reusedCalls = total
+    this.settings.emit({ type: "reused-calls", executionId: this.settings.id, seq: job.seq, task: job.task.name, calls })
+    return decoded
+  }
+
+  /** The registered task with this hash: the version the workflow runs now. */
+  #taskByHash(hash: string): TaskDefinition | undefined {
+    const registered = registeredTasks()
+    // Tasks can register late (a module imported inside a body): rebuild when the count moved.
+    if (this.#tasksByHash.size !== registered.size) {
+      this.#tasksByHash = new Map([...registered.values()].map((definition) => [definition.hash, definition]))
+    }
+    return this.#tasksByHash.get(hash)
   }
 
   async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
@@ -359,9 +427,14 @@ const INVALID = Symbol("invalid")
 
 const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
 
-/** Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. */
-function decodeIfValid(bytes: Uint8Array): { value: unknown } | typeof INVALID | Promise<{ value: unknown } | typeof INVALID> {
-  if (!hasValueHooks()) return { value: decode(bytes) }
+type Decoded = { value: unknown; checked: boolean }
+
+/**
+ * Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. `checked`
+ * tells whether it held any such value.
+ */
+function decodeIfValid(bytes: Uint8Array): Decoded | typeof INVALID | Promise<Decoded | typeof INVALID> {
+  if (!hasValueHooks()) return { value: decode(bytes), checked: false }
   const checks: Promise<boolean>[] = []
   const value = decode(bytes, {
     visit: (item, codec) => {
@@ -369,8 +442,22 @@ function decodeIfValid(bytes: Uint8Array): { value: unknown } | typeof INVALID |
     },
   })
   // Most values hold no File: answer without a promise.
-  if (checks.length === 0) return { value }
-  return Promise.all(checks).then((results) => (results.every(Boolean) ? { value } : INVALID))
+  if (checks.length === 0) return { value, checked: false }
+  return Promise.all(checks).then((results) => (results.every(Boolean) ? { value, checked: true } : INVALID))
+}
+
+/** True when a task's own result holds a value the cache checks before reuse (a File). */
+function holdsCheckedValue(value: unknown): boolean {
+  if (!hasValueHooks() || typeof value !== "object" || value === null) return false
+  let found = false
+  forEachRegistered(
+    value,
+    (_item, codec) => {
+      if (codec.validate !== undefined) found = true
+    },
+    { intoExpressions: false },
+  )
+  return found
 }
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {

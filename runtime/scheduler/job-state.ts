@@ -15,6 +15,10 @@ export class JobState implements JobSource {
   callHash: string | null = null
   endedAt: number | null = null
   error: string | null = null
+  /** False once anything below makes the call tree unfit to reuse whole (see EvaluationRecord). */
+  replayable = true
+  /** How many recorded calls this job reused whole, when it replayed a call tree. */
+  reusedCalls: number | null = null
   readonly startedAt = Date.now()
   readonly children: string[] = []
 
@@ -40,6 +44,7 @@ export class JobState implements JobSource {
       startedAt: this.startedAt,
       endedAt: this.endedAt,
       error: this.error,
+      reusedCalls: this.reusedCalls,
     }
   }
 }

@@ -62,6 +62,16 @@ describe("Files in workflows (scheduler end to end)", () => {
     assert.equal(await readFile(join(dir, "out.txt"), "utf8"), "hello")
   })
 
+  it("reruns a producer below a cached parent when its output was deleted", async () => {
+    const pipeline = task("fileWorkflow.pipeline", (into: string, text: string) => measure(produce(into, text)))
+    assert.equal(await runOnce(pipeline(dir, "hello")), 5)
+    await unlink(join(dir, "out.txt"))
+    // The parent's recorded tree holds a File: it is not reused whole, so the producer is checked.
+    assert.equal(await runOnce(pipeline(dir, "hello")), 5)
+    assert.equal(runs.produce, 2)
+    assert.equal(await readFile(join(dir, "out.txt"), "utf8"), "hello")
+  })
+
   it("reruns a consumer when its input file changes, and only then", async () => {
     const input = join(dir, "in.txt")
     await writeFile(input, "abc")

@@ -104,6 +104,73 @@ describe("Scheduler", () => {
     assert.deepEqual(await new Scheduler({ backend }).run(shared(2)), first)
   })
 
+  it("reuses a cached call's whole recorded tree: one job, no task body, the calls below reported", async () => {
+    const backend = new MemoryBackend()
+    const fanout = task("test.sched.replayFanout", (n: number) => Array.from({ length: n }, (_, i) => add(inc(i), inc(i + 1))))
+    const first = await new Scheduler({ backend }).run(fanout(50))
+    const before = calls
+    const scheduler = new Scheduler({ backend })
+    const events = jobEvents(scheduler)
+    const reused: SchedulerEvent[] = []
+    scheduler.on((event) => event.type === "reused-calls" && reused.push(event))
+    assert.deepEqual(await scheduler.run(fanout(50)), first)
+    assert.equal(calls, before)
+    assert.deepEqual(finalStatuses(events), ["CACHED"])
+    // 51 distinct inc calls (i and i + 1 overlap) and 50 adds.
+    assert.deepEqual(
+      reused.map((event) => event.type === "reused-calls" && event.calls),
+      [{ "test.sched.inc": 51, "test.sched.add": 50 }],
+    )
+    const [execution] = await backend.listExecutions({ limit: 1 })
+    const jobs = await backend.listJobs(execution?.id ?? "")
+    assert.deepEqual(
+      jobs.map((job) => [job.status, job.reusedCalls]),
+      [["CACHED", 101]],
+    )
+  })
+
+  it("still runs a cache: false task below a cached parent on every run", async () => {
+    const backend = new MemoryBackend()
+    let volatileRuns = 0
+    const volatile = task("test.sched.volatile", (x: number) => ++volatileRuns + x * 0, { cache: false })
+    const parent = task("test.sched.volatileParent", (x: number) => [inc(x), volatile(x)])
+    const callSite = task("test.sched.callSiteNoCache", (x: number) => add(inc.options({ cache: false })(x), 1))
+    await new Scheduler({ backend }).run([parent(400), callSite(401)])
+    const before = calls
+    const scheduler = new Scheduler({ backend })
+    const events = jobEvents(scheduler)
+    assert.deepEqual(await scheduler.run([parent(400), callSite(401)]), [[401, 2], 403])
+    assert.equal(volatileRuns, 2)
+    assert.equal(calls, before + 1)
+    assert.deepEqual(
+      events.filter((e) => e.previous === undefined).map((e) => e.task),
+      [
+        "test.sched.volatileParent",
+        "test.sched.callSiteNoCache",
+        "test.sched.inc",
+        "test.sched.volatile",
+        "test.sched.inc",
+        "test.sched.add",
+      ],
+    )
+  })
+
+  it("tries a failed call again on a rerun, even below a cached parent that recovered from it", async () => {
+    const backend = new MemoryBackend()
+    let attempts = 0
+    const flaky = task("test.sched.failsOnce", (x: number) => {
+      if (++attempts === 1) throw new Error("first attempt fails")
+      return x
+    })
+    const guarded = task("test.sched.guarded", (x: number) => catchError(flaky(x), -1))
+    assert.equal(await new Scheduler({ backend }).run(guarded(7)), -1)
+    assert.equal(await new Scheduler({ backend }).run(guarded(7)), 7)
+    assert.equal(attempts, 2)
+    // Recovered without a failure this time: the tree is reused whole from now on.
+    assert.equal(await new Scheduler({ backend }).run(guarded(7)), 7)
+    assert.equal(attempts, 2)
+  })
+
   it("runs every call again with cache: false", async () => {
     const backend = new MemoryBackend()
     await new Scheduler({ backend }).run(inc(200))

@@ -95,7 +95,12 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write(batch)
       const found = await backend.loadEvaluations([hash("eval load"), hash("eval missing")])
       assert.equal(found.size, 1)
-      assert.deepEqual(found.get(hash("eval load")), { valueHash: call.valueHash, bytes: bytes(0x18, 4, 7), callHash: null })
+      assert.deepEqual(found.get(hash("eval load")), {
+        valueHash: call.valueHash,
+        bytes: bytes(0x18, 4, 7),
+        callHash: null,
+        replayable: false,
+      })
     })
 
     it("keeps the call hash an evaluation was recorded with, the latest write winning", async () => {
@@ -106,6 +111,49 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.equal(found.get(hash("eval with call"))?.callHash, call.callHash)
     })
 
+    it("keeps whether an evaluation's call tree is replayable, the latest write winning", async () => {
+      const { batch, call } = finishedCall("replayable")
+      await backend.write(batch)
+      const evaluation = { evalHash: hash("eval replayable"), valueHash: call.valueHash, callHash: call.callHash }
+      await backend.write({ evaluations: [{ ...evaluation, replayable: true }] })
+      assert.equal((await backend.loadEvaluations([evaluation.evalHash])).get(evaluation.evalHash)?.replayable, true)
+      await backend.write({ evaluations: [{ ...evaluation, replayable: false }] })
+      assert.equal((await backend.loadEvaluations([evaluation.evalHash])).get(evaluation.evalHash)?.replayable, false)
+    })
+
+    it("loads a call tree: the root's final value and every call below it per task, a shared call once", async () => {
+      // root → left, right; left → leaf; right → leaf (shared), leaf2
+      const leaf = finishedCall("tree leaf")
+      const leaf2 = finishedCall("tree leaf2")
+      const left = finishedCall("tree left", [leaf.call.callHash])
+      const right = finishedCall("tree right", [leaf.call.callHash, leaf2.call.callHash])
+      const root = finishedCall("tree root", [left.call.callHash, right.call.callHash])
+      const other = { hash: hash("task other"), name: "other", source: "() => 1", version: null }
+      const calls = [{ ...left.call, taskHash: other.hash }, { ...right.call, taskHash: other.hash }, leaf.call, leaf2.call, root.call]
+      const values = [leaf, leaf2, left, right, root].flatMap((part) => part.batch.values ?? [])
+      await backend.write({ tasks: [...(root.batch.tasks ?? []), other], values, calls })
+      const tree = await backend.loadCallTree?.(root.call.callHash)
+      assert.ok(tree, "loadCallTree is implemented and finds the root")
+      assert.equal(tree.valueHash, root.call.valueHash)
+      assert.deepEqual(tree.bytes, bytes(0x18, "tree root".length, 7))
+      assert.deepEqual(
+        new Map(tree.callsByTask),
+        new Map([
+          [other.hash, 2],
+          [hash("task inc"), 2],
+        ]),
+      )
+      const lone = await backend.loadCallTree?.(leaf.call.callHash)
+      assert.deepEqual(lone?.callsByTask.size, 0)
+    })
+
+    it("loads no call tree for an unknown call, or one with a call below it missing", async () => {
+      assert.equal(await backend.loadCallTree?.(hash("call nowhere")), undefined)
+      const orphan = finishedCall("tree orphan", [hash("call never written")])
+      await backend.write(orphan.batch)
+      assert.equal(await backend.loadCallTree?.(orphan.call.callHash), undefined)
+    })
+
     it("loads thousands of evaluations in one call", async () => {
       const labels = Array.from({ length: 2500 }, (_, i) => `many ${i}`)
       const values = labels.map((label) => ({ hash: hash(`value ${label}`), bytes: bytes(label.length) }))
@@ -113,7 +161,12 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ values, evaluations })
       const found = await backend.loadEvaluations([...labels.map((label) => hash(`eval ${label}`)), hash("eval nowhere")])
       assert.equal(found.size, 2500)
-      assert.deepEqual(found.get(hash("eval many 2499")), { valueHash: hash("value many 2499"), bytes: bytes(9), callHash: null })
+      assert.deepEqual(found.get(hash("eval many 2499")), {
+        valueHash: hash("value many 2499"),
+        bytes: bytes(9),
+        callHash: null,
+        replayable: false,
+      })
     })
 
     it("records a new result for an eval hash that is written again (the latest wins)", async () => {
@@ -161,6 +214,17 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       )
       assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), taskName: "inc" })
       assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), taskName: "inc" })
+    })
+
+    it("keeps how many recorded calls a job reused", async () => {
+      await backend.write({
+        executions: [execution("01REUSE")],
+        tasks: [{ hash: hash("task inc"), name: "inc", source: "(x) => x + 1", version: null }],
+        jobs: [job("01REUSE", 1, { status: "CACHED", cached: true, reusedCalls: 10_000 }), job("01REUSE", 2, { reusedCalls: null })],
+      })
+      const jobs = await backend.listJobs("01REUSE")
+      assert.equal(jobs[0]?.reusedCalls, 10_000)
+      assert.equal(jobs[1]?.reusedCalls ?? null, null)
     })
 
     it("updates an execution in place and finds it by id or unique prefix", async () => {

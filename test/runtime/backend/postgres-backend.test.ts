@@ -64,7 +64,12 @@ describe("PostgresBackend", { skip }, () => {
     try {
       const backends = Array.from({ length: 4 }, () => new PostgresBackend(fresh.url))
       await Promise.all(backends.map((backend) => backend.open()))
-      assert.deepEqual(await backends[0]?.appliedMigrations(), ["0001_initial", "0002_file_use_origin", "0003_evaluation_call"])
+      assert.deepEqual(await backends[0]?.appliedMigrations(), [
+        "0001_initial",
+        "0002_file_use_origin",
+        "0003_evaluation_call",
+        "0004_call_replay",
+      ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {
       await fresh.drop()

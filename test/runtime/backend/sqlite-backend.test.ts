@@ -9,6 +9,8 @@ import { Kysely, Migrator, SqliteDialect } from "kysely"
 import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
+import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
+import { task } from "../../../runtime/task.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
 
 let dir: string
@@ -34,7 +36,7 @@ describe("SqliteBackend", () => {
     await second.open()
     assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
     assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
-    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin", "0003_evaluation_call"])
+    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin", "0003_evaluation_call", "0004_call_replay"])
     await second.close()
   })
 
@@ -56,6 +58,36 @@ describe("SqliteBackend", () => {
     const check = new BetterSqlite3(path)
     assert.equal((check.prepare("select count(*) as n from sqlite_master where name = 'job_call_hash'").get() as { n: number }).n, 0)
     check.close()
+  })
+
+  it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {
+    const path = join(dir, "replay.db")
+    const double = task("test.sqlite.double", (x: number) => x * 2)
+    const all = task("test.sqlite.all", (n: number) => Array.from({ length: n }, (_, i) => double(i)))
+    const runAll = async () => {
+      const backend = new SqliteBackend(path)
+      await backend.open()
+      try {
+        const scheduler = new Scheduler({ backend })
+        assert.deepEqual(await scheduler.run(all(3)), [0, 2, 4])
+        const [latest] = await backend.listExecutions({ limit: 1 })
+        return (await backend.listJobs(latest?.id ?? "")).map((j) => [j.status, j.reusedCalls ?? null])
+      } finally {
+        await backend.close()
+      }
+    }
+    assert.equal((await runAll()).length, 4)
+    // What migration 0004 leaves on rows written before it: replayable unknown.
+    const raw = new BetterSqlite3(path)
+    raw.prepare("update evaluation set replayable = null").run()
+    raw.close()
+    assert.deepEqual(await runAll(), [
+      ["CACHED", null],
+      ["CACHED", null],
+      ["CACHED", null],
+      ["CACHED", null],
+    ])
+    assert.deepEqual(await runAll(), [["CACHED", 3]])
   })
 
   it("refuses a database with migrations it does not know (DB_SCHEMA_NEWER) and leaves it untouched", async () => {

@@ -127,13 +127,14 @@ describe("two hosts on one Postgres database", { skip }, () => {
     const [a, b] = await Promise.all([run(HOST_B), run(HOST_A)])
     assert.equal(a.code, 0, a.stderr)
     assert.equal(b.code, 0, b.stderr)
-    const statuses = await query<{ status: string; n: string }>(
-      `select status, count(*) as n from job where execution_id not in
+    // Each rerun is one cached job that reuses its recorded tree of 600 calls whole.
+    const statuses = await query<{ status: string; n: string; reused: string }>(
+      `select status, count(*) as n, sum(reused_calls) as reused from job where execution_id not in
        (select id from execution order by id limit 2) group by status`,
     )
     assert.deepEqual(
-      statuses.map((row) => [row.status, Number(row.n)]),
-      [["CACHED", 1202]],
+      statuses.map((row) => [row.status, Number(row.n), Number(row.reused)]),
+      [["CACHED", 2, 1200]],
     )
     assert.equal(await runs(), before)
   })

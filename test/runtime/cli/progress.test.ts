@@ -50,6 +50,18 @@ describe("progress", () => {
     assert.match(output, /execution exec-1 FAILED in [\d.]+s: 3 jobs, 1 done, 1 cached, 1 failed/)
   })
 
+  it("counts the calls a cached job reused as cached rows of their tasks", () => {
+    const { io, text } = captureIo(true)
+    const progress = new Progress(io, "table", 60_000)
+    progress.onEvent({ type: "execution-started", executionId: "exec-1", startedAt: Date.now() })
+    progress.onEvent(job(1, "fanout", "PENDING"))
+    progress.onEvent(job(1, "fanout", "CACHED", "PENDING"))
+    progress.onEvent({ type: "reused-calls", executionId: "exec-1", seq: 1, task: "fanout", calls: { inc: 10_000, sum: 1 } })
+    progress.finish("DONE")
+    assert.match(text(), /inc\s+0\s+0\s+0\s+10000\s+0\s+10000\s/)
+    assert.match(text(), /execution exec-1 DONE in [\d.]+s: 10002 jobs, 0 done, 10002 cached \(10001 reused with a cached parent\)/)
+  })
+
   it("writes plain lines, no escape codes, when not on a terminal", () => {
     const { io, text } = captureIo(false)
     const progress = new Progress(io, "lines", 60_000)

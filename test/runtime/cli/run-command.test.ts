@@ -49,14 +49,18 @@ describe("reductio run", () => {
     assert.match(result.stderr, /execution \S+ DONE/)
   })
 
-  it("replays every job from the cache on an unchanged rerun", async () => {
+  it("reuses the whole recorded call tree on an unchanged rerun: one cached job, no task body runs", async () => {
     const result = await runCli(["run", "workflow.ts", "main", "--n", "3", "--label", "total"], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "total", value: 36 })
+    // 3 leaf, 3 other and 1 total call below main count as cached.
+    assert.match(result.stderr, /DONE in [\d.]+s: 8 jobs, 0 done, 8 cached \(7 reused with a cached parent\)/)
     const byTask = await statuses(project)
-    assert.deepEqual(
-      [...byTask.values()].flat().filter((s) => s !== "CACHED"),
-      [],
-    )
+    assert.deepEqual([...byTask], [["main", ["CACHED"]]])
+    const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
+    const [latest] = JSON.parse(list.stdout) as { id: string }[]
+    const tree = await runCli(["log", latest?.id ?? ""], { cwd: project.dir })
+    assert.match(tree.stdout, /CACHED\s+main .*\(reused 7 recorded calls below\)/)
   })
 
   it("reruns only the edited task's calls and what their results feed", async () => {
