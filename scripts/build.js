@@ -12,7 +12,12 @@ rmSync(join(root, "dist"), { recursive: true, force: true })
 // hundreds of modules. Drivers, SDKs and tools with native parts or of their own weight stay
 // external and load lazily where used.
 await build({
-  entryPoints: { index: join(root, "runtime/index.ts"), "cli/main": join(root, "runtime/cli/main.ts") },
+  entryPoints: {
+    index: join(root, "runtime/index.ts"),
+    "cli/main": join(root, "runtime/cli/main.ts"),
+    // Registered with module.register by the CLI: loads TypeScript workflows on the hooks thread.
+    "config/typescript-hooks": join(root, "runtime/config/typescript-hooks.ts"),
+  },
   outdir: join(root, "dist/runtime"),
   bundle: true,
   splitting: true,

@@ -1,21 +1,83 @@
 /**
  * @module typescript-loader
- * Lets `import()` load TypeScript files (workflows, configs) through tsx, once per process.
+ * Lets `import()` load TypeScript files (workflows, configs), once per process: through reductio's
+ * own module hooks (typescript-hooks.ts: tsx's transform with a disk cache, about 0.1 s faster
+ * to start than tsx's loader) where they apply, else through tsx.
  */
+import { lstatSync, mkdirSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, extname, join } from "node:path"
+import type { TypeScriptHooksData } from "./typescript-hooks.js"
 
 let registered: Promise<void> | undefined
 
 /**
- * Registers tsx's ESM loader, for a TypeScript `file` (a JavaScript one needs none: starting the
- * loader costs a worker thread, and every module loaded after passes through it), unless
- * TypeScript already loads (running under tsx).
+ * Registers a TypeScript loader for a TypeScript `file` (a JavaScript one needs none: a loader
+ * starts a worker thread, and every module loaded after passes through it), unless TypeScript
+ * already loads (running under tsx). `REDUCTIO_TS_LOADER=tsx` always uses tsx.
  */
 export function ensureTypeScriptLoader(file: string): Promise<void> {
   if (/\.(c|m)?js$/.test(file)) return registered ?? Promise.resolve()
   registered ??= (async () => {
     if (import.meta.url.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return
+    const hooks = builtHooksUrl()
+    if (hooks !== undefined && ownHooksApply(file)) {
+      const { register } = await import("node:module")
+      const data: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: privateCacheDir() }
+      register(hooks, { data })
+      // Stacks point into the TypeScript source through the inline source maps, as under tsx.
+      process.setSourceMapsEnabled(true)
+      return
+    }
     const { register } = await import("tsx/esm/api")
     register()
   })()
   return registered
+}
+
+/** The built hooks module next to the built runtime; undefined when running from sources. */
+function builtHooksUrl(): string | undefined {
+  const marker = "/dist/runtime/"
+  const at = import.meta.url.lastIndexOf(marker)
+  return at < 0 ? undefined : `${import.meta.url.slice(0, at + marker.length)}config/typescript-hooks.js`
+}
+
+/**
+ * Reductio's hooks load ES modules: a `.mts` file, or a `.ts`/`.tsx` file in a package of
+ * `"type": "module"`. TypeScript as CommonJS, or a tsconfig chosen by TSX_TSCONFIG_PATH, is tsx's.
+ */
+function ownHooksApply(file: string): boolean {
+  if (process.env.REDUCTIO_TS_LOADER === "tsx" || process.env.TSX_TSCONFIG_PATH) return false
+  const extension = extname(file)
+  if (extension === ".mts") return true
+  return (extension === ".ts" || extension === ".tsx") && packageType(dirname(file)) === "module"
+}
+
+/** The `type` of the nearest package.json above `dir` ("commonjs" when it has none). */
+function packageType(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      const type = (JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { type?: unknown }).type
+      return type === "module" ? "module" : "commonjs"
+    } catch {
+      if (dirname(at) === at) return "commonjs"
+    }
+  }
+}
+
+/**
+ * A cache directory in the temp dir that only this user can write (anything cached there is run
+ * as code); null when that cannot be ensured.
+ */
+function privateCacheDir(): string | null {
+  const uid = process.getuid?.()
+  const dir = join(tmpdir(), `reductio-typescript-${uid ?? "user"}`)
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const stat = lstatSync(dir)
+    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return null
+    return dir
+  } catch {
+    return null
+  }
 }

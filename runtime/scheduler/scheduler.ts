@@ -134,13 +134,20 @@ export class Scheduler {
 let lastStamp = ""
 let counter = 0
 
-/** A time-ordered, unique execution id: `yyyymmddThhmmss-` + random, e.g. `20261122T010203-3f9a1c`. */
+/**
+ * A time-ordered, unique execution id: `yyyymmddThhmmss-` + milliseconds + a per-process counter
+ * + random, e.g. `20261122T010203-4170a3f9a1c`. Ids sort by start time, also across processes
+ * that start in the same second (`reductio log` lists the newest first by id).
+ */
 export function newExecutionId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").slice(0, 15)
-  counter = stamp === lastStamp ? counter + 1 : 0
-  lastStamp = stamp
+  const iso = now.toISOString()
+  const stamp = iso.replace(/[-:]/g, "").slice(0, 15)
+  const millis = iso.slice(20, 23)
+  const key = `${stamp}${millis}`
+  counter = key === lastStamp ? counter + 1 : 0
+  lastStamp = key
   const random = Math.floor(Math.random() * 0xffffff)
     .toString(16)
     .padStart(6, "0")
-  return `${stamp}-${counter.toString(36)}${random}`
+  return `${stamp}-${millis}${counter.toString(36)}${random}`
 }

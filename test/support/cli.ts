@@ -33,10 +33,15 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
   return runNode([bin, ...args], options)
 }
 
-/** Runs `node <args>` with the source loader. */
-export function runNode(args: readonly string[], options: CliOptions): Promise<CliResult> {
+/** Runs the built command (dist/, as installed from npm) with plain `node`: no source loader. */
+export function runBuiltCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  return runNode([bin, ...args], options, [])
+}
+
+/** Runs `node <args>`, by default with the source loader. */
+export function runNode(args: readonly string[], options: CliOptions, nodeArgs: readonly string[] = sourceNodeArgs): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...sourceNodeArgs, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
       cwd: options.cwd,
       env: cleanEnv(options.env),
       stdio: ["ignore", "pipe", "pipe"],

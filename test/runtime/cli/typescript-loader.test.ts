@@ -1,0 +1,97 @@
+/**
+ * The built command loading TypeScript workflows through its own module hooks (plain `node`, as
+ * installed from npm): tsx's resolution and output, so tsx and `reductio run` share the cache.
+ */
+import assert from "node:assert/strict"
+import { after, before, describe, it } from "node:test"
+import { runBuiltCli, runCli, runNode } from "../../support/cli.js"
+import { type TempProject, tempProject } from "../../support/project.js"
+
+const tsconfig = `{
+  // JSON with comments, as tsconfig allows
+  "compilerOptions": { "target": "ES2020", "useDefineForClassFields": false, "paths": { "@lib/*": ["./src/*"] } },
+  "include": ["*.ts", "src"],
+}
+`
+
+const workflow = `
+import { run, task } from "reductio"
+import { offset } from "@lib/offset"
+import { twice } from "./src/twice.js"
+import { label } from "./src/labels"
+
+class Counter {
+  count = 0
+  constructor(public start: number) {}
+}
+
+export const step = task("step", (x: number) => {
+  class Local { value = x }
+  return twice(new Local().value) + new Counter(offset).start
+})
+export const main = task("main", (n: number) => ({ label, values: Array.from({ length: n }, (_, i) => step(i)) }))
+export const broken = task("broken", (why: string) => {
+  throw new Error("broken on purpose: " + why)
+})
+
+await run(main, 3)
+`
+
+describe("TypeScript workflows in the built command", () => {
+  let project: TempProject
+
+  before(async () => {
+    project = await tempProject()
+    await project.write("tsconfig.json", tsconfig)
+    await project.write("src/offset.ts", "export const offset: number = 100\n")
+    await project.write("src/twice.ts", "export const twice = (x: number): number => x * 2\n")
+    await project.write("src/labels/index.ts", 'export const label: string = "steps"\n')
+    await project.write("workflow.ts", workflow)
+  })
+  after(() => project.remove())
+
+  it("resolves tsconfig paths, .js and extensionless imports, and runs the workflow", async () => {
+    const result = await runBuiltCli(["run", "workflow.ts", "main", "--n", "3"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { label: "steps", values: [100, 102, 104] })
+    assert.match(result.stderr, /4 jobs, 4 done, 0 cached/)
+  })
+
+  it("gives every task the hash tsx gives it: the plain tsx script replays the whole run", async () => {
+    const script = await runNode(["workflow.ts"], { cwd: project.dir })
+    assert.equal(script.code, 0, script.stderr)
+    assert.deepEqual(JSON.parse(script.stdout), { label: "steps", values: [100, 102, 104] })
+    const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
+    const [latest] = JSON.parse(list.stdout) as { id: string }[]
+    const tree = await runCli(["log", latest?.id ?? "", "--json"], { cwd: project.dir })
+    const { jobs } = JSON.parse(tree.stdout) as { jobs: { status: string; reusedCalls?: number }[] }
+    assert.deepEqual(
+      jobs.map((job) => [job.status, job.reusedCalls]),
+      [["CACHED", 3]],
+    )
+  })
+
+  it("loads the same way through tsx when REDUCTIO_TS_LOADER=tsx", async () => {
+    const result = await runBuiltCli(["run", "workflow.ts", "main", "--n", "3"], {
+      cwd: project.dir,
+      env: { REDUCTIO_TS_LOADER: "tsx" },
+    })
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, /4 jobs, 0 done, 4 cached/)
+  })
+
+  it("points a failed task's stack at its line in the TypeScript source", async () => {
+    const result = await runBuiltCli(["run", "workflow.ts", "broken", "--why", "testing"], { cwd: project.dir })
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /broken on purpose: testing/)
+    assert.match(result.stderr, /workflow\.ts:18:\d+/, "line 18 of the source throws")
+  })
+
+  it("names the file and line of a syntax error (WORKFLOW_LOAD_FAILED)", async () => {
+    await project.write("broken.ts", 'import { task } from "reductio"\nexport const x: number = ;\n')
+    const result = await runBuiltCli(["run", "broken.ts", "x"], { cwd: project.dir })
+    assert.equal(result.code, 2, result.stderr)
+    assert.match(result.stderr, /WORKFLOW_LOAD_FAILED/)
+    assert.match(result.stderr, /broken\.ts:2:\d+/)
+  })
+})
