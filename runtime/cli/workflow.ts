@@ -31,6 +31,9 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
   try {
+    // The package root first: the workflow's `import "reductio"` then finds it, and the chunks it
+    // shares with the CLI, loaded, rather than resolving each through the TypeScript hooks thread.
+    await import("../index.js")
     await ensureTypeScriptLoader(path)
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (error) {
