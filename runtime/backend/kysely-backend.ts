@@ -4,7 +4,7 @@
  * queries through kysely. What differs per database (connecting, guarding a migration, a faster
  * write path, mapping driver errors) sits behind {@link SqlDialectAdapter}.
  */
-import { type CompiledQuery, type Kysely, Migrator, type RawBuilder, sql } from "kysely"
+import { type Kysely, Migrator, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
 import type {
   Backend,
@@ -21,8 +21,10 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
+import { chunked, loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
+import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import { knownMigrationNames, migrationProvider } from "./migrations.js"
-import type { Database, SqlDialectName } from "./schema.js"
+import type { Database } from "./schema.js"
 import {
   type BatchRows,
   batchRows,
@@ -39,43 +41,7 @@ import {
   toTimeOrNull,
 } from "./sql-rows.js"
 
-/** What one SQL database contributes to a {@link KyselyBackend}. */
-export interface SqlDialectAdapter {
-  readonly name: SqlDialectName
-  /** For messages; never holds a password. */
-  readonly description: string
-  /** The most bound parameters one statement may carry. */
-  readonly maxParameters: number
-  /** Connects (and checks the database can be read); fails with a DB_* ReductioError. */
-  connect(): Promise<Kysely<Database>>
-  /** True when the kysely migration table exists. */
-  migrationTableExists(db: Kysely<Database>): Promise<boolean>
-  /** Runs the migration step so it applies whole or not at all, excluding other migrators. */
-  guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
-  /**
-   * Runs a compiled query and returns its rows as arrays in select order, where the driver does
-   * that faster than objects (10,000 jobs for `reductio log`); else kysely runs it.
-   */
-  selectArrays?(query: CompiledQuery): Promise<unknown[][]>
-  /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
-  writeBatch?(batch: WriteBatch): void | Promise<void>
-  /**
-   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
-   * callHash, replayable]` rows (hex hashes). Deep recursions look up one hash at a time, so per-query cost matters.
-   */
-  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null, number | null][]
-  /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
-  hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
-  /**
-   * A hash column as lowercase hex, computed by the database: reading 10,000 jobs then makes no
-   * Buffer per hash. A null hash may come back as null or "".
-   */
-  hex(column: string): RawBuilder<string | null>
-  /** A driver error during normal use as a ReductioError (or as it is). */
-  translateError(error: unknown): unknown
-  /** Releases what `connect` made beyond the kysely instance. */
-  close?(): void
-}
+export type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 
 /** A result row of a file-use lineage query. */
 export type FileUseView = FileUseRecord & { taskName: string; executionId: string | null; at: number | null }
@@ -294,7 +260,7 @@ export class KyselyBackend implements Backend {
   async #taskNames(hashes: ReadonlySet<string>): Promise<Map<string, string>> {
     const names = new Map<string, string>()
     const valid = [...hashes].filter((hash) => hash.length === 64)
-    const rows = await this.#chunked(valid, (chunk) =>
+    const rows = await chunked(this.#adapter, valid, (chunk) =>
       this.db.selectFrom("task").select(["hash", "name"]).where("hash", "in", chunk).execute(),
     )
     for (const row of rows) names.set(bufferToHash(row.hash), row.name)
@@ -307,40 +273,15 @@ export class KyselyBackend implements Backend {
   }
 
   async loadCallTree(callHash: string): Promise<CallTree | undefined> {
-    const hex = (column: string) => this.#adapter.hex(column)
-    const root = hashToBuffer(callHash)
     try {
-      const node = await this.db
-        .selectFrom("call_node")
-        .innerJoin("value", "value.hash", "call_node.value_hash")
-        .select([hex("call_node.value_hash").as("value_hash"), "value.bytes"])
-        .where("call_node.call_hash", "=", root)
-        .executeTakeFirst()
-      if (node?.value_hash == null) return undefined
-      // UNION (not UNION ALL) visits a call shared by several parents once.
-      const { rows } = await sql<{ task_hash: string | null; calls: number | string }>`
-        with recursive tree(hash) as (
-          select child_hash from call_edge where parent_hash = ${root}
-          union
-          select e.child_hash from call_edge e join tree t on e.parent_hash = t.hash
-        )
-        select ${hex("c.task_hash")} as task_hash, count(*) as calls
-        from tree t left join call_node c on c.call_hash = t.hash
-        group by c.task_hash`.execute(this.db)
-      const callsByTask = new Map<string, number>()
-      for (const row of rows) {
-        // A child without its node (a partial copy) cannot be checked: no replay.
-        if (!row.task_hash) return undefined
-        callsByTask.set(row.task_hash, Number(row.calls))
-      }
-      return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), callsByTask }
+      return await loadCallTree(this.db, this.#adapter, callHash)
     } catch (error) {
       throw this.#adapter.translateError(error)
     }
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {
-    const [call] = await this.#readCalls([callHash])
+    const [call] = await readCalls(this.db, this.#adapter, [callHash])
     return call
   }
 
@@ -378,6 +319,10 @@ export class KyselyBackend implements Backend {
     return Object.fromEntries(rows.map((row) => [row.key, row.value]))
   }
 
+  readContent(request: ContentRequest): Promise<WriteBatch> {
+    return readContent(this.db, this.#adapter, request)
+  }
+
   async removeTags(executionId: string, keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return
     await this.db
@@ -385,66 +330,6 @@ export class KyselyBackend implements Backend {
       .where("execution_id", "=", executionId)
       .where("key", "in", [...keys])
       .execute()
-  }
-
-  async readContent(request: ContentRequest): Promise<WriteBatch> {
-    const [tasks, values, evaluations, calls, files] = [
-      await this.#chunked(request.tasks, (hashes) => this.db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
-      await this.#chunked(request.values, (hashes) => this.db.selectFrom("value").selectAll().where("hash", "in", hashes).execute()),
-      await this.#chunked(request.evaluations, (hashes) =>
-        this.db.selectFrom("evaluation").selectAll().where("eval_hash", "in", hashes).execute(),
-      ),
-      await this.#readCalls(request.calls ?? []),
-      await this.#chunked(request.filesOfCalls, (hashes) =>
-        this.db.selectFrom("file_use").selectAll().where("call_hash", "in", hashes).execute(),
-      ),
-    ]
-    return {
-      tasks: tasks.map((t) => ({ hash: bufferToHash(t.hash), name: t.name, source: t.source, version: t.version })),
-      values: values.map((v) => ({ hash: bufferToHash(v.hash), bytes: plainBytes(v.bytes) })),
-      // Copied without their call hash: the target records the call again on its next rerun.
-      evaluations: evaluations.map((e) => ({ evalHash: bufferToHash(e.eval_hash), valueHash: bufferToHash(e.value_hash) })),
-      calls,
-      files: files.map((f) => ({
-        path: f.path,
-        role: f.role as FileUseRecord["role"],
-        callHash: bufferToHash(f.call_hash),
-        fileHash: bufferToHash(f.file_hash),
-        ...(f.execution_id === null ? {} : { executionId: f.execution_id, at: toTimeOrNull(f.started_at) }),
-      })),
-    }
-  }
-
-  async #readCalls(callHashes: readonly string[]): Promise<CallRecord[]> {
-    const nodes = await this.#chunked(callHashes, (hashes) =>
-      this.db.selectFrom("call_node").selectAll().where("call_hash", "in", hashes).execute(),
-    )
-    const edges = await this.#chunked(callHashes, (hashes) =>
-      this.db.selectFrom("call_edge").selectAll().where("parent_hash", "in", hashes).execute(),
-    )
-    const children = new Map<string, string[]>()
-    for (const edge of edges.sort((a, b) => a.position - b.position)) {
-      const parent = bufferToHash(edge.parent_hash)
-      let list = children.get(parent)
-      if (list === undefined) children.set(parent, (list = []))
-      list.push(bufferToHash(edge.child_hash))
-    }
-    return nodes.map((node) => {
-      const callHash = bufferToHash(node.call_hash)
-      return {
-        callHash,
-        taskHash: bufferToHash(node.task_hash),
-        argsHash: bufferToHash(node.args_hash),
-        valueHash: bufferToHash(node.value_hash),
-        children: children.get(callHash) ?? [],
-      }
-    })
-  }
-
-  async #chunked<T>(hashes: readonly string[] | undefined, query: (chunk: Buffer[]) => Promise<T[]>): Promise<T[]> {
-    const out: T[] = []
-    for (const chunk of chunks([...new Set(hashes ?? [])], this.#adapter.maxParameters)) out.push(...(await query(chunk.map(hashToBuffer))))
-    return out
   }
 }
 

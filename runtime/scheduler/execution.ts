@@ -6,7 +6,7 @@
  * Work per job is O(1) and event driven; provenance is written in batches by the Recorder.
  */
 import type { Backend, JobStatus } from "../backend/backend.js"
-import { decode, encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
+import { encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
 import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
 import { cancelledOutcome, type Executor, type JobOutcome } from "../executor/executor.js"
 import {
@@ -18,7 +18,9 @@ import {
   makeExpression,
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
-import { lookupTask, registeredTasks, type TaskDefinition } from "../task.js"
+import { lookupTask, type TaskDefinition } from "../task.js"
+import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
+import { type ReplayContext, replayCallTree } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
@@ -66,11 +68,12 @@ export class Execution {
   readonly #batcher: LookupBatcher
   readonly #started = new Map<string, Promise<void>>()
   #idleScheduled = false
-  #tasksByHash = new Map<string, TaskDefinition>()
+  readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.backend)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
+    this.#replayContext = { executionId: settings.id, backend: settings.backend, recorder: this.#recorder, emit: settings.emit }
   }
 
   get recorder(): Recorder {
@@ -211,7 +214,7 @@ export class Execution {
       const expressions = containsExpression(immediate.value)
       if (expressions && immediate.recordedReplayable === true && immediate.recordedCallHash) {
         const callHash = immediate.recordedCallHash
-        const replayed = await this.#replay(job, callHash)
+        const replayed = await replayCallTree(job, callHash, this.#replayContext)
         if (replayed !== undefined) {
           this.#recordLineage(args, immediate.value, callHash)
           this.#finish(job, "CACHED", callHash, null)
@@ -270,40 +273,6 @@ export class Execution {
     this.#recorder.value(valueHash, bytes)
     this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
     return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
-  }
-
-  /**
-   * Call replay: a cached call whose recorded tree is replayable and whose every call still runs
-   * the task version it recorded takes the tree's final value at once, without a job per call.
-   * Undefined when the tree cannot be reused; the call then reduces its children one by one.
-   */
-  async #replay(job: JobState, callHash: string): Promise<{ value: unknown } | undefined> {
-    const tree = await this.settings.backend.loadCallTree?.(callHash)
-    if (tree === undefined) return undefined
-    const calls: Record<string, number> = {}
-    let total = 0
-    for (const [taskHash, count] of tree.callsByTask) {
-      const current = this.#taskByHash(taskHash)
-      if (current === undefined || current.options.cache === false) return undefined
-      calls[current.name] = (calls[current.name] ?? 0) + count
-      total += count
-    }
-    const decoded = await decodeIfValid(tree.bytes)
-    if (decoded === INVALID) return undefined
-    this.#recorder.knownValue(tree.valueHash)
-    job.reusedCalls = total
-    this.settings.emit({ type: "reused-calls", executionId: this.settings.id, seq: job.seq, task: job.task.name, calls })
-    return decoded
-  }
-
-  /** The registered task with this hash: the version the workflow runs now. */
-  #taskByHash(hash: string): TaskDefinition | undefined {
-    const registered = registeredTasks()
-    // Tasks can register late (a module imported inside a body): rebuild when the count moved.
-    if (this.#tasksByHash.size !== registered.size) {
-      this.#tasksByHash = new Map([...registered.values()].map((definition) => [definition.hash, definition]))
-    }
-    return this.#tasksByHash.get(hash)
   }
 
   async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
@@ -423,42 +392,7 @@ export class Execution {
   }
 }
 
-const INVALID = Symbol("invalid")
-
 const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
-
-type Decoded = { value: unknown; checked: boolean }
-
-/**
- * Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. `checked`
- * tells whether it held any such value.
- */
-function decodeIfValid(bytes: Uint8Array): Decoded | typeof INVALID | Promise<Decoded | typeof INVALID> {
-  if (!hasValueHooks()) return { value: decode(bytes), checked: false }
-  const checks: Promise<boolean>[] = []
-  const value = decode(bytes, {
-    visit: (item, codec) => {
-      if (codec.validate !== undefined) checks.push(codec.validate(item))
-    },
-  })
-  // Most values hold no File: answer without a promise.
-  if (checks.length === 0) return { value, checked: false }
-  return Promise.all(checks).then((results) => (results.every(Boolean) ? { value, checked: true } : INVALID))
-}
-
-/** True when a task's own result holds a value the cache checks before reuse (a File). */
-function holdsCheckedValue(value: unknown): boolean {
-  if (!hasValueHooks() || typeof value !== "object" || value === null) return false
-  let found = false
-  forEachRegistered(
-    value,
-    (_item, codec) => {
-      if (codec.validate !== undefined) found = true
-    },
-    { intoExpressions: false },
-  )
-  return found
-}
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value

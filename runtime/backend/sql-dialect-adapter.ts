@@ -1,0 +1,47 @@
+/**
+ * @module sql-dialect-adapter
+ * The seam between the shared SQL backend (kysely-backend.ts) and one database: what SQLite and
+ * Postgres each contribute (connecting, guarding a migration, faster paths, error mapping).
+ */
+import type { CompiledQuery, Kysely, RawBuilder } from "kysely"
+import type { WriteBatch } from "./backend.js"
+import type { Database, SqlDialectName } from "./schema.js"
+
+/** What one SQL database contributes to a {@link KyselyBackend}. */
+export interface SqlDialectAdapter {
+  readonly name: SqlDialectName
+  /** For messages; never holds a password. */
+  readonly description: string
+  /** The most bound parameters one statement may carry. */
+  readonly maxParameters: number
+  /** Connects (and checks the database can be read); fails with a DB_* ReductioError. */
+  connect(): Promise<Kysely<Database>>
+  /** True when the kysely migration table exists. */
+  migrationTableExists(db: Kysely<Database>): Promise<boolean>
+  /** Runs the migration step so it applies whole or not at all, excluding other migrators. */
+  guardMigration(db: Kysely<Database>, migrate: () => Promise<void>): Promise<void>
+  /**
+   * Runs a compiled query and returns its rows as arrays in select order, where the driver does
+   * that faster than objects (10,000 jobs for `reductio log`); else kysely runs it.
+   */
+  selectArrays?(query: CompiledQuery): Promise<unknown[][]>
+  /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
+  writeBatch?(batch: WriteBatch): void | Promise<void>
+  /**
+   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
+   * callHash, replayable]` rows (hex hashes). Deep recursions look up one hash at a time, so
+   * per-query cost matters.
+   */
+  lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null, number | null][]
+  /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
+  hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
+  /**
+   * A hash column as lowercase hex, computed by the database: reading 10,000 jobs then makes no
+   * Buffer per hash. A null hash may come back as null or "".
+   */
+  hex(column: string): RawBuilder<string | null>
+  /** A driver error during normal use as a ReductioError (or as it is). */
+  translateError(error: unknown): unknown
+  /** Releases what `connect` made beyond the kysely instance. */
+  close?(): void
+}

@@ -1,0 +1,45 @@
+/**
+ * @module cached-value
+ * Reading a value back from the cache: decoding it and checking that what it refers to (a File's
+ * copy on disk or S3) still holds, through the codecs' `validate` hooks.
+ */
+import { decode, forEachRegistered, hasValueHooks } from "../codec.js"
+
+/** A cached value that no longer holds: the call must run again. */
+export const INVALID = Symbol("invalid")
+
+/** A decoded cached value; `checked` tells whether it held anything with a `validate` hook. */
+export interface Decoded {
+  readonly value: unknown
+  readonly checked: boolean
+}
+
+/**
+ * Decodes a cached value; INVALID when a value inside (e.g. a File) no longer holds. Most values
+ * hold no File: those are answered without a promise.
+ */
+export function decodeIfValid(bytes: Uint8Array): Decoded | typeof INVALID | Promise<Decoded | typeof INVALID> {
+  if (!hasValueHooks()) return { value: decode(bytes), checked: false }
+  const checks: Promise<boolean>[] = []
+  const value = decode(bytes, {
+    visit: (item, codec) => {
+      if (codec.validate !== undefined) checks.push(codec.validate(item))
+    },
+  })
+  if (checks.length === 0) return { value, checked: false }
+  return Promise.all(checks).then((results) => (results.every(Boolean) ? { value, checked: true } : INVALID))
+}
+
+/** True when a task's own result holds a value the cache checks before reuse (a File). */
+export function holdsCheckedValue(value: unknown): boolean {
+  if (!hasValueHooks() || typeof value !== "object" || value === null) return false
+  let found = false
+  forEachRegistered(
+    value,
+    (_item, codec) => {
+      if (codec.validate !== undefined) found = true
+    },
+    { intoExpressions: false },
+  )
+  return found
+}
