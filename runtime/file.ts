@@ -390,6 +390,19 @@ async function dirHash(dir: Dir): Promise<string> {
   return hashOf("dir", dir.path, entries)
 }
 
+/** Checks in flight by file and recorded hash: a file in many cached values is checked once at a time. */
+const validating = new Map<string, Promise<boolean>>()
+
+/** Runs `check`, or joins the same check already in flight; nothing is kept once it settles. */
+function validateOnce(key: string, check: () => Promise<boolean>): Promise<boolean> {
+  let pending = validating.get(key)
+  if (pending === undefined) {
+    pending = check().finally(() => validating.delete(key))
+    validating.set(key, pending)
+  }
+  return pending
+}
+
 async function stillValid(recorded: string | undefined, current: () => Promise<string>): Promise<boolean> {
   if (recorded === undefined) return false
   try {
@@ -441,7 +454,8 @@ registerCodec<File>({
   prepare: async (file) => {
     await file.updateHash()
   },
-  validate: (file) => stillValid(file.hash, () => currentHash(file)),
+  validate: (file) =>
+    validateOnce(`${file.path}\u0000${file.hash}\u0000${file.contentHash}`, () => stillValid(file.hash, () => currentHash(file))),
   lineage: (file) => (file.hash === undefined ? undefined : { path: file.path, hash: file.hash }),
 })
 

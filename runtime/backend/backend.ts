@@ -73,8 +73,9 @@ export interface EvaluationRecord {
   readonly callHash?: string | null
   /**
    * True when the call tree under `callHash` can be reused whole on a later run: no call in it
-   * skipped the cache, recovered from an error (a rerun retries those) or holds a File (whose
-   * copies a rerun checks). Absent or false: a cached rerun reduces the calls one by one.
+   * skipped the cache or recovered from an error (a rerun retries those). Files in it are checked
+   * when it is reused ({@link CallTree.checkedValues}). Absent or false: a cached rerun reduces
+   * the calls one by one.
    */
   readonly replayable?: boolean
 }
@@ -86,6 +87,11 @@ export interface CallRecord {
   readonly argsHash: string
   readonly valueHash: string
   readonly children: readonly string[]
+  /**
+   * Whether the value holds something a reuse must check first (a File, through its codec's
+   * `validate`); absent when unknown (recorded before this was kept).
+   */
+  readonly checked?: boolean
 }
 
 /** Where a file was seen: produced by (`output`) or given to (`input`) a call. */
@@ -152,6 +158,11 @@ export interface CallTree {
   readonly bytes: Uint8Array
   /** The distinct calls below the root (the root itself excluded), counted per task hash. */
   readonly callsByTask: ReadonlyMap<string, number>
+  /**
+   * The distinct values of calls below the root that hold something to check before reuse (or
+   * may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
+   */
+  readonly checkedValues: readonly Uint8Array[]
 }
 
 export interface ExecutionQuery {

@@ -22,13 +22,8 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   if (node?.value_hash == null) return undefined
-  // UNION (not UNION ALL) visits a call shared by several parents once.
   const { rows } = await sql<{ task_hash: string | null; calls: number | string }>`
-    with recursive tree(hash) as (
-      select child_hash from call_edge where parent_hash = ${root}
-      union
-      select e.child_hash from call_edge e join tree t on e.parent_hash = t.hash
-    )
+    with recursive ${descendants(root)}
     select ${adapter.hex("c.task_hash")} as task_hash, count(*) as calls
     from tree t left join call_node c on c.call_hash = t.hash
     group by c.task_hash`.execute(db)
@@ -38,7 +33,31 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     if (!row.task_hash) return undefined
     callsByTask.set(row.task_hash, Number(row.calls))
   }
-  return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), callsByTask }
+  const checked =
+    callsByTask.size === 0
+      ? { rows: [] }
+      : await sql<{ bytes: Uint8Array | null }>`
+    with recursive ${descendants(root)}
+    select distinct c.value_hash, v.bytes
+    from tree t join call_node c on c.call_hash = t.hash left join value v on v.hash = c.value_hash
+    where c.checked is null or c.checked <> 0`.execute(db)
+  // A value to check that is not recorded (a partial copy): no replay.
+  if (checked.rows.some((row) => row.bytes === null)) return undefined
+  return {
+    valueHash: node.value_hash,
+    bytes: plainBytes(node.bytes),
+    callsByTask,
+    checkedValues: checked.rows.map((row) => plainBytes(row.bytes as Uint8Array)),
+  }
+}
+
+/** `tree(hash)`: every call below `root`; UNION (not UNION ALL) visits a shared call once. */
+function descendants(root: Buffer) {
+  return sql`tree(hash) as (
+      select child_hash from call_edge where parent_hash = ${root}
+      union
+      select e.child_hash from call_edge e join tree t on e.parent_hash = t.hash
+    )`
 }
 
 /** Call records (node and ordered children) of the given call hashes; absent ones are left out. */
@@ -64,6 +83,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
       argsHash: bufferToHash(node.args_hash),
       valueHash: bufferToHash(node.value_hash),
       children: children.get(callHash) ?? [],
+      ...(node.checked === null ? {} : { checked: node.checked !== 0 }),
     }
   })
 }

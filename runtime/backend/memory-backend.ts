@@ -111,6 +111,7 @@ export class MemoryBackend implements Backend {
     if (root === undefined || bytes === undefined) return undefined
     const seen = new Set<string>()
     const callsByTask = new Map<string, number>()
+    const checkedValues = new Map<string, Uint8Array>()
     const stack = [...root.children]
     while (stack.length > 0) {
       const hash = stack.pop() as string
@@ -119,9 +120,14 @@ export class MemoryBackend implements Backend {
       const call = this.#calls.get(hash)
       if (call === undefined) return undefined
       callsByTask.set(call.taskHash, (callsByTask.get(call.taskHash) ?? 0) + 1)
+      if (call.checked !== false) {
+        const value = this.#values.get(call.valueHash)
+        if (value === undefined) return undefined
+        checkedValues.set(call.valueHash, value)
+      }
       stack.push(...call.children)
     }
-    return { valueHash: root.valueHash, bytes, callsByTask }
+    return { valueHash: root.valueHash, bytes, callsByTask, checkedValues: [...checkedValues.values()] }
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {

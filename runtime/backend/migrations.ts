@@ -157,12 +157,15 @@ async function fileUseOrigin(db: Kysely<unknown>, dialect: SqlDialectName): Prom
 
 /**
  * Call replay: `evaluation.replayable` is 1 when the whole call tree the evaluation reduced to can
- * be reused as it was recorded (no call in it skips the cache, recovered from an error or holds a
- * File), so a cached rerun takes the tree's final value without visiting its calls;
- * `job.reused_calls` counts the recorded calls a job reused that way. Rows from before stay NULL,
- * which reads as "not replayable" until a rerun records the evaluation again.
+ * be reused as it was recorded (no call in it skips the cache or recovered from an error), so a
+ * cached rerun takes the tree's final value without visiting its calls; `call_node.checked` is 1
+ * when a call's value holds something a replay must check first (a File), 0 when it holds nothing
+ * of the kind; `job.reused_calls` counts the recorded calls a job reused. Rows from before stay
+ * NULL: an evaluation reads as not replayable until a rerun records it again, and a call node as
+ * possibly holding Files (a replay decodes and checks its value).
  */
 async function callReplay(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("evaluation").addColumn("replayable", "integer").execute()
+  await db.schema.alterTable("call_node").addColumn("checked", "integer").execute()
   await db.schema.alterTable("job").addColumn("reused_calls", "integer").execute()
 }

@@ -151,6 +151,7 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   position: "int4",
   cached: "int4",
   replayable: "int4",
+  checked: "int4",
   reused_calls: "int4",
   started_at: "int8",
   ended_at: "int8",

@@ -64,6 +64,8 @@ export interface CallNodeTable {
   task_hash: HashColumn
   args_hash: HashColumn
   value_hash: HashColumn
+  /** 1 when the value holds something checked before reuse (a File), 0 when not, null: unknown. */
+  checked: number | null
 }
 
 export interface CallEdgeTable {

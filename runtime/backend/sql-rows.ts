@@ -24,7 +24,7 @@ export interface TableSpec {
 export const TABLES: readonly TableSpec[] = [
   { table: "task", columns: ["hash", "name", "source", "version"], key: ["hash"], upsert: false },
   { table: "value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
-  { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash"], key: ["call_hash"], upsert: false },
+  { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked"], key: ["call_hash"], upsert: false },
   { table: "call_edge", columns: ["parent_hash", "position", "child_hash"], key: ["parent_hash", "position"], upsert: false },
   {
     table: "file_use",
@@ -181,7 +181,13 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   const calls = batch.calls ?? []
   put(
     "call_node",
-    calls.map((c) => [bytes(c.callHash), bytes(c.taskHash), bytes(c.argsHash), bytes(c.valueHash)]),
+    calls.map((c) => [
+      bytes(c.callHash),
+      bytes(c.taskHash),
+      bytes(c.argsHash),
+      bytes(c.valueHash),
+      c.checked === undefined ? null : c.checked ? 1 : 0,
+    ]),
   )
   const edges: Row[] = []
   for (const call of calls) {

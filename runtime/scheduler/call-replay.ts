@@ -10,6 +10,7 @@ import { decodeIfValid, INVALID } from "./cached-value.js"
 import type { SchedulerEvent } from "./events.js"
 import type { JobState } from "./job-state.js"
 import type { Recorder } from "./recorder.js"
+import { mapWindowed } from "./values.js"
 
 /** What a replay needs from its execution. */
 export interface ReplayContext {
@@ -19,13 +20,21 @@ export interface ReplayContext {
   readonly emit: (event: SchedulerEvent) => void
 }
 
+/** How many recorded values a replay checks at once (each may stat a file or ask S3). */
+const CHECK_WINDOW = 1000
+
 /**
  * Replays the recorded tree under `callHash` for `job`: its final value, with the reused calls
- * counted on the job and announced in a `reused-calls` event. Undefined when the tree cannot be
- * reused (not recorded whole, a task below edited or now `cache: false`, a File that changed);
+ * counted on the job and announced in a `reused-calls` event. Every value in the tree that holds
+ * a File is checked first, as a cache hit on its call would be. Undefined when the tree cannot
+ * be reused (not recorded whole, a task below edited or now `cache: false`, a File that changed);
  * the job then reduces its children one by one.
  */
-export async function replayCallTree(job: JobState, callHash: string, context: ReplayContext): Promise<{ value: unknown } | undefined> {
+export async function replayCallTree(
+  job: JobState,
+  callHash: string,
+  context: ReplayContext,
+): Promise<{ value: unknown; checked: boolean } | undefined> {
   const tree = await context.backend.loadCallTree?.(callHash)
   if (tree === undefined) return undefined
   const calls: Record<string, number> = {}
@@ -36,12 +45,14 @@ export async function replayCallTree(job: JobState, callHash: string, context: R
     calls[current.name] = (calls[current.name] ?? 0) + count
     total += count
   }
+  const below = await mapWindowed(tree.checkedValues, CHECK_WINDOW, async (bytes) => decodeIfValid(bytes))
+  if (below.includes(INVALID)) return undefined
   const decoded = await decodeIfValid(tree.bytes)
   if (decoded === INVALID) return undefined
   context.recorder.knownValue(tree.valueHash)
   job.reusedCalls = total
   context.emit({ type: "reused-calls", executionId: context.executionId, seq: job.seq, task: job.task.name, calls })
-  return decoded
+  return { value: decoded.value, checked: decoded.checked || below.some((value) => value !== INVALID && value.checked) }
 }
 
 let tasksByHash = new Map<string, TaskDefinition>()

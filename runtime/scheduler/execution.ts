@@ -47,6 +47,8 @@ interface CallResult {
   readonly callHash: string
   /** Whether a later run may reuse this call's tree whole (see EvaluationRecord.replayable). */
   readonly replayable: boolean
+  /** Whether the value may hold something checked before reuse (see CallRecord.checked). */
+  readonly checked: boolean
 }
 
 /** The task function's immediate result: from the cache or from its executor. */
@@ -191,6 +193,7 @@ export class Execution {
     if (parent !== null) {
       parent.children.push(done.callHash)
       if (!done.replayable) parent.replayable = false
+      if (done.checked) parent.checked = true
     }
     return done
   }
@@ -210,7 +213,7 @@ export class Execution {
     this.#setStatus(job, "PENDING", undefined)
     try {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
-      if (immediate.checked) job.replayable = false
+      if (immediate.checked) job.checked = true
       const expressions = containsExpression(immediate.value)
       if (expressions && immediate.recordedReplayable === true && immediate.recordedCallHash) {
         const callHash = immediate.recordedCallHash
@@ -218,7 +221,7 @@ export class Execution {
         if (replayed !== undefined) {
           this.#recordLineage(args, immediate.value, callHash)
           this.#finish(job, "CACHED", callHash, null)
-          return { value: replayed.value, callHash, replayable: true }
+          return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
         }
       }
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
@@ -229,12 +232,12 @@ export class Execution {
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
       // A cache hit that reduced to the call recorded with its evaluation: node and edges exist.
       if (immediate.recordedCallHash !== callHash)
-        this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children })
+        this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children, checked: job.checked })
       if (immediate.recordedCallHash !== callHash || immediate.recordedReplayable !== job.replayable)
         this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash, replayable: job.replayable })
       this.#recordLineage(args, immediate.value, callHash)
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
-      return { value, callHash, replayable: job.replayable }
+      return { value, callHash, replayable: job.replayable, checked: job.checked }
     } catch (error) {
       const failure = this.#asTaskError(job, error)
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)

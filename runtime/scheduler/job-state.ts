@@ -17,6 +17,8 @@ export class JobState implements JobSource {
   error: string | null = null
   /** False once anything below makes the call tree unfit to reuse whole (see EvaluationRecord). */
   replayable = true
+  /** True once its result or a child's may hold something checked before reuse (a File). */
+  checked = false
   /** How many recorded calls this job reused whole, when it replayed a call tree. */
   reusedCalls: number | null = null
   readonly startedAt = Date.now()

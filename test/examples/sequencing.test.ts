@@ -24,12 +24,17 @@ describe("examples/sequencing", () => {
 
   const runMain = async () => {
     const statuses: string[] = []
+    let reused = 0
     const scheduler = new Scheduler({
       backend,
-      onEvent: (e) => e.type === "job" && e.status !== "PENDING" && e.status !== "RUNNING" && statuses.push(e.status),
+      onEvent: (e) => {
+        if (e.type === "job" && e.status !== "PENDING" && e.status !== "RUNNING") statuses.push(e.status)
+        if (e.type === "reused-calls") reused += Object.values(e.calls).reduce((a, b) => a + b, 0)
+      },
     })
     const summary = await scheduler.run(main(3, 100, dir))
-    return { summary, ran: statuses.filter((s) => s === "DONE").length, cached: statuses.filter((s) => s === "CACHED").length }
+    const cached = statuses.filter((s) => s === "CACHED").length
+    return { summary, ran: statuses.filter((s) => s === "DONE").length, cached, reused }
   }
 
   it("runs the pipeline end to end", async () => {
@@ -41,10 +46,11 @@ describe("examples/sequencing", () => {
     assert.equal(ran, 13)
   })
 
-  it("replays every step on a rerun", async () => {
-    const { ran, cached } = await runMain()
+  it("replays every step on a rerun: the whole recorded tree, its files checked", async () => {
+    const { ran, cached, reused } = await runMain()
     assert.equal(ran, 0)
-    assert.equal(cached, 13)
+    assert.equal(cached, 1)
+    assert.equal(reused, 12)
   })
 
   it("reruns only the producer of a deleted output and what depends on it", async () => {

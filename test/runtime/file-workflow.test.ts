@@ -62,11 +62,22 @@ describe("Files in workflows (scheduler end to end)", () => {
     assert.equal(await readFile(join(dir, "out.txt"), "utf8"), "hello")
   })
 
-  it("reruns a producer below a cached parent when its output was deleted", async () => {
+  it("reuses a cached parent's whole tree while the Files in it are unchanged", async () => {
     const pipeline = task("fileWorkflow.pipeline", (into: string, text: string) => measure(produce(into, text)))
     assert.equal(await runOnce(pipeline(dir, "hello")), 5)
+    const scheduler = new Scheduler({ backend })
+    const reused: unknown[] = []
+    scheduler.on((event) => event.type === "reused-calls" && reused.push(event.calls))
+    assert.equal(await scheduler.run(pipeline(dir, "hello")), 5)
+    assert.deepEqual(runs, { produce: 1, measure: 1 })
+    assert.deepEqual(reused, [{ "fileWorkflow.produce": 1, "fileWorkflow.measure": 1 }])
+  })
+
+  it("reruns a producer below a cached parent when its output was deleted", async () => {
+    const pipeline = task("fileWorkflow.pipeline2", (into: string, text: string) => measure(produce(into, text)))
+    assert.equal(await runOnce(pipeline(dir, "hello")), 5)
     await unlink(join(dir, "out.txt"))
-    // The parent's recorded tree holds a File: it is not reused whole, so the producer is checked.
+    // The File inside the recorded tree no longer holds: the tree is not reused, the producer runs.
     assert.equal(await runOnce(pipeline(dir, "hello")), 5)
     assert.equal(runs.produce, 2)
     assert.equal(await readFile(join(dir, "out.txt"), "utf8"), "hello")

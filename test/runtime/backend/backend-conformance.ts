@@ -147,6 +147,24 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.deepEqual(lone?.callsByTask.size, 0)
     })
 
+    it("returns the values to check in a call tree: of calls that hold Files, or may (recorded before this was kept)", async () => {
+      const clean = { ...finishedCall("checked clean").call, checked: false }
+      const file = { ...finishedCall("checked file").call, checked: true }
+      const unknown = finishedCall("checked unknown").call
+      const root = { ...finishedCall("checked root", [clean.callHash, file.callHash, unknown.callHash]).call, checked: true }
+      const values = ["clean", "file", "unknown", "root"].flatMap((label) => finishedCall(`checked ${label}`).batch.values ?? [])
+      await backend.write({ tasks: finishedCall("checked root").batch.tasks ?? [], values, calls: [clean, file, unknown, root] })
+      const tree = await backend.loadCallTree?.(root.callHash)
+      assert.ok(tree)
+      assert.deepEqual(
+        [...(tree.checkedValues ?? [])].map((value) => value[1]).sort(),
+        ["checked file".length, "checked unknown".length].sort(),
+      )
+      const copied = (await backend.readContent?.({ calls: [clean.callHash, file.callHash, unknown.callHash] }))?.calls ?? []
+      const checkedOf = (hash: string) => copied.find((call) => call.callHash === hash)?.checked ?? "unknown"
+      assert.deepEqual([checkedOf(clean.callHash), checkedOf(file.callHash), checkedOf(unknown.callHash)], [false, true, "unknown"])
+    })
+
     it("loads no call tree for an unknown call, or one with a call below it missing", async () => {
       assert.equal(await backend.loadCallTree?.(hash("call nowhere")), undefined)
       const orphan = finishedCall("tree orphan", [hash("call never written")])
