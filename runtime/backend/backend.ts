@@ -88,8 +88,8 @@ export interface CallRecord {
   readonly valueHash: string
   readonly children: readonly string[]
   /**
-   * Whether the value holds something a reuse must check first (a File, through its codec's
-   * `validate`); absent when unknown (recorded before this was kept).
+   * Whether the value or the arguments hold something a reuse must check first (a File, through
+   * its codec's `validate`); absent when unknown (recorded before this was kept).
    */
   readonly checked?: boolean
 }
@@ -151,16 +151,23 @@ export interface CachedEvaluation {
   readonly replayable?: boolean
 }
 
-/** A recorded call with everything below it, summarised for call replay. */
+/** A call below the root of a {@link CallTree}. */
+export interface TreeCall {
+  readonly callHash: string
+  readonly taskHash: string
+  readonly argsHash: string
+}
+
+/** A recorded call with everything below it, as call replay needs it. */
 export interface CallTree {
   /** The call's fully reduced value. */
   readonly valueHash: string
   readonly bytes: Uint8Array
-  /** The distinct calls below the root (the root itself excluded), counted per task hash. */
-  readonly callsByTask: ReadonlyMap<string, number>
+  /** The distinct calls below the root (the root itself excluded), in no particular order. */
+  readonly calls: readonly TreeCall[]
   /**
-   * The distinct values of calls below the root that hold something to check before reuse (or
-   * may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
+   * The distinct values and arguments of calls below the root that hold something to check before
+   * reuse (or may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
    */
   readonly checkedValues: readonly Uint8Array[]
 }

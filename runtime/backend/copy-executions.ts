@@ -9,6 +9,7 @@
  * lists an execution whose content is missing; running the copy again completes it.
  */
 import { ReductioError } from "../errors.js"
+import { evalHashOf } from "../hashing.js"
 import type { Backend, CallRecord, ExecutionRecord, FileUseRecord, TaskRecord, ValueRecord, WriteBatch } from "./backend.js"
 
 /** Options of {@link copyExecutions}. */
@@ -96,7 +97,10 @@ async function copyOne(
     ...jobs.flatMap((job) => (job.callHash === null ? [] : [job.callHash])),
   ])
   const callHashes = calls.map((call) => call.callHash)
-  const { evaluations = [], files = [] } = await readContent({ evaluations: jobs.map((job) => job.evalHash), filesOfCalls: callHashes })
+  // The cache entries of every call in the graph, with or without a job here: a job that reused
+  // a recorded call tree (call replay) has none for the calls below it.
+  const evalHashes = new Set([...jobs.map((job) => job.evalHash), ...calls.map((call) => evalHashOf(call.taskHash, call.argsHash))])
+  const { evaluations = [], files = [] } = await readContent({ evaluations: [...evalHashes], filesOfCalls: callHashes })
   const { tasks = [] } = await readContent({ tasks: [...jobs.map((job) => job.taskHash), ...calls.map((call) => call.taskHash)] })
   const valueHashes = [...calls.flatMap((call) => [call.argsHash, call.valueHash]), ...evaluations.map((e) => e.valueHash)]
   let values = 0

@@ -5,7 +5,7 @@
  * copies between databases.
  */
 import { type Kysely, sql } from "kysely"
-import type { CallRecord, CallTree, ContentRequest, FileUseRecord, WriteBatch } from "./backend.js"
+import type { CallRecord, CallTree, ContentRequest, FileUseRecord, TreeCall, WriteBatch } from "./backend.js"
 import type { SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
 import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./sql-rows.js"
@@ -22,31 +22,33 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   if (node?.value_hash == null) return undefined
-  const { rows } = await sql<{ task_hash: string | null; calls: number | string }>`
+  const { rows } = await sql<{ call_hash: string; task_hash: string | null; args_hash: string | null }>`
     with recursive ${descendants(root)}
-    select ${adapter.hex("c.task_hash")} as task_hash, count(*) as calls
-    from tree t left join call_node c on c.call_hash = t.hash
-    group by c.task_hash`.execute(db)
-  const callsByTask = new Map<string, number>()
+    select ${adapter.hex("t.hash")} as call_hash, ${adapter.hex("c.task_hash")} as task_hash, ${adapter.hex("c.args_hash")} as args_hash
+    from tree t left join call_node c on c.call_hash = t.hash`.execute(db)
+  const calls: TreeCall[] = []
   for (const row of rows) {
     // A child without its node (a partial copy) cannot be checked: no replay.
-    if (!row.task_hash) return undefined
-    callsByTask.set(row.task_hash, Number(row.calls))
+    if (!row.task_hash || !row.args_hash) return undefined
+    calls.push({ callHash: row.call_hash, taskHash: row.task_hash, argsHash: row.args_hash })
   }
   const checked =
-    callsByTask.size === 0
+    calls.length === 0
       ? { rows: [] }
       : await sql<{ bytes: Uint8Array | null }>`
-    with recursive ${descendants(root)}
-    select distinct c.value_hash, v.bytes
-    from tree t join call_node c on c.call_hash = t.hash left join value v on v.hash = c.value_hash
-    where c.checked is null or c.checked <> 0`.execute(db)
+    with recursive ${descendants(root)},
+    flagged(value_hash, args_hash) as (
+      select c.value_hash, c.args_hash from tree t join call_node c on c.call_hash = t.hash
+      where c.checked is null or c.checked <> 0
+    ),
+    hashes(hash) as (select value_hash from flagged union select args_hash from flagged)
+    select h.hash, v.bytes from hashes h left join value v on v.hash = h.hash`.execute(db)
   // A value to check that is not recorded (a partial copy): no replay.
   if (checked.rows.some((row) => row.bytes === null)) return undefined
   return {
     valueHash: node.value_hash,
     bytes: plainBytes(node.bytes),
-    callsByTask,
+    calls,
     checkedValues: checked.rows.map((row) => plainBytes(row.bytes as Uint8Array)),
   }
 }

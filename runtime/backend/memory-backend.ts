@@ -8,6 +8,7 @@ import type {
   CallRecord,
   CallTree,
   ContentRequest,
+  TreeCall,
   ExecutionQuery,
   ExecutionRecord,
   FileUseRecord,
@@ -110,7 +111,7 @@ export class MemoryBackend implements Backend {
     const bytes = root === undefined ? undefined : this.#values.get(root.valueHash)
     if (root === undefined || bytes === undefined) return undefined
     const seen = new Set<string>()
-    const callsByTask = new Map<string, number>()
+    const calls: TreeCall[] = []
     const checkedValues = new Map<string, Uint8Array>()
     const stack = [...root.children]
     while (stack.length > 0) {
@@ -119,15 +120,17 @@ export class MemoryBackend implements Backend {
       seen.add(hash)
       const call = this.#calls.get(hash)
       if (call === undefined) return undefined
-      callsByTask.set(call.taskHash, (callsByTask.get(call.taskHash) ?? 0) + 1)
+      calls.push({ callHash: call.callHash, taskHash: call.taskHash, argsHash: call.argsHash })
       if (call.checked !== false) {
-        const value = this.#values.get(call.valueHash)
-        if (value === undefined) return undefined
-        checkedValues.set(call.valueHash, value)
+        for (const hash of [call.valueHash, call.argsHash]) {
+          const value = this.#values.get(hash)
+          if (value === undefined) return undefined
+          checkedValues.set(hash, value)
+        }
       }
       stack.push(...call.children)
     }
-    return { valueHash: root.valueHash, bytes, callsByTask, checkedValues: [...checkedValues.values()] }
+    return { valueHash: root.valueHash, bytes, calls, checkedValues: [...checkedValues.values()] }
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {

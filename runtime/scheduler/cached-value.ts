@@ -30,7 +30,10 @@ export function decodeIfValid(bytes: Uint8Array): Decoded | typeof INVALID | Pro
   return Promise.all(checks).then((results) => (results.every(Boolean) ? { value, checked: true } : INVALID))
 }
 
-/** True when a task's own result holds a value the cache checks before reuse (a File). */
+/**
+ * True when `value` holds something the cache checks before reuse (a File), outside any call
+ * expression inside it (what a call returns itself, or the arguments it was given).
+ */
 export function holdsCheckedValue(value: unknown): boolean {
   if (!hasValueHooks() || typeof value !== "object" || value === null) return false
   let found = false

@@ -20,7 +20,7 @@ import {
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
-import { type ReplayContext, replayCallTree } from "./call-replay.js"
+import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
@@ -75,7 +75,14 @@ export class Execution {
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.backend)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
-    this.#replayContext = { executionId: settings.id, backend: settings.backend, recorder: this.#recorder, emit: settings.emit }
+    this.#replayContext = {
+      executionId: settings.id,
+      backend: settings.backend,
+      recorder: this.#recorder,
+      emit: settings.emit,
+      inFlight: (evalHash) => this.#inflight.has(evalHash),
+      tasks: new TaskIndex(),
+    }
   }
 
   get recorder(): Recorder {
@@ -209,13 +216,14 @@ export class Execution {
   ): Promise<CallResult> {
     const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
     if (options.cache === false) job.replayable = false
+    if (parent?.noReplay === true) job.noReplay = true
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
       if (immediate.checked) job.checked = true
       const expressions = containsExpression(immediate.value)
-      if (expressions && immediate.recordedReplayable === true && immediate.recordedCallHash) {
+      if (expressions && !job.noReplay && immediate.recordedReplayable === true && immediate.recordedCallHash) {
         const callHash = immediate.recordedCallHash
         const replayed = await replayCallTree(job, callHash, this.#replayContext)
         if (replayed !== undefined) {
@@ -223,6 +231,9 @@ export class Execution {
           this.#finish(job, "CACHED", callHash, null)
           return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
         }
+        // What stopped this tree (an edited task, a changed File) is in its subtrees too: asking
+        // again at every level below would make a deep chain quadratic.
+        job.noReplay = true
       }
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
@@ -232,7 +243,15 @@ export class Execution {
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
       // A cache hit that reduced to the call recorded with its evaluation: node and edges exist.
       if (immediate.recordedCallHash !== callHash)
-        this.#recorder.call({ callHash, taskHash: task.hash, argsHash, valueHash, children: job.children, checked: job.checked })
+        this.#recorder.call({
+          callHash,
+          taskHash: task.hash,
+          argsHash,
+          valueHash,
+          children: job.children,
+          // Files the body built and passed to this call are checked through its arguments.
+          checked: job.checked || holdsCheckedValue(args),
+        })
       if (immediate.recordedCallHash !== callHash || immediate.recordedReplayable !== job.replayable)
         this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash, replayable: job.replayable })
       this.#recordLineage(args, immediate.value, callHash)

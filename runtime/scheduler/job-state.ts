@@ -19,6 +19,8 @@ export class JobState implements JobSource {
   replayable = true
   /** True once its result or a child's may hold something checked before reuse (a File). */
   checked = false
+  /** True when this job and those below it reduce call by call (a replay above failed). */
+  noReplay = false
   /** How many recorded calls this job reused whole, when it replayed a call tree. */
   reusedCalls: number | null = null
   readonly startedAt = Date.now()

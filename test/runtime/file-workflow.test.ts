@@ -73,6 +73,18 @@ describe("Files in workflows (scheduler end to end)", () => {
     assert.deepEqual(reused, [{ "fileWorkflow.produce": 1, "fileWorkflow.measure": 1 }])
   })
 
+  it("checks a File that a body built and passed to a child call before reusing the tree", async () => {
+    const input = join(dir, "input.txt")
+    await writeFile(input, "a\nb\n")
+    const countLines = task("fileWorkflow.countLines", async (file: File) => (await file.read()).split("\n").filter(Boolean).length)
+    const load = task("fileWorkflow.load", (path: string) => countLines(new File(path)))
+    const report = task("fileWorkflow.report", (path: string) => ({ lines: load(path) }))
+    assert.deepEqual(await runOnce(report(input)), { lines: 2 })
+    assert.deepEqual(await runOnce(report(input)), { lines: 2 })
+    await writeFile(input, "a\nb\nc\nd\n")
+    assert.deepEqual(await runOnce(report(input)), { lines: 4 })
+  })
+
   it("reruns a producer below a cached parent when its output was deleted", async () => {
     const pipeline = task("fileWorkflow.pipeline2", (into: string, text: string) => measure(produce(into, text)))
     assert.equal(await runOnce(pipeline(dir, "hello")), 5)

@@ -16,6 +16,8 @@ import {
   task,
   throwError,
 } from "reductio"
+import { encode } from "../../runtime/codec.js"
+import { argsHashOf, evalHashOf, sha256, valueHashOf } from "../../runtime/hashing.js"
 
 let calls = 0
 const inc = task("test.sched.inc", (x: number) => {
@@ -169,6 +171,68 @@ describe("Scheduler", () => {
     // Recovered without a failure this time: the tree is reused whole from now on.
     assert.equal(await new Scheduler({ backend }).run(guarded(7)), 7)
     assert.equal(attempts, 2)
+  })
+
+  it("does not replay a tree whose calls were since recorded with other results (the latest cache entry wins)", async () => {
+    const backend = new MemoryBackend()
+    let feed = 1
+    const fetchFeed = task("test.sched.fetchFeed", () => feed)
+    const double = task("test.sched.double", (x: number) => x * 2)
+    const report = task("test.sched.report", () => double(fetchFeed()))
+    assert.equal(await new Scheduler({ backend }).run(report()), 2)
+    feed = 5
+    // fetchFeed runs again on its own and its new result replaces its cache entry.
+    assert.equal(await new Scheduler({ backend, cache: false }).run(fetchFeed()), 5)
+    assert.equal(await new Scheduler({ backend }).run(report()), 10)
+  })
+
+  it("does not replay a tree holding a call that this execution already reduced", async () => {
+    const backend = new MemoryBackend()
+    let feed = 1
+    const fetchFeed = task("test.sched.fetchLatest", () => feed)
+    const refresh = task("test.sched.refresh", () => fetchFeed.options({ cache: false })())
+    const report = task("test.sched.reportLatest", () => add(fetchFeed(), 0))
+    assert.equal(await new Scheduler({ backend }).run(report()), 1)
+    feed = 5
+    // Identical calls in one run share one result: report sees the value refresh just fetched.
+    assert.deepEqual(await new Scheduler({ backend }).run(seq([refresh(), report()])), [5, 5])
+  })
+
+  it("sees options given to a task registered again, for its next execution", async () => {
+    const backend = new MemoryBackend()
+    let leafRuns = 0
+    const body = (x: number) => {
+      leafRuns++
+      return x
+    }
+    let reoptioned = task("test.sched.reoptioned", body)
+    const parent = task("test.sched.reoptionedParent", (x: number) => add(reoptioned(x), 1))
+    await new Scheduler({ backend }).run(parent(1))
+    await new Scheduler({ backend }).run(parent(1))
+    assert.equal(leafRuns, 1, "the second run replays")
+    // Same name, same source: the same task, now with cache: false.
+    reoptioned = task("test.sched.reoptioned", body, { cache: false })
+    await new Scheduler({ backend }).run(parent(1))
+    assert.equal(leafRuns, 2)
+  })
+
+  it("asks for a call tree once when it does not hold, not again at every level below", async () => {
+    let trees = 0
+    const backend = new (class extends MemoryBackend {
+      override loadCallTree(callHash: string) {
+        trees++
+        return super.loadCallTree(callHash)
+      }
+    })()
+    const leaf = task("test.sched.chainLeaf", () => 0)
+    const down = task("test.sched.chainDown", (n: number): number | Lazy<number> => (n === 0 ? leaf() : add(down(n - 1), 1)))
+    assert.equal(await new Scheduler({ backend }).run(down(50)), 50)
+    // The leaf's cache entry now names another call: the tree under every level no longer holds.
+    const leafEval = evalHashOf(leaf.definition.hash, argsHashOf(encode([], "args")))
+    await backend.write({ evaluations: [{ evalHash: leafEval, valueHash: valueHashOf(encode(0)), callHash: sha256("elsewhere") }] })
+    trees = 0
+    assert.equal(await new Scheduler({ backend }).run(down(50)), 50)
+    assert.equal(trees, 1)
   })
 
   it("runs every call again with cache: false", async () => {

@@ -8,6 +8,8 @@ import { copyExecutions } from "../../../runtime/backend/copy-executions.js"
 import { MemoryBackend } from "../../../runtime/backend/memory-backend.js"
 import { PostgresBackend } from "../../../runtime/backend/postgres-backend.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
+import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
+import { task } from "../../../runtime/task.js"
 import { createTestDatabase, postgresSkipReason } from "../../support/postgres.js"
 import { execution, finishedCall, hash, job } from "./backend-conformance.js"
 
@@ -81,6 +83,28 @@ describe("copyExecutions", () => {
     assert.equal(await target.getExecution("05COPY"), undefined)
     await copyExecutions(source, target)
     await assertCopied(target)
+  })
+
+  it("copies the cache entries of the calls a replayed execution reused without jobs", async () => {
+    let runs = 0
+    const square = task("test.copy.square", (x: number) => {
+      runs++
+      return x * x
+    })
+    const squares = task("test.copy.squares", (n: number) => Array.from({ length: n }, (_, i) => square(i)))
+    const source = new MemoryBackend()
+    await new Scheduler({ backend: source }).run(squares(5))
+    await new Scheduler({ backend: source }).run(squares(5))
+    const [replayed] = await source.listExecutions({ limit: 1 })
+    assert.deepEqual(
+      (await source.listJobs(replayed?.id ?? "")).map((job) => job.reusedCalls),
+      [5],
+    )
+    const target = new MemoryBackend()
+    await copyExecutions(source, target, { executions: [replayed?.id ?? ""] })
+    // The target never saw the cold run, yet nothing below needs to run again.
+    assert.deepEqual(await new Scheduler({ backend: target }).run(squares(5)), [0, 1, 4, 9, 16])
+    assert.equal(runs, 5)
   })
 
   it("rejects an unknown execution id with NOT_FOUND", async () => {
