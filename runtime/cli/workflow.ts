@@ -30,10 +30,10 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   let module: Record<string, unknown> = {}
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
+  // The package root first: the workflow's `import "reductio"` then finds it, and the chunks it
+  // shares with the CLI, loaded, rather than resolving each through the TypeScript hooks thread.
+  await import("../index.js")
   try {
-    // The package root first: the workflow's `import "reductio"` then finds it, and the chunks it
-    // shares with the CLI, loaded, rather than resolving each through the TypeScript hooks thread.
-    await import("../index.js")
     await ensureTypeScriptLoader(path)
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (error) {

@@ -1,21 +1,30 @@
 /**
  * @module typescript-hooks
- * Node module hooks that load TypeScript as tsx does: the same esbuild options and the same
- * tsconfig lookup (get-tsconfig, from the working directory, with `include`/`exclude` and `paths`),
- * so a task's source text, and with it its task hash, is the same whether a workflow runs as
- * `tsx workflow.ts` or `reductio run workflow.ts`. Transformed files are kept in a disk cache
- * keyed by their source and the options, so a run whose files did not change never loads esbuild.
+ * Node module hooks that load TypeScript ES modules as tsx does: the same esbuild options and
+ * post-processing (its interop step on dynamic `import()`), the same tsconfig lookup
+ * (get-tsconfig, from the working directory, with `include`/`exclude` and `paths`), and tsx's
+ * resolution of `.js`, extensionless and `#imports` specifiers onto `.ts` files. A task's source
+ * text, and with it its task hash, is then the same under `tsx workflow.ts` and `reductio run`.
+ * Transformed files are kept in a disk cache keyed by source, options and this module's version,
+ * so a run whose files did not change never loads esbuild.
+ *
+ * CommonJS TypeScript (`.cts`, or `.ts` outside a `"type": "module"` package) is refused with a
+ * pointer to `REDUCTIO_TS_LOADER=tsx`, which loads everything through tsx instead.
  *
  * Runs on Node's module-hooks thread (`module.register`), so it imports nothing from the kernel:
- * node builtins, get-tsconfig (bundled into this file) and esbuild (on a cache miss only).
+ * node builtins, get-tsconfig, resolve-pkg-maps and es-module-lexer (bundled into this file),
+ * and esbuild (tsx's copy, on a cache miss only).
  */
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { readFile, rename, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
-import { extname, join } from "node:path"
+import { dirname, extname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { init as initLexer, parse as parseModule } from "es-module-lexer"
 import { createFilesMatcher, createPathsMatcher, type FileMatcher, getTsconfig, type PathsMatcher } from "get-tsconfig"
+import { resolveImports } from "resolve-pkg-maps"
+import { insertMapped, type SourceMapV3 } from "./insert-mapped.js"
 
 /** What the main thread passes to {@link initialize}. */
 export interface TypeScriptHooksData {
@@ -35,92 +44,178 @@ interface ResolveResult {
   readonly format?: string | null | undefined
   readonly shortCircuit?: boolean
 }
+interface LoadContext {
+  readonly format?: string | null | undefined
+  readonly importAttributes?: Record<string, string>
+}
 interface LoadResult {
   readonly format: string | null | undefined
-  readonly source?: string | ArrayBuffer | Uint8Array | null | undefined
+  readonly source?: string | ArrayBuffer | ArrayBufferView | null | undefined
   readonly shortCircuit?: boolean
 }
 type NextResolve = (specifier: string, context?: NodeResolveContext) => Promise<ResolveResult>
-type NextLoad = (url: string, context?: { readonly format?: string | null | undefined }) => Promise<LoadResult>
+type NextLoad = (url: string, context?: LoadContext) => Promise<LoadResult>
+type EsbuildOptions = import("esbuild").TransformOptions
 
-const TYPESCRIPT = new Set([".ts", ".mts", ".tsx"])
-/** Import extensions TypeScript lets a source write for a TypeScript file. */
+/** Bumped whenever this module's output for a given input changes: old cache entries then miss. */
+const HOOKS_VERSION = 2
+const TYPESCRIPT = new Set([".ts", ".mts", ".tsx", ".cts"])
+/** tsx's resolution order for a specifier written with a JavaScript extension. */
 const SWAPS: Readonly<Record<string, readonly string[]>> = {
-  ".js": [".ts", ".tsx"],
-  ".jsx": [".tsx"],
-  ".mjs": [".mts"],
+  ".js": [".ts", ".tsx", ".js", ".jsx"],
+  ".jsx": [".tsx", ".ts", ".jsx", ".js"],
+  ".mjs": [".mts", ".mjs"],
 }
 /** Extensionless and directory imports, as tsx resolves them. */
-const SUFFIXES = [".ts", ".tsx", ".mts", ".js", "/index.ts", "/index.tsx", "/index.js"]
+const SUFFIXES = [".ts", ".tsx", ".mts", ".js", ".jsx", ".mjs", "/index.ts", "/index.tsx", "/index.js", "/index.jsx"]
 const RETRIED = new Set(["ERR_MODULE_NOT_FOUND", "ERR_UNSUPPORTED_DIR_IMPORT"])
+/**
+ * What tsx appends to every dynamic `import()` (its interop for CommonJS modules that set
+ * `__esModule`), character for character: it is part of a task's source text, so of its hash.
+ */
+const DYNAMIC_IMPORT_INTEROP = '.then(s=>{const e="default";return s[e]&&typeof s[e]=="object"&&"__esModule"in s[e]?s[e]:s})'
 
+const require = createRequire(import.meta.url)
+const hooksUrl = import.meta.url
 let settings: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: null }
 let tsconfig: { files: FileMatcher | undefined; paths: PathsMatcher | null } | undefined
 let esbuild: Promise<typeof import("esbuild")> | undefined
-let esbuildVersion: string | undefined
+const packageTypes = new Map<string, string>()
 
 export function initialize(data: TypeScriptHooksData | undefined): void {
   if (data !== undefined) settings = data
 }
 
 export async function resolve(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+  // esbuild, imported by this module on a cache miss.
+  if (context.parentURL === hooksUrl) return next(specifier, context)
+  const fromDependency = context.parentURL?.includes("/node_modules/") === true
   const { paths } = tsconfigOf()
-  if (paths !== null && isBare(specifier)) {
+  if (paths !== null && isBare(specifier) && !fromDependency) {
     for (const candidate of paths(specifier)) {
       try {
-        return await resolveTypeScript(pathToFileURL(candidate).href, context, next)
+        return await resolveTypeScript(pathToFileURL(candidate).href, context, next, true)
       } catch {
         // The next mapping, then the package itself.
       }
     }
   }
-  return resolveTypeScript(specifier, context, next)
+  if (specifier.startsWith("#")) return resolvePackageImport(specifier, context, next)
+  return resolveTypeScript(specifier, context, next, !fromDependency)
 }
 
-export async function load(url: string, context: { readonly format?: string | null }, next: NextLoad): Promise<LoadResult> {
-  if (!url.startsWith("file:")) return next(url, context)
-  const path = fileURLToPath(url.replace(/[?#].*$/, ""))
-  const extension = extname(path)
-  if (!TYPESCRIPT.has(extension)) return next(url, context)
-  const source = await readFile(path, "utf8")
-  const options = {
-    // tsx's options: its output (and so every task's source text) is what this must reproduce.
+export async function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
+  if (url.startsWith("file:")) {
+    const path = fileURLToPath(url.replace(/[?#].*$/, ""))
+    const extension = extname(path)
+    if (TYPESCRIPT.has(extension)) return { format: "module", source: await loadTypeScript(path, extension), shortCircuit: true }
+    // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named exports.
+    if (extension === ".json" && context.importAttributes?.type === undefined) {
+      const options = { ...baseOptions(path), loader: "json" as const }
+      return { format: "module", source: await transformed(await readFile(path, "utf8"), options), shortCircuit: true }
+    }
+  }
+  const loaded = await next(url, context)
+  if (loaded.format !== "module" || loaded.source == null) return loaded
+  const source = typeof loaded.source === "string" ? loaded.source : Buffer.from(loaded.source as Uint8Array).toString("utf8")
+  const ends = await dynamicImportEnds(source)
+  return ends.length === 0 ? loaded : { ...loaded, source: insertAt(source, ends, DYNAMIC_IMPORT_INTEROP) }
+}
+
+async function loadTypeScript(path: string, extension: string): Promise<string> {
+  if (extension === ".cts" || (extension !== ".mts" && packageType(dirname(path)) !== "module")) {
+    throw new Error(
+      `${path} is CommonJS TypeScript (${extension === ".cts" ? ".cts" : `.ts outside a package of "type": "module"`}), which reductio's TypeScript loader does not load; set REDUCTIO_TS_LOADER=tsx to load the workflow through tsx`,
+    )
+  }
+  const options: EsbuildOptions = {
+    ...baseOptions(path),
+    loader: extension === ".tsx" ? "tsx" : "ts",
+    tsconfigRaw: tsconfigOf().files?.(path) as EsbuildOptions["tsconfigRaw"],
+  }
+  return transformed(await readFile(path, "utf8"), options)
+}
+
+/** tsx's esbuild options for an ES module: its output is what this must reproduce. */
+function baseOptions(path: string): EsbuildOptions {
+  return {
     target: `node${process.versions.node}`,
-    loader: extension === ".tsx" ? ("tsx" as const) : ("ts" as const),
-    format: "esm" as const,
-    sourcemap: "inline" as const,
+    format: "esm",
+    sourcemap: "external",
     sourcesContent: false,
     sourcefile: path,
     minifyWhitespace: true,
     keepNames: true,
-    tsconfigRaw: tsconfigOf().files?.(path) as import("esbuild").TransformOptions["tsconfigRaw"],
   }
-  return { format: "module", source: await transformed(source, options), shortCircuit: true }
 }
 
-async function resolveTypeScript(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+async function resolveTypeScript(
+  specifier: string,
+  context: NodeResolveContext,
+  next: NextResolve,
+  typeScriptFirst: boolean,
+): Promise<ResolveResult> {
+  const [path = specifier, rest = ""] = specifier.split(/(?=[?#])/, 2)
+  const extension = extname(path)
+  const swaps = isPathLike(specifier) ? SWAPS[extension] : undefined
+  // tsx prefers `x.ts` over `x.js` for `./x.js`: compiled output next to the sources is not run.
+  if (swaps !== undefined && typeScriptFirst) {
+    // When no spelling exists, the error names the specifier as written.
+    return firstResolving(swapped(path, extension, swaps, rest), context, next).catch(() => next(specifier, context))
+  }
   try {
     return await next(specifier, context)
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (!isPathLike(specifier) || typeof code !== "string" || !RETRIED.has(code)) throw error
-    for (const candidate of candidates(specifier)) {
+    const candidates =
+      swaps !== undefined
+        ? swapped(path, extension, swaps, rest)
+        : extension === "" || path.endsWith("/")
+          ? SUFFIXES.map((suffix) => path.replace(/\/$/, "") + suffix + rest)
+          : []
+    return firstResolving(candidates, context, next).catch(() => {
+      throw error
+    })
+  }
+}
+
+/** `#name` through the importing package's `imports`, then tsx's TypeScript spellings. */
+async function resolvePackageImport(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+  try {
+    return await next(specifier, context)
+  } catch (error) {
+    const parent = context.parentURL?.startsWith("file:") ? fileURLToPath(context.parentURL) : undefined
+    const manifest = parent === undefined ? undefined : nearestPackageJson(dirname(parent))
+    const imports = manifest?.json.imports
+    if (manifest === undefined || imports === undefined || imports === null) throw error
+    const targets = resolveImports(imports as never, specifier, [...(context.conditions ?? ["node", "import"])])
+    for (const target of targets) {
+      if (!target.startsWith("./")) continue
       try {
-        return await next(candidate, context)
+        return await resolveTypeScript(pathToFileURL(join(manifest.dir, target)).href, context, next, true)
       } catch {
-        // Try the next spelling.
+        // The next target.
       }
     }
     throw error
   }
 }
 
-function candidates(specifier: string): string[] {
-  const [path = specifier, rest = ""] = specifier.split(/(?=[?#])/, 2)
-  const extension = extname(path)
-  const swaps = SWAPS[extension]
-  if (swaps !== undefined) return swaps.map((swap) => path.slice(0, -extension.length) + swap + rest)
-  return extension === "" || path.endsWith("/") ? SUFFIXES.map((suffix) => path.replace(/\/$/, "") + suffix + rest) : []
+async function firstResolving(candidates: readonly string[], context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+  let last: unknown
+  for (const candidate of candidates) {
+    try {
+      return await next(candidate, context)
+    } catch (error) {
+      last = error
+    }
+  }
+  throw last
+}
+
+function swapped(path: string, extension: string, swaps: readonly string[], rest: string): string[] {
+  return swaps.map((swap) => path.slice(0, -extension.length) + swap + rest)
 }
 
 function isPathLike(specifier: string): boolean {
@@ -139,11 +234,49 @@ function tsconfigOf(): NonNullable<typeof tsconfig> {
   return tsconfig
 }
 
-/** esbuild's output for `source`, from the disk cache when an identical transform ran before. */
-async function transformed(source: string, options: import("esbuild").TransformOptions): Promise<string> {
-  esbuildVersion ??= (createRequire(import.meta.url)("esbuild/package.json") as { version: string }).version
+/** The `type` of the nearest package.json above `dir` ("commonjs" when none says "module"). */
+function packageType(dir: string): string {
+  let type = packageTypes.get(dir)
+  if (type === undefined) {
+    type = nearestPackageJson(dir)?.json.type === "module" ? "module" : "commonjs"
+    packageTypes.set(dir, type)
+  }
+  return type
+}
+
+function nearestPackageJson(dir: string): { dir: string; json: { type?: unknown; imports?: unknown } } | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      return { dir: at, json: JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { type?: unknown; imports?: unknown } }
+    } catch {
+      if (dirname(at) === at) return undefined
+    }
+  }
+}
+
+/** Where tsx's post-processing inserts its interop call: the end of every dynamic `import()`. */
+async function dynamicImportEnds(code: string): Promise<number[]> {
+  if (!code.includes("import(")) return []
+  await initLexer
+  try {
+    const [imports] = parseModule(code)
+    return imports.filter((entry) => entry.d > -1).map((entry) => entry.se)
+  } catch {
+    // Not parseable as a module: left as it is (Node reports the syntax error).
+    return []
+  }
+}
+
+function insertAt(code: string, offsets: readonly number[], text: string): string {
+  return insertMapped(code, { version: 3, mappings: "" }, offsets, text).code
+}
+
+/** esbuild's output (with tsx's post-processing), from the disk cache when it ran before. */
+async function transformed(source: string, options: EsbuildOptions): Promise<string> {
+  const esbuildPath = tsxEsbuildPath()
+  const version = (require(join(dirname(dirname(esbuildPath)), "package.json")) as { version: string }).version
   const key = createHash("sha256")
-    .update(JSON.stringify([esbuildVersion, options]))
+    .update(JSON.stringify([HOOKS_VERSION, version, options]))
     .update("\0")
     .update(source)
     .digest("hex")
@@ -155,14 +288,29 @@ async function transformed(source: string, options: import("esbuild").TransformO
       // Not transformed yet.
     }
   }
-  esbuild ??= import("esbuild")
-  const { code } = await (await esbuild).transform(source, options)
+  esbuild ??= import(pathToFileURL(esbuildPath).href).then(
+    (loaded: { default?: typeof import("esbuild") }) => loaded.default ?? (loaded as never),
+  )
+  const result = await (await esbuild).transform(source, options)
+  // The interop shifts what follows on its line: the source map moves with it.
+  const { code, map } = insertMapped(
+    result.code,
+    JSON.parse(result.map) as SourceMapV3,
+    await dynamicImportEnds(result.code),
+    DYNAMIC_IMPORT_INTEROP,
+  )
+  const output = `${code}\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}\n`
   if (cached !== undefined) {
-    // Written aside and renamed: a concurrent run reads the old state or the whole file.
-    const partial = `${cached}.${process.pid}.partial`
-    await writeFile(partial, code)
+    // Written aside under a name no other writer uses, then renamed: readers see all or nothing.
+    const partial = `${cached}.${randomBytes(6).toString("hex")}.partial`
+    await writeFile(partial, output, { flag: "wx" })
       .then(() => rename(partial, cached))
       .catch(() => {})
   }
-  return code
+  return output
+}
+
+/** The esbuild tsx itself uses, so both compile with one version. */
+function tsxEsbuildPath(): string {
+  return createRequire(require.resolve("tsx/package.json")).resolve("esbuild")
 }

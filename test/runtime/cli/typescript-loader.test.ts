@@ -9,27 +9,40 @@ import { type TempProject, tempProject } from "../../support/project.js"
 
 const tsconfig = `{
   // JSON with comments, as tsconfig allows
-  "compilerOptions": { "target": "ES2020", "useDefineForClassFields": false, "paths": { "@lib/*": ["./src/*"] } },
+  "compilerOptions": {
+    "target": "ES2020",
+    "useDefineForClassFields": false,
+    "paths": { "@lib/*": ["./src/*"], "shadowed": ["./src/shadow.ts"] }
+  },
   "include": ["*.ts", "src"],
 }
 `
+
+const packageJson = JSON.stringify({ name: "workflow-project", private: true, type: "module", imports: { "#local/*": "./src/*.js" } })
 
 const workflow = `
 import { run, task } from "reductio"
 import { offset } from "@lib/offset"
 import { twice } from "./src/twice.js"
 import { label } from "./src/labels"
+import settings from "./src/settings.json"
+import { suffix } from "#local/suffix"
+import { seenByDependency } from "dependency"
 
 class Counter {
   count = 0
   constructor(public start: number) {}
 }
 
-export const step = task("step", (x: number) => {
+export const step = task("step", async (x: number) => {
   class Local { value = x }
-  return twice(new Local().value) + new Counter(offset).start
+  const { basename } = await import("node:path")
+  return twice(new Local().value) + new Counter(offset).start + basename("/a/0").length - 1
 })
-export const main = task("main", (n: number) => ({ label, values: Array.from({ length: n }, (_, i) => step(i)) }))
+export const main = task("main", (n: number) => ({
+  label: \`\${label}\${suffix}\${settings.mark}\${seenByDependency}\`,
+  values: Array.from({ length: n }, (_, i) => step(i)),
+}))
 export const broken = task("broken", (why: string) => {
   throw new Error("broken on purpose: " + why)
 })
@@ -46,6 +59,17 @@ describe("TypeScript workflows in the built command", () => {
     await project.write("src/offset.ts", "export const offset: number = 100\n")
     await project.write("src/twice.ts", "export const twice = (x: number): number => x * 2\n")
     await project.write("src/labels/index.ts", 'export const label: string = "steps"\n')
+    await project.write("package.json", packageJson)
+    await project.write("src/settings.json", '{ "mark": "!" }\n')
+    await project.write("src/suffix.ts", 'export const suffix: string = "+"\n')
+    // Compiled output next to a source: tsx (and reductio) load the source.
+    await project.write("src/twice.js", "export const twice = () => { throw new Error('stale compiled output') }\n")
+    // A dependency's own import of "shadowed" is not the project's tsconfig alias.
+    await project.write("src/shadow.ts", 'export const shadow = "alias"\n')
+    await project.write("node_modules/dependency/package.json", JSON.stringify({ name: "dependency", type: "module", main: "index.js" }))
+    await project.write("node_modules/dependency/index.js", 'export { seenByDependency } from "shadowed"\n')
+    await project.write("node_modules/shadowed/package.json", JSON.stringify({ name: "shadowed", type: "module", main: "index.js" }))
+    await project.write("node_modules/shadowed/index.js", 'export const seenByDependency = "?"\n')
     await project.write("workflow.ts", workflow)
   })
   after(() => project.remove())
@@ -53,14 +77,14 @@ describe("TypeScript workflows in the built command", () => {
   it("resolves tsconfig paths, .js and extensionless imports, and runs the workflow", async () => {
     const result = await runBuiltCli(["run", "workflow.ts", "main", "--n", "3"], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
-    assert.deepEqual(JSON.parse(result.stdout), { label: "steps", values: [100, 102, 104] })
+    assert.deepEqual(JSON.parse(result.stdout), { label: "steps+!?", values: [100, 102, 104] })
     assert.match(result.stderr, /4 jobs, 4 done, 0 cached/)
   })
 
   it("gives every task the hash tsx gives it: the plain tsx script replays the whole run", async () => {
     const script = await runNode(["workflow.ts"], { cwd: project.dir })
     assert.equal(script.code, 0, script.stderr)
-    assert.deepEqual(JSON.parse(script.stdout), { label: "steps", values: [100, 102, 104] })
+    assert.deepEqual(JSON.parse(script.stdout), { label: "steps+!?", values: [100, 102, 104] })
     const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
     const [latest] = JSON.parse(list.stdout) as { id: string }[]
     const tree = await runCli(["log", latest?.id ?? "", "--json"], { cwd: project.dir })
@@ -84,7 +108,21 @@ describe("TypeScript workflows in the built command", () => {
     const result = await runBuiltCli(["run", "workflow.ts", "broken", "--why", "testing"], { cwd: project.dir })
     assert.equal(result.code, 1)
     assert.match(result.stderr, /broken on purpose: testing/)
-    assert.match(result.stderr, /workflow\.ts:18:\d+/, "line 18 of the source throws")
+    assert.match(result.stderr, /workflow\.ts:25:\d+/, "line 25 of the source throws")
+  })
+
+  it("refuses CommonJS TypeScript with the way to load it through tsx", async () => {
+    await project.write("src/legacy.cts", 'module.exports = { legacy: "cts" as string }\n')
+    await project.write(
+      "legacy.ts",
+      'import legacy from "./src/legacy.cts"\nimport { task } from "reductio"\nexport const show = task("show", () => legacy)\n',
+    )
+    const refused = await runBuiltCli(["run", "legacy.ts", "show"], { cwd: project.dir })
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /WORKFLOW_LOAD_FAILED.*legacy\.cts is CommonJS TypeScript.*REDUCTIO_TS_LOADER=tsx/)
+    const viaTsx = await runBuiltCli(["run", "legacy.ts", "show"], { cwd: project.dir, env: { REDUCTIO_TS_LOADER: "tsx" } })
+    assert.equal(viaTsx.code, 0, viaTsx.stderr)
+    assert.deepEqual(JSON.parse(viaTsx.stdout), { legacy: "cts" })
   })
 
   it("names the file and line of a syntax error (WORKFLOW_LOAD_FAILED)", async () => {
