@@ -151,6 +151,12 @@ export interface CachedEvaluation {
   readonly replayable?: boolean
 }
 
+/** What a cache entry says about the call it reduced to (see {@link Backend.loadEvaluationCalls}). */
+export interface EvaluationCall {
+  readonly callHash: string | null
+  readonly replayable: boolean
+}
+
 /** A call below the root of a {@link CallTree}. */
 export interface TreeCall {
   readonly callHash: string
@@ -165,6 +171,8 @@ export interface CallTree {
   readonly bytes: Uint8Array
   /** The distinct calls below the root (the root itself excluded), in no particular order. */
   readonly calls: readonly TreeCall[]
+  /** Every parent → child edge among the root and those calls. */
+  readonly edges: readonly (readonly [parent: string, child: string])[]
   /**
    * The distinct values and arguments of calls below the root that hold something to check before
    * reuse (or may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
@@ -193,6 +201,11 @@ export interface Backend {
   write(batch: WriteBatch): Promise<void>
   /** Looks up many eval hashes at once; missing ones are absent from the map. */
   loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>>
+  /**
+   * Like {@link loadEvaluations} without the values: only the call hash and replayability of each
+   * entry (call replay checks thousands at once). Backends without it answer through loadEvaluations.
+   */
+  loadEvaluationCalls?(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>>
   getValue(hash: string): Promise<Uint8Array | undefined>
   /** Newest first. */
   listExecutions(query?: ExecutionQuery): Promise<ExecutionRecord[]>

@@ -111,7 +111,13 @@ async function copyOne(
   }
   await writeChunks(target, "tasks", tasks as TaskRecord[], chunkRows)
   await writeChunks(target, "calls", calls, chunkRows)
-  await writeChunks(target, "evaluations", [...evaluations], chunkRows)
+  // A cache entry keeps its call hash only when that call is copied too: the target then holds
+  // the node and edges that a rerun reducing to the same call skips writing.
+  const copiedCalls = new Set(callHashes)
+  const entries = evaluations.map((e) =>
+    e.callHash != null && copiedCalls.has(e.callHash) ? e : { evalHash: e.evalHash, valueHash: e.valueHash },
+  )
+  await writeChunks(target, "evaluations", entries, chunkRows)
   await writeChunks(target, "files", files as FileUseRecord[], chunkRows)
   await writeChunks(
     target,

@@ -11,6 +11,7 @@ import type {
   CachedEvaluation,
   CallRecord,
   CallTree,
+  EvaluationCall,
   ContentRequest,
   ExecutionQuery,
   ExecutionRecord,
@@ -123,6 +124,25 @@ export class KyselyBackend implements Backend {
     } catch (error) {
       throw this.#adapter.translateError(error)
     }
+  }
+
+  async loadEvaluationCalls(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
+    const found = new Map<string, EvaluationCall>()
+    try {
+      for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
+        const rows = await this.db
+          .selectFrom("evaluation")
+          .select([this.#adapter.hex("eval_hash").as("eval_hash"), this.#adapter.hex("call_hash").as("call_hash"), "replayable"])
+          .where(this.#adapter.hashIn("eval_hash", chunk))
+          .execute()
+        for (const row of rows) {
+          if (row.eval_hash) found.set(row.eval_hash, { callHash: row.call_hash || null, replayable: row.replayable === 1 })
+        }
+      }
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+    return found
   }
 
   async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {

@@ -32,6 +32,10 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     if (!row.task_hash || !row.args_hash) return undefined
     calls.push({ callHash: row.call_hash, taskHash: row.task_hash, argsHash: row.args_hash })
   }
+  const edges = await sql<{ parent_hash: string; child_hash: string }>`
+    with recursive ${descendants(root)}
+    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash
+    from call_edge e where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`.execute(db)
   const checked =
     calls.length === 0
       ? { rows: [] }
@@ -49,6 +53,7 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     valueHash: node.value_hash,
     bytes: plainBytes(node.bytes),
     calls,
+    edges: edges.rows.map((row) => [row.parent_hash, row.child_hash] as const),
     checkedValues: checked.rows.map((row) => plainBytes(row.bytes as Uint8Array)),
   }
 }
@@ -106,8 +111,13 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
   return {
     tasks: tasks.map((t) => ({ hash: bufferToHash(t.hash), name: t.name, source: t.source, version: t.version })),
     values: values.map((v) => ({ hash: bufferToHash(v.hash), bytes: plainBytes(v.bytes) })),
-    // Copied without their call hash: the target records the call again on its next rerun.
-    evaluations: evaluations.map((e) => ({ evalHash: bufferToHash(e.eval_hash), valueHash: bufferToHash(e.value_hash) })),
+    // With their call hash: the call graph is copied with them.
+    evaluations: evaluations.map((e) => ({
+      evalHash: bufferToHash(e.eval_hash),
+      valueHash: bufferToHash(e.value_hash),
+      callHash: e.call_hash === null ? null : bufferToHash(e.call_hash),
+      replayable: e.replayable === 1,
+    })),
     calls,
     files: files.map((f) => ({
       path: f.path,

@@ -8,6 +8,7 @@ import type {
   CallRecord,
   CallTree,
   ContentRequest,
+  EvaluationCall,
   TreeCall,
   ExecutionQuery,
   ExecutionRecord,
@@ -130,7 +131,19 @@ export class MemoryBackend implements Backend {
       }
       stack.push(...call.children)
     }
-    return { valueHash: root.valueHash, bytes, calls, checkedValues: [...checkedValues.values()] }
+    const edges = [root, ...calls.map((call) => this.#calls.get(call.callHash) as CallRecord)].flatMap((call) =>
+      call.children.map((child) => [call.callHash, child] as const),
+    )
+    return { valueHash: root.valueHash, bytes, calls, edges, checkedValues: [...checkedValues.values()] }
+  }
+
+  async loadEvaluationCalls(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
+    const found = new Map<string, EvaluationCall>()
+    for (const evalHash of evalHashes) {
+      const entry = this.#evaluationCalls.get(evalHash)
+      if (entry !== undefined) found.set(evalHash, entry)
+    }
+    return found
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {
@@ -161,7 +174,7 @@ export class MemoryBackend implements Backend {
       }),
       evaluations: pick(request.evaluations, (evalHash) => {
         const valueHash = this.#evaluations.get(evalHash)
-        return valueHash === undefined ? undefined : { evalHash, valueHash }
+        return valueHash === undefined ? undefined : { evalHash, valueHash, ...this.#evaluationCalls.get(evalHash) }
       }),
       calls: pick(request.calls, (hash) => this.#calls.get(hash)),
       files: [...this.#files.values()].filter((f) => calls.has(f.callHash)),

@@ -4,10 +4,11 @@
  * the tree's final value at once, with no job for the calls below it. "Still holds" means what
  * reducing the tree call by call would find: every call below runs the task version it recorded
  * and is cacheable, its cache entry still names the recorded call (no later run replaced it) and
- * allows replay, no identical call is running in this execution, and every File in the tree still
+ * allows replay, an identical call already started in this execution reduced to the same call,
+ * and every File in the tree still
  * validates. See docs/architecture.md, "Call replay".
  */
-import type { Backend } from "../backend/backend.js"
+import type { Backend, CallTree, EvaluationCall } from "../backend/backend.js"
 import { evalHashOf } from "../hashing.js"
 import { registeredTasks, type TaskDefinition } from "../task.js"
 import { decodeIfValid, INVALID } from "./cached-value.js"
@@ -22,10 +23,14 @@ export interface ReplayContext {
   readonly backend: Backend
   readonly recorder: Recorder
   readonly emit: (event: SchedulerEvent) => void
-  /** True when a call with this eval hash is already being reduced in this execution. */
-  readonly inFlight: (evalHash: string) => boolean
+  /** The call with this eval hash already started in this execution, if one did. */
+  readonly inFlight: (evalHash: string) => Promise<{ readonly callHash: string }> | undefined
   /** The execution's index of registered tasks by hash. */
   readonly tasks: TaskIndex
+  /** Recorded calls known not to hold in this execution: no replay is tried at or above them. */
+  readonly broken: Set<string>
+  /** Eval hashes of calls a replay reused: later identical calls take them from the cache. */
+  readonly reused: Set<string>
 }
 
 /** How many recorded values a replay checks at once (each may stat a file or ask S3). */
@@ -34,40 +39,91 @@ const CHECK_WINDOW = 1000
 /**
  * Replays the recorded tree under `callHash` for `job`: its final value, with the reused calls
  * counted on the job and announced in a `reused-calls` event. Undefined when the tree does not
- * hold (see the module comment); the job then reduces its children one by one.
+ * hold (see the module comment); the job then reduces its children one by one. The calls found
+ * not to hold, and every call above them, are remembered, so the children whose subtrees still
+ * hold replay and the others do not ask again (a deep chain stays linear). A File that changed
+ * cannot be placed in the tree: then no job below this one tries a replay.
  */
 export async function replayCallTree(
   job: JobState,
   callHash: string,
   context: ReplayContext,
 ): Promise<{ value: unknown; checked: boolean } | undefined> {
+  if (context.broken.has(callHash)) return undefined
   const tree = await context.backend.loadCallTree?.(callHash)
   if (tree === undefined) return undefined
   const counts: Record<string, number> = {}
   const evalHashes: string[] = []
+  const failing = new Set<string>()
   for (const call of tree.calls) {
     const current = context.tasks.byHash(call.taskHash)
-    if (current === undefined || current.options.cache === false) return undefined
-    counts[current.name] = (counts[current.name] ?? 0) + 1
-    const evalHash = evalHashOf(call.taskHash, call.argsHash)
-    if (context.inFlight(evalHash)) return undefined
-    evalHashes.push(evalHash)
+    if (current === undefined || current.options.cache === false) failing.add(call.callHash)
+    else counts[current.name] = (counts[current.name] ?? 0) + 1
+    evalHashes.push(evalHashOf(call.taskHash, call.argsHash))
   }
-  if (evalHashes.length > 0) {
-    const entries = await context.backend.loadEvaluations(evalHashes)
-    for (const [i, call] of tree.calls.entries()) {
-      const entry = entries.get(evalHashes[i] as string)
-      if (entry?.callHash !== call.callHash || entry.replayable !== true) return undefined
-    }
+  const entries = await evaluationCalls(context.backend, evalHashes)
+  await Promise.all(
+    tree.calls.map(async (call, i) => {
+      const evalHash = evalHashes[i] as string
+      const entry = entries.get(evalHash)
+      // The latest cache entry of the call must still name it, as a lookup call by call would find.
+      if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(call.callHash)
+      // An identical call in this execution shares its result: it must be this same call.
+      const running = context.inFlight(evalHash)
+      if (running !== undefined && (await settledCallHash(running)) !== call.callHash) failing.add(call.callHash)
+    }),
+  )
+  if (failing.size > 0) {
+    markBroken(callHash, tree.edges, failing, context.broken)
+    return undefined
   }
   const below = await mapWindowed(tree.checkedValues, CHECK_WINDOW, async (bytes) => decodeIfValid(bytes))
-  if (below.includes(INVALID)) return undefined
-  const decoded = await decodeIfValid(tree.bytes)
-  if (decoded === INVALID) return undefined
+  const decoded = below.includes(INVALID) ? INVALID : await decodeIfValid(tree.bytes)
+  if (decoded === INVALID) {
+    job.noReplay = true
+    return undefined
+  }
   context.recorder.knownValue(tree.valueHash)
+  for (const evalHash of evalHashes) context.reused.add(evalHash)
   job.reusedCalls = tree.calls.length
   context.emit({ type: "reused-calls", executionId: context.executionId, seq: job.seq, task: job.task.name, calls: counts })
   return { value: decoded.value, checked: decoded.checked || below.some((value) => value !== INVALID && value.checked) }
+}
+
+/** The call hash a started call reduced to; undefined when it failed. */
+function settledCallHash(running: Promise<{ readonly callHash: string }>): Promise<string | undefined> {
+  return running.then(
+    (done) => done.callHash,
+    () => undefined,
+  )
+}
+
+/** Only the call hash and replayability of each cache entry, where the backend can. */
+async function evaluationCalls(backend: Backend, evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
+  if (evalHashes.length === 0) return new Map()
+  if (backend.loadEvaluationCalls !== undefined) return backend.loadEvaluationCalls(evalHashes)
+  const found = await backend.loadEvaluations(evalHashes)
+  return new Map(
+    [...found].map(([evalHash, entry]) => [evalHash, { callHash: entry.callHash ?? null, replayable: entry.replayable === true }]),
+  )
+}
+
+/** Adds the failing calls and every call above them, up to `root`, to `broken`. */
+function markBroken(root: string, edges: CallTree["edges"], failing: ReadonlySet<string>, broken: Set<string>): void {
+  const parents = new Map<string, string[]>()
+  for (const [parent, child] of edges) {
+    const list = parents.get(child)
+    if (list === undefined) parents.set(child, [parent])
+    else list.push(parent)
+  }
+  const stack = [...failing]
+  while (stack.length > 0) {
+    const call = stack.pop() as string
+    if (broken.has(call)) continue
+    broken.add(call)
+    stack.push(...(parents.get(call) ?? []))
+  }
+  broken.add(root)
 }
 
 /** Registered tasks by hash, for one execution: the versions the workflow runs now. */

@@ -80,8 +80,10 @@ export class Execution {
       backend: settings.backend,
       recorder: this.#recorder,
       emit: settings.emit,
-      inFlight: (evalHash) => this.#inflight.has(evalHash),
+      inFlight: (evalHash) => this.#inflight.get(evalHash),
       tasks: new TaskIndex(),
+      broken: new Set(),
+      reused: new Set(),
     }
   }
 
@@ -231,9 +233,6 @@ export class Execution {
           this.#finish(job, "CACHED", callHash, null)
           return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
         }
-        // What stopped this tree (an edited task, a changed File) is in its subtrees too: asking
-        // again at every level below would make a deep chain quadratic.
-        job.noReplay = true
       }
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
@@ -266,7 +265,9 @@ export class Execution {
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
   async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
-    if (this.settings.cache && options.cache !== false) {
+    // A call a replay reused has the value the replay read: a call-site cache: false shares it,
+    // as it would share the result of an identical call reduced earlier in this execution.
+    if ((this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash)) {
       const hit = await this.#batcher.lookup(job.evalHash)
       if (hit !== undefined) {
         const decoded = await decodeIfValid(hit.bytes)

@@ -198,6 +198,46 @@ describe("Scheduler", () => {
     assert.deepEqual(await new Scheduler({ backend }).run(seq([refresh(), report()])), [5, 5])
   })
 
+  it("gives a later identical call the value a replay reused, even with cache: false", async () => {
+    const backend = new MemoryBackend()
+    let feed = 1
+    const fetchFeed = task("test.sched.fetchShared", () => feed)
+    const refresh = task("test.sched.refreshAfter", () => fetchFeed.options({ cache: false })())
+    const report = task("test.sched.reportFirst", () => add(fetchFeed(), 0))
+    assert.equal(await new Scheduler({ backend }).run(report()), 1)
+    feed = 5
+    assert.deepEqual(await new Scheduler({ backend }).run(seq([report(), refresh()])), [1, 1])
+  })
+
+  it("replays a tree holding a call this execution already reduced to the same recorded call", async () => {
+    const backend = new MemoryBackend()
+    const config = task("test.sched.config", () => 10)
+    const part = task("test.sched.part", (i: number) => add(config(), i))
+    await new Scheduler({ backend }).run([config(), part(1), part(2)])
+    const scheduler = new Scheduler({ backend })
+    const reused: string[] = []
+    scheduler.on((event) => event.type === "reused-calls" && reused.push(event.task))
+    assert.deepEqual(await scheduler.run(seq([config(), part(1), part(2)])), [10, 11, 12])
+    assert.deepEqual(reused, ["test.sched.part", "test.sched.part"])
+  })
+
+  it("still replays the subtrees that hold when another subtree under the same parent does not", async () => {
+    const backend = new MemoryBackend()
+    const small = task("test.sched.smallLeaf", () => 1)
+    const smallTree = task("test.sched.smallTree", () => add(small(), 0))
+    const bigTree = task("test.sched.bigTree", (n: number) => Array.from({ length: n }, (_, i) => add(i, 1)))
+    const both = task("test.sched.both", () => [bigTree(20), smallTree()])
+    await new Scheduler({ backend }).run(both())
+    // The small leaf's cache entry now names another call: the small subtree no longer holds.
+    const smallEval = evalHashOf(small.definition.hash, argsHashOf(encode([], "args")))
+    await backend.write({ evaluations: [{ evalHash: smallEval, valueHash: valueHashOf(encode(1)), callHash: sha256("elsewhere") }] })
+    const scheduler = new Scheduler({ backend })
+    const reused: string[] = []
+    scheduler.on((event) => event.type === "reused-calls" && reused.push(event.task))
+    assert.equal((await scheduler.run(both()))[1], 1)
+    assert.deepEqual(reused, ["test.sched.bigTree"])
+  })
+
   it("sees options given to a task registered again, for its next execution", async () => {
     const backend = new MemoryBackend()
     let leafRuns = 0

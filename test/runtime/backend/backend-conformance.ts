@@ -373,7 +373,12 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
     })
 
     it("reads content rows back as a batch another backend can write", async () => {
-      const { batch, call } = finishedCall("content", [hash("call content child")])
+      const { batch: written, call } = finishedCall("content", [hash("call content child")])
+      // The cache entry with the call it reduced to, replayable: both are copied along.
+      const batch = {
+        ...written,
+        evaluations: (written.evaluations ?? []).map((e) => ({ ...e, callHash: call.callHash, replayable: true })),
+      }
       await backend.write({ ...batch, files: [{ path: "/c.txt", fileHash: hash("c"), callHash: call.callHash, role: "input" }] })
       const content = await backend.readContent?.({
         tasks: [hash("task inc"), hash("task none")],
