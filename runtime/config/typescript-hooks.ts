@@ -59,7 +59,10 @@ type EsbuildOptions = import("esbuild").TransformOptions
 
 /** Bumped whenever this module's output for a given input changes: old cache entries then miss. */
 const HOOKS_VERSION = 2
-const TYPESCRIPT = new Set([".ts", ".mts", ".tsx", ".cts"])
+/** What these hooks compile (`.jsx` too, as tsx does). */
+const TYPESCRIPT = new Set([".ts", ".mts", ".tsx", ".cts", ".jsx"])
+/** Importers for which tsx resolves `./x.js` to `x.ts` first. */
+const TYPESCRIPT_IMPORTER = /\.([cm]?ts|[tj]sx)$/
 /** tsx's resolution order for a specifier written with a JavaScript extension. */
 const SWAPS: Readonly<Record<string, readonly string[]>> = {
   ".js": [".ts", ".tsx", ".js", ".jsx"],
@@ -78,7 +81,7 @@ const DYNAMIC_IMPORT_INTEROP = '.then(s=>{const e="default";return s[e]&&typeof 
 const require = createRequire(import.meta.url)
 const hooksUrl = import.meta.url
 let settings: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: null }
-let tsconfig: { files: FileMatcher | undefined; paths: PathsMatcher | null } | undefined
+let tsconfig: { files: FileMatcher | undefined; paths: PathsMatcher | null; allowJs: boolean } | undefined
 let esbuild: Promise<typeof import("esbuild")> | undefined
 const packageTypes = new Map<string, string>()
 
@@ -90,7 +93,7 @@ export async function resolve(specifier: string, context: NodeResolveContext, ne
   // esbuild, imported by this module on a cache miss.
   if (context.parentURL === hooksUrl) return next(specifier, context)
   const fromDependency = context.parentURL?.includes("/node_modules/") === true
-  const { paths } = tsconfigOf()
+  const { paths, allowJs } = tsconfigOf()
   if (paths !== null && isBare(specifier) && !fromDependency) {
     for (const candidate of paths(specifier)) {
       try {
@@ -101,7 +104,8 @@ export async function resolve(specifier: string, context: NodeResolveContext, ne
     }
   }
   if (specifier.startsWith("#")) return resolvePackageImport(specifier, context, next)
-  return resolveTypeScript(specifier, context, next, !fromDependency)
+  const parent = context.parentURL?.replace(/[?#].*$/, "") ?? ""
+  return resolveTypeScript(specifier, context, next, TYPESCRIPT_IMPORTER.test(parent) || (allowJs && !fromDependency))
 }
 
 export async function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
@@ -109,6 +113,7 @@ export async function load(url: string, context: LoadContext, next: NextLoad): P
     const path = fileURLToPath(url.replace(/[?#].*$/, ""))
     const extension = extname(path)
     if (TYPESCRIPT.has(extension)) return { format: "module", source: await loadTypeScript(path, extension), shortCircuit: true }
+    // Dynamic imports in plain JavaScript get tsx's interop too (below).
     // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named exports.
     if (extension === ".json" && context.importAttributes?.type === undefined) {
       const options = { ...baseOptions(path), loader: "json" as const }
@@ -130,7 +135,7 @@ async function loadTypeScript(path: string, extension: string): Promise<string> 
   }
   const options: EsbuildOptions = {
     ...baseOptions(path),
-    loader: extension === ".tsx" ? "tsx" : "ts",
+    loader: extension === ".tsx" ? "tsx" : extension === ".jsx" ? "jsx" : "ts",
     tsconfigRaw: tsconfigOf().files?.(path) as EsbuildOptions["tsconfigRaw"],
   }
   return transformed(await readFile(path, "utf8"), options)
@@ -222,14 +227,24 @@ function isPathLike(specifier: string): boolean {
   return /^(\.{1,2}\/|\/|file:)/.test(specifier)
 }
 
+/** A specifier tsconfig `paths` may map: a bare name or an alias such as `#/x` (not a path or URL). */
 function isBare(specifier: string): boolean {
-  return !isPathLike(specifier) && !/^[a-z][a-z0-9+.-]*:/i.test(specifier) && !specifier.startsWith("#")
+  return !isPathLike(specifier) && !/^[a-z][a-z0-9+.-]*:/i.test(specifier)
 }
 
 function tsconfigOf(): NonNullable<typeof tsconfig> {
   if (tsconfig === undefined) {
-    const found = getTsconfig(settings.cwd)
-    tsconfig = { files: found === null ? undefined : createFilesMatcher(found), paths: found === null ? null : createPathsMatcher(found) }
+    let found: ReturnType<typeof getTsconfig> = null
+    try {
+      found = getTsconfig(settings.cwd)
+    } catch {
+      // A tsconfig that cannot be read (an `extends` not installed): tsx runs without one too.
+    }
+    tsconfig = {
+      files: found === null ? undefined : createFilesMatcher(found),
+      paths: found === null ? null : createPathsMatcher(found),
+      allowJs: found?.config.compilerOptions?.allowJs === true,
+    }
   }
   return tsconfig
 }
@@ -256,7 +271,8 @@ function nearestPackageJson(dir: string): { dir: string; json: { type?: unknown;
 
 /** Where tsx's post-processing inserts its interop call: the end of every dynamic `import()`. */
 async function dynamicImportEnds(code: string): Promise<number[]> {
-  if (!code.includes("import(")) return []
+  // As tsx: any "import" may be a dynamic one (`import (x)` with a space or a comment).
+  if (!code.includes("import")) return []
   await initLexer
   try {
     const [imports] = parseModule(code)

@@ -5,6 +5,7 @@
  * to start than tsx's loader) where they apply, else through tsx.
  */
 import { lstatSync, mkdirSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, extname, join } from "node:path"
 import type { TypeScriptHooksData } from "./typescript-hooks.js"
@@ -21,7 +22,7 @@ export function ensureTypeScriptLoader(file: string): Promise<void> {
   registered ??= (async () => {
     if (import.meta.url.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return
     const hooks = builtHooksUrl()
-    if (hooks !== undefined && ownHooksApply(file)) {
+    if (hooks !== undefined && (await ownHooksApply(file))) {
       const { register } = await import("node:module")
       const data: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: privateCacheDir() }
       register(hooks, { data })
@@ -44,13 +45,38 @@ function builtHooksUrl(): string | undefined {
 
 /**
  * Reductio's hooks load ES modules: a `.mts` file, or a `.ts`/`.tsx` file in a package of
- * `"type": "module"`. TypeScript as CommonJS, or a tsconfig chosen by TSX_TSCONFIG_PATH, is tsx's.
+ * `"type": "module"`. The rest is tsx's: TypeScript as CommonJS; a tsconfig chosen by
+ * TSX_TSCONFIG_PATH; a tsconfig without `target` where TypeScript is installed (tsx then takes
+ * the target from TypeScript's version, which changes how class fields compile); and any Node
+ * with in-thread module hooks (`module.registerHooks`), where tsx needs no hooks thread either.
  */
-function ownHooksApply(file: string): boolean {
+async function ownHooksApply(file: string): Promise<boolean> {
   if (process.env.REDUCTIO_TS_LOADER === "tsx" || process.env.TSX_TSCONFIG_PATH) return false
+  const nodeModule = (await import("node:module")) as { registerHooks?: unknown }
+  if (typeof nodeModule.registerHooks === "function") return false
   const extension = extname(file)
-  if (extension === ".mts") return true
-  return (extension === ".ts" || extension === ".tsx") && packageType(dirname(file)) === "module"
+  const esm = extension === ".mts" || ((extension === ".ts" || extension === ".tsx") && packageType(dirname(file)) === "module")
+  return esm && !(await targetFromTypeScript(process.cwd()))
+}
+
+/** True when tsx would give the tsconfig a target from the installed TypeScript's version. */
+async function targetFromTypeScript(cwd: string): Promise<boolean> {
+  const { getTsconfig } = await import("get-tsconfig")
+  let target: unknown
+  try {
+    const found = getTsconfig(cwd)
+    if (found === null) return false
+    target = found.config.compilerOptions?.target
+  } catch {
+    return false
+  }
+  if (target !== undefined) return false
+  try {
+    createRequire(join(cwd, "workflow.js")).resolve("typescript/package.json")
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The `type` of the nearest package.json above `dir` ("commonjs" when it has none). */

@@ -133,3 +133,76 @@ describe("TypeScript workflows in the built command", () => {
     assert.match(result.stderr, /broken\.ts:2:\d+/)
   })
 })
+
+describe("TypeScript workflows in the built command, resolved and compiled as tsx does", () => {
+  const workflow = `import { task } from "reductio"
+import { aliased } from "#alias/aliased"
+import { which } from "./lib/helper.js"
+export const show = task("show", (x: number) => {
+  class Box { size = x }
+  return { aliased, which, size: new Box().size }
+})
+`
+  const setUp = async (compilerOptions: object): Promise<TempProject> => {
+    const project = await tempProject()
+    await project.write("tsconfig.json", JSON.stringify({ compilerOptions: { ...compilerOptions, paths: { "#alias/*": ["./lib/*"] } } }))
+    await project.write("lib/aliased.ts", 'export const aliased: string = "alias"\n')
+    // A JavaScript importer of ./other.js gets other.js, even with other.ts beside it.
+    await project.write("lib/helper.js", 'export { which } from "./other.js"\n')
+    await project.write("lib/other.js", 'export const which = "js"\n')
+    await project.write("lib/other.ts", 'export const which: string = "ts"\n')
+    await project.write("workflow.ts", workflow)
+    await project.write("script.ts", 'import { run } from "reductio"\nimport { show } from "./workflow.ts"\nawait run(show, 3)\n')
+    return project
+  }
+
+  /** Runs `show` with the built command, then as a tsx script: it must replay (same task hash). */
+  const runBoth = async (project: TempProject) => {
+    const result = await runBuiltCli(["run", "workflow.ts", "show", "--x", "3"], { cwd: project.dir })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { aliased: "alias", which: "js", size: 3 })
+    const script = await runNode(["script.ts"], { cwd: project.dir })
+    assert.equal(script.code, 0, script.stderr)
+    const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
+    const [latest] = JSON.parse(list.stdout) as { id: string }[]
+    const tree = await runCli(["log", latest?.id ?? "", "--json"], { cwd: project.dir })
+    const { jobs } = JSON.parse(tree.stdout) as { jobs: { status: string }[] }
+    assert.deepEqual(
+      jobs.map((job) => job.status),
+      ["CACHED"],
+      "the tsx run finds the task under the same hash",
+    )
+  }
+
+  it("follows tsconfig paths for # aliases and keeps ./x.js for JavaScript importers", async () => {
+    const project = await setUp({ target: "ES2022" })
+    try {
+      await runBoth(project)
+    } finally {
+      await project.remove()
+    }
+  })
+
+  it("compiles class fields as tsx does when tsconfig has no target and TypeScript 5 is installed", async () => {
+    const project = await setUp({})
+    try {
+      await project.write("node_modules/typescript/package.json", JSON.stringify({ name: "typescript", version: "5.4.5" }))
+      await runBoth(project)
+    } finally {
+      await project.remove()
+    }
+  })
+
+  it("runs with a tsconfig whose extends is not installed, as tsx does", async () => {
+    const project = await tempProject()
+    try {
+      await project.write("tsconfig.json", JSON.stringify({ extends: "@missing/tsconfig-base" }))
+      await project.write("workflow.ts", 'import { task } from "reductio"\nexport const hello = task("hello", (): string => "hi")\n')
+      const result = await runBuiltCli(["run", "workflow.ts", "hello"], { cwd: project.dir })
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(result.stdout.trim(), "hi")
+    } finally {
+      await project.remove()
+    }
+  })
+})
