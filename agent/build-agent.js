@@ -13,7 +13,7 @@ import { build } from "esbuild"
 const root = new URL("..", import.meta.url).pathname
 
 /** Drivers the kernel may import lazily on the host; never needed inside the container. */
-export const HOST_ONLY = ["better-sqlite3", "pg", "pg-native", "kysely", "tsx", "esbuild", "commander"]
+export const HOST_ONLY = ["better-sqlite3", "pg", "pg-native", "kysely", "tsx", "esbuild", "commander", "get-tsconfig"]
 /**
  * Also stubbed in the agent's main module: the AWS SDK reaches it only through host-side executors
  * (Batch, Glue, ECR) and the S3 adapter, which is embedded on its own (see below).
