@@ -225,15 +225,8 @@ export class Execution {
       const immediate = await this.#evaluate(job, args, encodedArgs, options)
       if (immediate.checked) job.checked = true
       const expressions = containsExpression(immediate.value)
-      if (expressions && !job.noReplay && immediate.recordedReplayable === true && immediate.recordedCallHash) {
-        const callHash = immediate.recordedCallHash
-        const replayed = await replayCallTree(job, callHash, this.#replayContext)
-        if (replayed !== undefined) {
-          this.#recordLineage(args, immediate.value, callHash)
-          this.#finish(job, "CACHED", callHash, null)
-          return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
-        }
-      }
+      const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
+      if (replayed !== undefined) return replayed
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
@@ -261,6 +254,17 @@ export class Execution {
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
       throw failure
     }
+  }
+
+  /** Call replay for a cache hit whose result names calls: its recorded tree, if it holds. */
+  async #tryReplay(job: JobState, args: unknown[], immediate: Immediate): Promise<CallResult | undefined> {
+    const callHash = immediate.recordedCallHash
+    if (job.noReplay || immediate.recordedReplayable !== true || !callHash) return undefined
+    const replayed = await replayCallTree(job, callHash, this.#replayContext)
+    if (replayed === undefined) return undefined
+    this.#recordLineage(args, immediate.value, callHash)
+    this.#finish(job, "CACHED", callHash, null)
+    return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
   }
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
