@@ -62,17 +62,24 @@ export async function replayCallTree(
     evalHashes.push(evalHashOf(call.taskHash, call.argsHash))
   }
   const entries = await evaluationCalls(context.backend, evalHashes)
-  await Promise.all(
-    tree.calls.map(async (call, i) => {
-      const evalHash = evalHashes[i] as string
-      const entry = entries.get(evalHash)
-      // The latest cache entry of the call must still name it, as a lookup call by call would find.
-      if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(call.callHash)
-      // An identical call in this execution shares its result: it must be this same call.
-      const running = context.inFlight(evalHash)
-      if (running !== undefined && (await settledCallHash(running)) !== call.callHash) failing.add(call.callHash)
-    }),
-  )
+  for (const [i, call] of tree.calls.entries()) {
+    const entry = entries.get(evalHashes[i] as string)
+    // The latest cache entry of the call must still name it, as a lookup call by call would find.
+    if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(call.callHash)
+  }
+  // An identical call already started in this execution shares its result: it must have reduced
+  // to this same call. Waited for only once everything else holds, and from the root down,
+  // stopping at the first that differs: call by call would not have reached the ones below it.
+  if (failing.size === 0) {
+    const evalHashOfCall = new Map(tree.calls.map((call, i) => [call.callHash, evalHashes[i] as string]))
+    for (const call of topDown(callHash, tree.edges)) {
+      const running = context.inFlight(evalHashOfCall.get(call) as string)
+      if (running !== undefined && (await settledCallHash(running)) !== call) {
+        failing.add(call)
+        break
+      }
+    }
+  }
   if (failing.size > 0) {
     markBroken(callHash, tree.edges, failing, context.broken)
     return undefined
@@ -88,6 +95,27 @@ export async function replayCallTree(
   job.reusedCalls = tree.calls.length
   context.emit({ type: "reused-calls", executionId: context.executionId, seq: job.seq, task: job.task.name, calls: counts })
   return { value: decoded.value, checked: decoded.checked || below.some((value) => value !== INVALID && value.checked) }
+}
+
+/** The calls below `root`, each after every call above it on some path (breadth first). */
+function topDown(root: string, edges: CallTree["edges"]): string[] {
+  const children = new Map<string, string[]>()
+  for (const [parent, child] of edges) {
+    const list = children.get(parent)
+    if (list === undefined) children.set(parent, [child])
+    else list.push(child)
+  }
+  const order: string[] = []
+  const seen = new Set([root])
+  for (let queue = [root], i = 0; i < queue.length; i++) {
+    for (const child of children.get(queue[i] as string) ?? []) {
+      if (seen.has(child)) continue
+      seen.add(child)
+      queue.push(child)
+      order.push(child)
+    }
+  }
+  return order
 }
 
 /** The call hash a started call reduced to; undefined when it failed. */

@@ -193,15 +193,18 @@ export class Execution {
     const encodedArgs = encode(args, "args")
     const argsHash = argsHashOf(encodedArgs)
     const evalHash = evalHashOf(task.hash, argsHash)
+    const options = jobOptions(task, expression.options)
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
-      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, jobOptions(task, expression.options), parent)
+      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent)
       this.#inflight.set(evalHash, result)
     }
     const done = await result
     if (parent !== null) {
       parent.children.push(done.callHash)
-      if (!done.replayable) parent.replayable = false
+      // A call site asking for cache: false must run again next time, even when this run shared
+      // the result of an identical call (or a replay): its parent's tree is not reusable whole.
+      if (!done.replayable || options.cache === false) parent.replayable = false
       if (done.checked) parent.checked = true
     }
     return done

@@ -238,6 +238,42 @@ describe("Scheduler", () => {
     assert.deepEqual(reused, ["test.sched.bigTree"])
   })
 
+  it("does not wait on a running identical call when the tree already fails a check (no deadlock)", { timeout: 10_000 }, async () => {
+    const backend = new MemoryBackend()
+    const mode = { p: 1, x: 1 }
+    const tasks: { top?: () => Lazy<number> } = {}
+    const bottom = task("test.sched.cycleBottom", (): number | Lazy<number> => (mode.x === 1 ? 1 : (tasks.top as () => Lazy<number>)()))
+    const middle = task("test.sched.cycleMiddle", (): number | Lazy<number> => (mode.p === 1 ? bottom() : 2))
+    const top = task("test.sched.cycleTop", (): Lazy<number> => middle())
+    tasks.top = top
+    const middleFresh = task("test.sched.cycleMiddleFresh", () => middle.options({ cache: false })())
+    const bottomFresh = task("test.sched.cycleBottomFresh", () => bottom.options({ cache: false })())
+    assert.equal(await new Scheduler({ backend }).run(top()), 1)
+    mode.p = 2
+    assert.equal(await new Scheduler({ backend }).run(middleFresh()), 2)
+    mode.x = 2
+    // top's recorded tree holds bottom, now running and waiting on top; middle's entry changed.
+    assert.equal(await new Scheduler({ backend }).run(bottomFresh()), 2)
+  })
+
+  it("runs a call-site cache: false call on every run, even when it shared an identical call's result", async () => {
+    const backend = new MemoryBackend()
+    let middleRuns = 0
+    const leafOne = task("test.sched.sharedLeaf", (x: number) => x)
+    const middle = task("test.sched.sharedMiddle", () => {
+      middleRuns++
+      return add(leafOne(1), 0)
+    })
+    const viaCache = task("test.sched.viaCache", () => middle())
+    const fresh = task("test.sched.fresh", () => middle.options({ cache: false })())
+    await new Scheduler({ backend }).run(viaCache())
+    await new Scheduler({ backend }).run(seq([viaCache(), fresh()]))
+    middleRuns = 0
+    await new Scheduler({ backend }).run(fresh())
+    await new Scheduler({ backend }).run(fresh())
+    assert.equal(middleRuns, 2)
+  })
+
   it("sees options given to a task registered again, for its next execution", async () => {
     const backend = new MemoryBackend()
     let leafRuns = 0
