@@ -25,6 +25,7 @@ import { init as initLexer, parse as parseModule } from "es-module-lexer"
 import { createFilesMatcher, createPathsMatcher, type FileMatcher, getTsconfig, type PathsMatcher } from "get-tsconfig"
 import { resolveImports } from "resolve-pkg-maps"
 import { insertMapped, type SourceMapV3 } from "./insert-mapped.js"
+import { nearestPackageJson, packageType } from "./package-json.js"
 
 /** What the main thread passes to {@link initialize}. */
 export interface TypeScriptHooksData {
@@ -128,7 +129,7 @@ export async function load(url: string, context: LoadContext, next: NextLoad): P
 }
 
 async function loadTypeScript(path: string, extension: string): Promise<string> {
-  if (extension === ".cts" || (extension !== ".mts" && packageType(dirname(path)) !== "module")) {
+  if (extension === ".cts" || (extension !== ".mts" && cachedPackageType(dirname(path)) !== "module")) {
     throw new Error(
       `${path} is CommonJS TypeScript (${extension === ".cts" ? ".cts" : `.ts outside a package of "type": "module"`}), which reductio's TypeScript loader does not load; set REDUCTIO_TS_LOADER=tsx to load the workflow through tsx`,
     )
@@ -250,23 +251,10 @@ function tsconfigOf(): NonNullable<typeof tsconfig> {
 }
 
 /** The `type` of the nearest package.json above `dir` ("commonjs" when none says "module"). */
-function packageType(dir: string): string {
+function cachedPackageType(dir: string): string {
   let type = packageTypes.get(dir)
-  if (type === undefined) {
-    type = nearestPackageJson(dir)?.json.type === "module" ? "module" : "commonjs"
-    packageTypes.set(dir, type)
-  }
+  if (type === undefined) packageTypes.set(dir, (type = packageType(dir)))
   return type
-}
-
-function nearestPackageJson(dir: string): { dir: string; json: { type?: unknown; imports?: unknown } } | undefined {
-  for (let at = dir; ; at = dirname(at)) {
-    try {
-      return { dir: at, json: JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { type?: unknown; imports?: unknown } }
-    } catch {
-      if (dirname(at) === at) return undefined
-    }
-  }
 }
 
 /** Where tsx's post-processing inserts its interop call: the end of every dynamic `import()`. */

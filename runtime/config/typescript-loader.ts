@@ -4,10 +4,11 @@
  * own module hooks (typescript-hooks.ts: tsx's transform with a disk cache, about 0.1 s faster
  * to start than tsx's loader) where they apply, else through tsx.
  */
-import { lstatSync, mkdirSync, readFileSync } from "node:fs"
-import { createRequire } from "node:module"
+import { lstatSync, mkdirSync } from "node:fs"
+import nodeModule, { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, extname, join } from "node:path"
+import { packageType } from "./package-json.js"
 import type { TypeScriptHooksData } from "./typescript-hooks.js"
 
 let registered: Promise<void> | undefined
@@ -23,9 +24,8 @@ export function ensureTypeScriptLoader(file: string): Promise<void> {
     if (import.meta.url.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return
     const hooks = builtHooksUrl()
     if (hooks !== undefined && (await ownHooksApply(file))) {
-      const { register } = await import("node:module")
       const data: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: privateCacheDir() }
-      register(hooks, { data })
+      nodeModule.register(hooks, { data })
       // Stacks point into the TypeScript source through the inline source maps, as under tsx.
       process.setSourceMapsEnabled(true)
       return
@@ -52,8 +52,7 @@ function builtHooksUrl(): string | undefined {
  */
 async function ownHooksApply(file: string): Promise<boolean> {
   if (process.env.REDUCTIO_TS_LOADER === "tsx" || process.env.TSX_TSCONFIG_PATH) return false
-  const nodeModule = (await import("node:module")) as { registerHooks?: unknown }
-  if (typeof nodeModule.registerHooks === "function") return false
+  if (typeof (nodeModule as { registerHooks?: unknown }).registerHooks === "function") return false
   const extension = extname(file)
   const esm = extension === ".mts" || ((extension === ".ts" || extension === ".tsx") && packageType(dirname(file)) === "module")
   return esm && !(await targetFromTypeScript(process.cwd()))
@@ -76,18 +75,6 @@ async function targetFromTypeScript(cwd: string): Promise<boolean> {
     return true
   } catch {
     return false
-  }
-}
-
-/** The `type` of the nearest package.json above `dir` ("commonjs" when it has none). */
-function packageType(dir: string): string {
-  for (let at = dir; ; at = dirname(at)) {
-    try {
-      const type = (JSON.parse(readFileSync(join(at, "package.json"), "utf8")) as { type?: unknown }).type
-      return type === "module" ? "module" : "commonjs"
-    } catch {
-      if (dirname(at) === at) return "commonjs"
-    }
   }
 }
 
