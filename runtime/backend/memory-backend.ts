@@ -29,7 +29,7 @@ export class MemoryBackend implements Backend {
   readonly #tasks = new Map<string, TaskRecord>()
   readonly #values = new Map<string, Uint8Array>()
   readonly #evaluations = new Map<string, string>()
-  readonly #evaluationCalls = new Map<string, { callHash: string | null; replayable: boolean }>()
+  readonly #evaluationCalls = new Map<string, EvaluationCall>()
   readonly #calls = new Map<string, CallRecord>()
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
   readonly #files = new Map<string, FileUseRecord>()
@@ -113,6 +113,7 @@ export class MemoryBackend implements Backend {
     if (root === undefined || bytes === undefined) return undefined
     const seen = new Set<string>()
     const calls: TreeCall[] = []
+    const edges = root.children.map((child) => [root.callHash, child] as const)
     const checkedValues = new Map<string, Uint8Array>()
     const stack = [...root.children]
     while (stack.length > 0) {
@@ -129,11 +130,9 @@ export class MemoryBackend implements Backend {
           checkedValues.set(hash, value)
         }
       }
+      for (const child of call.children) edges.push([call.callHash, child] as const)
       stack.push(...call.children)
     }
-    const edges = [root, ...calls.map((call) => this.#calls.get(call.callHash) as CallRecord)].flatMap((call) =>
-      call.children.map((child) => [call.callHash, child] as const),
-    )
     return { valueHash: root.valueHash, bytes, calls, edges, checkedValues: [...checkedValues.values()] }
   }
 

@@ -5,8 +5,7 @@
  * reducing the tree call by call would find: every call below runs the task version it recorded
  * and is cacheable, its cache entry still names the recorded call (no later run replaced it) and
  * allows replay, an identical call already started in this execution reduced to the same call,
- * and every File in the tree still
- * validates. See docs/architecture.md, "Call replay".
+ * and every File in the tree still validates. See docs/architecture.md, "Call replay".
  */
 import type { Backend, CallTree, EvaluationCall } from "../backend/backend.js"
 import { evalHashOf } from "../hashing.js"
