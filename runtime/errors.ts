@@ -61,6 +61,17 @@ export const ERROR_CODES = {
   OUTPUT_MISSING: 1,
   /** A cloud service call failed (after retries). */
   SERVICE_ERROR: 7,
+  /**
+   * A CloudFormation stack operation failed or left the stack unusable; `details` name the stack,
+   * its status and the first resource that failed with CloudFormation's reason.
+   */
+  STACK_FAILED: 7,
+  /** No CloudFormation stack of that name exists (in that region). */
+  STACK_NOT_FOUND: 4,
+  /** `reductio aws teardown` without `--force`: the stack's bucket holds objects or its repository holds images. */
+  STACK_NOT_EMPTY: 2,
+  /** `reductio aws check` found missing permissions or resources; `details.missing` lists each. */
+  SETUP_INCOMPLETE: 7,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -14,6 +14,7 @@ import { registerTagCommand } from "./tag-command.js"
 import { registerPushPullCommands } from "./push-pull-command.js"
 import { registerBundleCommand } from "./bundle-command.js"
 import { registerImageCommand } from "./image-command.js"
+import { registerAwsCommand } from "./aws-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
@@ -26,6 +27,7 @@ const registrations: CommandRegistration[] = [
   registerPushPullCommands,
   registerBundleCommand,
   registerImageCommand,
+  registerAwsCommand,
 ]
 
 /**

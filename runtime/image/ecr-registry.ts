@@ -5,12 +5,15 @@
  * immutable digest (DescribeImages), which is what job definitions should name.
  */
 import {
+  BatchDeleteImageCommand,
   CreateRepositoryCommand,
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
   type ECRClientConfig,
   GetAuthorizationTokenCommand,
+  type ImageIdentifier,
+  ListImagesCommand,
 } from "@aws-sdk/client-ecr"
 import { ReductioError } from "../errors.js"
 
@@ -115,6 +118,51 @@ export class EcrRegistry {
         throw new ReductioError("NOT_FOUND", `no image ${repository}:${tag} in ECR`, { cause: error, details: { repository, tag } })
       }
       throw error instanceof ReductioError ? error : serviceError("DescribeImages", error)
+    }
+  }
+
+  /** Every image of a repository (digest, tag), page by page; NOT_FOUND when the repository is missing. */
+  async listImages(repository: string): Promise<ImageIdentifier[]> {
+    const images: ImageIdentifier[] = []
+    let nextToken: string | undefined
+    do {
+      const page = await this.#client
+        .send(new ListImagesCommand({ repositoryName: repository, maxResults: 1000, nextToken }))
+        .catch((error: unknown) => {
+          if ((error as { name?: string }).name === "RepositoryNotFoundException") {
+            throw new ReductioError("NOT_FOUND", `no ECR repository named ${repository}`, { cause: error, details: { repository } })
+          }
+          throw serviceError("ListImages", error)
+        })
+      images.push(...(page.imageIds ?? []))
+      nextToken = page.nextToken
+    } while (nextToken !== undefined)
+    return images
+  }
+
+  /** Deletes images of a repository, 100 per call (BatchDeleteImage's limit). */
+  async deleteImages(repository: string, images: readonly ImageIdentifier[]): Promise<void> {
+    // Deleting a digest deletes all of its tags.
+    const byDigest = new Map(
+      images.map((image) => [
+        image.imageDigest ?? image.imageTag,
+        image.imageDigest === undefined ? image : { imageDigest: image.imageDigest },
+      ]),
+    )
+    const unique = [...byDigest.values()]
+    for (let i = 0; i < unique.length; i += 100) {
+      const imageIds = unique.slice(i, i + 100)
+      const response = await this.#client
+        .send(new BatchDeleteImageCommand({ repositoryName: repository, imageIds }))
+        .catch((error: unknown) => {
+          throw serviceError("BatchDeleteImage", error)
+        })
+      const failure = response.failures?.find((f) => f.failureCode !== "ImageNotFound")
+      if (failure !== undefined) {
+        throw new ReductioError("SERVICE_ERROR", `ECR BatchDeleteImage failed: ${failure.failureCode}: ${failure.failureReason}`, {
+          details: { repository },
+        })
+      }
     }
   }
 

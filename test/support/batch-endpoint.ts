@@ -11,7 +11,7 @@
  * array parents (PENDING while children run, FAILED when any child failed, a status summary),
  * child ids `<parent>:<index>`, ListJobs defaulting to RUNNING, DescribeJobs' 100-id limit, the
  * 24 KiB definition and 30 KiB submit limits, attempt timeouts, retry strategies, TerminateJob and
- * CancelJob. The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
+ * CancelJob, and (when given the queues that exist) SubmitJob's refusal of an unknown queue. The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
  * a definition's command holds the agent's flags only.
  *
  * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), children
@@ -78,6 +78,8 @@ export interface BatchEndpointOptions {
   readonly runner?: ChildRunner
   readonly region?: string
   readonly accountId?: string
+  /** The job queues SubmitJob accepts (names and ARNs, e.g. what `reductio aws setup` printed); default any. */
+  readonly jobQueues?: readonly string[]
 }
 
 /** A running test Batch endpoint. */
@@ -121,6 +123,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     launch: (_job, spec) => runner(spec),
     entrypoint: [process.execPath, options.agentPath],
     env: { ...inheritedEnv(), ...options.env },
+    jobQueues: options.jobQueues,
   })
   const calls: Record<string, number> = {}
   const callLog: { action: string; at: number }[] = []

@@ -57,6 +57,8 @@ interface StateOptions {
   readonly launch: (job: JobRecord, spec: ChildSpec) => RunningChild
   readonly entrypoint: readonly string[]
   readonly env: Readonly<Record<string, string>>
+  /** The job queues that exist (names and ARNs); undefined accepts any queue. */
+  readonly jobQueues?: readonly string[] | undefined
 }
 
 /** An error answered as AWS does: an HTTP status, `x-amzn-errortype` and a JSON message. */
@@ -156,6 +158,8 @@ export class BatchState {
     if (Buffer.byteLength(JSON.stringify(body)) > 30 * 1024) throw clientError("SubmitJob request exceeds 30 KiB")
     const jobName = requireString(body, "jobName")
     const jobQueue = requireString(body, "jobQueue")
+    const queues = this.options.jobQueues
+    if (queues !== undefined && !queues.includes(jobQueue)) throw clientError(`Job Queue ${jobQueue} does not exist`)
     const definition = this.#resolveDefinition(requireString(body, "jobDefinition"))
     const size = (body.arrayProperties as Json | undefined)?.size as number | undefined
     if (size !== undefined && (!Number.isInteger(size) || size < 2 || size > 10_000)) {

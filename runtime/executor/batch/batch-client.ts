@@ -12,7 +12,9 @@
 import {
   BatchClient,
   type BatchClientConfig,
+  DescribeComputeEnvironmentsCommand,
   DescribeJobDefinitionsCommand,
+  DescribeJobQueuesCommand,
   DescribeJobsCommand,
   type JobDetail,
   type JobSummary,
@@ -205,4 +207,71 @@ function classify(error: unknown): "throttled" | "retryable" | "fatal" {
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`
   return String(error)
+}
+
+/** What `reductio aws check` reads of a job queue or compute environment. */
+export interface BatchResourceState {
+  readonly name: string
+  readonly arn: string
+  /** ENABLED or DISABLED. */
+  readonly state: string
+  /** VALID, INVALID, CREATING, UPDATING, DELETING, DELETED. */
+  readonly status: string
+  readonly statusReason?: string | undefined
+  /** Compute environments: EC2, SPOT, FARGATE or FARGATE_SPOT. Queues: the ARNs of their compute environments. */
+  readonly capacity: readonly string[]
+}
+
+/** Batch's job queues and compute environments, as `reductio aws check` verifies them. */
+export interface BatchInventory {
+  /** The queues among `queues` (names or ARNs) that exist. */
+  jobQueues(queues: readonly string[]): Promise<BatchResourceState[]>
+  /** The compute environments among `environments` (names or ARNs) that exist. */
+  computeEnvironments(environments: readonly string[]): Promise<BatchResourceState[]>
+  destroy(): void
+}
+
+/**
+ * @example
+ * const inventory = createBatchInventory({ region: "us-east-1" })
+ * const [queue] = await inventory.jobQueues(["reductio-spot"])
+ */
+export function createBatchInventory(options: Pick<BatchApiOptions, "region" | "endpoint" | "credentials"> = {}): BatchInventory {
+  const client = new BatchClient({
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+  })
+  const failed = (action: string) => (error: unknown) => {
+    throw new ReductioError("SERVICE_ERROR", `AWS Batch ${action} failed: ${describe(error)}`, { cause: error, details: { action } })
+  }
+  return {
+    async jobQueues(queues) {
+      if (queues.length === 0) return []
+      const found = await client.send(new DescribeJobQueuesCommand({ jobQueues: [...queues] })).catch(failed("DescribeJobQueues"))
+      return (found.jobQueues ?? []).map((queue) => ({
+        name: queue.jobQueueName ?? "",
+        arn: queue.jobQueueArn ?? "",
+        state: queue.state ?? "",
+        status: queue.status ?? "",
+        statusReason: queue.statusReason,
+        capacity: (queue.computeEnvironmentOrder ?? []).map((entry) => entry.computeEnvironment ?? ""),
+      }))
+    },
+    async computeEnvironments(environments) {
+      if (environments.length === 0) return []
+      const found = await client
+        .send(new DescribeComputeEnvironmentsCommand({ computeEnvironments: [...environments] }))
+        .catch(failed("DescribeComputeEnvironments"))
+      return (found.computeEnvironments ?? []).map((environment) => ({
+        name: environment.computeEnvironmentName ?? "",
+        arn: environment.computeEnvironmentArn ?? "",
+        state: environment.state ?? "",
+        status: environment.status ?? "",
+        statusReason: environment.statusReason,
+        capacity: environment.computeResources?.type === undefined ? [] : [environment.computeResources.type],
+      }))
+    },
+    destroy: () => client.destroy(),
+  }
 }
