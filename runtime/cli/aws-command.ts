@@ -115,7 +115,9 @@ function setupJson(settings: StackSettings, action: string) {
     executor: settings.executor,
     fargate: settings.fargate,
     repository: settings.repository,
+    bucket: settings.bucket,
     hostPolicy: settings.hostPolicy,
+    computeEnvironments: settings.computeEnvironments,
   }
 }
 

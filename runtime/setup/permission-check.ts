@@ -90,7 +90,7 @@ export function sampleResources(pattern: string, concrete: readonly string[]): s
   if (pattern === "*" || !pattern.includes("*")) return [pattern]
   const glob = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`)
   const matching = concrete.filter((arn) => glob.test(arn))
-  return matching.length > 0 ? matching : [pattern.replaceAll("*", "reductio-check")]
+  return matching.length > 0 ? matching : [pattern.replaceAll("*", "check")]
 }
 
 function escapeRegExp(text: string): string {

@@ -64,13 +64,15 @@ export async function waitForStack(api: CloudFormationApi, stackId: string, opti
   let after = options.after
   const seen: StackEvent[] = []
   for (;;) {
+    // Status first, then events: a stack's events are written before its status changes, so the
+    // events read after a settled status include every one that led there.
+    const stack = await api.describeStack(stackId)
     const fresh = (await api.events(stackId, after).catch((error: unknown) => gone(error, []))).reverse()
     for (const event of fresh) {
       seen.push(event)
       options.onEvent(event)
     }
     after = fresh.at(-1)?.eventId ?? after
-    const stack = await api.describeStack(stackId)
     if (stack === undefined) return undefined
     const outcome = SETTLED[stack.status as keyof typeof SETTLED]
     if (outcome === "ok") return stack
