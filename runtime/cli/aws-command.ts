@@ -83,12 +83,13 @@ async function setup(io: CliIo, flags: SetupFlags): Promise<void> {
   const template = templateBody()
   const known = templateParameters(template)
   const parameters = parseParameters(flags.parameter, Object.keys(known))
+  checkNetwork(parameters)
   const started = Date.now()
   const { createCloudFormationApi } = await import("../setup/cloudformation-client.js")
   const { deployStack } = await import("../setup/stack-deploy.js")
   const api = createCloudFormationApi({ region: flags.region })
   try {
-    const request = { stack, template, templateParameters: known, parameters, tags: { "reductio:version": packageVersion() } }
+    const request = { stack, template, templateParameters: known, parameters }
     const result = await deployStack(api, request, { onEvent: progress(io) })
     const settings = stackSettings(result.stack, packageVersion())
     io.err(`stack ${stack} ${result.action} (${result.stack.status}) in ${seconds(started)}\n`)
@@ -137,6 +138,20 @@ async function imageHint(io: CliIo, settings: StackSettings, region: string | un
   }
 }
 
+/** An existing VPC needs its subnets named with it (the previous stack's would be another VPC's). */
+function checkNetwork(parameters: Readonly<Record<string, string>>): void {
+  const vpc = parameters["VpcId"]
+  if (vpc !== undefined && vpc !== "" && (parameters["SubnetIds"] ?? "").trim() === "") {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      "--parameter VpcId needs --parameter SubnetIds=subnet-a,subnet-b (two or more subnets of that VPC)",
+      {
+        details: { parameter: "SubnetIds" },
+      },
+    )
+  }
+}
+
 async function teardown(io: CliIo, flags: TeardownFlags): Promise<void> {
   const stack = checkStackName(flags.stack)
   const started = Date.now()
@@ -164,7 +179,11 @@ async function check(io: CliIo, flags: CheckFlags): Promise<void> {
   const clients = await createCheckClients(flags.region)
   try {
     const { checkSetup } = await import("../setup/setup-check.js")
-    const report = await checkSetup(clients, { stack, imageTag: packageVersion() })
+    const report = await checkSetup(clients, {
+      stack,
+      imageTag: packageVersion(),
+      region: flags.region ?? io.env["AWS_REGION"] ?? io.env["AWS_DEFAULT_REGION"],
+    })
     io.out(flags.json === true ? `${JSON.stringify(report)}\n` : formatReport(report))
     if (report.missing.length > 0) {
       throw new ReductioError("SETUP_INCOMPLETE", `${report.missing.length} missing (listed above)`, {

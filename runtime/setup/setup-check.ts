@@ -40,7 +40,7 @@ export interface CheckReport {
  */
 export async function checkSetup(
   clients: CheckClients,
-  request: { readonly stack?: string; readonly imageTag: string },
+  request: { readonly stack?: string | undefined; readonly imageTag: string; readonly region?: string | undefined },
 ): Promise<CheckReport> {
   const caller = await clients.identity.caller()
   const findings: Finding[] = []
@@ -64,7 +64,8 @@ export async function checkSetup(
     }
   }
   const probes = await clients.probes(settings)
-  const values = settings === undefined ? {} : policyValues(settings, caller.account, caller.arn)
+  const values =
+    settings === undefined ? anyStack(caller.account, caller.arn, request.region) : policyValues(settings, caller.account, caller.arn)
   const concrete =
     settings === undefined ? [] : [settings.executor.queue, settings.fargate.queue, settings.executor.role, settings.fargate.executionRole]
   const permissions = await checkPermissions(clients.identity, caller.principal, values, probes, concrete)
@@ -96,6 +97,18 @@ export function policyValues(settings: StackSettings, account: string, callerArn
     "FargateExecutionRole.Arn": settings.fargate.executionRole,
     "AgentRepository.Arn": `arn:${partition}:ecr:${region}:${account}:repository/${settings.repository.name}`,
   }
+}
+
+/** Placeholder values for a check on no particular stack: any resource of the account. */
+function anyStack(account: string, callerArn: string, region: string | undefined): Record<string, string> {
+  const values: Record<string, string> = {
+    "AWS::Partition": /^arn:([^:]+):/.exec(callerArn)?.[1] ?? "aws",
+    "AWS::Region": region ?? "*",
+    "AWS::AccountId": account,
+  }
+  for (const name of ["AWS::StackName", "ScratchBucket", "ScratchPrefix", "JobRole.Arn", "FargateExecutionRole.Arn", "AgentRepository.Arn"])
+    values[name] = "*"
+  return values
 }
 
 async function checkResources(inventory: BatchInventory, probes: ProbeClients, settings: StackSettings): Promise<Finding[]> {

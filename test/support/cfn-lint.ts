@@ -18,7 +18,19 @@ type Json = unknown
 type Node = Record<string, unknown>
 
 const FUNCTIONS = ["Ref", "Condition", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or"]
-const FUNCTIONS_ALSO = ["GetAZs", "Base64", "Cidr", "FindInMap", "ImportValue"]
+const FUNCTIONS_ALSO = [
+  "GetAZs",
+  "Base64",
+  "Cidr",
+  "FindInMap",
+  "ImportValue",
+  "Contains",
+  "EachMemberEquals",
+  "EachMemberIn",
+  "RefAll",
+  "ValueOf",
+  "ValueOfAll",
+]
 
 function longName(name: string): string {
   return name === "Ref" || name === "Condition" ? name : `Fn::${name}`
@@ -203,6 +215,7 @@ export function lintTemplate(template: Node, text?: string): string[] {
     problems.push("Description is longer than 1024 characters")
   for (const [name, parameter] of Object.entries(context.parameters)) lintParameter(name, parameter, problems)
   for (const [name, condition] of Object.entries(context.conditions)) walk(condition, `Conditions.${name}`, new Set(), context)
+  for (const [name, rule] of Object.entries((template.Rules ?? {}) as Record<string, Node>)) lintRule(name, rule, context)
   for (const [name, resource] of Object.entries(context.resources)) lintResource(name, resource, context)
   for (const [name, output] of Object.entries((template.Outputs ?? {}) as Record<string, Node>)) {
     if (output.Value === undefined) problems.push(`Outputs.${name} has no Value`)
@@ -212,6 +225,21 @@ export function lintTemplate(template: Node, text?: string): string[] {
   if (Object.keys(context.resources).length > 500) problems.push("more than 500 resources")
   if (Object.keys(context.parameters).length > 200) problems.push("more than 200 parameters")
   return problems
+}
+
+/** Rules see parameters only: their conditions and assertions may name nothing else. */
+function lintRule(name: string, rule: Node, context: Context): void {
+  const where = `Rules.${name}`
+  const parametersOnly: Context = { ...context, resources: {}, problems: context.problems }
+  walk(rule.RuleCondition, `${where}.RuleCondition`, new Set(), parametersOnly)
+  const assertions = rule.Assertions
+  if (!Array.isArray(assertions) || assertions.length === 0) context.problems.push(`${where} has no Assertions`)
+  for (const [index, assertion] of (Array.isArray(assertions) ? assertions : []).entries()) {
+    const { Assert, AssertDescription } = assertion as Node
+    if (Assert === undefined || typeof AssertDescription !== "string")
+      context.problems.push(`${where}.Assertions[${index}] needs Assert and AssertDescription`)
+    walk(Assert, `${where}.Assertions[${index}]`, new Set(), parametersOnly)
+  }
 }
 
 function lintParameter(name: string, parameter: Node, problems: string[]): void {
