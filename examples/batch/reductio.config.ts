@@ -1,5 +1,5 @@
 // The executors examples/batch/workflow.ts uses. Replace the image, queue, bucket and role with
-// yours (the README's "AWS Batch" section explains each).
+// yours: `npx reductio aws setup --stack reductio --write-config` writes them (README, "AWS setup").
 import { defineConfig } from "reductio"
 
 export default defineConfig({

@@ -6,8 +6,8 @@
  *
  *   npx reductio run examples/batch/workflow.ts batchpi.estimate --chunks 500 --samples 1000000
  *
- * Set up the queue, role, bucket and image first (README, "AWS Batch"), and edit
- * examples/batch/reductio.config.ts to name them.
+ * Set up the queue, role, bucket and image first (`npx reductio aws setup --stack reductio
+ * --write-config`, README "AWS setup"), or edit examples/batch/reductio.config.ts to name yours.
  */
 import { run, task } from "reductio"
 
