@@ -85,7 +85,7 @@ async function listing(dir: string, maxEntries: number): Promise<string[] | unde
       if (stats.isDirectory()) {
         entries.push(`d ${JSON.stringify(path)} ${mode}`)
         pending.push(path)
-      } else if (stats.isFile()) entries.push(`f ${JSON.stringify(path)} ${mode} ${await fileHash(absolute)}`)
+      } else if (stats.isFile()) entries.push(`f ${JSON.stringify(path)} ${mode} ${await fileHash(absolute, stats.size)}`)
       else if (stats.isSymbolicLink()) entries.push(`l ${JSON.stringify(path)} ${JSON.stringify(await readlink(absolute))}`)
       else return undefined
     }
@@ -93,8 +93,12 @@ async function listing(dir: string, maxEntries: number): Promise<string[] | unde
   return entries.sort()
 }
 
-async function fileHash(path: string): Promise<string> {
+/** Files up to this size are read whole (a stream costs more than it saves); larger ones are streamed. */
+const READ_WHOLE_BYTES = 1024 * 1024
+
+async function fileHash(path: string, size: number): Promise<string> {
   const hash = createHash("sha256")
+  if (size <= READ_WHOLE_BYTES) return hash.update(await readFile(path)).digest("hex")
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return hash.digest("hex")
 }
