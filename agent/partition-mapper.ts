@@ -5,27 +5,29 @@
  *
  * ```
  * node partition-mapper.js --code <bundle uri> --task <name> --index <partition>
- *                          [--scratch <root> --eval <eval hash>] [--workdir <dir>]
+ *                          [--scratch <root> --eval <eval hash>] [--workdir <dir>] [limits]
  * ```
  * It loads the bundle as the agent does (verified, extracted, the same kernel linked in), finds the
  * task's mapper (declared with `partitionTask`), and writes one JSON line per output record on
  * stdout. The task's console output goes to stderr, so stdout carries records only. When the mapper
  * throws, the error record is written to `<scratch>/jobs/<eval>/error` (when given) and the exit
  * code is 1; any other failure exits 2. Built by the aws_glue executor (runtime/executor/glue/
- * assets.ts) into one self-contained file, like the agent.
+ * assets.ts) into one self-contained file, like the agent. The work directory and the archive
+ * limits (flags or REDUCTIO_WORKDIR and REDUCTIO_MAX_* variables) are the agent's (agent/args.ts).
  */
 import { createInterface } from "node:readline"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { encode } from "../runtime/codec.js"
 import { partitionMapperOf, type Row } from "../runtime/dataset.js"
 import { ReductioError, toErrorRecord } from "../runtime/errors.js"
 import * as kernel from "../runtime/index.js"
-import { AGENT_EXIT, scratch } from "../runtime/protocol.js"
+import { AGENT_EXIT, isSha256Hex, scratch } from "../runtime/protocol.js"
+import { LIMIT_FLAGS, limitsOf, parseFlags, parseIndex } from "./args.js"
 import { loadCode } from "./code.js"
+import type { ArchiveLimits } from "./extract.js"
 import { installKernel } from "./kernel-link.js"
 import { scratchIoFor } from "./scratch-io.js"
+import { privateWorkDir } from "./work-dir.js"
 
 interface MapperArgs {
   readonly code: string
@@ -33,30 +35,34 @@ interface MapperArgs {
   readonly index: number
   readonly scratch: string | undefined
   readonly evalHash: string | undefined
-  readonly workdir: string
+  readonly workdir: string | undefined
+  readonly limits: ArchiveLimits
 }
 
-function parseArgs(argv: readonly string[]): MapperArgs {
-  const given = new Map<string, string>()
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i] as string
-    const value = argv[i + 1]
-    if (!["--code", "--task", "--index", "--scratch", "--eval", "--workdir"].includes(flag) || value === undefined)
-      throw new ReductioError("INVALID_ARGUMENT", `partition mapper: bad argument ${JSON.stringify(flag)}`)
-    given.set(flag, value)
-  }
+const MAPPER_FLAGS = ["--code", "--task", "--index", "--scratch", "--eval", "--workdir", ...LIMIT_FLAGS]
+
+function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): MapperArgs {
+  const given = parseFlags(argv, MAPPER_FLAGS)
   const need = (flag: string) => {
     const value = given.get(flag)
     if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `partition mapper: missing ${flag}`)
     return value
   }
+  const evalHash = given.get("--eval")
+  if (evalHash !== undefined && !isSha256Hex(evalHash)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `partition mapper: --eval ${JSON.stringify(String(evalHash).slice(0, 80))} is not a lowercase hex sha256`,
+    )
+  }
   return {
     code: need("--code"),
     task: need("--task"),
-    index: Number(need("--index")),
+    index: parseIndex(need("--index")),
     scratch: given.get("--scratch"),
-    evalHash: given.get("--eval"),
-    workdir: given.get("--workdir") ?? join(tmpdir(), "reductio-code"),
+    evalHash,
+    workdir: given.get("--workdir") ?? (env.REDUCTIO_WORKDIR || undefined),
+    limits: limitsOf(given, env),
   }
 }
 
@@ -74,8 +80,8 @@ function write(text: string): Promise<void> {
 async function main(argv: readonly string[]): Promise<number> {
   let args: MapperArgs
   try {
-    args = parseArgs(argv)
-    const code = await loadCode(args.code, await scratchIoFor(args.code), args.workdir, { ...kernel })
+    args = parseArgs(argv, process.env)
+    const code = await loadCode(args.code, await scratchIoFor(args.code), await privateWorkDir(args.workdir), { ...kernel }, args.limits)
     installKernel({ ...kernel })
     process.setSourceMapsEnabled(true)
     // stdout carries records only: the task's console.log goes to the log (stderr).

@@ -6,7 +6,9 @@
  * Exit codes ({@link AGENT_EXIT}): 0 done (or already done); 1 the user's code failed, with the
  * error record written (the task threw, its result could not be encoded, the bundle threw while
  * loading or does not register the task: retrying the same code would fail again); 2 the job could
- * not run (bad arguments, missing input, tampered or unsafe bundle, protocol mismatch, storage).
+ * not run (bad arguments, missing or malformed input, tampered, unsafe or oversized bundle,
+ * protocol mismatch, storage); 143 SIGTERM or SIGINT stopped it (termination.ts), with a CANCELLED
+ * record when the entry had been read.
  */
 import { pathToFileURL } from "node:url"
 import { decode, encode, prepareForEncoding } from "../runtime/codec.js"
@@ -16,8 +18,10 @@ import { lookupTask } from "../runtime/task.js"
 import { type AgentArgs, parseAgentArgs } from "./args.js"
 import { loadCode } from "./code.js"
 import { installKernel } from "./kernel-link.js"
-import { captureOutput } from "./log-capture.js"
+import { type LogCapture, captureOutput } from "./log-capture.js"
 import { type ScratchIo, scratchIoFor } from "./scratch-io.js"
+import { atMost, watchTermination } from "./termination.js"
+import { privateWorkDir } from "./work-dir.js"
 
 type ExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT]
 
@@ -33,6 +37,16 @@ class UserCodeFailure {
   constructor(readonly error: unknown) {}
 }
 
+/** What is known of the job so far: a failure or a signal writes its record once the entry is read. */
+interface JobState {
+  args?: AgentArgs
+  io?: ScratchIo
+  entry?: JobEntry
+}
+
+/** How long a record written on the way out (after SIGTERM) may take. */
+const CANCEL_WRITE_MS = 5_000
+
 /**
  * Runs one job and resolves to the agent's exit code. Never rejects.
  *
@@ -41,41 +55,77 @@ class UserCodeFailure {
  */
 export async function runAgent(context: AgentContext): Promise<ExitCode> {
   const capture = captureOutput()
-  let args: AgentArgs | undefined
-  let entry: JobEntry | undefined
-  let io: ScratchIo | undefined
+  const termination = watchTermination()
+  const job: JobState = {}
   try {
-    args = parseAgentArgs(context.argv, context.env)
-    io = await scratchIoFor(args.scratch)
-    entry = await readEntry(args)
-    if (await hasValidOutput(io, args.scratch, entry.evalHash)) {
-      console.error(`reductio agent: ${entry.task} (${entry.evalHash.slice(0, 12)}) already has an output; skipping`)
-      return AGENT_EXIT.done
-    }
-    const result = await runTask(args, entry, context.kernel)
-    await io.write(scratch.output(args.scratch, entry.evalHash), result)
+    const outcome = await Promise.race([prepareAndRun(context, job), termination.signaled.then((signal) => ({ signal }))])
+    if ("signal" in outcome) return await cancelled(job, outcome.signal, capture)
+    const { args, io, entry } = job as Required<JobState>
+    if (outcome.result === undefined) return AGENT_EXIT.done
+    await io.write(scratch.output(args.scratch, entry.evalHash), outcome.result)
     await io.remove(scratch.error(args.scratch, entry.evalHash))
     await writeLog(io, args.scratch, entry.evalHash, capture.text())
     return AGENT_EXIT.done
   } catch (thrown) {
-    const userFailure = thrown instanceof UserCodeFailure
-    const error = userFailure ? thrown.error : thrown
-    const exit = userFailure ? AGENT_EXIT.taskFailed : AGENT_EXIT.infrastructure
-    if (!userFailure || !(error instanceof Error)) console.error(`reductio agent: ${describe(error)}`)
-    else console.error(`reductio agent: task ${entry?.task} failed: ${error.stack ?? error.message}`)
-    if (args !== undefined && io !== undefined && entry !== undefined) {
-      try {
-        await io.write(scratch.error(args.scratch, entry.evalHash), encode(toErrorRecord(error), "error"))
-        await writeLog(io, args.scratch, entry.evalHash, capture.text())
-      } catch (writeError) {
-        console.error(`reductio agent: cannot write the error record: ${describe(writeError)}`)
-        return AGENT_EXIT.infrastructure
-      }
-    }
-    return exit
+    return await failed(job, thrown, capture)
   } finally {
+    termination.dispose()
     capture.stop()
   }
+}
+
+/** Reads the entry and runs its task; `result` is undefined when a valid output exists already. */
+async function prepareAndRun(context: AgentContext, job: JobState): Promise<{ result: Uint8Array | undefined }> {
+  const args = parseAgentArgs(context.argv, context.env)
+  job.args = args
+  const io = await scratchIoFor(args.scratch)
+  job.io = io
+  const entry = await readEntry(args)
+  job.entry = entry
+  if (await hasValidOutput(io, args.scratch, entry.evalHash)) {
+    console.error(`reductio agent: ${entry.task} (${entry.evalHash.slice(0, 12)}) already has an output; skipping`)
+    return { result: undefined }
+  }
+  return { result: await runTask(args, entry, context.kernel) }
+}
+
+/** Writes the error record (when the entry was read) and returns the exit code of the failure. */
+async function failed(job: JobState, thrown: unknown, capture: LogCapture): Promise<ExitCode> {
+  const userFailure = thrown instanceof UserCodeFailure
+  const error = userFailure ? thrown.error : thrown
+  const exit = userFailure ? AGENT_EXIT.taskFailed : AGENT_EXIT.infrastructure
+  if (!userFailure || !(error instanceof Error)) console.error(`reductio agent: ${describe(error)}`)
+  else console.error(`reductio agent: task ${job.entry?.task} failed: ${error.stack ?? error.message}`)
+  const { args, io, entry } = job
+  if (args === undefined || io === undefined || entry === undefined)
+    return exit === AGENT_EXIT.taskFailed ? AGENT_EXIT.infrastructure : exit
+  try {
+    await io.write(scratch.error(args.scratch, entry.evalHash), encode(toErrorRecord(error), "error"))
+    await writeLog(io, args.scratch, entry.evalHash, capture.text())
+  } catch (writeError) {
+    console.error(`reductio agent: cannot write the error record: ${describe(writeError)}`)
+    return AGENT_EXIT.infrastructure
+  }
+  return exit
+}
+
+/** After SIGTERM or SIGINT: the CANCELLED record (when the entry was read, within a few seconds), exit 143. */
+async function cancelled(job: JobState, signal: NodeJS.Signals, capture: LogCapture): Promise<ExitCode> {
+  const { args, io, entry } = job
+  const subject = entry === undefined ? "the job" : `task ${entry.task} (${entry.evalHash.slice(0, 12)})`
+  const error = new ReductioError("CANCELLED", `the agent received ${signal} and stopped ${subject}`, { details: { signal } })
+  console.error(`reductio agent: ${error.message}`)
+  if (args !== undefined && io !== undefined && entry !== undefined) {
+    const record = encode(toErrorRecord(error), "error")
+    const writes = (async () => {
+      await io.write(scratch.error(args.scratch, entry.evalHash), record)
+      await writeLog(io, args.scratch, entry.evalHash, capture.text())
+    })()
+    await atMost(writes, CANCEL_WRITE_MS).catch((writeError) => {
+      console.error(`reductio agent: cannot write the error record: ${describe(writeError)}`)
+    })
+  }
+  return AGENT_EXIT.cancelled
 }
 
 async function readEntry(args: AgentArgs): Promise<JobEntry> {
@@ -97,7 +147,7 @@ async function hasValidOutput(io: ScratchIo, root: string, evalHash: string): Pr
 
 /** Loads the bundle, runs the task once and returns its encoded result. User-code errors become UserCodeFailure. */
 async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, unknown>): Promise<Uint8Array> {
-  const code = await loadCode(args.code, await scratchIoFor(args.code), args.workdir, kernel)
+  const code = await loadCode(args.code, await scratchIoFor(args.code), await privateWorkDir(args.workdir), kernel, args.limits)
   installKernel(kernel)
   // Remote stacks then point at the workflow's TypeScript sources (the bundle carries a source map).
   process.setSourceMapsEnabled(true)

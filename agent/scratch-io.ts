@@ -5,7 +5,7 @@
  * adapter is a dynamic import, so the agent evaluates the SDK only when a job needs it.
  */
 import { randomBytes } from "node:crypto"
-import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises"
+import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ReductioError, isReductioError } from "../runtime/errors.js"
@@ -16,6 +16,8 @@ import type { Storage } from "../runtime/storage/storage.js"
 export interface ScratchIo {
   /** The object's bytes, or undefined when it does not exist. */
   read(uri: string): Promise<Uint8Array | undefined>
+  /** The object's size in bytes, or undefined when it does not exist. */
+  size(uri: string): Promise<number | undefined>
   /** Writes the object so readers see either the old bytes or all the new ones. */
   write(uri: string, bytes: Uint8Array | string): Promise<void>
   /** Removes the object if present. */
@@ -42,6 +44,7 @@ function storageScratchIo(storage: Storage): ScratchIo {
         throw error
       }
     },
+    size: async (uri) => (await storage.stat(uri))?.size,
     write: (uri, bytes) => storage.writeBytes(uri, bytes),
     remove: (uri) => storage.delete(uri),
   }
@@ -56,6 +59,14 @@ export const localScratchIo: ScratchIo = {
   async read(uri) {
     try {
       return await readFile(localPath(uri))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
+      throw storageError(uri, error)
+    }
+  },
+  async size(uri) {
+    try {
+      return (await stat(localPath(uri))).size
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
       throw storageError(uri, error)

@@ -72,6 +72,18 @@ export const ERROR_CODES = {
   STACK_NOT_EMPTY: 2,
   /** `reductio aws check` found missing permissions or resources; `details.missing` lists each. */
   SETUP_INCOMPLETE: 7,
+  // The agent's inputs.
+  /**
+   * A job entry that is not what a host writes (not an object, an eval hash that is not a
+   * lowercase sha256, args that are not an array): the scratch file is corrupt or foreign; rerun
+   * the call from the host.
+   */
+  INVALID_JOB_ENTRY: 5,
+  /**
+   * A code bundle over the agent's extraction limits (compressed or uncompressed bytes, entries,
+   * bytes of one entry): shrink the bundle or raise the limit (agent/README.md names the flags).
+   */
+  ARCHIVE_TOO_LARGE: 5,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

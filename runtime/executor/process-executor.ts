@@ -27,7 +27,7 @@ export interface ProcessExecutorOptions {
   readonly scratch?: string
   /** The built agent; default agent/dist/agent.js of this package (`npm run build` makes it). */
   readonly agentPath?: string
-  /** Where agents extract code bundles; default the agent's (`<tmpdir>/reductio-code`). */
+  /** Where agents extract code bundles (a directory private to the user); default the agent's (`<tmpdir>/reductio-<uid>/code`). */
   readonly workdir?: string
   /** Variables added to the agents' (otherwise inherited, cleaned) environment. */
   readonly env?: Readonly<Record<string, string>>

@@ -1,7 +1,8 @@
 // Shared by the agent and process executor tests: builds the agent once per test process, makes
 // scratch directories and runs the agent exactly as the image does (plain `node agent.js`, a clean
 // environment, an empty working directory without node_modules).
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -28,9 +29,14 @@ export function tempDir(prefix = "reductio-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix))
 }
 
-/** A job entry for `task` with `args`. */
-export function entryFor(evalHash: string, task: string, args: unknown[]): JobEntry {
-  return { protocol: PROTOCOL_VERSION, evalHash, task, args, options: {} }
+/** A stand-in eval hash for a test's label: a lowercase hex sha256, as the protocol requires. */
+export function hashOf(label: string): string {
+  return createHash("sha256").update(label).digest("hex")
+}
+
+/** A job entry for `task` with `args`, its eval hash {@link hashOf} `label`. */
+export function entryFor(label: string, task: string, args: unknown[]): JobEntry {
+  return { protocol: PROTOCOL_VERSION, evalHash: hashOf(label), task, args, options: {} }
 }
 
 /** Writes a single job's input and returns its path. */
@@ -48,8 +54,15 @@ export interface AgentRun {
   readonly stderr: string
 }
 
-/** Runs the built agent with `args` in an empty directory and a clean environment. */
-export async function runBuiltAgent(args: readonly string[], env: Record<string, string> = {}): Promise<AgentRun> {
+/** A started agent: its process, what it printed so far, and its end. */
+export interface StartedAgent {
+  readonly child: ChildProcess
+  readonly printed: () => string
+  readonly done: Promise<AgentRun>
+}
+
+/** Starts the built agent with `args` in an empty directory and a clean environment. */
+export async function startBuiltAgent(args: readonly string[], env: Record<string, string> = {}): Promise<StartedAgent> {
   const agentPath = await builtAgent()
   const cwd = await tempDir("reductio-agent-cwd-")
   const child = spawn(process.execPath, [agentPath, ...args], {
@@ -61,6 +74,19 @@ export async function runBuiltAgent(args: readonly string[], env: Record<string,
   let stderr = ""
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const code = await new Promise<number | null>((resolve) => child.on("close", (exit) => resolve(exit)))
-  return { code, stdout, stderr }
+  const done = new Promise<AgentRun>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
+  return { child, printed: () => stdout + stderr, done }
+}
+
+/** Runs the built agent with `args` in an empty directory and a clean environment. */
+export async function runBuiltAgent(args: readonly string[], env: Record<string, string> = {}): Promise<AgentRun> {
+  return (await startBuiltAgent(args, env)).done
+}
+
+/** Writes bundle bytes to `<root>/code/<sha256>.tar.gz` (so they pass the tamper check) and returns the path. */
+export async function writeBundle(root: string, bytes: Uint8Array): Promise<string> {
+  const path = scratch.code(root, createHash("sha256").update(bytes).digest("hex"))
+  await mkdir(join(path, ".."), { recursive: true })
+  await writeFile(path, bytes)
+  return path
 }

@@ -8,7 +8,7 @@ import { packTarGz } from "../../bundler/tarball.js"
 import { decode, encode } from "../../runtime/codec.js"
 import { type ErrorRecord, fromErrorRecord, isReductioError } from "../../runtime/errors.js"
 import { AGENT_EXIT, encodeEntries, scratch } from "../../runtime/protocol.js"
-import { builtAgent, entryFor, fixtureWorkflow, runBuiltAgent, tempDir, writeJobInput } from "./agent-harness.js"
+import { builtAgent, entryFor, fixtureWorkflow, hashOf, runBuiltAgent, tempDir, writeJobInput } from "./agent-harness.js"
 
 describe("the agent, run as the image runs it", () => {
   let root: string
@@ -29,23 +29,23 @@ describe("the agent, run as the image runs it", () => {
     const input = await writeJobInput(root, entryFor("e-greet", "fixture.greet", ["ada"]))
     const run = await runBuiltAgent(flags(input))
     assert.equal(run.code, AGENT_EXIT.done, run.stderr)
-    const output = decode(await readFile(scratch.output(root, "e-greet"))) as { text: string; at: Map<string, string> }
+    const output = decode(await readFile(scratch.output(root, hashOf("e-greet")))) as { text: string; at: Map<string, string> }
     assert.equal(output.text, "hello, ada")
     assert.deepEqual([...output.at], [["name", "ada"]])
-    assert.match(await readFile(scratch.log(root, "e-greet"), "utf8"), /greeting ada/)
+    assert.match(await readFile(scratch.log(root, hashOf("e-greet")), "utf8"), /greeting ada/)
   })
 
   it("marks the process as the agent while the bundle loads", async () => {
     const input = await writeJobInput(root, entryFor("e-mode", "fixture.mode", []))
     assert.equal((await runBuiltAgent(flags(input))).code, AGENT_EXIT.done)
-    assert.equal(decode(await readFile(scratch.output(root, "e-mode"))), "agent")
+    assert.equal(decode(await readFile(scratch.output(root, hashOf("e-mode")))), "agent")
   })
 
   it("writes the error record with the remote stack and exits 1 when the task throws", async () => {
     const input = await writeJobInput(root, entryFor("e-fail", "fixture.fail", ["boom"]))
     const run = await runBuiltAgent(flags(input))
     assert.equal(run.code, AGENT_EXIT.taskFailed)
-    const record = decode(await readFile(scratch.error(root, "e-fail"))) as ErrorRecord
+    const record = decode(await readFile(scratch.error(root, hashOf("e-fail")))) as ErrorRecord
     assert.equal(record.message, "boom")
     assert.match(record.stack ?? "", /workflow\.ts:\d+:\d+/, "the stack is mapped to the TypeScript source")
     const rebuilt = fromErrorRecord(record)
@@ -55,47 +55,47 @@ describe("the agent, run as the image runs it", () => {
   it("keeps the code of a ReductioError thrown with the bundle's reductio (one kernel)", async () => {
     const input = await writeJobInput(root, entryFor("e-code", "fixture.failWithCode", ["bad"]))
     assert.equal((await runBuiltAgent(flags(input))).code, AGENT_EXIT.taskFailed)
-    const record = decode(await readFile(scratch.error(root, "e-code"))) as ErrorRecord
+    const record = decode(await readFile(scratch.error(root, hashOf("e-code")))) as ErrorRecord
     assert.equal(record.code, "INVALID_ARGUMENT")
     assert.ok(isReductioError(fromErrorRecord(record), "INVALID_ARGUMENT"))
   })
 
   it("skips the task when a valid output already exists", async () => {
     const input = await writeJobInput(root, entryFor("e-skip", "fixture.fail", ["would fail"]))
-    await writeFile(scratch.output(root, "e-skip"), encode(42))
+    await writeFile(scratch.output(root, hashOf("e-skip")), encode(42))
     const run = await runBuiltAgent(flags(input))
     assert.equal(run.code, AGENT_EXIT.done)
-    assert.equal(decode(await readFile(scratch.output(root, "e-skip"))), 42)
+    assert.equal(decode(await readFile(scratch.output(root, hashOf("e-skip")))), 42)
   })
 
   it("runs the task again when the existing output does not decode", async () => {
     const input = await writeJobInput(root, entryFor("e-corrupt", "fixture.add", [1, 2]))
-    await writeFile(scratch.output(root, "e-corrupt"), new Uint8Array([0xff, 0xff, 0x1c]))
+    await writeFile(scratch.output(root, hashOf("e-corrupt")), new Uint8Array([0xff, 0xff, 0x1c]))
     assert.equal((await runBuiltAgent(flags(input))).code, AGENT_EXIT.done)
-    assert.equal(decode(await readFile(scratch.output(root, "e-corrupt"))), 3)
+    assert.equal(decode(await readFile(scratch.output(root, hashOf("e-corrupt")))), 3)
   })
 
   describe("array inputs", () => {
     let arrayInput: string
     before(async () => {
-      arrayInput = scratch.arrayInput(root, "a1")
+      arrayInput = scratch.arrayInput(root, hashOf("a1").slice(0, 32))
       await mkdir(join(arrayInput, ".."), { recursive: true })
       await writeFile(arrayInput, encodeEntries([0, 1, 2].map((i) => entryFor(`e-array-${i}`, "fixture.add", [i, 100]))))
     })
 
     it("picks its entry by AWS_BATCH_JOB_ARRAY_INDEX", async () => {
       assert.equal((await runBuiltAgent(flags(arrayInput), { AWS_BATCH_JOB_ARRAY_INDEX: "2" })).code, AGENT_EXIT.done)
-      assert.equal(decode(await readFile(scratch.output(root, "e-array-2"))), 102)
+      assert.equal(decode(await readFile(scratch.output(root, hashOf("e-array-2")))), 102)
     })
 
     it("picks its entry by JOB_COMPLETION_INDEX", async () => {
       assert.equal((await runBuiltAgent(flags(arrayInput), { JOB_COMPLETION_INDEX: "0" })).code, AGENT_EXIT.done)
-      assert.equal(decode(await readFile(scratch.output(root, "e-array-0"))), 100)
+      assert.equal(decode(await readFile(scratch.output(root, hashOf("e-array-0")))), 100)
     })
 
     it("prefers --index over the environment", async () => {
       assert.equal((await runBuiltAgent(flags(arrayInput, "--index", "1"), { AWS_BATCH_JOB_ARRAY_INDEX: "2" })).code, AGENT_EXIT.done)
-      assert.equal(decode(await readFile(scratch.output(root, "e-array-1"))), 101)
+      assert.equal(decode(await readFile(scratch.output(root, hashOf("e-array-1")))), 101)
     })
 
     it("exits 2 without an index or with one out of range", async () => {
@@ -114,7 +114,7 @@ describe("the agent, run as the image runs it", () => {
   it("records TASK_NOT_FOUND for a task the bundle does not register", async () => {
     const input = await writeJobInput(root, entryFor("e-missing", "fixture.nope", []))
     assert.equal((await runBuiltAgent(flags(input))).code, AGENT_EXIT.taskFailed)
-    assert.equal((decode(await readFile(scratch.error(root, "e-missing"))) as ErrorRecord).code, "TASK_NOT_FOUND")
+    assert.equal((decode(await readFile(scratch.error(root, hashOf("e-missing")))) as ErrorRecord).code, "TASK_NOT_FOUND")
   })
 
   it("refuses a bundle whose bytes do not match its sha256 name (BUNDLE_TAMPERED)", async () => {
@@ -130,7 +130,7 @@ describe("the agent, run as the image runs it", () => {
     const freshWork = await tempDir("reductio-work-")
     const run = await runBuiltAgent(["--code", tamperedCode, "--input", input, "--scratch", tamperedRoot, "--workdir", freshWork])
     assert.equal(run.code, AGENT_EXIT.infrastructure)
-    assert.equal((decode(await readFile(scratch.error(tamperedRoot, "e-tamper"))) as ErrorRecord).code, "BUNDLE_TAMPERED")
+    assert.equal((decode(await readFile(scratch.error(tamperedRoot, hashOf("e-tamper")))) as ErrorRecord).code, "BUNDLE_TAMPERED")
     assert.deepEqual(await readdir(freshWork).catch(() => []), [])
   })
 
@@ -147,7 +147,7 @@ describe("the agent, run as the image runs it", () => {
     const work = join(evilRoot, "work")
     const run = await runBuiltAgent(["--code", evilCode, "--input", input, "--scratch", evilRoot, "--workdir", work])
     assert.equal(run.code, AGENT_EXIT.infrastructure)
-    assert.equal((decode(await readFile(scratch.error(evilRoot, "e-evil"))) as ErrorRecord).code, "UNSAFE_ARCHIVE")
+    assert.equal((decode(await readFile(scratch.error(evilRoot, hashOf("e-evil")))) as ErrorRecord).code, "UNSAFE_ARCHIVE")
     assert.deepEqual((await readdir(evilRoot)).sort(), ["code", "jobs", "work"])
     assert.deepEqual(await readdir(work), [])
   })

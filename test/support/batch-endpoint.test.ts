@@ -1,5 +1,6 @@
 import assert from "node:assert/strict"
-import { writeFile } from "node:fs/promises"
+import { existsSync } from "node:fs"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import {
@@ -19,6 +20,13 @@ import { type BatchEndpoint, startBatchEndpoint } from "./batch-endpoint.js"
 // optional sleep, and prints its array index.
 const script = `
 const [code, ms] = process.argv.slice(2)
+if (process.env.SIGTERM_MARKER) {
+  process.on("SIGTERM", () => {
+    require("node:fs").writeFileSync(process.env.SIGTERM_MARKER, "SIGTERM")
+    process.exit(143)
+  })
+  require("node:fs").writeFileSync(process.env.SIGTERM_MARKER + ".ready", "")
+}
 console.log("index", process.env.AWS_BATCH_JOB_ARRAY_INDEX, "attempt", process.env.AWS_BATCH_JOB_ATTEMPT)
 setTimeout(() => process.exit(Number(process.env.EXIT_OVERRIDE ?? code)), Number(ms ?? 0))
 `
@@ -73,6 +81,29 @@ describe("the test Batch endpoint", () => {
     assert.match(second, /job-definition\/def-a:2$/)
     const { jobDefinitions } = await client.send(new DescribeJobDefinitionsCommand({ jobDefinitionName: "def-a", status: "ACTIVE" }))
     assert.equal(jobDefinitions?.length, 2)
+  })
+
+  it("accepts linuxParameters.initProcessEnabled and refuses it when it is not a boolean", async () => {
+    await client.send(
+      new RegisterJobDefinitionCommand({
+        jobDefinitionName: "def-init",
+        type: "container",
+        containerProperties: { image: "agent:latest", linuxParameters: { initProcessEnabled: true } },
+      }),
+    )
+    const { jobDefinitions } = await client.send(new DescribeJobDefinitionsCommand({ jobDefinitionName: "def-init" }))
+    assert.deepEqual(jobDefinitions?.[0]?.containerProperties?.linuxParameters, { initProcessEnabled: true })
+    const response = await fetch(`${batch.endpoint}/v1/registerjobdefinition`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jobDefinitionName: "def-bad-init",
+        type: "container",
+        containerProperties: { image: "agent:latest", linuxParameters: { initProcessEnabled: "yes" } },
+      }),
+    })
+    assert.equal(response.status, 400)
+    assert.equal(response.headers.get("x-amzn-errortype"), "ClientException")
   })
 
   it("runs a single job with parameters substituted and maps its exit code", async () => {
@@ -150,6 +181,26 @@ describe("the test Batch endpoint", () => {
     const children = await client.send(new ListJobsCommand({ arrayJobId: jobId, jobStatus: "FAILED" }))
     assert.equal(children.jobSummaryList?.length, 3)
     assert.equal(children.jobSummaryList?.[0]?.statusReason, "cancelled by test")
+  })
+
+  it("stops a job on TerminateJob with SIGTERM first, as ECS does", async () => {
+    const marker = join(await tempDir("reductio-batch-sigterm-"), "marker")
+    const definition = await register("def-sigterm", {
+      containerProperties: {
+        image: "agent:latest",
+        command: ["Ref::code", "Ref::ms"],
+        environment: [{ name: "SIGTERM_MARKER", value: marker }],
+      },
+    })
+    const { jobId } = await client.send(
+      new SubmitJobCommand({ jobName: "t", jobQueue: "q", jobDefinition: definition, parameters: { ms: "20000" } }),
+    )
+    while (!existsSync(`${marker}.ready`)) await new Promise((resolve) => setTimeout(resolve, 20))
+    await client.send(new TerminateJobCommand({ jobId, reason: "cancelled by test" }))
+    const job = await waitFor(jobId as string)
+    assert.equal(job.status, "FAILED")
+    assert.equal(job.container?.exitCode, 143)
+    assert.equal(await readFile(marker, "utf8"), "SIGTERM")
   })
 
   it("answers injected throttling and server errors as AWS does", async () => {

@@ -41,7 +41,10 @@ export interface ChildSpec {
 export interface RunningChild {
   /** Resolves with the exit code (null when killed by a signal) and the output's tail. */
   readonly exit: Promise<{ code: number | null; output: string }>
+  /** Kills it at once (a lost host, an out-of-memory kill, a timeout). */
   kill(): void
+  /** What TerminateJob does (ECS's stop): SIGTERM, then SIGKILL after a grace period; `kill` when absent. */
+  stop?(): void
 }
 
 /** Starts children: a subprocess by default; a bench may run something cheaper. */
@@ -206,6 +209,8 @@ function inheritedEnv(): Record<string, string> {
 }
 
 const TAIL_BYTES = 16 * 1024
+/** SIGTERM to SIGKILL on TerminateJob: ECS waits 30 s by default; tests need less. */
+const STOP_GRACE_MS = 2_000
 
 /** Runs a child as a subprocess (the default runner). */
 export const subprocessRunner: ChildRunner = (spec) => {
@@ -226,6 +231,10 @@ export const subprocessRunner: ChildRunner = (spec) => {
     exit,
     kill: () => {
       child?.kill("SIGKILL")
+    },
+    stop: () => {
+      child?.kill("SIGTERM")
+      setTimeout(() => child?.kill("SIGKILL"), STOP_GRACE_MS).unref()
     },
   }
 }

@@ -131,6 +131,7 @@ export class BatchState {
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(name)) throw clientError(`invalid jobDefinitionName ${name}`)
     if (body.type !== "container") throw clientError("only type container is supported by this endpoint")
     if (Buffer.byteLength(JSON.stringify(body)) > 24 * 1024) throw clientError("job definition exceeds 24 KiB")
+    checkLinuxParameters((body.containerProperties as Json | undefined)?.linuxParameters)
     const revision = this.definitions.filter((d) => d.name === name).length + 1
     const arn = `arn:aws:batch:${this.options.region}:${this.options.accountId}:job-definition/${name}:${revision}`
     this.definitions.push({ name, revision, arn, status: "ACTIVE", body })
@@ -388,7 +389,8 @@ export class BatchState {
         if (!terminate) continue
         if (target.running !== undefined) {
           target.terminating = reason
-          target.running.kill()
+          if (target.running.stop !== undefined) target.running.stop()
+          else target.running.kill()
           continue
         }
       }
@@ -478,6 +480,19 @@ function paginate<T>(items: readonly T[], body: Json): { page: T[]; nextToken: s
   const size = Math.min(Math.max(1, (body.maxResults as number | undefined) ?? 100), 1000)
   const page = items.slice(start, start + size)
   return { page, nextToken: start + size < items.length ? String(start + size) : undefined }
+}
+
+/** `containerProperties.linuxParameters`, typed as RegisterJobDefinition's LinuxParameters shape. */
+function checkLinuxParameters(value: unknown): void {
+  if (value === undefined) return
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw clientError("linuxParameters must be an object")
+  const { initProcessEnabled, sharedMemorySize, maxSwap, swappiness } = value as Json
+  if (initProcessEnabled !== undefined && typeof initProcessEnabled !== "boolean") {
+    throw clientError("linuxParameters.initProcessEnabled must be a boolean")
+  }
+  for (const [key, number] of Object.entries({ sharedMemorySize, maxSwap, swappiness })) {
+    if (number !== undefined && !Number.isInteger(number)) throw clientError(`linuxParameters.${key} must be an integer`)
+  }
 }
 
 function requireString(body: Json, key: string): string {

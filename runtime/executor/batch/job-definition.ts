@@ -6,6 +6,9 @@
  * input are `Ref::` parameters of each SubmitJob, resources are container overrides.
  *
  * The image's entrypoint is `node agent.js` (docker/), so the command holds the agent's flags only.
+ * `initProcessEnabled` runs an init process as PID 1 (docker's `--init`): it forwards TerminateJob's
+ * SIGTERM to the agent, which then writes a CANCELLED record and exits 143, and reaps the zombies a
+ * task's subprocesses leave.
  */
 import { sha256 } from "../../hashing.js"
 import type { BatchApi, JobDefinitionRequest } from "./batch-client.js"
@@ -43,6 +46,7 @@ export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
       command: [...AGENT_COMMAND],
       resourceRequirements: DEFAULT_RESOURCES,
       environment,
+      linuxParameters: { initProcessEnabled: true },
       ...(spec.role === undefined ? {} : { jobRoleArn: spec.role }),
     },
     retryStrategy: {

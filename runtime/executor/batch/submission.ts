@@ -11,7 +11,7 @@
  * picks up the jobs the crashed run left running.
  */
 import { sha256 } from "../../hashing.js"
-import { type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch, scratchPath } from "../../protocol.js"
+import { type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../../protocol.js"
 import type { Storage } from "../../storage/storage.js"
 import type { JobRequest } from "../executor.js"
 import type { BatchApi, BatchStatus, SubmitJobRequest } from "./batch-client.js"
@@ -57,7 +57,7 @@ const LIVE: readonly BatchStatus[] = ["SUBMITTED", "PENDING", "RUNNABLE", "START
 export async function submitArray(context: SubmitContext, jobs: readonly JobRequest[]): Promise<Submitted> {
   const bytes = encodeEntries(jobs.map(entryOf))
   const arrayId = sha256(bytes).slice(0, 32)
-  const manifest = scratchPath(context.root, "arrays", arrayId, "manifest")
+  const manifest = scratch.arrayFile(context.root, arrayId, "manifest")
   const followed = await reattach(context, manifest, jobs)
   if (followed !== undefined) return { jobId: followed, size: jobs.length, reattached: true }
   const input = scratch.arrayInput(context.root, arrayId)
@@ -72,7 +72,7 @@ export async function submitArray(context: SubmitContext, jobs: readonly JobRequ
 
 /** Submits (or re-attaches to) a single job for one call. */
 export async function submitSingle(context: SubmitContext, job: JobRequest): Promise<Submitted> {
-  const manifest = scratchPath(context.root, "jobs", job.evalHash, "batch-job")
+  const manifest = scratch.jobFile(context.root, job.evalHash, "batch-job")
   const followed = await reattach(context, manifest, [job])
   if (followed !== undefined) return { jobId: followed, size: undefined, reattached: true }
   const input = scratch.jobInput(context.root, job.evalHash)

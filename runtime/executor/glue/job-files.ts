@@ -13,7 +13,7 @@ import { decode } from "../../codec.js"
 import { type Shard, isShardedDataset } from "../../dataset.js"
 import { type ErrorRecord, ReductioError } from "../../errors.js"
 import { isDir, isFile, isStagingFile } from "../../file.js"
-import { AGENT_EXIT, encodeEntries, PROTOCOL_VERSION, scratch, scratchPath } from "../../protocol.js"
+import { AGENT_EXIT, encodeEntries, PROTOCOL_VERSION, scratch } from "../../protocol.js"
 import { isS3Uri, storageFor } from "../../storage/storage-registry.js"
 import type { JobOutcome, JobRequest } from "../executor.js"
 import type { GlueRunStatus } from "./glue-client.js"
@@ -23,8 +23,8 @@ const TAIL_BYTES = 8 * 1024
 
 /** The shim's status file and the executor's partition plan, beside the protocol's files. */
 export const glueFiles = {
-  status: (root: string, evalHash: string) => scratchPath(root, "jobs", evalHash, "glue-status.json"),
-  plan: (root: string, evalHash: string) => scratchPath(root, "jobs", evalHash, "partitions.json"),
+  status: (root: string, evalHash: string) => scratch.jobFile(root, evalHash, "glue-status.json"),
+  plan: (root: string, evalHash: string) => scratch.jobFile(root, evalHash, "partitions.json"),
 } as const
 
 /** What the shim needs to map a partition task over a dataset (JSON, read by Python). */

@@ -119,6 +119,9 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     const definition = harness.batch.state.definitions.at(-1)
     assert.equal((definition?.body.containerProperties as { image?: string } | undefined)?.image, `${registry}/reductio-agent@${digest}`)
     assert.match(definition?.name ?? "", /^reductio-[0-9a-f]{16}$/)
+    assert.deepEqual((definition?.body.containerProperties as { linuxParameters?: unknown } | undefined)?.linuxParameters, {
+      initProcessEnabled: true,
+    })
   })
 
   it("brings a task's error back from the agent with its remote stack and log", async () => {

@@ -19,6 +19,10 @@ describe("job definitions", () => {
     assert.ok(AGENT_COMMAND.every((part) => part.startsWith("--") || part.startsWith("Ref::")))
   })
 
+  it("run an init process as PID 1, so SIGTERM reaches the agent", () => {
+    assert.deepEqual(jobDefinitionOf({ image: "agent:1" }).containerProperties?.linuxParameters, { initProcessEnabled: true })
+  })
+
   it("retry only a lost host at the Batch level", () => {
     const definition = jobDefinitionOf({ image: "agent:1", hostRetries: 2 })
     assert.equal(definition.retryStrategy?.attempts, 3)
