@@ -42,7 +42,9 @@ function storageScratchIo(storage: Storage): ScratchIo {
         throw error
       }
     },
-    write: (uri, bytes) => storage.writeBytes(uri, bytes),
+    write: async (uri, bytes) => {
+      await storage.writeBytes(uri, bytes)
+    },
     remove: (uri) => storage.delete(uri),
   }
 }

@@ -26,6 +26,15 @@ export interface S3Options {
     | undefined
   /** Tries per call, retries included, with backoff and jitter (default 6). */
   readonly maxAttempts?: number | undefined
+  /**
+   * Requests in flight at once (default 32); as many response bodies may be read besides, and the
+   * SDK's socket pool is sized to the sum.
+   */
+  readonly concurrency?: number | undefined
+  /** Bytes per part of a multipart upload (default 8 MiB, as the AWS CLI; at least 5 MiB). */
+  readonly partSize?: number | undefined
+  /** Objects of at least this size are uploaded in parts (default: the part size). */
+  readonly multipartThreshold?: number | undefined
 }
 
 const local = new LocalStorage()
