@@ -20,7 +20,7 @@ import { configureS3 } from "../runtime/storage/storage-registry.js"
 import { builtAgent } from "../test/agent/agent-harness.js"
 import { startBatchEndpoint } from "../test/support/batch-endpoint.js"
 import { createBucket, startMoto } from "../test/support/moto.js"
-import { countBy, type S3Request, startS3Counter } from "./support/s3-counter.js"
+import { countBy, type S3Request, startS3Counter } from "../test/support/s3-counter.js"
 
 // The example imports "reductio": it must resolve to these sources, not to dist/, or two kernels load.
 if (!process.execArgv.some((arg) => arg.includes("reductio-source"))) {

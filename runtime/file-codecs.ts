@@ -1,15 +1,19 @@
 /**
  * @module file-codecs
- * The codecs of File, Dir and StagingFile: how each encodes, and the `prepare`, `validate` and
- * `lineage` hooks the scheduler calls.
+ * The codecs of File, Dir, StagingFile and StagingDir: how each encodes, and the `prepare`,
+ * `validate` and `lineage` hooks the scheduler calls. For S3 objects inside an execution the hooks
+ * go through what the execution already learnt (file-hash.ts, stat-scope.ts): a File the agent
+ * wrote, a Dir listed once, a HEAD made for one check serve every other.
  */
 import { registerCodec, TAGS } from "./codec.js"
-import { Dir, setDirHash } from "./dir.js"
+import { Dir, dirHashScope, setDirHash } from "./dir.js"
 import { ReductioError } from "./errors.js"
-import { File, setFileHash } from "./file.js"
-import { currentHash, dirHash, hashNow, stillValid, validateOnce } from "./file-hash.js"
-import { isDir, isFile, isStagingFile } from "./file-kinds.js"
+import { File, fileHashScope, setFileHash } from "./file.js"
+import { currentHash, dirHash, hashNow, preparedHash, stillValid, validatedHash, validateOnce } from "./file-hash.js"
+import { isDir, isFile, isStagingDir, isStagingFile } from "./file-kinds.js"
+import { StagingDir } from "./staging-dir.js"
 import { StagingFile } from "./staging-file.js"
+import { scopeNow } from "./stat-scope.js"
 
 interface FileData {
   readonly path: string
@@ -36,8 +40,50 @@ function encodeFile(file: File): FileData {
 function decodeFile(data: unknown): File {
   const { path, hash, contentHash } = data as FileData
   const file = new File(path, contentHash === true ? { contentHash } : {})
-  setFileHash(file, hash)
+  setFileHash(file, hash, scopeNow())
   return file
+}
+
+/** A File's hash before encoding: local files are stat'ed; S3 objects once per execution. */
+async function prepareFile(file: File): Promise<void> {
+  if (!file.isRemote) {
+    await file.updateHash()
+    return
+  }
+  const hash = await preparedHash({ key: file.path, hash: file.hash, scope: fileHashScope(file) }, () => currentHash(file))
+  setFileHash(file, hash, scopeNow())
+}
+
+/** Whether a cached File still holds. */
+function validateFile(file: File): Promise<boolean> {
+  if (!file.isRemote) {
+    return validateOnce(`${file.path}\u0000${file.hash}\u0000${file.contentHash}`, () => stillValid(file.hash, () => currentHash(file)))
+  }
+  return validatedHash({ key: file.path, hash: file.hash, scope: fileHashScope(file) }, () => currentHash(file)).then((valid) => {
+    if (valid) setFileHash(file, file.hash, scopeNow())
+    return valid
+  })
+}
+
+async function prepareDir(dir: Dir): Promise<void> {
+  if (!dir.isRemote) {
+    await dir.updateHash()
+    return
+  }
+  const hash = await preparedHash({ key: `${dir.path}/`, hash: dir.hash, scope: dirHashScope(dir) }, () => dirHash(dir))
+  setDirHash(dir, hash, scopeNow())
+}
+
+function validateDir(dir: Dir): Promise<boolean> {
+  if (!dir.isRemote) return stillValid(dir.hash, () => dirHash(dir))
+  return validatedHash({ key: `${dir.path}/`, hash: dir.hash, scope: dirHashScope(dir) }, () => dirHash(dir)).then((valid) => {
+    if (valid) setDirHash(dir, dir.hash, scopeNow())
+    return valid
+  })
+}
+
+function lineageOf(item: File | Dir): { path: string; hash: string } | undefined {
+  return item.hash === undefined ? undefined : { path: item.path, hash: item.hash }
 }
 
 registerCodec<File>({
@@ -46,12 +92,9 @@ registerCodec<File>({
   is: isFile,
   encode: encodeFile,
   decode: decodeFile,
-  prepare: async (file) => {
-    await file.updateHash()
-  },
-  validate: (file) =>
-    validateOnce(`${file.path}\u0000${file.hash}\u0000${file.contentHash}`, () => stillValid(file.hash, () => currentHash(file))),
-  lineage: (file) => (file.hash === undefined ? undefined : { path: file.path, hash: file.hash }),
+  prepare: prepareFile,
+  validate: validateFile,
+  lineage: lineageOf,
 })
 
 registerCodec<Dir>({
@@ -69,14 +112,12 @@ registerCodec<Dir>({
   decode: (data) => {
     const { path, hash } = data as { path: string; hash: string }
     const dir = new Dir(path)
-    setDirHash(dir, hash)
+    setDirHash(dir, hash, scopeNow())
     return dir
   },
-  prepare: async (dir) => {
-    await dir.updateHash()
-  },
-  validate: (dir) => stillValid(dir.hash, () => dirHash(dir)),
-  lineage: (dir) => (dir.hash === undefined ? undefined : { path: dir.path, hash: dir.hash }),
+  prepare: prepareDir,
+  validate: validateDir,
+  lineage: lineageOf,
 })
 
 registerCodec<StagingFile>({
@@ -88,9 +129,21 @@ registerCodec<StagingFile>({
     const { local, remote } = data as { local: string; remote: File }
     return new StagingFile(local, remote)
   },
-  prepare: async (staging) => {
-    await staging.remote.updateHash()
+  prepare: (staging) => prepareFile(staging.remote),
+  validate: (staging) => validateFile(staging.remote),
+  lineage: (staging) => lineageOf(staging.remote),
+})
+
+registerCodec<StagingDir>({
+  tag: TAGS.stagingDir,
+  name: "StagingDir",
+  is: isStagingDir,
+  encode: (staging) => ({ local: staging.local, remote: staging.remote }),
+  decode: (data) => {
+    const { local, remote } = data as { local: string; remote: Dir }
+    return new StagingDir(local, remote)
   },
-  validate: (staging) => stillValid(staging.remote.hash, () => currentHash(staging.remote)),
-  lineage: (staging) => (staging.remote.hash === undefined ? undefined : { path: staging.remote.path, hash: staging.remote.hash }),
+  prepare: (staging) => prepareDir(staging.remote),
+  validate: (staging) => validateDir(staging.remote),
+  lineage: (staging) => lineageOf(staging.remote),
 })

@@ -1,12 +1,13 @@
 /**
  * @module file-kinds
- * What File, Dir and StagingFile share without depending on each other: the path rules, the
+ * What File, Dir, StagingFile and StagingDir share without depending on each other: the path rules, the
  * stand-in for a script's standard output, and brand checks that work across copies of the kernel.
  */
 import { resolve } from "node:path"
 import type { Dir } from "./dir.js"
 import { ReductioError } from "./errors.js"
 import type { File } from "./file.js"
+import type { StagingDir } from "./staging-dir.js"
 import type { StagingFile } from "./staging-file.js"
 import { isS3Uri } from "./storage/storage-registry.js"
 
@@ -25,6 +26,7 @@ export function normalize(path: string): string {
 export const FILE = Symbol.for("reductio.file")
 export const DIR = Symbol.for("reductio.dir")
 export const STAGING = Symbol.for("reductio.stagingFile")
+export const STAGING_DIR = Symbol.for("reductio.stagingDir")
 
 /** True for a File (from any copy of the kernel). */
 export function isFile(value: unknown): value is File {
@@ -37,4 +39,8 @@ export function isDir(value: unknown): value is Dir {
 /** True for a StagingFile (from any copy of the kernel). */
 export function isStagingFile(value: unknown): value is StagingFile {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[STAGING] === true
+}
+/** True for a StagingDir (from any copy of the kernel). */
+export function isStagingDir(value: unknown): value is StagingDir {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[STAGING_DIR] === true
 }

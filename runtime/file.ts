@@ -1,10 +1,12 @@
 /**
  * @module file
- * `File`, `Dir` and `StagingFile`: values that stand for data in storage (a local path or
- * `s3://bucket/key`). A File's hash comes from its storage: local = path + size + mtime (or, with
+ * `File` (with `Dir`, `StagingFile` and `StagingDir` in their own modules): values that stand for
+ * data in storage (a local path or `s3://bucket/key`). A File's hash comes from its storage: local = path + size + mtime (or, with
  * `{ contentHash: true }`, the sha256 of its bytes), S3 = path + ETag. The codec's `prepare` hook
  * computes it before a File is encoded, so a task argument changes its args hash when the file
- * changes; `validate` re-checks it so a cached result whose files changed runs again.
+ * changes; `validate` re-checks it so a cached result whose files changed runs again. Within one
+ * execution an S3 object's hash is learnt once (stat-scope.ts): a write's answer, a HEAD or a
+ * Dir's listing serves every later check.
  *
  * @example
  * const count = task("count", async (input: File) => (await input.read()).split("\n").length)
@@ -14,20 +16,22 @@
  *   return out
  * })
  */
-import { basename } from "node:path"
+import { basename, dirname } from "node:path"
 import { PassThrough, type Readable, Writable } from "node:stream"
 import { ReductioError } from "./errors.js"
 import { opaque } from "./expression.js"
-import { currentHash } from "./file-hash.js"
+import { currentHash, statHash } from "./file-hash.js"
 import { FILE, normalize, STDOUT } from "./file-kinds.js"
 import { StagingFile } from "./staging-file.js"
+import { rememberHash, type StatScope, scopeNow } from "./stat-scope.js"
 import type { ByteRange, Storage, StorageStat } from "./storage/storage.js"
 import { isS3Uri, storageFor } from "./storage/storage-registry.js"
 import "./file-codecs.js"
 
 export { Dir } from "./dir.js"
+export { StagingDir } from "./staging-dir.js"
 export { StagingFile } from "./staging-file.js"
-export { isDir, isFile, isStagingFile, STDOUT } from "./file-kinds.js"
+export { isDir, isFile, isStagingDir, isStagingFile, STDOUT } from "./file-kinds.js"
 
 /** Options of a {@link File}. */
 export interface FileOptions {
@@ -38,12 +42,21 @@ export interface FileOptions {
   readonly contentHash?: boolean
 }
 
-// Set by a static block: the codec restores a decoded value's hash without a public setter.
-let setHash: (file: File, hash: string | undefined) => void
+// Set by a static block: the codecs restore a decoded value's hash without a public setter.
+let setHash: (file: File, hash: string | undefined, scope: StatScope | undefined) => void
+let scopeOf: (file: File) => StatScope | undefined
 
-/** Sets a File's recorded hash (the codec, when it decodes one). Not part of the public API. */
-export function setFileHash(file: File, hash: string | undefined): void {
-  setHash(file, hash)
+/**
+ * Sets a File's recorded hash and the scope it was learnt in (the codec, when it decodes one; a
+ * write, when storage answers). Not part of the public API.
+ */
+export function setFileHash(file: File, hash: string | undefined, scope?: StatScope): void {
+  setHash(file, hash, scope)
+}
+
+/** The scope in which a File's hash was learnt. Not part of the public API. */
+export function fileHashScope(file: File): StatScope | undefined {
+  return scopeOf(file)
 }
 
 /**
@@ -61,11 +74,14 @@ export class File {
   /** Whether the hash is the sha256 of the bytes (local files). */
   readonly contentHash: boolean
   #hash: string | undefined
+  #scope: StatScope | undefined
 
   static {
-    setHash = (file, hash) => {
+    setHash = (file, hash, scope) => {
       file.#hash = hash
+      file.#scope = hash === undefined ? undefined : scope
     }
+    scopeOf = (file) => file.#scope
   }
 
   constructor(path: string, options: FileOptions = {}) {
@@ -84,14 +100,28 @@ export class File {
     return basename(this.path)
   }
 
+  /**
+   * The directory holding the file: its parent path, or for S3 the key prefix up to the last `/`.
+   *
+   * @example
+   * new File("s3://lab/run7/reads.fastq").dirname // "s3://lab/run7"
+   */
+  get dirname(): string {
+    if (!this.isRemote) return dirname(this.path)
+    const slash = this.path.lastIndexOf("/")
+    return slash <= "s3://".length ? this.path : this.path.slice(0, slash)
+  }
+
   /** True for `s3://` files. */
   get isRemote(): boolean {
     return isS3Uri(this.path)
   }
 
-  /** Size, mtime and (S3) ETag, or undefined when the file does not exist. */
+  /** Size, mtime and (S3) ETag, or undefined when the file does not exist. Always asks storage. */
   async stat(): Promise<StorageStat | undefined> {
-    return (await this.#storage()).stat(this.path)
+    const info = await (await this.#storage()).stat(this.path)
+    if (this.isRemote) this.#learn(info)
+    return info
   }
 
   /** True when the file exists. */
@@ -119,13 +149,13 @@ export class File {
   /** Creates or replaces the file, atomically. */
   async write(data: string | Uint8Array): Promise<void> {
     this.#hash = undefined
-    await (await this.#storage()).writeBytes(this.path, data)
+    this.#learn(await (await this.#storage()).writeBytes(this.path, data))
   }
 
   /** Creates or replaces the file from a stream (multipart on S3), atomically. */
   async writeStream(source: Readable | AsyncIterable<Uint8Array>): Promise<void> {
     this.#hash = undefined
-    await (await this.#storage()).writeStream(this.path, source)
+    this.#learn(await (await this.#storage()).writeStream(this.path, source))
   }
 
   /** A stream of the file's bytes; FILE_NOT_FOUND (before any read) when missing. */
@@ -149,9 +179,12 @@ export class File {
         if (pass.write(chunk)) callback()
         else pass.once("drain", () => callback())
       },
-      final(callback) {
+      final: (callback) => {
         pass.end()
-        done.then(() => callback(), callback)
+        done.then((written) => {
+          this.#learn(written)
+          callback()
+        }, callback)
       },
       destroy(error, callback) {
         pass.destroy(error ?? undefined)
@@ -165,23 +198,34 @@ export class File {
 
   /**
    * Copies the file to `dest`, streamed (server-side within S3; upload or download across local
-   * and S3). Returns the destination File.
+   * and S3), verified and retried as a Storage transfer. Returns the destination File, whose hash
+   * (for S3) is already known from the copy.
+   *
+   * @example
+   * const local = await new File("s3://lab/ref.fa").copyTo("ref.fa")
    */
   async copyTo(dest: File | string, options: FileOptions = {}): Promise<File> {
     const target = typeof dest === "string" ? new File(dest, options) : dest
     const [from, to] = await Promise.all([this.#storage(), target.#storage()])
-    if (from === to) await from.copy(this.path, target.path)
-    else if (!this.isRemote) await to.upload(this.path, target.path)
-    else if (!target.isRemote) await from.download(this.path, target.path)
-    else await to.writeStream(target.path, await from.createReadStream(this.path))
-    setHash(target, undefined)
+    target.#hash = undefined
+    let written: StorageStat
+    if (from === to) written = await from.copy(this.path, target.path)
+    else if (!this.isRemote) written = await to.upload(this.path, target.path)
+    else if (!target.isRemote) written = await from.download(this.path, target.path)
+    else written = await to.writeStream(target.path, await from.createReadStream(this.path))
+    target.#learn(written)
     return target
   }
 
   /** Removes the file (a missing file is fine). */
-  async delete(): Promise<void> {
+  async rm(): Promise<void> {
     this.#hash = undefined
     await (await this.#storage()).delete(this.path)
+  }
+
+  /** Removes the file (a missing file is fine); the same as {@link rm}. */
+  async delete(): Promise<void> {
+    await this.rm()
   }
 
   /**
@@ -198,15 +242,26 @@ export class File {
     return new StagingFile(localPath, this)
   }
 
-  /** Recomputes the hash from storage now (what the codec's `prepare` does). */
+  /** Recomputes the hash from storage now (what the codec's `prepare` does outside an execution). */
   async updateHash(): Promise<string> {
     const hash = await currentHash(this)
     this.#hash = hash
+    this.#scope = scopeNow()
+    if (this.isRemote) rememberHash(this.path, hash)
     return hash
   }
 
   toString(): string {
     return this.path
+  }
+
+  /** Takes what storage answered about an S3 object as its hash (a local file is stat'ed when prepared). */
+  #learn(info: StorageStat | undefined): void {
+    if (!this.isRemote || (info !== undefined && info.etag === undefined)) return
+    const hash = statHash(this, info)
+    this.#hash = hash
+    this.#scope = scopeNow()
+    rememberHash(this.path, hash)
   }
 
   #storage(): Promise<Storage> {

@@ -14,6 +14,7 @@ import { registerTagCommand } from "./tag-command.js"
 import { registerPushPullCommands } from "./push-pull-command.js"
 import { registerBundleCommand } from "./bundle-command.js"
 import { registerImageCommand } from "./image-command.js"
+import { registerSyncCommand } from "./sync-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
@@ -26,6 +27,7 @@ const registrations: CommandRegistration[] = [
   registerPushPullCommands,
   registerBundleCommand,
   registerImageCommand,
+  registerSyncCommand,
 ]
 
 /**
@@ -35,6 +37,9 @@ const registrations: CommandRegistration[] = [
  * process.exitCode = await main(["run", "examples/hello.ts", "main"])
  */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  // The AWS SDK's notice about Node 20's support window is not the user's concern: off for every
+  // client this process (or a subprocess it starts) creates.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
   let exitCode = 0
   const program = new Command("reductio")
     .description("Run TypeScript workflows with call caching and provenance, locally or on AWS.")

@@ -15,6 +15,7 @@
  */
 import { finished, Readable } from "node:stream"
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -156,7 +157,8 @@ export class S3Storage implements Storage {
   }
 
   async delete(uri: string): Promise<void> {
-    await this.deleteMany([uri])
+    const { bucket, key } = parseS3Uri(uri)
+    await send(this.#context, uri, "delete", () => this.#context.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })))
   }
 
   async deleteMany(uris: readonly string[]): Promise<void> {
@@ -185,7 +187,7 @@ export class S3Storage implements Storage {
     }
   }
 
-  async copy(fromUri: string, toUri: string, options?: TransferOptions & { readonly source?: StorageStat }): Promise<StorageStat> {
+  async copy(fromUri: string, toUri: string, options?: TransferOptions): Promise<StorageStat> {
     const source = options?.source ?? (await this.stat(fromUri))
     if (source === undefined)
       throw new ReductioError("FILE_NOT_FOUND", `cannot copy ${fromUri}: no such object`, { details: { uri: fromUri } })

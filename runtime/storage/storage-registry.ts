@@ -39,6 +39,7 @@ export interface S3Options {
 
 const local = new LocalStorage()
 let configured: S3Options = {}
+let fallbackRegion: string | undefined
 let s3: Promise<Storage> | undefined
 
 /**
@@ -50,6 +51,21 @@ let s3: Promise<Storage> | undefined
  */
 export function configureS3(options: S3Options): void {
   configured = { ...options }
+  fallbackRegion = undefined
+  s3 = undefined
+}
+
+/**
+ * A region for S3 when neither the environment nor {@link configureS3} names one: the region an
+ * AWS executor was configured with, so its scratch store is reachable without `AWS_REGION`.
+ *
+ * @example
+ * useS3RegionIfUnset("eu-west-1")
+ */
+export function useS3RegionIfUnset(region: string | undefined): void {
+  if (region === undefined || region === "" || fallbackRegion !== undefined || s3Options().region !== undefined) return
+  fallbackRegion = region
+  // A client made without a region cannot sign a request: make the next one with it.
   s3 = undefined
 }
 
@@ -62,6 +78,7 @@ export function s3Options(env: NodeJS.ProcessEnv = process.env): S3Options {
   }
   const merged: Record<string, unknown> = { ...fromEnv }
   for (const [key, value] of Object.entries(configured)) if (value !== undefined) merged[key] = value
+  if (merged["region"] === undefined && fallbackRegion !== undefined) merged["region"] = fallbackRegion
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key]
   return merged as S3Options
 }

@@ -42,6 +42,8 @@ export interface ListOptions {
 export interface TransferOptions {
   /** Called as bytes move, with the number just moved (progress bars). May be called with 0. */
   readonly onBytes?: (bytes: number) => void
+  /** The source's stat, when the caller knows it (from a listing): saves a stat (S3: a HEAD). */
+  readonly source?: StorageStat
 }
 
 /**
@@ -61,6 +63,9 @@ export interface TransferOptions {
 export interface Storage {
   /** The URI scheme it serves: `file` or `s3`. */
   readonly scheme: string
+
+  /** Bytes per part of this storage's multipart uploads (S3); undefined where objects have no parts. */
+  readonly partSize?: number
 
   /**
    * Size, mtime and (S3) ETag of an object, or `undefined` when it does not exist. Never throws
