@@ -7,6 +7,9 @@
  */
 import { ReductioError } from "../errors.js"
 
+/** The longest pattern accepted (patterns come from command lines and configuration). */
+const MAX_PATTERN = 1024
+
 /** Options of {@link globMatcher}. */
 export interface GlobOptions {
   /** A pattern without `/` matches the basename at any depth. */
@@ -21,9 +24,10 @@ export interface GlobOptions {
  * fastq("run1/lane2/reads.fastq.gz") // true
  */
 export function globMatcher(pattern: string, options: GlobOptions = {}): (path: string) => boolean {
-  if (typeof pattern !== "string" || pattern === "")
-    throw new ReductioError("INVALID_ARGUMENT", `a glob pattern must be a non-empty string, got ${JSON.stringify(pattern)}`)
-  const body = translate(pattern)
+  if (typeof pattern !== "string" || pattern === "" || pattern.length > MAX_PATTERN)
+    throw new ReductioError("INVALID_ARGUMENT", `a glob pattern must be a string of 1 to ${MAX_PATTERN} characters, got ${JSON.stringify(pattern.slice?.(0, 80) ?? pattern)}`)
+  // Runs of `**/` mean the same as one, and would each add a backtracking point to the regex.
+  const body = translate(pattern.replace(/(?:\*\*\/)+/g, "**/"))
   const anyDepth = options.matchBase === true && !pattern.includes("/")
   const regex = new RegExp(`^${anyDepth ? "(?:.*/)?" : ""}${body}$`, "s")
   return (path) => regex.test(path)

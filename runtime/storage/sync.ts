@@ -126,6 +126,7 @@ async function planSync(
   progress: ProgressCounter,
 ): Promise<Plan> {
   const paths = [...fromEntries.keys()].filter(selected).sort()
+  if (to.local) for (const path of paths) refuseOutside(path, from, to)
   const reasons = new Map<string, SyncAction["reason"]>()
   progress.start("comparing", paths.length, 0)
   await mapLimit(paths, concurrency, async (path) => {
@@ -194,6 +195,16 @@ function selector(options: SyncOptions): (path: string) => boolean {
   const include = (options.include ?? []).map((pattern) => globMatcher(pattern, { matchBase: true }))
   const exclude = (options.exclude ?? []).map((pattern) => globMatcher(pattern, { matchBase: true }))
   return (path) => (include.length === 0 || include.some((match) => match(path))) && !exclude.some((match) => match(path))
+}
+
+/** An S3 key with `.` or `..` segments would be written outside a local target: refused. */
+function refuseOutside(path: string, from: SyncSide, to: SyncSide): void {
+  if (!path.split("/").some((segment) => segment === "." || segment === "..")) return
+  throw new ReductioError(
+    "INVALID_ARGUMENT",
+    `${uriOf(from, path)} has a . or .. segment: copied to ${to.root} it would land outside it; rename the object or exclude it`,
+    { details: { uri: uriOf(from, path), target: to.root } },
+  )
 }
 
 /** One root inside the other would copy a sync into itself. */

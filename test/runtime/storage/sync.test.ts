@@ -192,6 +192,22 @@ describe("sync with S3", { skip: moto.skip }, () => {
     assert.equal(await readFile(join(dir, "b", "precious.txt"), "utf8"), "p")
   })
 
+  it("refuses an S3 key whose .. segments would land outside a local target", async () => {
+    const storage = await storageFor(`s3://${bucket}/`)
+    await storage.writeBytes(`s3://${bucket}/evil/ok.txt`, "ok")
+    await storage.writeBytes(`s3://${bucket}/evil/a/../../escape.txt`, "escaped")
+    const keys: string[] = []
+    for await (const entry of storage.list(`s3://${bucket}/evil/`)) keys.push(entry.uri)
+    assert.ok(
+      keys.some((key) => key.includes("/../")),
+      `the emulator kept the key as written: ${keys.join(", ")}`,
+    )
+    await rejectsWith(sync(`s3://${bucket}/evil`, join(dir, "target", "inner")), "INVALID_ARGUMENT")
+    await assert.rejects(readFile(join(dir, "target", "escape.txt")), { code: "ENOENT" })
+    const excluded = await sync(`s3://${bucket}/evil`, join(dir, "target", "inner"), { exclude: ["a/**"] })
+    assert.equal(excluded.copied, 1)
+  })
+
   it("round-trips a local name that is not UTF-8 through S3", { skip: process.platform !== "linux" }, async () => {
     const name = Buffer.concat([Buffer.from(`${dir}/a/caf`), Buffer.of(0xe9), Buffer.from(".txt")])
     await mkdir(join(dir, "a"))
@@ -200,5 +216,19 @@ describe("sync with S3", { skip: moto.skip }, () => {
     assert.deepEqual(await listing(`s3://${bucket}/names`), { "caf%E9.txt": "latin-1" })
     await sync(`s3://${bucket}/names`, join(dir, "back"))
     assert.equal(await readFile(Buffer.concat([Buffer.from(`${dir}/back/caf`), Buffer.of(0xe9), Buffer.from(".txt")]), "utf8"), "latin-1")
+  })
+})
+
+describe("sync globs", () => {
+  it("refuses an overlong pattern and treats runs of **/ as one", async () => {
+    const { globMatcher } = await import("../../../runtime/storage/glob.js")
+    assert.throws(() => globMatcher("*".repeat(5000)), { code: "INVALID_ARGUMENT" })
+    assert.throws(() => globMatcher("[abc"), { code: "INVALID_ARGUMENT" })
+    assert.throws(() => globMatcher("{a,b"), { code: "INVALID_ARGUMENT" })
+    const deep = globMatcher(`${"**/".repeat(200)}x.txt`)
+    assert.equal(deep(`${"d/".repeat(500)}y.txt`), false)
+    assert.equal(deep("a/b/x.txt"), true)
+    assert.equal(globMatcher("a.b+c(d)").call(null, "a.b+c(d)"), true)
+    assert.equal(globMatcher("a.b").call(null, "axb"), false)
   })
 })
