@@ -25,7 +25,10 @@ export interface GlobOptions {
  */
 export function globMatcher(pattern: string, options: GlobOptions = {}): (path: string) => boolean {
   if (typeof pattern !== "string" || pattern === "" || pattern.length > MAX_PATTERN)
-    throw new ReductioError("INVALID_ARGUMENT", `a glob pattern must be a string of 1 to ${MAX_PATTERN} characters, got ${JSON.stringify(pattern.slice?.(0, 80) ?? pattern)}`)
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `a glob pattern must be a string of 1 to ${MAX_PATTERN} characters, got ${JSON.stringify(pattern.slice?.(0, 80) ?? pattern)}`,
+    )
   // Runs of `**/` mean the same as one, and would each add a backtracking point to the regex.
   const body = translate(pattern.replace(/(?:\*\*\/)+/g, "**/"))
   const anyDepth = options.matchBase === true && !pattern.includes("/")
