@@ -45,7 +45,9 @@ function storageScratchIo(storage: Storage): ScratchIo {
       }
     },
     size: async (uri) => (await storage.stat(uri))?.size,
-    write: (uri, bytes) => storage.writeBytes(uri, bytes),
+    write: async (uri, bytes) => {
+      await storage.writeBytes(uri, bytes)
+    },
     remove: (uri) => storage.delete(uri),
   }
 }

@@ -16,6 +16,7 @@ export const TAGS = {
   dir: 40111,
   stagingFile: 40112,
   dataset: 40113,
+  stagingDir: 40114,
   expression: 40120,
   expressionRef: 40121,
   expressionGraph: 40122,

@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: 6,
   /** A storage operation failed (bucket missing, service error after retries). */
   STORAGE_ERROR: 6,
+  /** A transfer wrote bytes that do not match its source (size or MD5/ETag), even after retries. */
+  TRANSFER_CORRUPT: 6,
   /** A script task exited non-zero. */
   SCRIPT_FAILED: 1,
   /** A script did not produce an output it declared. */

@@ -1,10 +1,12 @@
 /**
  * @module file
- * `File`, `Dir` and `StagingFile`: values that stand for data in storage (a local path or
- * `s3://bucket/key`). A File's hash comes from its storage: local = path + size + mtime (or, with
+ * `File` (with `Dir`, `StagingFile` and `StagingDir` in their own modules): values that stand for
+ * data in storage (a local path or `s3://bucket/key`). A File's hash comes from its storage: local = path + size + mtime (or, with
  * `{ contentHash: true }`, the sha256 of its bytes), S3 = path + ETag. The codec's `prepare` hook
  * computes it before a File is encoded, so a task argument changes its args hash when the file
- * changes; `validate` re-checks it so a cached result whose files changed runs again.
+ * changes; `validate` re-checks it so a cached result whose files changed runs again. Within one
+ * execution an S3 object's hash is learnt once (stat-scope.ts): a write's answer, a HEAD or a
+ * Dir's listing serves every later check.
  *
  * @example
  * const count = task("count", async (input: File) => (await input.read()).split("\n").length)
@@ -14,18 +16,22 @@
  *   return out
  * })
  */
-import { statSync } from "node:fs"
-import { stat as fsStat } from "node:fs/promises"
-import { basename, join, resolve } from "node:path"
+import { basename, dirname } from "node:path"
 import { PassThrough, type Readable, Writable } from "node:stream"
-import { encode as cborEncode } from "cborg"
-import { registerCodec, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 import { opaque } from "./expression.js"
-import { sha256 } from "./hashing.js"
-import { contentDigest } from "./storage/content-hash.js"
+import { currentHash, statHash } from "./file-hash.js"
+import { FILE, normalize, STDOUT } from "./file-kinds.js"
+import { StagingFile } from "./staging-file.js"
+import { rememberHash, type StatScope, scopeNow } from "./stat-scope.js"
 import type { ByteRange, Storage, StorageStat } from "./storage/storage.js"
 import { isS3Uri, storageFor } from "./storage/storage-registry.js"
+import "./file-codecs.js"
+
+export { Dir } from "./dir.js"
+export { StagingDir } from "./staging-dir.js"
+export { StagingFile } from "./staging-file.js"
+export { isDir, isFile, isStagingDir, isStagingFile, STDOUT } from "./file-kinds.js"
 
 /** Options of a {@link File}. */
 export interface FileOptions {
@@ -36,21 +42,22 @@ export interface FileOptions {
   readonly contentHash?: boolean
 }
 
-/** The path that stands for a script's standard output in `script({ outputs })`. */
-export const STDOUT = "-"
+// Set by a static block: the codecs restore a decoded value's hash without a public setter.
+let setHash: (file: File, hash: string | undefined, scope: StatScope | undefined) => void
+let scopeOf: (file: File) => StatScope | undefined
 
-/** Normalizes a location: `s3://` kept, `-` kept, local paths made absolute against the cwd. */
-function normalize(path: string): string {
-  if (typeof path !== "string" || path === "")
-    throw new ReductioError("INVALID_ARGUMENT", `a File needs a path, got ${JSON.stringify(path)}`)
-  if (path === STDOUT || isS3Uri(path)) return path
-  if (path.startsWith("file:")) return new URL(path).pathname
-  return resolve(path)
+/**
+ * Sets a File's recorded hash and the scope it was learnt in (the codec, when it decodes one; a
+ * write, when storage answers). Not part of the public API.
+ */
+export function setFileHash(file: File, hash: string | undefined, scope?: StatScope): void {
+  setHash(file, hash, scope)
 }
 
-// Set by static blocks: the codecs restore a decoded value's hash without a public setter.
-let setHash: (file: File, hash: string | undefined) => void
-let setDirHash: (dir: Dir, hash: string | undefined) => void
+/** The scope in which a File's hash was learnt. Not part of the public API. */
+export function fileHashScope(file: File): StatScope | undefined {
+  return scopeOf(file)
+}
 
 /**
  * A file in local storage or S3. Relative local paths resolve against the working directory at
@@ -67,11 +74,14 @@ export class File {
   /** Whether the hash is the sha256 of the bytes (local files). */
   readonly contentHash: boolean
   #hash: string | undefined
+  #scope: StatScope | undefined
 
   static {
-    setHash = (file, hash) => {
+    setHash = (file, hash, scope) => {
       file.#hash = hash
+      file.#scope = hash === undefined ? undefined : scope
     }
+    scopeOf = (file) => file.#scope
   }
 
   constructor(path: string, options: FileOptions = {}) {
@@ -90,14 +100,28 @@ export class File {
     return basename(this.path)
   }
 
+  /**
+   * The directory holding the file: its parent path, or for S3 the key prefix up to the last `/`.
+   *
+   * @example
+   * new File("s3://lab/run7/reads.fastq").dirname // "s3://lab/run7"
+   */
+  get dirname(): string {
+    if (!this.isRemote) return dirname(this.path)
+    const slash = this.path.lastIndexOf("/")
+    return slash <= "s3://".length ? this.path : this.path.slice(0, slash)
+  }
+
   /** True for `s3://` files. */
   get isRemote(): boolean {
     return isS3Uri(this.path)
   }
 
-  /** Size, mtime and (S3) ETag, or undefined when the file does not exist. */
+  /** Size, mtime and (S3) ETag, or undefined when the file does not exist. Always asks storage. */
   async stat(): Promise<StorageStat | undefined> {
-    return (await this.#storage()).stat(this.path)
+    const info = await (await this.#storage()).stat(this.path)
+    if (this.isRemote) this.#learn(info)
+    return info
   }
 
   /** True when the file exists. */
@@ -125,13 +149,13 @@ export class File {
   /** Creates or replaces the file, atomically. */
   async write(data: string | Uint8Array): Promise<void> {
     this.#hash = undefined
-    await (await this.#storage()).writeBytes(this.path, data)
+    this.#learn(await (await this.#storage()).writeBytes(this.path, data))
   }
 
   /** Creates or replaces the file from a stream (multipart on S3), atomically. */
   async writeStream(source: Readable | AsyncIterable<Uint8Array>): Promise<void> {
     this.#hash = undefined
-    await (await this.#storage()).writeStream(this.path, source)
+    this.#learn(await (await this.#storage()).writeStream(this.path, source))
   }
 
   /** A stream of the file's bytes; FILE_NOT_FOUND (before any read) when missing. */
@@ -155,9 +179,12 @@ export class File {
         if (pass.write(chunk)) callback()
         else pass.once("drain", () => callback())
       },
-      final(callback) {
+      final: (callback) => {
         pass.end()
-        done.then(() => callback(), callback)
+        done.then((written) => {
+          this.#learn(written)
+          callback()
+        }, callback)
       },
       destroy(error, callback) {
         pass.destroy(error ?? undefined)
@@ -171,23 +198,34 @@ export class File {
 
   /**
    * Copies the file to `dest`, streamed (server-side within S3; upload or download across local
-   * and S3). Returns the destination File.
+   * and S3), verified and retried as a Storage transfer. Returns the destination File, whose hash
+   * (for S3) is already known from the copy.
+   *
+   * @example
+   * const local = await new File("s3://lab/ref.fa").copyTo("ref.fa")
    */
   async copyTo(dest: File | string, options: FileOptions = {}): Promise<File> {
     const target = typeof dest === "string" ? new File(dest, options) : dest
     const [from, to] = await Promise.all([this.#storage(), target.#storage()])
-    if (from === to) await from.copy(this.path, target.path)
-    else if (!this.isRemote) await to.upload(this.path, target.path)
-    else if (!target.isRemote) await from.download(this.path, target.path)
-    else await to.writeStream(target.path, await from.createReadStream(this.path))
-    setHash(target, undefined)
+    target.#hash = undefined
+    let written: StorageStat
+    if (from === to) written = await from.copy(this.path, target.path)
+    else if (!this.isRemote) written = await to.upload(this.path, target.path)
+    else if (!target.isRemote) written = await from.download(this.path, target.path)
+    else written = await to.writeStream(target.path, await from.createReadStream(this.path))
+    target.#learn(written)
     return target
   }
 
   /** Removes the file (a missing file is fine). */
-  async delete(): Promise<void> {
+  async rm(): Promise<void> {
     this.#hash = undefined
     await (await this.#storage()).delete(this.path)
+  }
+
+  /** Removes the file (a missing file is fine); the same as {@link rm}. */
+  async delete(): Promise<void> {
+    await this.rm()
   }
 
   /**
@@ -204,15 +242,26 @@ export class File {
     return new StagingFile(localPath, this)
   }
 
-  /** Recomputes the hash from storage now (what the codec's `prepare` does). */
+  /** Recomputes the hash from storage now (what the codec's `prepare` does outside an execution). */
   async updateHash(): Promise<string> {
     const hash = await currentHash(this)
     this.#hash = hash
+    this.#scope = scopeNow()
+    if (this.isRemote) rememberHash(this.path, hash)
     return hash
   }
 
   toString(): string {
     return this.path
+  }
+
+  /** Takes what storage answered about an S3 object as its hash (a local file is stat'ed when prepared). */
+  #learn(info: StorageStat | undefined): void {
+    if (!this.isRemote || (info !== undefined && info.etag === undefined)) return
+    const hash = statHash(this, info)
+    this.#hash = hash
+    this.#scope = scopeNow()
+    rememberHash(this.path, hash)
   }
 
   #storage(): Promise<Storage> {
@@ -222,280 +271,3 @@ export class File {
     return storageFor(this.path)
   }
 }
-
-/**
- * A directory (local) or a key prefix (S3). Its hash covers the relative path and the hash basis
- * of every file under it.
- *
- * @example
- * const outputs = new Dir("s3://lab/run7/out")
- * for (const file of await outputs.files()) console.log(file.path)
- */
-export class Dir {
-  declare readonly [opaque]?: true
-  /** The absolute local path or `s3://bucket/prefix`, without a trailing slash. */
-  readonly path: string
-  #hash: string | undefined
-
-  constructor(path: string) {
-    const normalized = normalize(path)
-    this.path = normalized.length > 1 ? normalized.replace(/\/+$/, "") : normalized
-    Object.defineProperty(this, DIR, { value: true })
-  }
-
-  /** The hash recorded when the directory was last prepared (or decoded). */
-  get hash(): string | undefined {
-    return this.#hash
-  }
-
-  /** The File `name` (a relative path) inside this directory. */
-  file(name: string): File {
-    return new File(this.isRemote ? `${this.path}/${name}` : join(this.path, name))
-  }
-
-  /** True for `s3://` prefixes. */
-  get isRemote(): boolean {
-    return isS3Uri(this.path)
-  }
-
-  /** Every file under the directory, recursively, in path order. */
-  async files(): Promise<File[]> {
-    const storage = await storageFor(this.path)
-    const files: File[] = []
-    for await (const entry of storage.list(`${this.path}/`)) files.push(new File(entry.uri))
-    return files
-  }
-
-  /** True when the directory exists (S3: when some object has its prefix). */
-  async exists(): Promise<boolean> {
-    if (!this.isRemote) {
-      const info = await fsStat(this.path).catch(() => undefined)
-      return info?.isDirectory() === true
-    }
-    const storage = await storageFor(this.path)
-    for await (const _ of storage.list(`${this.path}/`, { pageSize: 1 })) return true
-    return false
-  }
-
-  /** Recomputes the hash from a listing now (what the codec's `prepare` does). */
-  async updateHash(): Promise<string> {
-    this.#hash = await dirHash(this)
-    return this.#hash
-  }
-
-  static {
-    setDirHash = (dir, hash) => {
-      dir.#hash = hash
-    }
-  }
-
-  toString(): string {
-    return this.path
-  }
-}
-
-/**
- * A remote File paired with a local path inside a job (see {@link File.stage}). The local path is
- * relative to the job's working directory unless absolute.
- */
-export class StagingFile {
-  declare readonly [opaque]?: true
-  /** The path inside the job (relative paths resolve against the job's directory). */
-  readonly local: string
-  /** The file in storage. */
-  readonly remote: File
-
-  constructor(local: string, remote: File) {
-    if (typeof local !== "string" || local === "")
-      throw new ReductioError("INVALID_ARGUMENT", `stage() needs a local path for ${remote.path}`)
-    this.local = local
-    this.remote = remote
-    Object.defineProperty(this, STAGING, { value: true })
-  }
-
-  /** The local File, resolved against `dir` (default: the working directory). */
-  localFile(dir?: string): File {
-    return new File(dir === undefined ? this.local : resolve(dir, this.local))
-  }
-
-  /** Copies remote → local; FILE_NOT_FOUND naming the remote file when it is missing. */
-  async stageIn(dir?: string): Promise<File> {
-    return this.remote.copyTo(this.localFile(dir))
-  }
-
-  /** Copies local → remote; returns the remote File. */
-  async stageOut(dir?: string): Promise<File> {
-    return this.localFile(dir).copyTo(new File(this.remote.path, { contentHash: this.remote.contentHash }))
-  }
-}
-
-const FILE = Symbol.for("reductio.file")
-const DIR = Symbol.for("reductio.dir")
-const STAGING = Symbol.for("reductio.stagingFile")
-
-/** True for a File (from any copy of the kernel). */
-export function isFile(value: unknown): value is File {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[FILE] === true
-}
-/** True for a Dir (from any copy of the kernel). */
-export function isDir(value: unknown): value is Dir {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[DIR] === true
-}
-/** True for a StagingFile (from any copy of the kernel). */
-export function isStagingFile(value: unknown): value is StagingFile {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[STAGING] === true
-}
-
-// ---------------------------------------------------------------------------------------------
-// Hashes
-
-function hashOf(kind: string, ...parts: unknown[]): string {
-  return sha256(cborEncode([kind, ...parts]))
-}
-
-function statHash(file: File, info: StorageStat | undefined): string {
-  if (info === undefined) return hashOf("file", file.path, null)
-  if (file.isRemote) return hashOf("file", file.path, info.etag ?? null, info.size)
-  return hashOf("file", file.path, info.size, info.mtimeMs ?? null)
-}
-
-async function currentHash(file: File): Promise<string> {
-  if (file.path === STDOUT) return hashOf("file", STDOUT)
-  const storage = await storageFor(file.path)
-  const info = await storage.stat(file.path)
-  if (info === undefined || file.isRemote || !file.contentHash) return statHash(file, info)
-  return contentDigest(file.path, info)
-}
-
-/** The hash of an unprepared local File, synchronously (a stat); undefined when that cannot be. */
-function hashNow(file: File): string | undefined {
-  if (file.path === STDOUT) return hashOf("file", STDOUT)
-  if (file.isRemote || file.contentHash) return undefined
-  try {
-    const info = statSync(file.path)
-    return statHash(file, { size: info.size, mtimeMs: info.mtimeMs })
-  } catch {
-    return statHash(file, undefined)
-  }
-}
-
-async function dirHash(dir: Dir): Promise<string> {
-  const storage = await storageFor(dir.path)
-  const prefix = `${dir.path}/`
-  const entries: unknown[] = []
-  for await (const entry of storage.list(prefix)) {
-    const relative = entry.uri.slice(prefix.length)
-    entries.push(dir.isRemote ? [relative, entry.etag ?? null, entry.size] : [relative, entry.size, entry.mtimeMs ?? null])
-  }
-  return hashOf("dir", dir.path, entries)
-}
-
-/** Checks in flight by file and recorded hash: a file in many cached values is checked once at a time. */
-const validating = new Map<string, Promise<boolean>>()
-
-/** Runs `check`, or joins the same check already in flight; nothing is kept once it settles. */
-function validateOnce(key: string, check: () => Promise<boolean>): Promise<boolean> {
-  let pending = validating.get(key)
-  if (pending === undefined) {
-    pending = check().finally(() => validating.delete(key))
-    validating.set(key, pending)
-  }
-  return pending
-}
-
-async function stillValid(recorded: string | undefined, current: () => Promise<string>): Promise<boolean> {
-  if (recorded === undefined) return false
-  try {
-    return (await current()) === recorded
-  } catch {
-    // Cannot confirm the file (permission, network): run the call again rather than trust it.
-    return false
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Codecs
-
-interface FileData {
-  readonly path: string
-  readonly hash: string
-  readonly contentHash?: true
-}
-
-function encodeFile(file: File): FileData {
-  let hash = file.hash
-  if (hash === undefined) {
-    hash = hashNow(file)
-    if (hash === undefined) {
-      throw new ReductioError(
-        "UNENCODABLE_VALUE",
-        `File ${file.path} has no hash yet: the scheduler prepares Files before encoding them; elsewhere await file.updateHash() first`,
-        { details: { uri: file.path } },
-      )
-    }
-    setHash(file, hash)
-  }
-  return file.contentHash ? { path: file.path, hash, contentHash: true } : { path: file.path, hash }
-}
-
-function decodeFile(data: unknown): File {
-  const { path, hash, contentHash } = data as FileData
-  const file = new File(path, contentHash === true ? { contentHash } : {})
-  setHash(file, hash)
-  return file
-}
-
-registerCodec<File>({
-  tag: TAGS.file,
-  name: "File",
-  is: isFile,
-  encode: encodeFile,
-  decode: decodeFile,
-  prepare: async (file) => {
-    await file.updateHash()
-  },
-  validate: (file) =>
-    validateOnce(`${file.path}\u0000${file.hash}\u0000${file.contentHash}`, () => stillValid(file.hash, () => currentHash(file))),
-  lineage: (file) => (file.hash === undefined ? undefined : { path: file.path, hash: file.hash }),
-})
-
-registerCodec<Dir>({
-  tag: TAGS.dir,
-  name: "Dir",
-  is: isDir,
-  encode: (dir) => {
-    if (dir.hash === undefined) {
-      throw new ReductioError("UNENCODABLE_VALUE", `Dir ${dir.path} has no hash yet: await dir.updateHash() first`, {
-        details: { uri: dir.path },
-      })
-    }
-    return { path: dir.path, hash: dir.hash }
-  },
-  decode: (data) => {
-    const { path, hash } = data as { path: string; hash: string }
-    const dir = new Dir(path)
-    setDirHash(dir, hash)
-    return dir
-  },
-  prepare: async (dir) => {
-    await dir.updateHash()
-  },
-  validate: (dir) => stillValid(dir.hash, () => dirHash(dir)),
-  lineage: (dir) => (dir.hash === undefined ? undefined : { path: dir.path, hash: dir.hash }),
-})
-
-registerCodec<StagingFile>({
-  tag: TAGS.stagingFile,
-  name: "StagingFile",
-  is: isStagingFile,
-  encode: (staging) => ({ local: staging.local, remote: staging.remote }),
-  decode: (data) => {
-    const { local, remote } = data as { local: string; remote: File }
-    return new StagingFile(local, remote)
-  },
-  prepare: async (staging) => {
-    await staging.remote.updateHash()
-  },
-  validate: (staging) => stillValid(staging.remote.hash, () => currentHash(staging.remote)),
-  lineage: (staging) => (staging.remote.hash === undefined ? undefined : { path: staging.remote.path, hash: staging.remote.hash }),
-})

@@ -1,9 +1,10 @@
 /**
  * @module script
  * `script(command, { inputs, outputs })`: a task that runs a shell command in a fresh temporary
- * directory. Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
- * out after, and the call's value is `outputs` with each staged file replaced by its remote File
- * and `stdout` replaced by the command's standard output. It is an ordinary task (registered as
+ * directory. Staged inputs (`file.stage("local")`, `dir.stage("local")`) are copied in first;
+ * staged outputs are copied out after, and the call's value is `outputs` with each staged file or
+ * directory replaced by its remote File or Dir and `stdout` replaced by the command's standard
+ * output. It is an ordinary task (registered as
  * `reductio.script`), so it runs on any executor, the Batch agent included.
  *
  * @example
@@ -15,12 +16,13 @@
  */
 import { spawn } from "node:child_process"
 import { constants as fsConstants, openSync, closeSync } from "node:fs"
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { ReductioError } from "./errors.js"
 import type { CallOptions, Lazily, Lazy } from "./expression.js"
-import { File, isFile, isStagingFile, STDOUT, type StagingFile } from "./file.js"
+import { Dir } from "./dir.js"
+import { File, isFile, isStagingDir, isStagingFile, STDOUT, type StagingDir, type StagingFile } from "./file.js"
 import { task } from "./task.js"
 
 declare const stdoutBrand: unique symbol
@@ -35,19 +37,21 @@ export type ScriptResult<O> = O extends Stdout
   ? string
   : O extends StagingFile | File
     ? File
-    : O extends readonly (infer E)[]
-      ? ScriptResult<E>[]
-      : O extends Map<infer K, infer V>
-        ? Map<K, ScriptResult<V>>
-        : O extends object
-          ? { [K in keyof O]: ScriptResult<O[K]> }
-          : O
+    : O extends StagingDir | Dir
+      ? Dir
+      : O extends readonly (infer E)[]
+        ? ScriptResult<E>[]
+        : O extends Map<infer K, infer V>
+          ? Map<K, ScriptResult<V>>
+          : O extends object
+            ? { [K in keyof O]: ScriptResult<O[K]> }
+            : O
 
 /** Options of {@link script}: what to stage, the environment, and any task call option. */
 export interface ScriptOptions<O> extends CallOptions {
-  /** Values holding StagingFiles to copy in before the command runs (and Files it reads in place). */
+  /** Values holding StagingFiles and StagingDirs to copy in before the command runs (and Files it reads in place). */
   readonly inputs?: Lazily<unknown>
-  /** The value to return: StagingFiles are copied out, `stdout` is the standard output. */
+  /** The value to return: StagingFiles and StagingDirs are copied out, `stdout` is the standard output. */
   readonly outputs?: O
   /** Extra environment variables (part of the cache key). */
   readonly env?: Readonly<Record<string, string>>
@@ -70,6 +74,7 @@ type OutputSpec =
   | { readonly [OUTPUT]: "stdout" }
   | { readonly [OUTPUT]: "staged"; readonly local: string; readonly remote: string; readonly contentHash: boolean }
   | { readonly [OUTPUT]: "file"; readonly path: string; readonly contentHash: boolean }
+  | { readonly [OUTPUT]: "stagedDir"; readonly local: string; readonly remote: string }
 
 /**
  * Runs `command` in a shell as a task. Non-zero exit → SCRIPT_FAILED (with the exit code and the
@@ -89,6 +94,7 @@ export function script<O = Stdout>(command: Lazily<string>, options: ScriptOptio
 
 /** Replaces output Files with plain specs (paths only); anything else is kept. */
 function toSpec(value: unknown): unknown {
+  if (isStagingDir(value)) return { [OUTPUT]: "stagedDir", local: value.local, remote: value.remote.path }
   if (isStagingFile(value)) {
     return { [OUTPUT]: "staged", local: value.local, remote: value.remote.path, contentHash: value.remote.contentHash }
   }
@@ -118,9 +124,9 @@ const scriptTask = task(
 )
 
 async function stageInputs(inputs: unknown, work: string): Promise<void> {
-  const staged: StagingFile[] = []
+  const staged: (StagingFile | StagingDir)[] = []
   walk(inputs, (value) => {
-    if (!isStagingFile(value)) return false
+    if (!isStagingFile(value) && !isStagingDir(value)) return false
     staged.push(value)
     return true
   })
@@ -163,6 +169,7 @@ async function runShell(command: string, config: ScriptConfig, root: string, wor
 
 async function collectOutputs(outputs: unknown, root: string, work: string, command: string): Promise<unknown> {
   const pending: { local: string; remote: File }[] = []
+  const pendingDirs: { local: string; remote: Dir }[] = []
   const missing = (file: string) =>
     new ReductioError("OUTPUT_MISSING", `script (task ${SCRIPT_TASK}: ${firstLine(command)}) did not write its output ${file}`, {
       details: { file, task: SCRIPT_TASK, command },
@@ -172,6 +179,13 @@ async function collectOutputs(outputs: unknown, root: string, work: string, comm
     const spec = asSpec(value)
     if (spec === undefined) return mapContainer(value, resolveOutput)
     if (spec[OUTPUT] === "stdout") return stdoutText
+    if (spec[OUTPUT] === "stagedDir") {
+      const local = resolve(work, spec.local)
+      if (!(await isDirectory(local))) throw missing(spec.local)
+      const remote = new Dir(spec.remote)
+      pendingDirs.push({ local, remote })
+      return remote
+    }
     if (spec[OUTPUT] === "file") {
       const file = new File(spec.path, { contentHash: spec.contentHash })
       if (!(await file.exists())) throw missing(spec.path)
@@ -185,11 +199,13 @@ async function collectOutputs(outputs: unknown, root: string, work: string, comm
   }
   const result = await resolveOutput(outputs)
   await mapLimit(pending, STAGE_CONCURRENCY, ({ local, remote }) => new File(local).copyTo(remote))
+  for (const { local, remote } of pendingDirs) await new Dir(remote.path).stage(local).stageOut()
   return result
 }
 
 /** An output spec (or a StagingFile / File that reached the task as a value) as a spec. */
 function asSpec(value: unknown): OutputSpec | undefined {
+  if (isStagingDir(value)) return { [OUTPUT]: "stagedDir", local: value.local, remote: value.remote.path }
   if (isStagingFile(value))
     return { [OUTPUT]: "staged", local: value.local, remote: value.remote.path, contentHash: value.remote.contentHash }
   if (isFile(value))
@@ -220,6 +236,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false
   const proto = Object.getPrototypeOf(value) as object | null
   return proto === Object.prototype || proto === null
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isDirectory(),
+    () => false,
+  )
 }
 
 async function exists(path: string): Promise<boolean> {

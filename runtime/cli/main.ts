@@ -15,6 +15,7 @@ import { registerPushPullCommands } from "./push-pull-command.js"
 import { registerBundleCommand } from "./bundle-command.js"
 import { registerImageCommand } from "./image-command.js"
 import { registerAwsCommand } from "./aws-command.js"
+import { registerSyncCommand } from "./sync-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
@@ -28,6 +29,7 @@ const registrations: CommandRegistration[] = [
   registerBundleCommand,
   registerImageCommand,
   registerAwsCommand,
+  registerSyncCommand,
 ]
 
 /**
@@ -37,6 +39,9 @@ const registrations: CommandRegistration[] = [
  * process.exitCode = await main(["run", "examples/hello.ts", "main"])
  */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  // The AWS SDK's notice about Node 20's support window is not the user's concern: off for every
+  // client this process (or a subprocess it starts) creates.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
   let exitCode = 0
   const program = new Command("reductio")
     .description("Run TypeScript workflows with call caching and provenance, locally or on AWS.")

@@ -73,6 +73,12 @@ export interface S3Config {
   readonly endpoint?: string
   /** Path-style URLs (`endpoint/bucket/key`), needed by most emulators. */
   readonly forcePathStyle?: boolean
+  /** S3 requests in flight at once (default 32); the SDK's socket pool is sized to match. */
+  readonly concurrency?: number
+  /** Bytes per part of multipart uploads (default 8 MiB; at least 5 MiB). */
+  readonly partSize?: number
+  /** Objects of at least this many bytes are uploaded in parts (default: the part size). */
+  readonly multipartThreshold?: number
 }
 
 /** The contents of `reductio.config.ts`. */
@@ -204,7 +210,14 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     executors,
     defaultExecutor: c.string,
     limits,
-    s3: c.object({ region: c.string, endpoint: c.string, forcePathStyle: c.boolean }),
+    s3: c.object({
+      region: c.string,
+      endpoint: c.string,
+      forcePathStyle: c.boolean,
+      concurrency: c.positiveInteger,
+      partSize: c.positiveInteger,
+      multipartThreshold: c.positiveInteger,
+    }),
   })
   if (raw === undefined || raw === null) return {}
   top(raw, "config")

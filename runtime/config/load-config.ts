@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { ReductioError, isReductioError } from "../errors.js"
 import { type ReductioConfig, validateConfig } from "./config.js"
+import { configureS3 } from "../storage/storage-registry.js"
 import { ensureTypeScriptLoader } from "./typescript-loader.js"
 
 /** The names a configuration file may have, in the order they are looked for. */
@@ -71,6 +72,9 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
     path === undefined ? "settings" : `${path} (with environment and flags)`,
   )
   const projectDir = path === undefined ? resolve(cwd) : dirname(path)
+  // The file's S3 settings (endpoint, path style, region, transfer tuning) apply to every s3://
+  // URI this process resolves; the environment fills what the file leaves out.
+  if (config.s3 !== undefined) configureS3(config.s3)
   return { config, path, projectDir, database: resolveDatabase(config.database, projectDir) }
 }
 

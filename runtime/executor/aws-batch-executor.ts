@@ -165,7 +165,9 @@ export class AwsBatchExecutor implements Executor {
   }
 
   async #prepare() {
-    const { storageFor } = await import("../storage/storage-registry.js")
+    const { storageFor, useS3RegionIfUnset } = await import("../storage/storage-registry.js")
+    // The scratch store's client takes the executor's region unless S3 has one of its own.
+    useS3RegionIfUnset(this.#options.region)
     const api =
       this.#options.api ??
       (await import("./batch/batch-client.js")).createBatchApi({

@@ -19,6 +19,7 @@ import { sha256 } from "../hashing.js"
 import { ReductioError, toErrorRecord } from "../errors.js"
 import { ShardedDataset, partitionMapperOf, removeStaleParts } from "../dataset.js"
 import { Semaphore } from "../scheduler/semaphore.js"
+import { useS3RegionIfUnset } from "../storage/storage-registry.js"
 import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 import { type GlueAssets, uploadAssets } from "./glue/assets.js"
 import { GLUE_ERRORS, type GlueApi, type GlueJobDefinition, type GlueRunStatus, createGlueApi, glueCodeOf } from "./glue/glue-client.js"
@@ -106,6 +107,8 @@ export class AwsGlueExecutor implements Executor {
         details: { key: "role" },
       })
     this.#options = options
+    // The scratch store's client takes the executor's region unless S3 has one of its own.
+    useS3RegionIfUnset(options.region)
     this.#glue = options.glue ?? createGlueApi({ region: options.region, endpoint: options.endpoint, credentials: options.credentials })
     this.#slots = new Semaphore(this.#maxConcurrentRuns)
   }

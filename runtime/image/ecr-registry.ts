@@ -56,6 +56,8 @@ export class EcrRegistry {
     if (options.region !== undefined) config.region = options.region
     if (options.endpoint !== undefined) config.endpoint = options.endpoint
     if (options.credentials !== undefined) config.credentials = options.credentials
+    // The SDK warns once per process about Node 20's support window; that is not the user's concern.
+    process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
     this.#client = client ?? new ECRClient(config)
   }
 

@@ -12,6 +12,7 @@ import type { Lazy } from "../expression.js"
 import type { SchedulerEvent } from "./events.js"
 import { Execution } from "./execution.js"
 import { Limits } from "./semaphore.js"
+import { withStatScope } from "../stat-scope.js"
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -109,7 +110,8 @@ export class Scheduler {
     record("RUNNING", null, null)
     emit({ type: "execution-started", executionId: id, startedAt })
     try {
-      const value = await execution.reduce(expression, null)
+      // One stat scope per execution: an S3 object's hash is asked for once (stat-scope.ts).
+      const value = await withStatScope(() => execution.reduce(expression, null))
       record("DONE", Date.now(), null)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })

@@ -81,6 +81,7 @@ const grant = (statement: HostStatementId, ...actions: string[]): Grant => ({ st
 const BATCH = "runtime/executor/batch/batch-client.ts"
 const GLUE = "runtime/executor/glue/glue-client.ts"
 const S3 = "runtime/storage/s3-storage.ts"
+const S3_TRANSFER = "runtime/storage/s3-transfer.ts"
 const ECR = "runtime/image/ecr-registry.ts"
 const DOCKER = "runtime/image/docker-cli.ts"
 const CFN = "runtime/setup/cloudformation-client.ts"
@@ -121,17 +122,16 @@ export const HOST_CALLS: readonly HostCall[] = [
   { adapter: S3, command: "GetObjectCommand", grants: [grant("ScratchObjects", "s3:GetObject")] },
   { adapter: S3, command: "ListObjectsV2Command", grants: [grant("ScratchList", "s3:ListBucket")] },
   { adapter: S3, command: "DeleteObjectCommand", grants: [grant("ScratchObjects", "s3:DeleteObject")] },
-  { adapter: S3, command: "CopyObjectCommand", grants: [grant("ScratchObjects", "s3:GetObject", "s3:PutObject")] },
-  { adapter: S3, command: "CreateMultipartUploadCommand", grants: [grant("ScratchObjects", ...SCRATCH_WRITE)] },
-  { adapter: S3, command: "UploadPartCopyCommand", grants: [grant("ScratchObjects", "s3:GetObject", "s3:PutObject")] },
-  { adapter: S3, command: "CompleteMultipartUploadCommand", grants: [grant("ScratchObjects", "s3:PutObject")] },
-  { adapter: S3, command: "AbortMultipartUploadCommand", grants: [grant("ScratchObjects", "s3:AbortMultipartUpload")] },
-  {
-    adapter: S3,
-    command: "Upload",
-    grants: [grant("ScratchObjects", ...SCRATCH_WRITE)],
-    note: "@aws-sdk/lib-storage: PutObject, or CreateMultipartUpload, UploadPart and CompleteMultipartUpload",
-  },
+  { adapter: S3, command: "DeleteObjectsCommand", grants: [grant("ScratchObjects", "s3:DeleteObject")] },
+  { adapter: S3_TRANSFER, command: "HeadObjectCommand", grants: [grant("ScratchObjects", "s3:GetObject")] },
+  { adapter: S3_TRANSFER, command: "GetObjectCommand", grants: [grant("ScratchObjects", "s3:GetObject")] },
+  { adapter: S3_TRANSFER, command: "PutObjectCommand", grants: [grant("ScratchObjects", ...SCRATCH_WRITE)] },
+  { adapter: S3_TRANSFER, command: "CopyObjectCommand", grants: [grant("ScratchObjects", "s3:GetObject", "s3:PutObject")] },
+  { adapter: S3_TRANSFER, command: "CreateMultipartUploadCommand", grants: [grant("ScratchObjects", ...SCRATCH_WRITE)] },
+  { adapter: S3_TRANSFER, command: "UploadPartCommand", grants: [grant("ScratchObjects", "s3:PutObject")] },
+  { adapter: S3_TRANSFER, command: "UploadPartCopyCommand", grants: [grant("ScratchObjects", "s3:GetObject", "s3:PutObject")] },
+  { adapter: S3_TRANSFER, command: "CompleteMultipartUploadCommand", grants: [grant("ScratchObjects", "s3:PutObject")] },
+  { adapter: S3_TRANSFER, command: "AbortMultipartUploadCommand", grants: [grant("ScratchObjects", "s3:AbortMultipartUpload")] },
   { adapter: ECR, command: "DescribeImagesCommand", grants: [grant("AgentImage", "ecr:DescribeImages")] },
   { adapter: ECR, command: "DescribeRepositoriesCommand", grants: [grant("AgentImage", "ecr:DescribeRepositories")] },
   { adapter: ECR, command: "GetAuthorizationTokenCommand", grants: [grant("EcrLogin", "ecr:GetAuthorizationToken")] },

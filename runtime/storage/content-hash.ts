@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto"
 import { open } from "node:fs/promises"
-import { localError } from "./local-storage.js"
+import { localError, readablePath } from "./local-storage.js"
 import type { StorageStat } from "./storage.js"
 
 const CHUNK = 8 * 1024 * 1024
@@ -32,7 +32,7 @@ export async function contentDigest(path: string, info: StorageStat): Promise<st
 
 /** The hex sha256 of a local file's bytes, streamed with overlapped reads. */
 export async function sha256OfFile(path: string): Promise<string> {
-  const handle = await open(path, "r").catch((error: unknown) => {
+  const handle = await open(await readablePath(path), "r").catch((error: unknown) => {
     throw localError(error, path, "hash")
   })
   try {

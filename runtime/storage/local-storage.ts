@@ -2,21 +2,64 @@
  * @module local-storage
  * The local file system as a {@link Storage}: URIs are absolute paths (relative ones resolve
  * against the working directory) or `file://` URLs. Writes go to a temporary sibling first and are
- * renamed into place, so readers never see a partial file.
+ * renamed into place, so readers never see a partial file. Names that are not valid UTF-8 are
+ * listed with their odd bytes percent-encoded and read back by those bytes (local-names.ts).
  */
 import { randomBytes } from "node:crypto"
-import { createReadStream, createWriteStream, constants as fsConstants } from "node:fs"
+import { createReadStream, createWriteStream, constants as fsConstants, type Dirent } from "node:fs"
 import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises"
-import { dirname, join, resolve, sep } from "node:path"
+import { dirname, resolve, sep } from "node:path"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { ReductioError } from "../errors.js"
-import type { ByteRange, ListOptions, Storage, StorageEntry, StorageStat } from "./storage.js"
+import { fsPathOf, nameFromBytes } from "./local-names.js"
+import type { ByteRange, ListOptions, Storage, StorageEntry, StorageStat, TransferOptions } from "./storage.js"
 
 /** The absolute local path of a local URI (`/a/b`, `a/b` or `file:///a/b`). */
 export function localPathOf(uri: string): string {
   return uri.startsWith("file:") ? fileURLToPath(uri) : resolve(uri)
+}
+
+/** A path as the file system takes it: a string, or the bytes of a name that is not UTF-8. */
+export type FsPath = string | Buffer
+
+/**
+ * The on-disk path of a local URI for reading: the bytes its escaped names stand for, or its
+ * literal spelling when only that exists (see local-names.ts).
+ */
+export async function readablePath(uri: string): Promise<FsPath> {
+  const path = localPathOf(uri)
+  const bytes = fsPathOf(path)
+  if (typeof bytes === "string") return bytes
+  const found = await stat(bytes).then(
+    () => true,
+    () => false,
+  )
+  if (found) return bytes
+  return (await stat(path).then(
+    () => true,
+    () => false,
+  ))
+    ? path
+    : bytes
+}
+
+/** The on-disk path of a local URI for writing. */
+export function writablePath(uri: string): FsPath {
+  return fsPathOf(localPathOf(uri))
+}
+
+/** `path` with `suffix` appended (a temporary sibling). */
+export function withSuffix(path: FsPath, suffix: string): FsPath {
+  return typeof path === "string" ? path + suffix : Buffer.concat([path, Buffer.from(suffix)])
+}
+
+/** The parent directory of an on-disk path. */
+export function parentOf(path: FsPath): FsPath {
+  if (typeof path === "string") return dirname(path)
+  const slash = path.lastIndexOf(0x2f)
+  return slash <= 0 ? Buffer.from("/") : path.subarray(0, slash)
 }
 
 /**
@@ -30,9 +73,8 @@ export class LocalStorage implements Storage {
   readonly scheme = "file"
 
   async stat(uri: string): Promise<StorageStat | undefined> {
-    const path = localPathOf(uri)
     try {
-      const info = await stat(path)
+      const info = await stat(await readablePath(uri))
       if (!info.isFile()) return undefined
       return { size: info.size, mtimeMs: info.mtimeMs }
     } catch (error) {
@@ -46,9 +88,8 @@ export class LocalStorage implements Storage {
   }
 
   async readBytes(uri: string, range?: ByteRange): Promise<Uint8Array> {
-    const path = localPathOf(uri)
     try {
-      const handle = await open(path, "r")
+      const handle = await open(await readablePath(uri), "r")
       try {
         const { size } = await handle.stat()
         const start = Math.min(range?.start ?? 0, size)
@@ -70,14 +111,13 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async writeBytes(uri: string, data: Uint8Array | string): Promise<void> {
-    await this.#atomically(uri, "write", (tmp) => writeFile(tmp, data))
+  async writeBytes(uri: string, data: Uint8Array | string): Promise<StorageStat> {
+    return this.#atomically(uri, "write", (tmp) => writeFile(tmp, data))
   }
 
   async createReadStream(uri: string, range?: ByteRange): Promise<Readable> {
-    const path = localPathOf(uri)
     // Opening first turns a missing file into FILE_NOT_FOUND here rather than a stream 'error'.
-    const handle = await open(path, "r").catch((error: unknown) => {
+    const handle = await open(await readablePath(uri), "r").catch((error: unknown) => {
       throw localError(error, uri, "read")
     })
     return createReadStream("", {
@@ -88,44 +128,57 @@ export class LocalStorage implements Storage {
     })
   }
 
-  async writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<void> {
-    await this.#atomically(uri, "write", (tmp) => pipeline(toReadable(source), createWriteStream(tmp, { highWaterMark: STREAM_CHUNK })))
+  async writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<StorageStat> {
+    return this.#atomically(uri, "write", (tmp) => pipeline(toReadable(source), createWriteStream(tmp, { highWaterMark: STREAM_CHUNK })))
   }
 
-  async upload(localPath: string, uri: string): Promise<void> {
-    await this.copy(localPath, uri)
+  async upload(localPath: string, uri: string, options?: TransferOptions): Promise<StorageStat> {
+    return this.copy(localPath, uri, options)
   }
 
-  async download(uri: string, localPath: string): Promise<void> {
-    await this.copy(uri, localPath)
+  async download(uri: string, localPath: string, options?: TransferOptions): Promise<StorageStat> {
+    return this.copy(uri, localPath, options)
   }
 
   async *list(prefix: string, _options?: ListOptions): AsyncIterable<StorageEntry> {
     const asUrl = prefix.startsWith("file:")
     const base = localPathOf(prefix) + (prefix.endsWith("/") ? sep : "")
     const root = base.endsWith(sep) ? base : dirname(base)
-    const paths: string[] = []
-    await walk(root, paths, prefix)
-    const matching = paths.filter((path) => path.startsWith(base)).sort()
+    const found: Found[] = []
+    await walk({ text: root, fs: fsPathOf(root) }, found, prefix)
+    const matching = found.filter((path) => path.text.startsWith(base)).sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
     for (const path of matching) {
-      const info = await this.stat(path)
-      if (info === undefined) continue
-      yield { uri: asUrl ? pathToFileURL(path).href : path, ...info }
+      let info: import("node:fs").Stats
+      try {
+        info = await stat(path.fs)
+      } catch (error) {
+        if (isMissing(error)) continue
+        throw localError(error, path.text, "list")
+      }
+      if (!info.isFile()) continue
+      yield { uri: asUrl ? pathToFileURL(path.text).href : path.text, size: info.size, mtimeMs: info.mtimeMs }
     }
   }
 
   async delete(uri: string): Promise<void> {
     try {
-      await unlink(localPathOf(uri))
+      await unlink(await readablePath(uri))
     } catch (error) {
       if (isMissing(error)) return
       throw localError(error, uri, "delete")
     }
   }
 
-  async copy(fromUri: string, toUri: string): Promise<void> {
-    const from = localPathOf(fromUri)
-    await this.#atomically(toUri, "copy", async (tmp) => {
+  async deleteMany(uris: readonly string[]): Promise<void> {
+    for (let i = 0; i < uris.length; i += DELETE_BATCH) await Promise.all(uris.slice(i, i + DELETE_BATCH).map((uri) => this.delete(uri)))
+  }
+
+  async copy(fromUri: string, toUri: string, options?: TransferOptions): Promise<StorageStat> {
+    const from = await readablePath(fromUri)
+    const source = await stat(from).catch((error: unknown) => {
+      throw localError(error, fromUri, "copy")
+    })
+    const written = await this.#atomically(toUri, "copy", async (tmp) => {
       try {
         // A copy-on-write clone where the file system supports it, a plain copy elsewhere.
         await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE)
@@ -133,16 +186,25 @@ export class LocalStorage implements Storage {
         throw localError(error, fromUri, "copy")
       }
     })
+    if (written.size !== source.size) {
+      throw new ReductioError("TRANSFER_CORRUPT", `copying ${fromUri} to ${toUri} wrote ${written.size} bytes of ${source.size}`, {
+        details: { uri: toUri, source: fromUri, expected: source.size, actual: written.size },
+      })
+    }
+    options?.onBytes?.(written.size)
+    return written
   }
 
-  /** Runs `write` into a temporary sibling of `uri`, then renames it into place. */
-  async #atomically(uri: string, action: string, write: (tmp: string) => Promise<unknown>): Promise<void> {
-    const path = localPathOf(uri)
-    const tmp = `${path}.reductio-${randomBytes(6).toString("hex")}.tmp`
+  /** Runs `write` into a temporary sibling of `uri`, renames it into place and stats the result. */
+  async #atomically(uri: string, action: string, write: (tmp: FsPath) => Promise<unknown>): Promise<StorageStat> {
+    const path = writablePath(uri)
+    const tmp = withSuffix(path, `.reductio-${randomBytes(6).toString("hex")}.tmp`)
     try {
-      await mkdir(dirname(path), { recursive: true })
+      await mkdir(parentOf(path), { recursive: true })
       await write(tmp)
+      const info = await stat(tmp)
       await rename(tmp, path)
+      return { size: info.size, mtimeMs: info.mtimeMs }
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => undefined)
       throw localError(error, uri, action)
@@ -152,23 +214,38 @@ export class LocalStorage implements Storage {
 
 /** Read and write chunk size: large chunks keep hashing and copying near disk speed. */
 const STREAM_CHUNK = 1024 * 1024
+/** Unlinks in flight at once in {@link LocalStorage.deleteMany}. */
+const DELETE_BATCH = 64
 
 function toReadable(source: Readable | AsyncIterable<Uint8Array>): Readable {
   return source instanceof Readable ? source : Readable.from(source)
 }
 
-async function walk(dir: string, out: string[], uri: string): Promise<void> {
-  let entries: import("node:fs").Dirent[]
+/** A path found by a listing: as reductio spells it, and as the file system takes it. */
+interface Found {
+  readonly text: string
+  readonly fs: FsPath
+}
+
+async function walk(dir: Found, out: Found[], uri: string): Promise<void> {
+  let entries: Dirent<Buffer>[]
   try {
-    entries = await readdir(dir, { withFileTypes: true })
+    // Names as bytes: a name that is not UTF-8 would otherwise come back mangled and unreadable.
+    entries = await readdir(dir.fs, { withFileTypes: true, encoding: "buffer" })
   } catch (error) {
     if (isMissing(error)) return
     throw localError(error, uri, "list")
   }
+  const separator = dir.text.endsWith(sep) ? "" : sep
   for (const entry of entries) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) await walk(path, out, uri)
-    else out.push(path)
+    const name = entry.name
+    const text = `${dir.text}${separator}${nameFromBytes(name)}`
+    const fs: FsPath =
+      typeof dir.fs === "string" && name.toString("utf8") === nameFromBytes(name)
+        ? `${dir.fs}${separator}${name.toString("utf8")}`
+        : Buffer.concat([Buffer.from(dir.fs), Buffer.from(separator), name])
+    if (entry.isDirectory()) await walk({ text, fs }, out, uri)
+    else out.push({ text, fs })
   }
 }
 

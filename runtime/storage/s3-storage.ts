@@ -1,52 +1,53 @@
 /**
  * @module s3-storage
- * S3 as a {@link Storage}: the only file of reductio that touches `@aws-sdk/client-s3` and
- * `@aws-sdk/lib-storage`. Load it with a dynamic import (`storageFor` does) so the kernel stays
+ * S3 as a {@link Storage}: with s3-transfer.ts, the only code of reductio that touches
+ * `@aws-sdk/client-s3`. Load it with a dynamic import (`storageFor` does) so the kernel stays
  * loadable where the SDK is absent.
  *
+ * Concurrency: every request waits for one of `concurrency` request slots, and every response
+ * body being read holds one of as many stream slots, so however many files a workflow touches at
+ * once, at most `2 × concurrency` sockets are in use: the SDK's socket pool is sized to exactly
+ * that, and requests never queue inside the SDK (no "socket usage at capacity" warning).
+ *
  * Retries: the SDK's standard retry strategy (exponential backoff with full jitter) covers 5xx,
- * `SlowDown` and the other throttling codes; `maxAttempts` sets how many tries.
+ * `SlowDown` and the other throttling codes per request (`maxAttempts`); a transfer that still
+ * fails, or whose bytes do not verify, is tried again whole (3 tries, backoff with jitter).
  */
-import { createReadStream, createWriteStream } from "node:fs"
-import { mkdir, rename, rm, stat } from "node:fs/promises"
-import { dirname, resolve } from "node:path"
-import { Readable } from "node:stream"
-import { pipeline } from "node:stream/promises"
-import { randomBytes } from "node:crypto"
+import { finished, Readable } from "node:stream"
 import {
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
   type S3ClientConfig,
-  UploadPartCopyCommand,
-  AbortMultipartUploadCommand,
 } from "@aws-sdk/client-s3"
-import { Upload } from "@aws-sdk/lib-storage"
 import { ReductioError } from "../errors.js"
-import { localError } from "./local-storage.js"
-import type { ByteRange, ListOptions, Storage, StorageEntry, StorageStat } from "./storage.js"
+import { readablePath, writablePath } from "./local-storage.js"
+import { s3Error, statusOf, unquote } from "./s3-errors.js"
+import { copyObject, downloadFile, putObject, type S3Context, send, uploadFile, uploadStream } from "./s3-transfer.js"
+import type { ByteRange, ListOptions, Storage, StorageEntry, StorageStat, TransferOptions } from "./storage.js"
 import { parseS3Uri, type S3Options } from "./storage-registry.js"
+import { Slots, withRetries } from "./transfer-pool.js"
 
 /** Options of an {@link S3Storage}: client settings plus transfer tuning. */
 export interface S3StorageOptions extends S3Options {
   /** A ready client (tests, custom middleware); the client settings above are then ignored. */
   readonly client?: S3Client
-  /** Bytes per multipart part (default 8 MiB; S3's minimum is 5 MiB). */
-  readonly partSize?: number
-  /** Parts uploaded in parallel per upload (default 4). */
+  /** Parts uploaded (or copied) in parallel per transfer (default 4). */
   readonly queueSize?: number
-  /** Objects larger than this are copied part by part (default and S3's limit: 5 GiB). */
+  /** Single-part objects larger than this are copied part by part (default and S3's limit: 5 GiB). */
   readonly multipartCopyThreshold?: number
 }
 
 const MiB = 1024 * 1024
 const DEFAULT_PART_SIZE = 8 * MiB
 const MAX_SINGLE_COPY = 5 * 1024 * MiB
+/** Requests in flight by default (the SDK's own default pool is 50 sockets). */
+const DEFAULT_CONCURRENCY = 32
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000
 
 /**
  * Objects in S3 (or an S3-compatible endpoint such as moto or MinIO).
@@ -57,22 +58,31 @@ const MAX_SINGLE_COPY = 5 * 1024 * MiB
  */
 export class S3Storage implements Storage {
   readonly scheme = "s3"
-  readonly #client: S3Client
-  readonly #partSize: number
-  readonly #queueSize: number
-  readonly #copyThreshold: number
+  readonly #context: S3Context
 
   constructor(options: S3StorageOptions = {}) {
-    this.#client = options.client ?? new S3Client(clientConfig(options))
-    this.#partSize = Math.max(5 * MiB, options.partSize ?? DEFAULT_PART_SIZE)
-    this.#queueSize = options.queueSize ?? 4
-    this.#copyThreshold = Math.min(options.multipartCopyThreshold ?? MAX_SINGLE_COPY, MAX_SINGLE_COPY)
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY))
+    const partSize = Math.max(5 * MiB, options.partSize ?? DEFAULT_PART_SIZE)
+    this.#context = {
+      client: options.client ?? new S3Client(clientConfig(options, 2 * concurrency)),
+      requests: new Slots(concurrency),
+      streams: new Slots(concurrency),
+      partSize,
+      threshold: Math.max(5 * MiB, options.multipartThreshold ?? partSize),
+      queueSize: Math.max(1, options.queueSize ?? 4),
+      copyThreshold: Math.min(options.multipartCopyThreshold ?? MAX_SINGLE_COPY, MAX_SINGLE_COPY),
+    }
+  }
+
+  /** Bytes per part of a multipart upload. */
+  get partSize(): number {
+    return this.#context.partSize
   }
 
   async stat(uri: string): Promise<StorageStat | undefined> {
     const { bucket, key } = parseS3Uri(uri)
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      const head = await this.#context.requests.run(() => this.#context.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
       return { size: head.ContentLength ?? 0, mtimeMs: head.LastModified?.getTime(), etag: unquote(head.ETag) }
     } catch (error) {
       // HEAD has no body: a missing bucket and a missing key are both a bare 404.
@@ -86,56 +96,52 @@ export class S3Storage implements Storage {
   }
 
   async readBytes(uri: string, range?: ByteRange): Promise<Uint8Array> {
-    const body = await this.#get(uri, range)
-    return body.transformToByteArray()
+    const { body, release } = await this.#get(uri, range)
+    try {
+      return await body.transformToByteArray()
+    } catch (error) {
+      throw s3Error(error, uri, "read")
+    } finally {
+      release()
+    }
   }
 
-  async writeBytes(uri: string, data: Uint8Array | string): Promise<void> {
-    const { bucket, key } = parseS3Uri(uri)
-    await this.#send(uri, "write", () => this.#upload(bucket, key, data))
+  async writeBytes(uri: string, data: Uint8Array | string): Promise<StorageStat> {
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    if (bytes.length < this.#context.threshold) return withRetries(() => putObject(this.#context, uri, bytes))
+    return withRetries(() => uploadStream(this.#context, uri, [bytes]))
   }
 
   async createReadStream(uri: string, range?: ByteRange): Promise<Readable> {
-    const body = await this.#get(uri, range)
-    return body as unknown as Readable
+    const { body, release } = await this.#get(uri, range)
+    const stream = body as unknown as Readable
+    finished(stream, () => release())
+    return stream
   }
 
-  async writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<void> {
-    const { bucket, key } = parseS3Uri(uri)
-    const body = source instanceof Readable ? source : Readable.from(source)
-    await this.#send(uri, "write", () => this.#upload(bucket, key, body))
+  async writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<StorageStat> {
+    // A stream is read once: no whole-transfer retry (each request is still retried by the SDK).
+    return uploadStream(this.#context, uri, source instanceof Readable ? source : Readable.from(source))
   }
 
-  async upload(localPath: string, uri: string): Promise<void> {
-    const path = resolve(localPath)
-    // Stat first: a missing local file is FILE_NOT_FOUND naming it, not an upload error.
-    await stat(path).catch((error: unknown) => {
-      throw localError(error, path, "upload")
-    })
-    const { bucket, key } = parseS3Uri(uri)
-    await this.#send(uri, "upload to", () => this.#upload(bucket, key, createReadStream(path, { highWaterMark: MiB })))
+  async upload(localPath: string, uri: string, options?: TransferOptions): Promise<StorageStat> {
+    const path = await readablePath(localPath)
+    return withRetries(() => uploadFile(this.#context, uri, path, progressOf(options)))
   }
 
-  async download(uri: string, localPath: string): Promise<void> {
-    const path = resolve(localPath)
-    const body = await this.#get(uri)
-    const tmp = `${path}.reductio-${randomBytes(6).toString("hex")}.tmp`
-    try {
-      await mkdir(dirname(path), { recursive: true })
-      await pipeline(body as unknown as Readable, createWriteStream(tmp, { highWaterMark: MiB }))
-      await rename(tmp, path)
-    } catch (error) {
-      await rm(tmp, { force: true }).catch(() => undefined)
-      throw isSdkError(error) ? s3Error(error, uri, "download") : localError(error, path, "download to")
-    }
+  async download(uri: string, localPath: string, options?: TransferOptions): Promise<StorageStat> {
+    const target = writablePath(localPath)
+    return withRetries(() => downloadFile(this.#context, uri, target, progressOf(options)))
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StorageEntry> {
     const { bucket, key } = parseS3Uri(prefix)
     let token: string | undefined
     do {
-      const page = await this.#send(prefix, "list", () =>
-        this.#client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: options.pageSize })),
+      const page = await send(this.#context, prefix, "list", () =>
+        this.#context.client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token, MaxKeys: options.pageSize }),
+        ),
       )
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue
@@ -152,86 +158,67 @@ export class S3Storage implements Storage {
 
   async delete(uri: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri)
-    await this.#send(uri, "delete", () => this.#client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })))
+    await send(this.#context, uri, "delete", () => this.#context.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })))
   }
 
-  async copy(fromUri: string, toUri: string): Promise<void> {
-    const from = parseS3Uri(fromUri)
-    const to = parseS3Uri(toUri)
-    const source = `${from.bucket}/${encodeURIComponent(from.key).replaceAll("%2F", "/")}`
-    const info = await this.stat(fromUri)
-    if (info === undefined)
-      throw new ReductioError("FILE_NOT_FOUND", `cannot copy ${fromUri}: no such object`, { details: { uri: fromUri } })
-    if (info.size > this.#copyThreshold) {
-      await this.#send(toUri, "copy to", () => this.#multipartCopy(source, info.size, to.bucket, to.key))
-      return
+  async deleteMany(uris: readonly string[]): Promise<void> {
+    const byBucket = new Map<string, string[]>()
+    for (const uri of uris) {
+      const { bucket, key } = parseS3Uri(uri)
+      const keys = byBucket.get(bucket) ?? []
+      keys.push(key)
+      byBucket.set(bucket, keys)
     }
-    await this.#send(toUri, "copy to", () =>
-      this.#client.send(new CopyObjectCommand({ Bucket: to.bucket, Key: to.key, CopySource: source })),
-    )
+    for (const [bucket, keys] of byBucket) {
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH)
+        const where = `s3://${bucket}/${batch[0]}`
+        const response = await send(this.#context, where, "delete", () =>
+          this.#context.client.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          ),
+        )
+        const failed = response.Errors?.[0]
+        if (failed !== undefined) {
+          const uri = `s3://${bucket}/${failed.Key ?? ""}`
+          throw s3Error(Object.assign(new Error(failed.Message ?? "delete failed"), { name: failed.Code ?? "Error" }), uri, "delete")
+        }
+      }
+    }
   }
 
+  async copy(fromUri: string, toUri: string, options?: TransferOptions): Promise<StorageStat> {
+    const source = options?.source ?? (await this.stat(fromUri))
+    if (source === undefined)
+      throw new ReductioError("FILE_NOT_FOUND", `cannot copy ${fromUri}: no such object`, { details: { uri: fromUri } })
+    return withRetries(() => copyObject(this.#context, fromUri, toUri, source, progressOf(options)))
+  }
+
+  /** A GET's body, holding a stream slot until `release` (or the body's end). */
   async #get(uri: string, range?: ByteRange) {
     const { bucket, key } = parseS3Uri(uri)
     const Range = range === undefined ? undefined : `bytes=${range.start}-${range.end ?? ""}`
-    const response = await this.#send(uri, "read", () => this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range })))
-    if (response.Body === undefined)
-      throw new ReductioError("STORAGE_ERROR", `cannot read ${uri}: the response has no body`, { details: { uri } })
-    return response.Body
-  }
-
-  async #upload(bucket: string, key: string, body: Uint8Array | string | Readable): Promise<void> {
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: bucket, Key: key, Body: body },
-      partSize: this.#partSize,
-      queueSize: this.#queueSize,
-      leavePartsOnError: false,
-    })
-    await upload.done()
-  }
-
-  /** Copies a large object part by part (CopyObject stops at 5 GiB). */
-  async #multipartCopy(source: string, size: number, bucket: string, key: string): Promise<void> {
-    const created = await this.#client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
-    const UploadId = created.UploadId
-    const partSize = Math.max(this.#partSize, Math.ceil(size / 10_000))
+    const release = await this.#context.streams.take()
     try {
-      const parts: { ETag: string | undefined; PartNumber: number }[] = []
-      const offsets = Array.from({ length: Math.ceil(size / partSize) }, (_, i) => i * partSize)
-      await mapLimit(offsets, this.#queueSize, async (offset, i) => {
-        const end = Math.min(offset + partSize, size) - 1
-        const result = await this.#client.send(
-          new UploadPartCopyCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId,
-            PartNumber: i + 1,
-            CopySource: source,
-            CopySourceRange: `bytes=${offset}-${end}`,
-          }),
-        )
-        parts[i] = { ETag: result.CopyPartResult?.ETag, PartNumber: i + 1 }
-      })
-      await this.#client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))
+      const response = await send(this.#context, uri, "read", () =>
+        this.#context.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range })),
+      )
+      if (response.Body === undefined)
+        throw new ReductioError("STORAGE_ERROR", `cannot read ${uri}: the response has no body`, { details: { uri } })
+      return { body: response.Body, release }
     } catch (error) {
-      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => undefined)
+      release()
       throw error
-    }
-  }
-
-  /** Runs one SDK call, mapping its failure to a ReductioError naming `uri`. */
-  async #send<T>(uri: string, action: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (error) {
-      throw s3Error(error, uri, action)
     }
   }
 }
 
+function progressOf(options: TransferOptions | undefined): ((bytes: number) => void) | undefined {
+  return options?.onBytes
+}
+
 /** Builds the SDK client configuration from reductio's S3 options. */
-function clientConfig(options: S3Options): S3ClientConfig {
+function clientConfig(options: S3Options, sockets: number): S3ClientConfig {
   // The SDK warns once per process about Node 20's support window; that is not the user's concern.
   process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
   return {
@@ -240,54 +227,11 @@ function clientConfig(options: S3Options): S3ClientConfig {
     ...(options.forcePathStyle === undefined ? {} : { forcePathStyle: options.forcePathStyle }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     maxAttempts: options.maxAttempts ?? 6,
+    // The pool matches the adapter's slots: requests wait in reductio, never inside the SDK.
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: sockets }, httpsAgent: { keepAlive: true, maxSockets: sockets } },
     // Checksums only where S3 requires them: CRC32 over every byte costs CPU and adds nothing that
-    // TLS and the MD5-based ETag do not already give.
+    // the Content-MD5 of each PUT and the ETag check do not already give.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   }
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      await fn(items[index] as T, index)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
-
-function unquote(etag: string | undefined): string | undefined {
-  return etag?.replaceAll('"', "")
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode
-}
-
-function isSdkError(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "$metadata" in error
-}
-
-const MISSING_KEY = new Set(["NoSuchKey", "NotFound"])
-const DENIED = new Set(["AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"])
-
-/** Maps an SDK failure to a ReductioError naming the URI (ReductioErrors pass through). */
-export function s3Error(error: unknown, uri: string, action: string): ReductioError {
-  if (error instanceof ReductioError) return error
-  const name = (error as Error | undefined)?.name ?? "Error"
-  const status = statusOf(error)
-  const details = { uri, action, s3Code: name, ...(status === undefined ? {} : { status }) }
-  if (name === "NoSuchBucket") {
-    const { bucket } = parseS3Uri(uri)
-    return new ReductioError("STORAGE_ERROR", `cannot ${action} ${uri}: bucket ${bucket} does not exist`, { cause: error, details })
-  }
-  if (MISSING_KEY.has(name) || status === 404) {
-    return new ReductioError("FILE_NOT_FOUND", `cannot ${action} ${uri}: no such object`, { cause: error, details })
-  }
-  if (DENIED.has(name) || status === 403) {
-    return new ReductioError("PERMISSION_DENIED", `cannot ${action} ${uri}: access denied (${name})`, { cause: error, details })
-  }
-  return new ReductioError("STORAGE_ERROR", `cannot ${action} ${uri}: ${name}: ${(error as Error).message}`, { cause: error, details })
 }

@@ -26,10 +26,20 @@ export interface S3Options {
     | undefined
   /** Tries per call, retries included, with backoff and jitter (default 6). */
   readonly maxAttempts?: number | undefined
+  /**
+   * Requests in flight at once (default 32); as many response bodies may be read besides, and the
+   * SDK's socket pool is sized to the sum.
+   */
+  readonly concurrency?: number | undefined
+  /** Bytes per part of a multipart upload (default 8 MiB, as the AWS CLI; at least 5 MiB). */
+  readonly partSize?: number | undefined
+  /** Objects of at least this size are uploaded in parts (default: the part size). */
+  readonly multipartThreshold?: number | undefined
 }
 
 const local = new LocalStorage()
 let configured: S3Options = {}
+let fallbackRegion: string | undefined
 let s3: Promise<Storage> | undefined
 
 /**
@@ -41,6 +51,21 @@ let s3: Promise<Storage> | undefined
  */
 export function configureS3(options: S3Options): void {
   configured = { ...options }
+  fallbackRegion = undefined
+  s3 = undefined
+}
+
+/**
+ * A region for S3 when neither the environment nor {@link configureS3} names one: the region an
+ * AWS executor was configured with, so its scratch store is reachable without `AWS_REGION`.
+ *
+ * @example
+ * useS3RegionIfUnset("eu-west-1")
+ */
+export function useS3RegionIfUnset(region: string | undefined): void {
+  if (region === undefined || region === "" || fallbackRegion !== undefined || s3Options().region !== undefined) return
+  fallbackRegion = region
+  // A client made without a region cannot sign a request: make the next one with it.
   s3 = undefined
 }
 
@@ -53,6 +78,7 @@ export function s3Options(env: NodeJS.ProcessEnv = process.env): S3Options {
   }
   const merged: Record<string, unknown> = { ...fromEnv }
   for (const [key, value] of Object.entries(configured)) if (value !== undefined) merged[key] = value
+  if (merged["region"] === undefined && fallbackRegion !== undefined) merged["region"] = fallbackRegion
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key]
   return merged as S3Options
 }

@@ -38,10 +38,23 @@ export interface ListOptions {
   readonly pageSize?: number
 }
 
+/** Options of a transfer ({@link Storage.upload}, {@link Storage.download}, {@link Storage.copy}). */
+export interface TransferOptions {
+  /** Called as bytes move, with the number just moved (progress bars). May be called with 0. */
+  readonly onBytes?: (bytes: number) => void
+  /** The source's stat, when the caller knows it (from a listing): saves a stat (S3: a HEAD). */
+  readonly source?: StorageStat
+}
+
 /**
  * A place files live. Implementations: `LocalStorage` (local-storage.ts) and `S3Storage`
  * (s3-storage.ts). All methods are safe to call concurrently. Writes are atomic from a reader's
  * point of view: an object is either absent, the old bytes or the new bytes, never partial.
+ *
+ * Every write resolves to the {@link StorageStat} of what it wrote, as the write itself learnt it
+ * (S3: the ETag of the PUT or of the completed multipart upload; local: a stat after the rename),
+ * so a caller needs no stat (no HEAD) to hash what it just wrote. Transfers verify what they wrote
+ * (size, and the MD5 behind an ETag where S3 gives one) and fail with TRANSFER_CORRUPT otherwise.
  *
  * @example
  * const storage = await storageFor("s3://bucket/scratch/jobs/abc/output")
@@ -50,6 +63,9 @@ export interface ListOptions {
 export interface Storage {
   /** The URI scheme it serves: `file` or `s3`. */
   readonly scheme: string
+
+  /** Bytes per part of this storage's multipart uploads (S3); undefined where objects have no parts. */
+  readonly partSize?: number
 
   /**
    * Size, mtime and (S3) ETag of an object, or `undefined` when it does not exist. Never throws
@@ -70,7 +86,7 @@ export interface Storage {
    * Creates or replaces an object (parent directories are created for local paths). Atomic:
    * readers never see a partial object. Idempotent for the same bytes.
    */
-  writeBytes(uri: string, data: Uint8Array | string): Promise<void>
+  writeBytes(uri: string, data: Uint8Array | string): Promise<StorageStat>
 
   /**
    * A stream of an object's bytes (or of `range`). Throws FILE_NOT_FOUND before returning when the
@@ -82,16 +98,22 @@ export interface Storage {
    * Creates or replaces an object from a stream, without holding it in memory (S3: a multipart
    * upload for large data). Resolves once the object is durably written; atomic as `writeBytes`.
    */
-  writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<void>
-
-  /** Copies a local file to `uri`, streamed (S3: multipart upload for large files). */
-  upload(localPath: string, uri: string): Promise<void>
+  writeStream(uri: string, source: Readable | AsyncIterable<Uint8Array>): Promise<StorageStat>
 
   /**
-   * Copies an object to a local file, streamed; the local file appears only once complete.
+   * Copies a local file to `uri`, streamed (S3: a multipart upload above the multipart threshold,
+   * parts in parallel), retried with backoff, and verified. Throws FILE_NOT_FOUND naming the local
+   * file when it does not exist.
+   */
+  upload(localPath: string, uri: string, options?: TransferOptions): Promise<StorageStat>
+
+  /**
+   * Copies an object to a local file, streamed, retried with backoff and verified against the
+   * object's size and ETag; the local file appears only once complete. Resolves to the local
+   * file's stat, with `etag` set to the object's ETag when the bytes were checked against it.
    * Throws FILE_NOT_FOUND when the object does not exist.
    */
-  download(uri: string, localPath: string): Promise<void>
+  download(uri: string, localPath: string, options?: TransferOptions): Promise<StorageStat>
 
   /**
    * Every object whose URI starts with `prefix`, in lexicographic order of URI, fetched page by
@@ -103,8 +125,15 @@ export interface Storage {
   delete(uri: string): Promise<void>
 
   /**
-   * Copies an object to another URI of the same storage, server-side when it can. Throws
+   * Removes many objects (S3: DeleteObjects, 1,000 keys a request). Idempotent like `delete`; an
+   * empty list makes no request.
+   */
+  deleteMany(uris: readonly string[]): Promise<void>
+
+  /**
+   * Copies an object to another URI of the same storage, server-side when it can (S3: a multipart
+   * object is copied part by part with its own part size, so the copy keeps its ETag). Throws
    * FILE_NOT_FOUND when the source does not exist.
    */
-  copy(fromUri: string, toUri: string): Promise<void>
+  copy(fromUri: string, toUri: string, options?: TransferOptions): Promise<StorageStat>
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, afterEach, before, beforeEach, describe, it } from "node:test"
 import { encode, prepareForEncoding } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
 import { expressionOf, type CallExpression, type Lazy } from "../../runtime/expression.js"
-import { File, isFile } from "../../runtime/file.js"
+import { Dir, File, isDir, isFile } from "../../runtime/file.js"
 import { type ScriptResult, script, stdout } from "../../runtime/script.js"
 import { configureS3 } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
@@ -106,6 +106,29 @@ describe("script (local files)", () => {
     })
   })
 
+  it("stages a directory in and a directory out, returning a Dir", async () => {
+    await mkdir(join(dir, "ref", "sub"), { recursive: true })
+    await writeFile(join(dir, "ref", "a.txt"), "a")
+    await writeFile(join(dir, "ref", "sub", "b.txt"), "b")
+    const result = await runCall(
+      script("mkdir -p index && cat ref/a.txt ref/sub/b.txt > index/all.txt && ls ref/sub > index/listing.txt", {
+        inputs: [new Dir(join(dir, "ref")).stage("ref")],
+        outputs: { index: new Dir(join(dir, "index-out")).stage("index") },
+      }),
+    )
+    assert.ok(isDir(result.index))
+    assert.equal(result.index.path, join(dir, "index-out"))
+    assert.equal(await readFile(join(dir, "index-out", "all.txt"), "utf8"), "ab")
+    assert.equal(await readFile(join(dir, "index-out", "listing.txt"), "utf8"), "b.txt\n")
+  })
+
+  it("fails with OUTPUT_MISSING when a staged output directory was not made, and FILE_NOT_FOUND for a missing input one", async () => {
+    await rejectsCode(runCall(script("true", { outputs: new Dir(join(dir, "o")).stage("never") })), "OUTPUT_MISSING")
+    await rejectsCode(runCall(script("true", { inputs: [new Dir(join(dir, "no-such")).stage("in")] })), "FILE_NOT_FOUND", (details) => {
+      assert.equal(details["uri"], join(dir, "no-such"))
+    })
+  })
+
   it("returns an in-place output File the script wrote by absolute path", async () => {
     const target = join(dir, "direct.txt")
     const result = await runCall(script(`echo direct > ${JSON.stringify(target)}`, { outputs: [new File(target)] }))
@@ -143,6 +166,23 @@ describe("script (S3 files)", { skip: moto.skip }, () => {
     )
     assert.equal(await (result[0] as File).read(), "X\nY\n")
     assert.equal(await (result[1] as File).read(), "X\nY\n")
+  })
+
+  it("stages an S3 directory in and out", async () => {
+    await new File(`s3://${bucket}/ref/x.txt`).write("x")
+    await new File(`s3://${bucket}/ref/y/z.txt`).write("z")
+    const result = await runCall(
+      script("mkdir out && cat ref/x.txt ref/y/z.txt > out/xz.txt", {
+        inputs: [new Dir(`s3://${bucket}/ref`).stage("ref")],
+        outputs: new Dir(`s3://${bucket}/result`).stage("out"),
+      }),
+    )
+    assert.ok(isDir(result))
+    assert.deepEqual(
+      (await result.files()).map((file) => file.path),
+      [`s3://${bucket}/result/xz.txt`],
+    )
+    assert.equal(await result.file("xz.txt").read(), "xz")
   })
 
   it("raises FILE_NOT_FOUND for a missing S3 input", async () => {

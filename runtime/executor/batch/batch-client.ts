@@ -98,6 +98,8 @@ const LIST_PAGE = 1000
  * const [job] = await api.describeJobs([jobId])
  */
 export function createBatchApi(options: BatchApiOptions = {}): BatchApi {
+  // The SDK warns once per process about Node 20's support window; that is not the user's concern.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
   const client = new BatchClient({
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto"
 import assert from "node:assert/strict"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { after, before, beforeEach, describe, it } from "node:test"
 import { S3Storage } from "../../../runtime/storage/s3-storage.js"
 import { createBucket, s3Options, startMoto } from "../../support/moto.js"
@@ -31,7 +34,10 @@ storageConformance(
  * A fault-injecting proxy in front of moto: answers the first `failures` requests with `status` and
  * an S3 error body, then forwards to moto. The real SDK client talks to it.
  */
-async function faultyProxy(target: string, fault: { failures: number; status: number; code: string }) {
+async function faultyProxy(
+  target: string,
+  fault: { failures: number; status: number; code: string; tamper?: (body: Buffer, method: string, url: string) => Buffer | "cut" },
+) {
   const { createServer } = await import("node:http")
   let seen = 0
   const server = createServer(async (request, response) => {
@@ -54,8 +60,16 @@ async function faultyProxy(target: string, fault: { failures: number; status: nu
     })
     delete headers["content-encoding"]
     delete headers["transfer-encoding"]
+    const body = Buffer.from(await upstream.arrayBuffer())
+    const tampered = fault.tamper?.(body, request.method ?? "", request.url ?? "") ?? body
     response.writeHead(upstream.status, headers)
-    response.end(Buffer.from(await upstream.arrayBuffer()))
+    if (tampered === "cut") {
+      // Half the body, then the connection drops: a download broken off mid-way.
+      response.write(body.subarray(0, body.length >> 1))
+      setTimeout(() => response.destroy(), 20)
+      return
+    }
+    response.end(tampered)
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as { port: number }
@@ -138,5 +152,147 @@ describe("S3Storage (faults and large objects)", { skip: moto.skip }, () => {
     assert.equal(info?.size, bytes.length)
     assert.match(info?.etag ?? "", /-3$/)
     assert.ok(Buffer.from(await storage.readBytes(`s3://${bucket}/big-copy`)).equals(bytes))
+  })
+
+  const isObjectGet = (method: string, url: string, key: string) => method === "GET" && url.split("?")[0]?.endsWith(`/${key}`)
+
+  it("retries a download whose connection drops mid-way, and verifies it", async () => {
+    if (moto.skip !== false) return
+    const bytes = randomBytes(3 * 1024 * 1024)
+    await storageVia(moto.endpoint, 1).writeBytes(`s3://${bucket}/cut`, bytes)
+    let cuts = 0
+    const proxy = await faultyProxy(moto.endpoint, {
+      failures: 0,
+      status: 200,
+      code: "",
+      tamper: (body, method, url) => (isObjectGet(method, url, "cut") && cuts++ === 0 ? "cut" : body),
+    })
+    const dir = await mkdtemp(join(tmpdir(), "reductio-s3-cut-"))
+    try {
+      const written = await storageVia(proxy.endpoint, 1).download(`s3://${bucket}/cut`, join(dir, "cut.bin"))
+      assert.equal(cuts, 2, "the first GET was broken off, the second went through")
+      assert.ok((await readFile(join(dir, "cut.bin"))).equals(bytes))
+      assert.equal(written.size, bytes.length)
+    } finally {
+      await proxy.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("raises TRANSFER_CORRUPT when downloaded bytes do not match the ETag, leaving no file", async () => {
+    if (moto.skip !== false) return
+    await storageVia(moto.endpoint, 1).writeBytes(`s3://${bucket}/flipped`, "the right bytes")
+    const proxy = await faultyProxy(moto.endpoint, {
+      failures: 0,
+      status: 200,
+      code: "",
+      tamper: (body, method, url) => (isObjectGet(method, url, "flipped") ? Buffer.from(body.toString().replace("right", "wrong")) : body),
+    })
+    const dir = await mkdtemp(join(tmpdir(), "reductio-s3-flip-"))
+    try {
+      await rejectsWith(
+        storageVia(proxy.endpoint, 1).download(`s3://${bucket}/flipped`, join(dir, "f")),
+        "TRANSFER_CORRUPT",
+        `s3://${bucket}/flipped`,
+      )
+      await assert.rejects(readFile(join(dir, "f")), { code: "ENOENT" })
+    } finally {
+      await proxy.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("raises TRANSFER_CORRUPT when S3 answers an upload with another ETag", async () => {
+    if (moto.skip !== false) return
+    const dir = await mkdtemp(join(tmpdir(), "reductio-s3-etag-"))
+    try {
+      // moto does not check Content-MD5: a body changed on the way in shows in the ETag it answers.
+      const { createServer } = await import("node:http")
+      const mangler = createServer(async (request, response) => {
+        const chunks: Buffer[] = []
+        for await (const chunk of request) chunks.push(chunk as Buffer)
+        const body = Buffer.concat(chunks)
+        if (request.method === "PUT" && body.length > 0) body[0] = (body[0] as number) ^ 0xff
+        const upstream = await fetch(`${moto.endpoint}${request.url}`, {
+          method: request.method,
+          headers: request.headers as Record<string, string>,
+          body: body.length === 0 ? undefined : body,
+        })
+        const headers: Record<string, string> = {}
+        upstream.headers.forEach((value, key) => {
+          headers[key] = value
+        })
+        delete headers["transfer-encoding"]
+        response.writeHead(upstream.status, headers)
+        response.end(Buffer.from(await upstream.arrayBuffer()))
+      })
+      await new Promise<void>((resolve) => mangler.listen(0, "127.0.0.1", resolve))
+      const { port } = mangler.address() as { port: number }
+      try {
+        const local = join(dir, "up.txt")
+        await writeFile(local, "some bytes")
+        await rejectsWith(storageVia(`http://127.0.0.1:${port}`, 1).upload(local, `s3://${bucket}/mangled`), "TRANSFER_CORRUPT")
+      } finally {
+        await new Promise<void>((resolve) => mangler.close(() => resolve()))
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("verifies a multipart download whose part size no uploader default explains", async () => {
+    if (moto.skip !== false) return
+    const odd = new S3Storage({ ...s3Options(moto), partSize: 6 * 1024 * 1024 + 4096 })
+    const bytes = randomBytes(13 * 1024 * 1024)
+    await odd.writeBytes(`s3://${bucket}/odd-parts`, bytes)
+    const dir = await mkdtemp(join(tmpdir(), "reductio-s3-odd-"))
+    try {
+      const written = await new S3Storage(s3Options(moto)).download(`s3://${bucket}/odd-parts`, join(dir, "odd"))
+      assert.match(written.etag ?? "", /-3$/)
+      assert.ok((await readFile(join(dir, "odd"))).equals(bytes))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("keeps at most 2 × concurrency requests in flight for a burst, so the SDK never queues", async () => {
+    if (moto.skip !== false) return
+    const { createServer, request: forward } = await import("node:http")
+    let inFlight = 0
+    let most = 0
+    const upstream = new URL(moto.endpoint)
+    const counter = createServer((incoming, outgoing) => {
+      inFlight++
+      most = Math.max(most, inFlight)
+      const onward = forward(
+        { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+        (answer) => {
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(outgoing)
+          answer.on("end", () => inFlight--)
+        },
+      )
+      incoming.pipe(onward)
+    })
+    await new Promise<void>((resolve) => counter.listen(0, "127.0.0.1", resolve))
+    const { port } = counter.address() as { port: number }
+    const storage = new S3Storage({ ...s3Options(moto), endpoint: `http://127.0.0.1:${port}`, concurrency: 4 })
+    const warnings: unknown[] = []
+    const warn = console.warn
+    console.warn = (...args: unknown[]) => warnings.push(args)
+    try {
+      await storage.writeBytes(`s3://${bucket}/burst`, "x")
+      const stats = await Promise.all(Array.from({ length: 300 }, () => storage.stat(`s3://${bucket}/burst`)))
+      assert.ok(stats.every((info) => info?.size === 1))
+      const reads = await Promise.all(Array.from({ length: 100 }, () => storage.readBytes(`s3://${bucket}/burst`)))
+      assert.equal(reads.length, 100)
+    } finally {
+      console.warn = warn
+      counter.closeAllConnections()
+      await new Promise<void>((resolve) => counter.close(() => resolve()))
+    }
+    assert.ok(most <= 8, `${most} requests were in flight at once`)
+    assert.ok(most >= 2, "requests did run in parallel")
+    assert.deepEqual(warnings, [])
   })
 })

@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Readable } from "node:stream"
+import { Readable } from "node:stream"
 import { afterEach, beforeEach, describe, it } from "node:test"
 import { isReductioError, type ErrorCode } from "../../../runtime/errors.js"
 import type { Storage } from "../../../runtime/storage/storage.js"
@@ -136,6 +136,60 @@ export function storageConformance(name: string, setup: () => Promise<Conformanc
       await storage.delete(`${root}gone`)
     })
 
+    it("answers every write with the stat of what it wrote", async () => {
+      const written = await storage.writeBytes(`${root}w/bytes`, "12345")
+      const streamed = await storage.writeStream(`${root}w/stream`, Readable.from([Buffer.from("abc"), Buffer.from("def")]))
+      const local = join(scratch, "up.txt")
+      await writeFile(local, "uploaded")
+      const uploaded = await storage.upload(local, `${root}w/up`)
+      const copied = await storage.copy(`${root}w/up`, `${root}w/copy`)
+      const downloaded = await storage.download(`${root}w/up`, join(scratch, "down.txt"))
+      for (const [uri, answer, size] of [
+        [`${root}w/bytes`, written, 5],
+        [`${root}w/stream`, streamed, 6],
+        [`${root}w/up`, uploaded, 8],
+        [`${root}w/copy`, copied, 8],
+      ] as const) {
+        const info = await storage.stat(uri)
+        assert.equal(answer.size, size, uri)
+        assert.equal(info?.size, size, uri)
+        assert.equal(answer.etag, info?.etag, `${uri}: the write's ETag is the object's`)
+      }
+      assert.equal(downloaded.size, 8)
+      assert.equal(downloaded.etag, uploaded.etag, "a download reports the ETag it checked")
+    })
+
+    it("reports transfer progress that adds up to the size", async () => {
+      const local = join(scratch, "progress.bin")
+      const bytes = randomBytes(6 * 1024 * 1024 + 5)
+      await writeFile(local, bytes)
+      let up = 0
+      await storage.upload(local, `${root}p/file`, { onBytes: (n) => (up += n) })
+      let down = 0
+      await storage.download(`${root}p/file`, join(scratch, "progress.back"), { onBytes: (n) => (down += n) })
+      assert.equal(up, bytes.length)
+      assert.equal(down, bytes.length)
+    })
+
+    it("deletes many objects at once, idempotently", async () => {
+      const names = Array.from({ length: 25 }, (_, i) => `${root}many/f${i}`)
+      for (const name of names) await storage.writeBytes(name, name)
+      await storage.writeBytes(`${root}many/keep`, "keep")
+      await storage.deleteMany([...names, `${root}many/never-there`])
+      assert.deepEqual(await uris(storage.list(`${root}many/`)), [`${root}many/keep`])
+      await storage.deleteMany(names)
+      await storage.deleteMany([])
+    })
+
+    it("copies a multipart object keeping its ETag", async () => {
+      const local = join(scratch, "parts.bin")
+      await writeFile(local, randomBytes(20 * 1024 * 1024 + 3))
+      const uploaded = await storage.upload(local, `${root}mp/source`)
+      const copied = await storage.copy(`${root}mp/source`, `${root}mp/copy`)
+      assert.equal(copied.etag, uploaded.etag)
+      assert.equal((await storage.stat(`${root}mp/copy`))?.etag, (await storage.stat(`${root}mp/source`))?.etag)
+    })
+
     it("raises FILE_NOT_FOUND for a missing object", async () => {
       const missing = `${root}missing/key`
       await rejectsWith(storage.readBytes(missing), "FILE_NOT_FOUND", missing)
@@ -143,6 +197,7 @@ export function storageConformance(name: string, setup: () => Promise<Conformanc
       await rejectsWith(storage.download(missing, join(scratch, "out")), "FILE_NOT_FOUND", missing)
       await rejectsWith(storage.copy(missing, `${root}elsewhere`), "FILE_NOT_FOUND", missing)
       await rejectsWith(storage.upload(join(scratch, "no-such-local"), `${root}up`), "FILE_NOT_FOUND")
+      await rejectsWith(storage.copy(missing, `${root}elsewhere`, { onBytes: () => undefined }), "FILE_NOT_FOUND", missing)
     })
 
     it("raises STORAGE_ERROR naming the URI when the container does not exist", async (t) => {

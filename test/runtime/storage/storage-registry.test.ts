@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process"
 import { after, describe, it } from "node:test"
 import { isReductioError } from "../../../runtime/errors.js"
 import { LocalStorage } from "../../../runtime/storage/local-storage.js"
-import { configureS3, parseS3Uri, s3Options, storageFor } from "../../../runtime/storage/storage-registry.js"
+import { configureS3, parseS3Uri, s3Options, storageFor, useS3RegionIfUnset } from "../../../runtime/storage/storage-registry.js"
 
 describe("storage registry", () => {
   after(() => configureS3({}))
@@ -45,6 +45,26 @@ describe("storage registry", () => {
     assert.deepEqual(s3Options({ AWS_ENDPOINT_URL: "http://general" }), { endpoint: "http://general" })
     configureS3({ region: "us-east-2", forcePathStyle: false, endpoint: undefined })
     assert.deepEqual(s3Options(env), { region: "us-east-2", endpoint: "http://s3-only", forcePathStyle: false })
+  })
+
+  it("takes an AWS executor's region for S3 when nothing else names one", () => {
+    const saved = { AWS_REGION: process.env["AWS_REGION"], AWS_DEFAULT_REGION: process.env["AWS_DEFAULT_REGION"] }
+    delete process.env["AWS_REGION"]
+    delete process.env["AWS_DEFAULT_REGION"]
+    try {
+      configureS3({})
+      useS3RegionIfUnset("ap-south-1")
+      assert.equal(s3Options().region, "ap-south-1")
+      useS3RegionIfUnset("eu-north-1")
+      assert.equal(s3Options().region, "ap-south-1", "the first executor's region stays")
+      assert.equal(s3Options({ AWS_REGION: "us-west-2" }).region, "us-west-2", "the environment wins")
+      configureS3({ region: "eu-central-1" })
+      useS3RegionIfUnset("ap-south-1")
+      assert.equal(s3Options().region, "eu-central-1", "configured S3 options win")
+    } finally {
+      for (const [key, value] of Object.entries(saved)) if (value !== undefined) process.env[key] = value
+      configureS3({})
+    }
   })
 
   it("keeps the AWS SDK out of the package root and the kernel's file modules", () => {
