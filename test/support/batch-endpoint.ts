@@ -15,7 +15,8 @@
  * a definition's command holds the agent's flags only.
  *
  * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), children
- * killed on start (a reason and exit code of your choice), slow starts. Counters per action.
+ * killed on start (a reason and exit code of your choice), slow starts, answers held back after
+ * the call took effect. Counters per action.
  *
  * @example
  * const batch = await startBatchEndpoint({ agentPath, env: moto.env })
@@ -64,6 +65,8 @@ export interface BatchFaults {
   kill?: ((spec: ChildSpec) => KillFault | undefined) | undefined
   /** Milliseconds a child spends in STARTING before its process starts. */
   startDelayMs: number
+  /** Milliseconds an action's answer is held back after the call took effect (a slow network). */
+  responseDelayMs: Partial<Record<string, number>>
 }
 
 /** Options of {@link startBatchEndpoint}. */
@@ -111,7 +114,7 @@ const ACTIONS: Record<string, string> = {
 
 /** Starts the endpoint on a free port. */
 export async function startBatchEndpoint(options: BatchEndpointOptions): Promise<BatchEndpoint> {
-  const faults: BatchFaults = { throttle: 0, serverErrors: 0, startDelayMs: 0 }
+  const faults: BatchFaults = { throttle: 0, serverErrors: 0, startDelayMs: 0, responseDelayMs: {} }
   let runner = options.runner ?? subprocessRunner
   const state = new BatchState({
     region: options.region ?? "us-east-1",
@@ -142,6 +145,8 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
         throw new BatchApiError(429, "TooManyRequestsException", "Too Many Requests (injected)")
       }
       const result = state.call(action, body)
+      const delay = faults.responseDelayMs[action] ?? 0
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
       send(response, 200, result)
     } catch (error) {
       if (error instanceof BatchApiError) {

@@ -243,6 +243,27 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     assert.deepEqual(values, ["reattach1:1500", "reattach2:1500"])
     assert.equal(submits(), submitted + 1, "no second SubmitJob")
   })
+
+  it("leaves a job whose SubmitJob was in flight at stop() running and named, so the next run re-attaches", async () => {
+    const scratch = harness.scratch("reattach-in-flight")
+    const first = harness.executor({ scratch })
+    const calls = [1, 2].map((i) => fixture.nap(1_000, `inflight${i}`))
+    const submitted = submits()
+    const terminated = harness.batch.calls.TerminateJob ?? 0
+    harness.batch.faults.responseDelayMs.SubmitJob = 600
+    try {
+      const crashed = assert.rejects(schedulerWith(first).run(calls), (error: Error) => isReductioError(error, "CANCELLED"))
+      await until(() => submits() > submitted, "the SubmitJob request")
+      await first.stop() // while Batch has the job and the host does not know its id yet
+      await crashed
+    } finally {
+      harness.batch.faults.responseDelayMs.SubmitJob = 0
+    }
+    assert.equal(harness.batch.calls.TerminateJob ?? 0, terminated, "stop() terminates nothing")
+    const values = await schedulerWith(harness.executor({ scratch })).run(calls)
+    assert.deepEqual(values, ["inflight1:1000", "inflight2:1000"])
+    assert.equal(submits(), submitted + 1, "no second SubmitJob")
+  })
 })
 
 describe("reductio run with an aws_batch executor in reductio.config.ts", { skip }, () => {
