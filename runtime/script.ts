@@ -4,7 +4,8 @@
  * directory. Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
  * out after, and the call's value is `outputs` with each staged file replaced by its remote File
  * and `stdout` replaced by the command's standard output. It is an ordinary task (registered as
- * `reductio.script`), so it runs on any executor, the Batch agent included.
+ * `reductio.script`), so it runs on any executor, the Batch agent included. Cancelling the run
+ * (Ctrl-C) ends the shell (SIGTERM, then SIGKILL) and the call with CANCELLED.
  *
  * @example
  * const sorted = script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
@@ -22,6 +23,7 @@ import { ReductioError } from "./errors.js"
 import type { CallOptions, Lazily, Lazy } from "./expression.js"
 import { File, isFile, isStagingFile, STDOUT, type StagingFile } from "./file.js"
 import { task } from "./task.js"
+import { currentSignal } from "./task-context.js"
 
 declare const stdoutBrand: unique symbol
 /** The type of {@link stdout}: a File that stands for the script's standard output. */
@@ -103,12 +105,13 @@ function toSpec(value: unknown): unknown {
 const scriptTask = task(
   "script",
   async (command: string, inputs: unknown, outputs: unknown, config: ScriptConfig): Promise<unknown> => {
+    const signal = currentSignal()
     const root = await mkdtemp(join(tmpdir(), "reductio-script-"))
     try {
       const work = join(root, "work")
       await mkdir(work)
       await stageInputs(inputs, work)
-      await runShell(command, config, root, work)
+      await runShell(command, config, root, work, signal)
       return await collectOutputs(outputs, root, work, command)
     } finally {
       await rm(root, { recursive: true, force: true })
@@ -137,15 +140,26 @@ async function stageInputs(inputs: unknown, work: string): Promise<void> {
   })
 }
 
-async function runShell(command: string, config: ScriptConfig, root: string, work: string): Promise<void> {
+async function runShell(command: string, config: ScriptConfig, root: string, work: string, abort: AbortSignal): Promise<void> {
   const shell = config.shell ?? (await defaultShell())
   const strict = shell.endsWith("bash") ? "set -euo pipefail" : "set -eu"
   const scriptPath = join(root, "command.sh")
   await writeFile(scriptPath, `${strict}\n${command}\n`)
+  if (abort.aborted) throw cancelled(command, "before it started")
   const stdoutFd = openSync(join(root, "stdout"), "w")
   let tail = ""
+  let stop: (() => void) | undefined
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
-    const child = spawn(shell, [scriptPath], { cwd: work, env: { ...process.env, ...config.env }, stdio: ["ignore", stdoutFd, "pipe"] })
+    // Its own process group, so cancelling ends the shell and every process it started.
+    const child = spawn(shell, [scriptPath], {
+      cwd: work,
+      env: { ...process.env, ...config.env },
+      stdio: ["ignore", stdoutFd, "pipe"],
+      detached: true,
+    })
+    liveGroups.track(child)
+    stop = () => terminate(child)
+    abort.addEventListener("abort", stop, { once: true })
     child.stderr?.on("data", (chunk: Buffer) => {
       // The job's log (the agent captures the process's stderr) shows the tool's own messages.
       process.stderr.write(chunk)
@@ -153,8 +167,13 @@ async function runShell(command: string, config: ScriptConfig, root: string, wor
     })
     child.once("error", fail)
     child.once("close", (code, signal) => done({ code, signal }))
-  }).finally(() => closeSync(stdoutFd))
+  }).finally(() => {
+    closeSync(stdoutFd)
+    if (stop !== undefined) abort.removeEventListener("abort", stop)
+  })
   if (exit.code === 0) return
+  // An interrupt sent to the shell itself is a cancellation too.
+  if (abort.aborted || exit.signal === "SIGINT") throw cancelled(command, `while running (${exit.signal ?? `exit code ${exit.code}`})`)
   const how = exit.signal === null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`
   throw new ReductioError("SCRIPT_FAILED", `script ${how}: ${firstLine(command)}\n${tail.trimEnd()}`, {
     details: { exitCode: exit.code, signal: exit.signal, stderrTail: tail, command },
@@ -236,6 +255,50 @@ function defaultShell(): Promise<string> {
     return "/bin/sh"
   })()
   return shellChoice
+}
+
+/** How long a script gets between SIGTERM and SIGKILL once its run is cancelled. */
+const KILL_GRACE_MS = 3_000
+
+type Child = ReturnType<typeof spawn>
+
+/** Signals a script's process group (the shell and what it started); gone already is fine. */
+function signalGroup(child: Child, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {}
+}
+
+/** SIGTERM to the script's process group now, SIGKILL if it is still there after a grace period. */
+function terminate(child: Child): void {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const kill = setTimeout(() => signalGroup(child, "SIGKILL"), KILL_GRACE_MS)
+  kill.unref()
+  child.once("close", () => clearTimeout(kill))
+  signalGroup(child, "SIGTERM")
+}
+
+/**
+ * Script process groups still running. A script is not in the terminal's process group, so when
+ * the host exits (a second Ctrl-C exits at once) it ends them rather than leave them running.
+ */
+const liveGroups = {
+  children: new Set<Child>(),
+  hooked: false,
+  track(child: Child): void {
+    this.children.add(child)
+    child.once("close", () => this.children.delete(child))
+    if (this.hooked) return
+    this.hooked = true
+    process.once("exit", () => {
+      for (const running of this.children) signalGroup(running, "SIGKILL")
+    })
+  },
+}
+
+function cancelled(command: string, when: string): ReductioError {
+  return new ReductioError("CANCELLED", `script cancelled ${when}: ${firstLine(command)}`, { details: { command } })
 }
 
 function firstLine(command: string): string {

@@ -7,7 +7,7 @@ import type { Backend } from "../backend/backend.js"
 import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { LoadedConfig } from "../config/load-config.js"
-import { ReductioError } from "../errors.js"
+import { isReductioError, ReductioError } from "../errors.js"
 import { Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
@@ -59,7 +59,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     progress.finish("DONE")
     return { ok: true, executionId: scheduler.lastExecutionId as string, value }
   } catch (error) {
-    progress.finish(controller.signal.aborted ? "CANCELLED" : "FAILED")
+    // The status the scheduler recorded: a cancelled run rejects with CANCELLED.
+    progress.finish(isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED")
     return { ok: false, executionId: scheduler?.lastExecutionId, error }
   } finally {
     process.off("SIGINT", onSigint)

@@ -110,12 +110,17 @@ export class Scheduler {
     emit({ type: "execution-started", executionId: id, startedAt })
     try {
       const value = await execution.reduce(expression, null)
+      // Tasks that ran on after the abort and finished still leave a cancelled run.
+      if (controller.signal.aborted) throw cancellation(controller.signal, undefined)
       record("DONE", Date.now(), null)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })
       return value
-    } catch (error) {
-      const status = controller.signal.aborted || isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED"
+    } catch (thrown) {
+      // Once cancelled, whatever a job then threw is part of the cancellation: status, exit code
+      // (130) and summary agree.
+      const error = controller.signal.aborted && !isReductioError(thrown, "CANCELLED") ? cancellation(controller.signal, thrown) : thrown
+      const status = isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED"
       record(status, Date.now(), error instanceof Error ? error.message : String(error))
       await execution.recorder.flush().catch(() => undefined)
       emit({ type: "execution-finished", executionId: id, status, endedAt: Date.now(), error })
@@ -129,6 +134,13 @@ export class Scheduler {
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.executors).map((executor) => executor.stop()))
   }
+}
+
+/** The error a cancelled run rejects with: the abort's reason when it is one, with what a job threw as its cause. */
+function cancellation(signal: AbortSignal, thrown: unknown): ReductioError {
+  const reason: unknown = signal.reason
+  const message = isReductioError(reason, "CANCELLED") ? reason.message : "the execution was cancelled"
+  return new ReductioError("CANCELLED", message, thrown === undefined ? {} : { cause: thrown })
 }
 
 let lastStamp = ""

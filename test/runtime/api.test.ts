@@ -18,6 +18,7 @@ describe("the package root", () => {
       "catchError",
       "cond",
       "createExecutors",
+      "currentSignal",
       "defineConfig",
       "flatten",
       "isLazy",
