@@ -61,6 +61,8 @@ export const ERROR_CODES = {
   OUTPUT_MISSING: 1,
   /** A cloud service call failed (after retries). */
   SERVICE_ERROR: 7,
+  /** A secret environment variable a script names (`secretEnv`) is not set where the script runs. */
+  SECRET_MISSING: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -42,6 +42,13 @@ export interface AwsBatchExecutorConfig {
   readonly arrayMaxSize?: number
   readonly tags?: Readonly<Record<string, string>>
   readonly region?: string
+  /**
+   * Secret variables the containers get: name → Secrets Manager secret or SSM parameter ARN,
+   * resolved by Batch when a container starts (never stored by reductio).
+   */
+  readonly secrets?: Readonly<Record<string, string>>
+  /** The execution role Batch reads `secrets` with. */
+  readonly executionRole?: string
 }
 
 /** AWS Glue, through the Python shim. */
@@ -127,6 +134,11 @@ function checker(source: string) {
     if (!isObject(value)) fail(source, key, "must be an object of strings")
     for (const [k, v] of Object.entries(value)) string(v, `${key}.${k}`)
   }
+  const envMap: Check = (value, key) => {
+    stringMap(value, key)
+    for (const name of Object.keys(value as object))
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(source, `${key}.${name}`, "is not an environment variable name")
+  }
   const object =
     (fields: Record<string, Check>, required: readonly string[] = []): Check =>
     (value, key) => {
@@ -138,7 +150,7 @@ function checker(source: string) {
         if (field !== undefined) check(field, `${key}.${name}`)
       }
     }
-  return { string, positiveInteger, nonNegativeInteger, boolean, stringMap, object }
+  return { string, positiveInteger, nonNegativeInteger, boolean, stringMap, envMap, object }
 }
 
 /**
@@ -166,6 +178,8 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
         arrayMaxSize: c.positiveInteger,
         tags: c.stringMap,
         region: c.string,
+        secrets: c.envMap,
+        executionRole: c.string,
       },
       ["image", "queue", "scratch"],
     ),

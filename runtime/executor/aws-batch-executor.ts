@@ -47,8 +47,16 @@ export interface AwsBatchExecutorOptions {
   readonly arrayMaxSize?: number | undefined
   readonly tags?: Readonly<Record<string, string>> | undefined
   readonly region?: string | undefined
-  /** Variables every container gets (e.g. an S3 endpoint). */
+  /** Variables every container gets (e.g. an S3 endpoint). In the job definition, in plaintext. */
   readonly environment?: Readonly<Record<string, string>> | undefined
+  /**
+   * Secret variables every container gets, by name: the ARN of a Secrets Manager secret or an SSM
+   * parameter (`{ API_TOKEN: "arn:aws:secretsmanager:…:secret:api-token" }`). Batch reads them as
+   * the container starts; a `script({ secretEnv: ["API_TOKEN"] })` then finds the variable.
+   */
+  readonly secrets?: Readonly<Record<string, string>> | undefined
+  /** The execution role Batch reads `secrets` with (secretsmanager:GetSecretValue, ssm:GetParameters). */
+  readonly executionRole?: string | undefined
   /** A Batch-compatible endpoint (a test endpoint); default AWS_ENDPOINT_URL_BATCH or AWS. */
   readonly endpoint?: string | undefined
   readonly credentials?: BatchApiOptions["credentials"]
@@ -193,6 +201,8 @@ export class AwsBatchExecutor implements Executor {
       image,
       role: this.#options.role,
       environment: this.#options.environment,
+      secrets: this.#options.secrets,
+      executionRole: this.#options.executionRole,
       hostRetries: this.#options.retries,
       tags: this.#options.tags,
     }

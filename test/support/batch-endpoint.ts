@@ -11,7 +11,8 @@
  * array parents (PENDING while children run, FAILED when any child failed, a status summary),
  * child ids `<parent>:<index>`, ListJobs defaulting to RUNNING, DescribeJobs' 100-id limit, the
  * 24 KiB definition and 30 KiB submit limits, attempt timeouts, retry strategies, TerminateJob and
- * CancelJob. The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
+ * CancelJob, and a definition's `secrets` resolved into the container's environment as it starts
+ * (through `resolveSecret`, against moto's Secrets Manager and SSM). The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
  * a definition's command holds the agent's flags only.
  *
  * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), children
@@ -81,6 +82,8 @@ export interface BatchEndpointOptions {
   readonly runner?: ChildRunner
   readonly region?: string
   readonly accountId?: string
+  /** Reads a job definition secret's value (`valueFrom`) as a container starts. */
+  readonly resolveSecret?: (valueFrom: string) => Promise<string>
 }
 
 /** A running test Batch endpoint. */
@@ -124,6 +127,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     launch: (_job, spec) => runner(spec),
     entrypoint: [process.execPath, options.agentPath],
     env: { ...inheritedEnv(), ...options.env },
+    resolveSecret: options.resolveSecret,
   })
   const calls: Record<string, number> = {}
   const callLog: { action: string; at: number }[] = []
