@@ -31,6 +31,11 @@ export interface ExecutionRecord {
    * written before migration 0005 count from `startedAt`, see {@link LEGACY_EXECUTION_LEASE_MS}).
    */
   readonly leaseExpiresAt?: number | null
+  /**
+   * Whether it takes call leases: true, it does; false, it runs alone and takes them once another
+   * execution appears (others wait until it does); null or absent, it takes none.
+   */
+  readonly callLeases?: boolean | null
 }
 
 /** How long a RUNNING execution recorded without a lease (by a reductio before 0005) counts as alive. */
@@ -157,6 +162,11 @@ export interface LeaseUpdate {
   readonly release?: readonly string[] | "all"
   /** Extends every other lease the holder still holds to this time (ms since the epoch). */
   readonly renewUntil?: number
+  /**
+   * Leases the holder takes without a claim (until `renewUntil`, else this batch's expiry): the
+   * calls it was running alone when another execution appeared. One another holder has is left.
+   */
+  readonly acquire?: { readonly evalHashes: readonly string[]; readonly expiresAt: number }
 }
 
 /** A request to take call leases (see {@link Backend.claimLeases}). */
@@ -302,4 +312,6 @@ export interface Backend {
    * row to RUNNING with its next heartbeat.
    */
   abandonStaleExecutions?(now: number): Promise<string[]>
+  /** The RUNNING executions whose lease has not expired at `now` (for call leases: who else runs). */
+  runningExecutions?(now: number): Promise<ExecutionRecord[]>
 }

@@ -145,6 +145,20 @@ export class KyselyBackend implements Backend {
     }
   }
 
+  async runningExecutions(now: number): Promise<ExecutionRecord[]> {
+    try {
+      const rows = await this.db
+        .selectFrom("execution")
+        .selectAll()
+        .where("status", "=", "RUNNING")
+        .where("lease_expires_at", ">=", now)
+        .execute()
+      return rows.map(toExecution)
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+  }
+
   async abandonStaleExecutions(now: number): Promise<string[]> {
     try {
       return await abandonStaleExecutions(this.db, now)
@@ -442,6 +456,7 @@ function toExecution(row: {
   root_call_hash: Buffer | null
   error: string | null
   lease_expires_at: number | string | null
+  call_leases: number | null
 }): ExecutionRecord {
   return {
     id: row.id,
@@ -453,6 +468,7 @@ function toExecution(row: {
     error: row.error,
     // As the other backends read it: absent unless the execution has a lease.
     ...(row.lease_expires_at === null ? {} : { leaseExpiresAt: toTime(row.lease_expires_at) }),
+    ...(row.call_leases === null ? {} : { callLeases: row.call_leases === 1 }),
   }
 }
 

@@ -64,6 +64,15 @@ export async function abandonStaleExecutions(db: Kysely<Database>, now: number):
 
 /** A batch's lease release and renewal, in its transaction (the generic write path). */
 export async function applyLeaseUpdate(trx: Transaction<Database>, update: LeaseUpdate, maxParameters: number): Promise<void> {
+  const { holder } = update
+  for (const hashes of chunks(update.acquire?.evalHashes ?? [], Math.floor(maxParameters / 3))) {
+    const expiresAt = update.acquire?.expiresAt ?? 0
+    await trx
+      .insertInto("call_lease")
+      .values(hashes.map((evalHash) => ({ eval_hash: hashToBuffer(evalHash), holder, expires_at: expiresAt })))
+      .onConflict((conflict) => conflict.doNothing())
+      .execute()
+  }
   if (update.release === "all") {
     await trx.deleteFrom("call_lease").where("holder", "=", update.holder).execute()
     return

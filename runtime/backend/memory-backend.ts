@@ -44,8 +44,14 @@ export class MemoryBackend implements Backend {
   async close(): Promise<void> {}
 
   async write(batch: WriteBatch): Promise<void> {
-    for (const { leaseExpiresAt, ...e } of batch.executions ?? [])
-      this.#executions.set(e.id, leaseExpiresAt == null ? e : { ...e, leaseExpiresAt })
+    for (const { leaseExpiresAt, callLeases, ...e } of batch.executions ?? []) {
+      // As the SQL backends read them back: absent when null.
+      this.#executions.set(e.id, {
+        ...e,
+        ...(leaseExpiresAt == null ? {} : { leaseExpiresAt }),
+        ...(callLeases == null ? {} : { callLeases }),
+      })
+    }
     for (const t of batch.tasks ?? []) if (!this.#tasks.has(t.hash)) this.#tasks.set(t.hash, t)
     for (const v of batch.values ?? []) if (!this.#values.has(v.hash)) this.#values.set(v.hash, v.bytes)
     for (const e of batch.evaluations ?? []) {
@@ -67,7 +73,9 @@ export class MemoryBackend implements Backend {
     if (batch.leases !== undefined) this.#updateLeases(batch.leases)
   }
 
-  #updateLeases({ holder, release, renewUntil }: LeaseUpdate): void {
+  #updateLeases({ holder, release, renewUntil, acquire }: LeaseUpdate): void {
+    for (const evalHash of acquire?.evalHashes ?? [])
+      if (!this.#leases.has(evalHash)) this.#leases.set(evalHash, { holder, expiresAt: acquire?.expiresAt ?? 0 })
     const released = release === "all" ? undefined : new Set(release ?? [])
     for (const [evalHash, lease] of this.#leases) {
       if (lease.holder !== holder) continue
@@ -92,6 +100,10 @@ export class MemoryBackend implements Backend {
       claimed.push(evalHash)
     }
     return { claimed, takenOver, held }
+  }
+
+  async runningExecutions(now: number): Promise<ExecutionRecord[]> {
+    return [...this.#executions.values()].filter((e) => e.status === "RUNNING" && (e.leaseExpiresAt ?? -1) >= now)
   }
 
   async abandonStaleExecutions(now: number): Promise<string[]> {

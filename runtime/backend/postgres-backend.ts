@@ -162,6 +162,7 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   started_at: "int8",
   ended_at: "int8",
   lease_expires_at: "int8",
+  call_leases: "int4",
 }
 
 /** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */

@@ -78,8 +78,14 @@ export async function claimPostgresLeases(
 export function leaseCtes(update: LeaseUpdate, values: unknown[]): string[] {
   values.push(update.holder)
   const holder = `$${values.length}`
-  if (update.release === "all") return [`lease_release as (delete from call_lease where holder = ${holder})`]
   const ctes: string[] = []
+  if (update.acquire !== undefined && update.acquire.evalHashes.length > 0) {
+    values.push(update.acquire.evalHashes.map(checkHash), update.acquire.expiresAt)
+    ctes.push(
+      `lease_acquire as (insert into call_lease (eval_hash, holder, expires_at) select decode(h, 'hex'), ${holder}, $${values.length}::int8 from unnest($${values.length - 1}::text[]) as u(h) order by 1 on conflict do nothing)`,
+    )
+  }
+  if (update.release === "all") return [...ctes, `lease_release as (delete from call_lease where holder = ${holder})`]
   const released = (update.release ?? []).map(checkHash)
   let hashes = "(select null::bytea where false)"
   if (released.length > 0) {

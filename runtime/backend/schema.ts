@@ -22,6 +22,8 @@ export interface ExecutionTable {
   error: string | null
   /** While RUNNING: until when its host vouches for it (migration 0005); null before. */
   lease_expires_at: TimeColumn | null
+  /** 1: takes call leases; 0: alone so far, takes them once another run appears; null: takes none. */
+  call_leases: number | null
 }
 
 export interface JobTable {
@@ -98,6 +100,8 @@ export interface CallLeaseTable {
   /** The execution holding the lease. */
   holder: string
   expires_at: TimeColumn
+  /** The holder whose expired lease this one took over, if any. */
+  taken_from: string | null
 }
 
 /** Every table of the schema, as the latest migration leaves it. */

@@ -6,9 +6,10 @@
 import type { Backend } from "../backend/backend.js"
 import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
+import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { isReductioError, ReductioError } from "../errors.js"
-import { Scheduler } from "../scheduler/scheduler.js"
+import { type HeartbeatOptions, Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
 
@@ -54,6 +55,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       cache: options.cache,
       workflowPath: options.workflowPath,
       onEvent: progress.onEvent,
+      ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
+      ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),
     })
     const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })
     progress.finish("DONE")
@@ -66,6 +69,14 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     process.off("SIGINT", onSigint)
     await scheduler?.stop().catch(() => undefined)
     await backend?.close().catch(() => undefined)
+  }
+}
+
+/** The configuration's heartbeat (seconds) as the scheduler takes it (ms). */
+function heartbeatMs(heartbeat: HeartbeatConfig): HeartbeatOptions {
+  return {
+    ...(heartbeat.intervalSeconds === undefined ? {} : { intervalMs: heartbeat.intervalSeconds * 1000 }),
+    ...(heartbeat.expirySeconds === undefined ? {} : { expiryMs: heartbeat.expirySeconds * 1000 }),
   }
 }
 

@@ -93,6 +93,19 @@ export interface ReductioConfig {
   /** Named concurrency limits, e.g. `{ db: 2 }`. */
   readonly limits?: Readonly<Record<string, number>>
   readonly s3?: S3Config
+  /**
+   * Call leases between hosts sharing the database (default true): a call another run is
+   * executing is waited for, not run twice. `false` for a database only one run uses at a time.
+   */
+  readonly callLeases?: boolean
+  /** How often a run renews its execution row and call leases, and after how long they expire. */
+  readonly heartbeat?: HeartbeatConfig
+}
+
+/** Heartbeat timing, in seconds (defaults 5 and 30; the expiry at least twice the interval). */
+export interface HeartbeatConfig {
+  readonly intervalSeconds?: number
+  readonly expirySeconds?: number
 }
 
 /**
@@ -127,6 +140,10 @@ function checker(source: string) {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
       fail(source, key, `must be a whole number ≥ 0 (got ${JSON.stringify(value)})`)
   }
+  const positiveNumber: Check = (value, key) => {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+      fail(source, key, `must be a positive number (got ${JSON.stringify(value)})`)
+  }
   const boolean: Check = (value, key) => {
     if (typeof value !== "boolean") fail(source, key, `must be true or false (got ${JSON.stringify(value)})`)
   }
@@ -150,7 +167,7 @@ function checker(source: string) {
         if (field !== undefined) check(field, `${key}.${name}`)
       }
     }
-  return { string, positiveInteger, nonNegativeInteger, boolean, stringMap, envMap, object }
+  return { string, positiveInteger, positiveNumber, nonNegativeInteger, boolean, stringMap, envMap, object }
 }
 
 /**
@@ -219,10 +236,15 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     defaultExecutor: c.string,
     limits,
     s3: c.object({ region: c.string, endpoint: c.string, forcePathStyle: c.boolean }),
+    callLeases: c.boolean,
+    heartbeat: c.object({ intervalSeconds: c.positiveNumber, expirySeconds: c.positiveNumber }),
   })
   if (raw === undefined || raw === null) return {}
   top(raw, "config")
   const config = raw as ReductioConfig
+  const { intervalSeconds = 5, expirySeconds = Math.max(30, 6 * intervalSeconds) } = config.heartbeat ?? {}
+  if (expirySeconds < 2 * intervalSeconds)
+    fail(source, "config.heartbeat.expirySeconds", `must be at least twice intervalSeconds (${intervalSeconds})`)
   // `local` and `process` exist without configuration (see createExecutors).
   const names = [...new Set(["local", "process", ...Object.keys(config.executors ?? {})])]
   if (config.defaultExecutor !== undefined && !names.includes(config.defaultExecutor)) {

@@ -29,7 +29,27 @@ export interface SchedulerOptions {
   readonly workflowPath?: string
   /** Receives progress events. */
   readonly onEvent?: (event: SchedulerEvent) => void
+  /**
+   * Call leases (default true): before a call runs, this execution takes its lease in the backend,
+   * so another host (or run) sharing the database waits for the result instead of running the
+   * call too. Off for one user embedding the runtime alone, where nothing can overlap; backends
+   * without leases (custom ones) never have them. Runs without the cache take none.
+   */
+  readonly callLeases?: boolean
+  /** How often a running execution renews its row and its call leases, and when they expire. */
+  readonly heartbeat?: HeartbeatOptions
 }
+
+/** Timing of an execution's heartbeat (see docs/architecture.md). */
+export interface HeartbeatOptions {
+  /** A beat at least this often; default 5,000 ms. */
+  readonly intervalMs?: number
+  /** A lease not renewed for this long has expired (its host is taken for gone); default 30,000 ms. */
+  readonly expiryMs?: number
+}
+
+/** Default heartbeat interval and lease expiry (ms). */
+export const HEARTBEAT_DEFAULTS = { intervalMs: 5_000, expiryMs: 30_000 } as const
 
 /** Options of one {@link Scheduler.run}. */
 export interface RunOptions {
@@ -62,6 +82,7 @@ export class Scheduler {
     this.executors = { local: new LocalExecutor(), ...options.executors }
     if (options.onEvent !== undefined) this.#listeners.add(options.onEvent)
     const defaultExecutor = options.defaultExecutor ?? "local"
+    heartbeatOf(options.heartbeat)
     if (this.executors[defaultExecutor] === undefined) {
       throw new ReductioError(
         "UNKNOWN_EXECUTOR",
@@ -91,6 +112,10 @@ export class Scheduler {
     const emit = (event: SchedulerEvent) => {
       for (const listener of this.#listeners) listener(event)
     }
+    const heartbeat = heartbeatOf(this.#options.heartbeat)
+    const callLeases = this.#options.callLeases !== false && (this.#options.cache ?? true)
+    // Executions whose host died are marked before this one starts (and can be seen as such).
+    const abandoned = (await this.backend.abandonStaleExecutions?.(Date.now())) ?? []
     const execution = new Execution({
       id,
       backend: this.backend,
@@ -101,17 +126,30 @@ export class Scheduler {
       workflowPath: this.#options.workflowPath,
       emit,
       signal: controller.signal,
+      leases: callLeases ? heartbeat : undefined,
     })
     const startedAt = Date.now()
     const command = options.command ?? "run"
     const record = (status: ExecutionStatus, endedAt: number | null, error: string | null) =>
       execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash: null, error })
-    record("RUNNING", null, null)
+    execution.recorder.keepAlive({ executionId: id, ...heartbeat, callLeases: execution.leasing })
+    execution.recorder.execution({
+      ...{ id, startedAt, endedAt: null, status: "RUNNING", command, rootCallHash: null, error: null },
+      ...(execution.leasing ? { callLeases: false } : {}),
+    })
     emit({ type: "execution-started", executionId: id, startedAt })
+    for (const dead of abandoned)
+      emit({ type: "log", executionId: id, message: `execution ${dead} is ABANDONED: its host stopped renewing its lease` })
     try {
+      // Recorded before any call runs (a host killed at once leaves its row), then other
+      // executions decide whether this one runs alone.
+      await execution.recorder.flush()
+      await execution.startLeases()
       const value = await execution.reduce(expression, null)
       // Tasks that ran on after the abort and finished still leave a cancelled run.
       if (controller.signal.aborted) throw cancellation(controller.signal, undefined)
+      execution.stopLeases()
+      execution.recorder.stopKeepingAlive()
       record("DONE", Date.now(), null)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })
@@ -121,6 +159,8 @@ export class Scheduler {
       // (130) and summary agree.
       const error = controller.signal.aborted && !isReductioError(thrown, "CANCELLED") ? cancellation(controller.signal, thrown) : thrown
       const status = isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED"
+      execution.stopLeases()
+      execution.recorder.stopKeepingAlive()
       record(status, Date.now(), error instanceof Error ? error.message : String(error))
       await execution.recorder.flush().catch(() => undefined)
       emit({ type: "execution-finished", executionId: id, status, endedAt: Date.now(), error })
@@ -134,6 +174,19 @@ export class Scheduler {
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.executors).map((executor) => executor.stop()))
   }
+}
+
+/** The heartbeat timing with defaults; INVALID_ARGUMENT unless 0 < interval and 2 × interval ≤ expiry. */
+function heartbeatOf(options: HeartbeatOptions | undefined): { intervalMs: number; expiryMs: number } {
+  const intervalMs = options?.intervalMs ?? HEARTBEAT_DEFAULTS.intervalMs
+  const expiryMs = options?.expiryMs ?? Math.max(HEARTBEAT_DEFAULTS.expiryMs, 6 * intervalMs)
+  if (!(intervalMs > 0) || !Number.isFinite(intervalMs) || !(expiryMs >= 2 * intervalMs) || !Number.isFinite(expiryMs)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `heartbeat: intervalMs must be positive and expiryMs at least twice as long (got ${intervalMs} and ${expiryMs})`,
+    )
+  }
+  return { intervalMs, expiryMs }
 }
 
 /** The error a cancelled run rejects with: the abort's reason when it is one, with what a job threw as its cause. */
