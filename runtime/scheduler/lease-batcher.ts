@@ -50,6 +50,7 @@ const MAX_POLL_MS = 2_000
 
 export class LeaseBatcher {
   #alone = false
+  #stopped = false
   /** Calls claimed while running alone (no lease written), until released. */
   readonly #running = new Set<string>()
   #watch: NodeJS.Timeout | undefined
@@ -95,8 +96,14 @@ export class LeaseBatcher {
     this.#watch.unref()
   }
 
-  /** Stops looking for other executions (the execution ended). */
+  /** Stops looking for other executions and waiting on them (the execution ended). */
   stop(): void {
+    this.#stopped = true
+    this.#stopWatching()
+    this.#cancelWaiting()
+  }
+
+  #stopWatching(): void {
     if (this.#watch !== undefined) clearInterval(this.#watch)
     this.#watch = undefined
   }
@@ -113,13 +120,16 @@ export class LeaseBatcher {
   }
 
   #share(): void {
-    this.stop()
+    this.#stopWatching()
     this.#alone = false
     this.options.recorder.startLeasing(this.#running)
     this.#running.clear()
-    const gate = this.#untilNoneAlone().finally(() => {
-      if (this.#gate === gate) this.#gate = undefined
-    })
+    // A failing backend opens the gate: the claims behind it then report the failure.
+    const gate = this.#untilNoneAlone()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#gate === gate) this.#gate = undefined
+      })
     this.#gate = gate
   }
 
@@ -127,7 +137,7 @@ export class LeaseBatcher {
   async #untilNoneAlone(): Promise<void> {
     let delay = FIRST_POLL_MS
     const told = new Set<string>()
-    while (!this.options.signal.aborted) {
+    while (!this.options.signal.aborted && !this.#stopped) {
       const running = (await this.backend.runningExecutions?.(Date.now())) ?? []
       const alone = running.filter((execution) => execution.id !== this.options.holder && execution.callLeases === false)
       if (alone.length === 0) return
@@ -217,12 +227,13 @@ export class LeaseBatcher {
   /** Resolves what was claimed or evaluated; the rest waits for the next poll. */
   #settle(evalHashes: readonly string[], waiters: ReadonlyMap<string, Waiter>, claims: LeaseClaims): void {
     const claimed = new Set(claims.claimed)
+    const cancelled = this.options.signal.aborted || this.#stopped
     let changed = false
     for (const evalHash of evalHashes) {
       const waiter = waiters.get(evalHash)
       if (waiter === undefined) continue
       const held = claims.held.get(evalHash)
-      if (held !== undefined && !this.options.signal.aborted) {
+      if (held !== undefined && !cancelled) {
         this.#waiting.set(evalHash, waiter)
         this.#earliestExpiry = Math.min(this.#earliestExpiry, held.expiresAt)
         this.#noteHolder(held.holder)
@@ -230,7 +241,7 @@ export class LeaseBatcher {
       }
       this.#waiting.delete(evalHash)
       changed = true
-      waiter.resolve(this.options.signal.aborted ? "cancelled" : claimed.has(evalHash) ? "claimed" : "evaluated")
+      waiter.resolve(cancelled ? "cancelled" : claimed.has(evalHash) ? "claimed" : "evaluated")
     }
     this.#reportTakeovers(claims.takenOver)
     if (changed) this.#pollDelay = FIRST_POLL_MS
@@ -252,7 +263,7 @@ export class LeaseBatcher {
   }
 
   #schedulePoll(): void {
-    if (this.#waiting.size === 0 || this.#pollTimer !== undefined || this.options.signal.aborted) return
+    if (this.#waiting.size === 0 || this.#pollTimer !== undefined || this.options.signal.aborted || this.#stopped) return
     const untilExpiry = this.#earliestExpiry - Date.now() + 10
     const delay = Math.max(10, Math.min(this.#pollDelay, untilExpiry))
     this.#pollDelay = Math.min(this.#pollDelay * 2, MAX_POLL_MS)

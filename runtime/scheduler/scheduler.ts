@@ -30,10 +30,14 @@ export interface SchedulerOptions {
   /** Receives progress events. */
   readonly onEvent?: (event: SchedulerEvent) => void
   /**
-   * Call leases (default true): before a call runs, this execution takes its lease in the backend,
-   * so another host (or run) sharing the database waits for the result instead of running the
-   * call too. Off for one user embedding the runtime alone, where nothing can overlap; backends
-   * without leases (custom ones) never have them. Runs without the cache take none.
+   * Call leases (default true): while another execution runs on the same database, each call is
+   * leased to the execution running it, so the other one waits for the result instead of running
+   * the call too (an execution alone on the database writes no lease). `false` for a database one
+   * run uses at a time (others then do not wait for this one); backends without leases never
+   * have them; runs without the cache take none.
+   *
+   * @example
+   * new Scheduler({ backend, callLeases: false, heartbeat: { intervalMs: 10_000, expiryMs: 60_000 } })
    */
   readonly callLeases?: boolean
   /** How often a running execution renews its row and its call leases, and when they expire. */
@@ -133,8 +137,15 @@ export class Scheduler {
     const record = (status: ExecutionStatus, endedAt: number | null, error: string | null) =>
       execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash: null, error })
     execution.recorder.keepAlive({ executionId: id, ...heartbeat, callLeases: execution.leasing })
+    // Alone (callLeases false) until start says otherwise; null: takes no call leases at all.
     execution.recorder.execution({
-      ...{ id, startedAt, endedAt: null, status: "RUNNING", command, rootCallHash: null, error: null },
+      id,
+      startedAt,
+      endedAt: null,
+      status: "RUNNING",
+      command,
+      rootCallHash: null,
+      error: null,
       ...(execution.leasing ? { callLeases: false } : {}),
     })
     emit({ type: "execution-started", executionId: id, startedAt })
