@@ -41,7 +41,9 @@ export function leaseConformance(
     before(async () => {
       subject = await create()
       backend = subject.backend
-      assert.ok(backend.claimLeases !== undefined && backend.abandonStaleExecutions !== undefined)
+      assert.ok(
+        backend.claimLeases !== undefined && backend.abandonStaleExecutions !== undefined && backend.runningExecutions !== undefined,
+      )
       claim = backend.claimLeases.bind(backend)
       abandon = backend.abandonStaleExecutions.bind(backend)
     })
@@ -86,6 +88,24 @@ export function leaseConformance(
         ["RUNNING"],
       )
       assert.deepEqual(await abandon(NOW), [], "nothing is abandoned twice")
+    })
+
+    it("lists the RUNNING executions whose lease has not expired, with whether each takes call leases", async () => {
+      await backend.write({
+        executions: [
+          execution("18ALONE", { leaseExpiresAt: NOW + 20_000, callLeases: false }),
+          execution("18SHARING", { leaseExpiresAt: NOW + 20_000, callLeases: true }),
+          execution("18NONE", { leaseExpiresAt: NOW + 20_000 }),
+          execution("18EXPIRED", { leaseExpiresAt: NOW - 1, callLeases: true }),
+          execution("18DONE", { status: "DONE", endedAt: NOW, leaseExpiresAt: NOW + 20_000, callLeases: true }),
+        ],
+      })
+      const running = (await backend.runningExecutions?.(NOW))?.filter((e) => e.id.startsWith("18")) ?? []
+      assert.deepEqual(running.map((e) => [e.id, e.callLeases ?? null]).sort(), [
+        ["18ALONE", false],
+        ["18NONE", null],
+        ["18SHARING", true],
+      ])
     })
 
     it("lets a host that was abandoned but is alive renew its execution to RUNNING", async () => {
