@@ -106,6 +106,7 @@ export function leaseConformance(
         ["18NONE", null],
         ["18SHARING", true],
       ])
+      assert.deepEqual(await abandon(NOW), ["18EXPIRED"])
     })
 
     it("lets a host that was abandoned but is alive renew its execution to RUNNING", async () => {
