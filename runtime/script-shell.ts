@@ -113,7 +113,10 @@ function maskedLines(mask: ((text: string) => string) | undefined, emit: (text: 
   let pending = ""
   return {
     write(text: string): void {
-      if (mask === undefined) return emit(text)
+      if (mask === undefined) {
+        emit(text)
+        return
+      }
       pending += text
       const end = pending.lastIndexOf("\n") + 1
       const cut = end > 0 ? end : pending.length > 65_536 ? pending.length : 0
