@@ -124,15 +124,20 @@ describe("execution heartbeats and call leases", () => {
     try {
       const scheduler = new Scheduler({ backend, heartbeat: HEARTBEAT })
       const running = scheduler.run(work(1, 800))
+      let settled = false
+      void running.finally(() => {
+        settled = true
+      })
       const seen: number[] = []
-      for (let i = 0; i < 12; i++) {
+      while (!settled) {
         await sleep(60)
         assert.deepEqual(await observer.abandonStaleExecutions?.(Date.now()), [])
         const [execution] = await observer.listExecutions()
-        if (execution?.leaseExpiresAt != null) seen.push(execution.leaseExpiresAt)
+        if (execution?.status === "RUNNING" && execution.leaseExpiresAt != null) seen.push(execution.leaseExpiresAt)
       }
       assert.equal(await running, 10)
-      assert.ok(seen.length >= 10 && (seen.at(-1) ?? 0) - (seen[0] ?? 0) >= 400, `the lease moved on: ${seen.join(", ")}`)
+      // Renewed past the 300 ms a single lease lasts, while the call ran for 800 ms.
+      assert.ok(seen.length >= 3 && (seen.at(-1) ?? 0) - (seen[0] ?? 0) >= 300, `the lease moved on: ${seen.join(", ")}`)
       const [done] = await observer.listExecutions()
       assert.deepEqual([done?.status, done?.leaseExpiresAt], ["DONE", undefined])
     } finally {

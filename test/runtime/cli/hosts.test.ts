@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
 import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
@@ -75,7 +76,21 @@ describe("hosts sharing one SQLite database", () => {
     const marked = (count: number) =>
       existsSync(join(project.dir, "slow-runs")) && readFileSync(join(project.dir, "slow-runs"), "utf8").trim().split("\n").length >= count
     while (!marked(1)) await new Promise((resolve) => setTimeout(resolve, 50))
-    const killed = await runCli(["run", "workflow.ts", "slow", "--tag", "x"], { cwd: project.dir, killWhen: () => marked(2) })
+    // Killed once its task runs and its job is recorded RUNNING (rows go out every 200 ms).
+    const database = new SqliteBackend(join(project.dir, ".reductio", "reductio.db"))
+    await database.open()
+    let jobsRunning = 0
+    const watch = setInterval(async () => {
+      const rows = await database.db.selectFrom("job").select("seq").where("status", "=", "RUNNING").execute()
+      jobsRunning = rows.length
+    }, 50)
+    const killed = await runCli(["run", "workflow.ts", "slow", "--tag", "x"], {
+      cwd: project.dir,
+      killWhen: () => marked(2) && jobsRunning >= 2,
+    }).finally(async () => {
+      clearInterval(watch)
+      await database.close()
+    })
     assert.equal(killed.code, null, "killed by SIGKILL")
     const startedAt = Date.now()
     const taker = await runCli(["run", "workflow.ts", "slow", "--tag", "x"], { cwd: project.dir, env: { SLOW_MS: "50" } })
