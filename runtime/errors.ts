@@ -86,6 +86,8 @@ export const ERROR_CODES = {
    * bytes of one entry): shrink the bundle or raise the limit (agent/README.md names the flags).
    */
   ARCHIVE_TOO_LARGE: 5,
+  /** A secret environment variable a script names (`secretEnv`) is not set where the script runs. */
+  SECRET_MISSING: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

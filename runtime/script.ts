@@ -5,7 +5,8 @@
  * staged outputs are copied out after, and the call's value is `outputs` with each staged file or
  * directory replaced by its remote File or Dir and `stdout` replaced by the command's standard
  * output. It is an ordinary task (registered as
- * `reductio.script`), so it runs on any executor, the Batch agent included.
+ * `reductio.script`), so it runs on any executor, the Batch agent included. Cancelling the run
+ * (Ctrl-C) ends the shell (SIGTERM, then SIGKILL) and the call with CANCELLED.
  *
  * @example
  * const sorted = script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
@@ -14,16 +15,16 @@
  * })
  * // sorted: Lazy<{ sorted: File; lines: string }>
  */
-import { spawn } from "node:child_process"
-import { constants as fsConstants, openSync, closeSync } from "node:fs"
-import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { ReductioError } from "./errors.js"
 import type { CallOptions, Lazily, Lazy } from "./expression.js"
 import { Dir } from "./dir.js"
 import { File, isFile, isStagingDir, isStagingFile, STDOUT, type StagingDir, type StagingFile } from "./file.js"
+import { ENV_NAME, exists, firstLine, runShell, type ShellConfig } from "./script-shell.js"
 import { task } from "./task.js"
+import { currentSignal } from "./task-context.js"
 
 declare const stdoutBrand: unique symbol
 /** The type of {@link stdout}: a File that stands for the script's standard output. */
@@ -53,8 +54,16 @@ export interface ScriptOptions<O> extends CallOptions {
   readonly inputs?: Lazily<unknown>
   /** The value to return: StagingFiles and StagingDirs are copied out, `stdout` is the standard output. */
   readonly outputs?: O
-  /** Extra environment variables (part of the cache key). */
+  /** Extra environment variables. Stored with the call's arguments, in plaintext, and part of its cache key. */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Names of environment variables holding secrets (`["API_TOKEN"]`): each is read from the
+   * environment of the process that runs the script (the host's for the local and process
+   * executors; on AWS Batch, the executor's `secrets` put it there) and passed to the command.
+   * Only the names are stored and hashed; the values never reach the database, the scratch store
+   * or a hash, and are masked in the script's stderr. Unset where it runs: SECRET_MISSING.
+   */
+  readonly secretEnv?: readonly string[]
   /** The shell (default: bash with `set -euo pipefail`, or /bin/sh with `set -eu` without bash). */
   readonly shell?: string
 }
@@ -62,12 +71,6 @@ export interface ScriptOptions<O> extends CallOptions {
 const SCRIPT_TASK = "reductio.script"
 const OUTPUT = "reductio.output"
 const STAGE_CONCURRENCY = 16
-const STDERR_TAIL = 4096
-
-interface ScriptConfig {
-  readonly env?: Readonly<Record<string, string>>
-  readonly shell?: string
-}
 
 /** An output as plain data, so the cache key holds the output's path but not its current hash. */
 type OutputSpec =
@@ -79,17 +82,40 @@ type OutputSpec =
 /**
  * Runs `command` in a shell as a task. Non-zero exit → SCRIPT_FAILED (with the exit code and the
  * tail of stderr); a declared output the command did not write → OUTPUT_MISSING; a missing input →
- * FILE_NOT_FOUND.
+ * FILE_NOT_FOUND; a `secretEnv` variable unset where it runs → SECRET_MISSING; the run cancelled
+ * → CANCELLED.
  *
  * @example
  * const counted = script("wc -l < in.txt", { inputs: [new File("in.txt").stage()] }) // Lazy<string>
+ * const posted = script('curl -fsS -H "Authorization: Bearer $API_TOKEN" https://api.example.com/run', {
+ *   secretEnv: ["API_TOKEN"],    // the value comes from the environment where the script runs
+ * })
  */
 export function script<O = Stdout>(command: Lazily<string>, options: ScriptOptions<O> = {}): Lazy<ScriptResult<O>> {
-  const { inputs, outputs, env, shell, ...callOptions } = options
-  const config: ScriptConfig = { ...(env === undefined ? {} : { env }), ...(shell === undefined ? {} : { shell }) }
+  const { inputs, outputs, env, shell, secretEnv, ...callOptions } = options
+  const config: ShellConfig = {
+    ...(env === undefined ? {} : { env }),
+    ...(shell === undefined ? {} : { shell }),
+    ...(secretEnv === undefined || secretEnv.length === 0 ? {} : { secretEnv: checkSecretNames(secretEnv, env) }),
+  }
   const args = [command, inputs ?? [], toSpec(outputs === undefined ? stdout : outputs), config] as const
   const call = Object.keys(callOptions).length === 0 ? scriptTask : scriptTask.options(callOptions)
   return (call as unknown as (...a: readonly unknown[]) => Lazy<ScriptResult<O>>)(...args)
+}
+
+/** The secret variable names, sorted (their order changes nothing); INVALID_ARGUMENT for a bad one. */
+function checkSecretNames(names: readonly string[], env: Readonly<Record<string, string>> | undefined): string[] {
+  if (!Array.isArray(names)) throw new ReductioError("INVALID_ARGUMENT", "script secretEnv must be an array of variable names")
+  for (const name of names) {
+    if (typeof name !== "string" || !ENV_NAME.test(name))
+      throw new ReductioError("INVALID_ARGUMENT", `script secretEnv: ${JSON.stringify(name)} is not an environment variable name`)
+    if (env !== undefined && Object.hasOwn(env, name))
+      throw new ReductioError(
+        "INVALID_ARGUMENT",
+        `script: ${name} is in both env (stored in plaintext) and secretEnv; keep it in secretEnv only`,
+      )
+  }
+  return [...new Set(names)].sort()
 }
 
 /** Replaces output Files with plain specs (paths only); anything else is kept. */
@@ -108,13 +134,14 @@ function toSpec(value: unknown): unknown {
 
 const scriptTask = task(
   "script",
-  async (command: string, inputs: unknown, outputs: unknown, config: ScriptConfig): Promise<unknown> => {
+  async (command: string, inputs: unknown, outputs: unknown, config: ShellConfig): Promise<unknown> => {
+    const signal = currentSignal()
     const root = await mkdtemp(join(tmpdir(), "reductio-script-"))
     try {
       const work = join(root, "work")
       await mkdir(work)
       await stageInputs(inputs, work)
-      await runShell(command, config, root, work)
+      await runShell(command, config, root, work, signal)
       return await collectOutputs(outputs, root, work, command)
     } finally {
       await rm(root, { recursive: true, force: true })
@@ -140,30 +167,6 @@ async function stageInputs(inputs: unknown, work: string): Promise<void> {
         details: { uri: staging.remote.path, local: staging.local },
       })
     }
-  })
-}
-
-async function runShell(command: string, config: ScriptConfig, root: string, work: string): Promise<void> {
-  const shell = config.shell ?? (await defaultShell())
-  const strict = shell.endsWith("bash") ? "set -euo pipefail" : "set -eu"
-  const scriptPath = join(root, "command.sh")
-  await writeFile(scriptPath, `${strict}\n${command}\n`)
-  const stdoutFd = openSync(join(root, "stdout"), "w")
-  let tail = ""
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
-    const child = spawn(shell, [scriptPath], { cwd: work, env: { ...process.env, ...config.env }, stdio: ["ignore", stdoutFd, "pipe"] })
-    child.stderr?.on("data", (chunk: Buffer) => {
-      // The job's log (the agent captures the process's stderr) shows the tool's own messages.
-      process.stderr.write(chunk)
-      tail = (tail + chunk.toString("utf8")).slice(-STDERR_TAIL)
-    })
-    child.once("error", fail)
-    child.once("close", (code, signal) => done({ code, signal }))
-  }).finally(() => closeSync(stdoutFd))
-  if (exit.code === 0) return
-  const how = exit.signal === null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`
-  throw new ReductioError("SCRIPT_FAILED", `script ${how}: ${firstLine(command)}\n${tail.trimEnd()}`, {
-    details: { exitCode: exit.code, signal: exit.signal, stderrTail: tail, command },
   })
 }
 
@@ -243,27 +246,6 @@ async function isDirectory(path: string): Promise<boolean> {
     (info) => info.isDirectory(),
     () => false,
   )
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path, fsConstants.F_OK).then(
-    () => true,
-    () => false,
-  )
-}
-
-let shellChoice: Promise<string> | undefined
-function defaultShell(): Promise<string> {
-  shellChoice ??= (async () => {
-    for (const candidate of ["/bin/bash", "/usr/bin/bash"]) if (await exists(candidate)) return candidate
-    return "/bin/sh"
-  })()
-  return shellChoice
-}
-
-function firstLine(command: string): string {
-  const line = command.trim().split("\n")[0] ?? ""
-  return line.length > 80 ? `${line.slice(0, 77)}...` : line
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {

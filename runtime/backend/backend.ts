@@ -5,10 +5,13 @@
  * (tasks, values, evaluations, calls, edges) are insert-if-absent, so replays are idempotent.
  */
 
-/** Status of an execution (one `reductio run`). */
-export type ExecutionStatus = "RUNNING" | "DONE" | "FAILED" | "CANCELLED"
-/** Status of a job (one call within an execution). */
-export type JobStatus = "PENDING" | "RUNNING" | "DONE" | "CACHED" | "FAILED" | "CANCELLED"
+/**
+ * Status of an execution (one `reductio run`). ABANDONED: it was RUNNING when its host stopped
+ * renewing its lease (killed, crashed, lost), as found by {@link Backend.abandonStaleExecutions}.
+ */
+export type ExecutionStatus = "RUNNING" | "DONE" | "FAILED" | "CANCELLED" | "ABANDONED"
+/** Status of a job (one call within an execution); ABANDONED: unfinished in an abandoned execution. */
+export type JobStatus = "PENDING" | "RUNNING" | "DONE" | "CACHED" | "FAILED" | "CANCELLED" | "ABANDONED"
 
 export interface ExecutionRecord {
   /** Globally unique (time-ordered) id. */
@@ -22,7 +25,23 @@ export interface ExecutionRecord {
   readonly rootCallHash: string | null
   /** The error message when the execution failed. */
   readonly error: string | null
+  /**
+   * While RUNNING: until when its host vouches for it (ms since the epoch). The host renews it
+   * every heartbeat; past it, the execution counts as abandoned. Null or absent: not known (rows
+   * written before migration 0005 count from `startedAt`, see {@link LEGACY_EXECUTION_LEASE_MS}).
+   */
+  readonly leaseExpiresAt?: number | null
+  /**
+   * Whether it takes call leases: true, it does; false, it runs alone and takes them once another
+   * execution appears (others wait until it does); null or absent, it takes none.
+   */
+  readonly callLeases?: boolean | null
 }
+
+/** How long a RUNNING execution recorded without a lease (by a reductio before 0005) counts as alive. */
+export const LEGACY_EXECUTION_LEASE_MS = 60 * 60 * 1000
+/** The error an abandoned execution is recorded with. */
+export const ABANDONED_MESSAGE = "abandoned: its host stopped renewing its lease (killed, crashed or cut off)"
 
 export interface JobRecord {
   readonly executionId: string
@@ -128,6 +147,51 @@ export interface WriteBatch {
   readonly files?: readonly FileUseRecord[]
   /** Upserted by (executionId, key). */
   readonly tags?: readonly TagRecord[]
+  /** Call leases this batch releases or renews (see {@link Backend.claimLeases}). */
+  readonly leases?: LeaseUpdate
+}
+
+/**
+ * What a batch does to one holder's call leases, in its transaction: a released lease goes with
+ * the batch that records the call's evaluation, so another host never sees neither.
+ */
+export interface LeaseUpdate {
+  /** The execution holding the leases. */
+  readonly holder: string
+  /** Eval hashes whose leases the holder gives up; `"all"`: every lease it holds. */
+  readonly release?: readonly string[] | "all"
+  /** Extends every other lease the holder still holds to this time (ms since the epoch). */
+  readonly renewUntil?: number
+  /**
+   * Leases the holder takes without a claim (until `renewUntil`, else this batch's expiry): the
+   * calls it was running alone when another execution appeared. One another holder has is left.
+   */
+  readonly acquire?: { readonly evalHashes: readonly string[]; readonly expiresAt: number }
+}
+
+/** A request to take call leases (see {@link Backend.claimLeases}). */
+export interface LeaseClaim {
+  readonly holder: string
+  readonly evalHashes: readonly string[]
+  /** The holder's clock: leases that expired before it may be taken over. */
+  readonly now: number
+  readonly expiresAt: number
+  /**
+   * False: claim even where an evaluation exists (the caller found it unusable, e.g. a File in it
+   * changed). Default true: a call with an evaluation is not claimed.
+   */
+  readonly unlessEvaluated?: boolean
+}
+
+/** What a {@link LeaseClaim} got. */
+export interface LeaseClaims {
+  /** Eval hashes whose lease the holder holds now; for each, no evaluation existed once it held it. */
+  readonly claimed: readonly string[]
+  /** Of `claimed`, those taken over from another holder whose lease had expired, with that holder. */
+  readonly takenOver: ReadonlyMap<string, string>
+  /** Not claimed because another holder's lease is live: that holder and its expiry. */
+  readonly held: ReadonlyMap<string, { readonly holder: string; readonly expiresAt: number }>
+  /** The rest is not claimed because an evaluation exists: look it up again. */
 }
 
 /** Which content-addressed rows to read back (see {@link Backend.readContent}). */
@@ -232,4 +296,22 @@ export interface Backend {
   readContent?(request: ContentRequest): Promise<WriteBatch>
   /** Uses of a file path, newest first (lineage). */
   fileUses?(path: string): Promise<(FileUseRecord & { taskName: string; executionId: string | null; at: number | null })[]>
+  /**
+   * Call leases between hosts sharing this store: takes, for `holder`, the lease of each eval hash
+   * that has neither a live lease of another holder nor (unless `unlessEvaluated` is false) an
+   * evaluation; an expired lease is taken over, the holder's own lease is extended. Atomic per
+   * hash against concurrent claims and writes: of two hosts, one claims; a host that claims after
+   * another recorded the evaluation (and released its lease in that batch) does not. Backends
+   * without it give no cross-host exclusion (each host runs what it finds uncached).
+   */
+  claimLeases?(claim: LeaseClaim): Promise<LeaseClaims>
+  /**
+   * Marks every RUNNING execution whose lease expired before `now` as ABANDONED (ended at its
+   * lease's expiry), with its PENDING and RUNNING jobs, and drops the call leases it held.
+   * Returns their ids (none: nothing was written). A host that is alive after all renews its
+   * row to RUNNING with its next heartbeat.
+   */
+  abandonStaleExecutions?(now: number): Promise<string[]>
+  /** The RUNNING executions whose lease has not expired at `now` (for call leases: who else runs). */
+  runningExecutions?(now: number): Promise<ExecutionRecord[]>
 }

@@ -130,7 +130,8 @@ async function copyOne(
     key,
     value,
   }))
-  await target.write({ executions: [execution], tags })
+  // Whether it takes call leases is about the source's hosts: in the target, no run waits on it.
+  await target.write({ executions: [{ ...execution, callLeases: null }], tags })
   return { executions: 1, present: 0, jobs: jobs.length, calls: calls.length, values, tasks: tasks.length }
 }
 

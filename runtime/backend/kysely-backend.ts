@@ -19,10 +19,13 @@ import type {
   FileUseRecord,
   JobStatus,
   JobView,
+  LeaseClaim,
+  LeaseClaims,
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
 import { chunked, loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
+import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import { knownMigrationNames, migrationProvider } from "./migrations.js"
 import type { Database } from "./schema.js"
@@ -119,8 +122,46 @@ export class KyselyBackend implements Backend {
     try {
       if (this.#adapter.writeBatch !== undefined) return await this.#adapter.writeBatch(batch)
       const rows = batchRows(batch)
-      if (rows.size === 0) return
-      await retryConflicts(() => this.db.transaction().execute((trx) => insertRows(trx, rows, this.#adapter.maxParameters)))
+      const leases = batch.leases
+      if (rows.size === 0 && leases === undefined) return
+      const { maxParameters } = this.#adapter
+      await retryConflicts(() =>
+        this.db.transaction().execute(async (trx) => {
+          await insertRows(trx, rows, maxParameters)
+          if (leases !== undefined) await applyLeaseUpdate(trx, leases, maxParameters)
+        }),
+      )
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+  }
+
+  async claimLeases(claim: LeaseClaim): Promise<LeaseClaims> {
+    if (claim.evalHashes.length === 0) return { claimed: [], takenOver: new Map(), held: new Map() }
+    try {
+      return await this.#adapter.claimLeases(claim)
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+  }
+
+  async runningExecutions(now: number): Promise<ExecutionRecord[]> {
+    try {
+      const rows = await this.db
+        .selectFrom("execution")
+        .selectAll()
+        .where("status", "=", "RUNNING")
+        .where("lease_expires_at", ">=", now)
+        .execute()
+      return rows.map(toExecution)
+    } catch (error) {
+      throw this.#adapter.translateError(error)
+    }
+  }
+
+  async abandonStaleExecutions(now: number): Promise<string[]> {
+    try {
+      return await abandonStaleExecutions(this.db, now)
     } catch (error) {
       throw this.#adapter.translateError(error)
     }
@@ -414,6 +455,8 @@ function toExecution(row: {
   command: string
   root_call_hash: Buffer | null
   error: string | null
+  lease_expires_at: number | string | null
+  call_leases: number | null
 }): ExecutionRecord {
   return {
     id: row.id,
@@ -423,6 +466,9 @@ function toExecution(row: {
     command: row.command,
     rootCallHash: hashFromNullable(row.root_call_hash),
     error: row.error,
+    // As the other backends read it: absent unless the execution has a lease.
+    ...(row.lease_expires_at === null ? {} : { leaseExpiresAt: toTime(row.lease_expires_at) }),
+    ...(row.call_leases === null ? {} : { callLeases: row.call_leases === 1 }),
   }
 }
 

@@ -15,9 +15,13 @@ import type {
   FileUseRecord,
   JobRecord,
   JobView,
+  LeaseClaim,
+  LeaseClaims,
+  LeaseUpdate,
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
+import { ABANDONED_MESSAGE, LEGACY_EXECUTION_LEASE_MS } from "./backend.js"
 
 /**
  * @example
@@ -34,12 +38,20 @@ export class MemoryBackend implements Backend {
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
   readonly #files = new Map<string, FileUseRecord>()
   readonly #tags = new Map<string, Map<string, string>>()
+  readonly #leases = new Map<string, { holder: string; expiresAt: number }>()
 
   async open(): Promise<void> {}
   async close(): Promise<void> {}
 
   async write(batch: WriteBatch): Promise<void> {
-    for (const e of batch.executions ?? []) this.#executions.set(e.id, e)
+    for (const { leaseExpiresAt, callLeases, ...e } of batch.executions ?? []) {
+      // As the SQL backends read them back: absent when null.
+      this.#executions.set(e.id, {
+        ...e,
+        ...(leaseExpiresAt == null ? {} : { leaseExpiresAt }),
+        ...(callLeases == null ? {} : { callLeases }),
+      })
+    }
     for (const t of batch.tasks ?? []) if (!this.#tasks.has(t.hash)) this.#tasks.set(t.hash, t)
     for (const v of batch.values ?? []) if (!this.#values.has(v.hash)) this.#values.set(v.hash, v.bytes)
     for (const e of batch.evaluations ?? []) {
@@ -58,6 +70,61 @@ export class MemoryBackend implements Backend {
       if (tags === undefined) this.#tags.set(t.executionId, (tags = new Map()))
       tags.set(t.key, t.value)
     }
+    if (batch.leases !== undefined) this.#updateLeases(batch.leases)
+  }
+
+  #updateLeases({ holder, release, renewUntil, acquire }: LeaseUpdate): void {
+    for (const evalHash of acquire?.evalHashes ?? [])
+      if (!this.#leases.has(evalHash)) this.#leases.set(evalHash, { holder, expiresAt: acquire?.expiresAt ?? 0 })
+    const released = release === "all" ? undefined : new Set(release ?? [])
+    for (const [evalHash, lease] of this.#leases) {
+      if (lease.holder !== holder) continue
+      if (released === undefined || released.has(evalHash)) this.#leases.delete(evalHash)
+      else if (renewUntil !== undefined) lease.expiresAt = renewUntil
+    }
+  }
+
+  async claimLeases(claim: LeaseClaim): Promise<LeaseClaims> {
+    const claimed: string[] = []
+    const takenOver = new Map<string, string>()
+    const held = new Map<string, { holder: string; expiresAt: number }>()
+    for (const evalHash of new Set(claim.evalHashes)) {
+      const lease = this.#leases.get(evalHash)
+      if (lease !== undefined && lease.holder !== claim.holder && lease.expiresAt >= claim.now) {
+        held.set(evalHash, { ...lease })
+        continue
+      }
+      if (claim.unlessEvaluated !== false && this.#evaluations.has(evalHash)) continue
+      if (lease !== undefined && lease.holder !== claim.holder) takenOver.set(evalHash, lease.holder)
+      this.#leases.set(evalHash, { holder: claim.holder, expiresAt: claim.expiresAt })
+      claimed.push(evalHash)
+    }
+    return { claimed, takenOver, held }
+  }
+
+  async runningExecutions(now: number): Promise<ExecutionRecord[]> {
+    return [...this.#executions.values()].filter((e) => e.status === "RUNNING" && (e.leaseExpiresAt ?? -1) >= now)
+  }
+
+  async abandonStaleExecutions(now: number): Promise<string[]> {
+    const abandoned: string[] = []
+    for (const execution of this.#executions.values()) {
+      const expiresAt = execution.leaseExpiresAt ?? execution.startedAt + LEGACY_EXECUTION_LEASE_MS
+      if (execution.status !== "RUNNING" || expiresAt >= now) continue
+      abandoned.push(execution.id)
+      this.#executions.set(execution.id, {
+        ...execution,
+        status: "ABANDONED",
+        endedAt: execution.leaseExpiresAt ?? now,
+        error: ABANDONED_MESSAGE,
+      })
+      for (const [seq, job] of this.#jobs.get(execution.id) ?? []) {
+        if (job.status === "PENDING" || job.status === "RUNNING")
+          this.#jobs.get(execution.id)?.set(seq, { ...job, status: "ABANDONED", endedAt: now })
+      }
+      this.#updateLeases({ holder: execution.id, release: "all" })
+    }
+    return abandoned
   }
 
   async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {

@@ -18,6 +18,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0002_file_use_origin": { up: (db) => fileUseOrigin(db, dialect) },
     "0003_evaluation_call": { up: (db) => evaluationCall(db, dialect) },
     "0004_call_replay": { up: (db) => callReplay(db) },
+    "0005_execution_heartbeat_leases": { up: (db) => executionHeartbeatLeases(db, dialect) },
   }
 }
 
@@ -168,4 +169,29 @@ async function callReplay(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("evaluation").addColumn("replayable", "integer").execute()
   await db.schema.alterTable("call_node").addColumn("checked", "integer").execute()
   await db.schema.alterTable("job").addColumn("reused_calls", "integer").execute()
+}
+
+/**
+ * Killed hosts and overlapping runs: `execution.lease_expires_at` is how long a RUNNING
+ * execution's host vouches for it (renewed every heartbeat; past it the execution is ABANDONED),
+ * indexed only over RUNNING rows; `execution.call_leases` whether it takes call leases (1), will
+ * once another run appears (0, running alone), or takes none (null); `call_lease` holds, per eval hash, the execution running that
+ * call and until when (and whom it took the call over from), so another host waits for the result
+ * instead of running it too. Rows from
+ * before have no lease (see LEGACY_EXECUTION_LEASE_MS).
+ */
+async function executionHeartbeatLeases(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const time = dialect === "sqlite" ? "integer" : "bigint"
+  await db.schema.alterTable("execution").addColumn("lease_expires_at", time).execute()
+  await db.schema.alterTable("execution").addColumn("call_leases", "integer").execute()
+  await sql`create index execution_running on execution (lease_expires_at) where status = 'RUNNING'`.execute(db)
+  await db.schema
+    .createTable("call_lease")
+    .addColumn("eval_hash", dialect === "sqlite" ? "blob" : "bytea", (c) => c.primaryKey())
+    .addColumn("holder", "text", (c) => c.notNull())
+    .addColumn("expires_at", time, (c) => c.notNull())
+    // The holder it was taken over from, when its lease had expired (what the taker reports).
+    .addColumn("taken_from", "text")
+    .modifyEnd(dialect === "sqlite" ? sql`without rowid` : sql``)
+    .execute()
 }

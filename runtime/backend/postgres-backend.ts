@@ -18,6 +18,8 @@ import pg from "pg"
 import { ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, retryConflicts, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
+import type { LeaseUpdate } from "./backend.js"
+import { claimPostgresLeases, leaseCtes } from "./postgres-leases.js"
 import { type BatchRows, batchRows, checkHash, sortByKey, TABLES, type TableSpec } from "./sql-rows.js"
 
 /** Options of a {@link PostgresBackend}. */
@@ -87,11 +89,12 @@ function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDiale
     hex: (column) => sql<string | null>`encode(${sql.ref(column)}, 'hex')`,
     async writeBatch(batch) {
       const rows = batchRows(batch, "hex")
-      if (rows.size === 0) return
-      const statement = batchStatement(rows)
+      if (rows.size === 0 && batch.leases === undefined) return
+      const statement = batchStatement(rows, batch.leases)
       const client = pool as pg.Pool
       await retryConflicts(() => client.query(statement.text, statement.values))
     },
+    claimLeases: (claim) => claimPostgresLeases(pool as pg.Pool, claim, retryConflicts),
     // One array parameter, however many hashes.
     hashIn: (column, hashes) => sql<boolean>`${sql.ref(column)} = any(${byteaArray(hashes)}::bytea[])`,
     translateError(error) {
@@ -108,7 +111,7 @@ function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDiale
  * after another in an order set by their position; with tables always in the order of TABLES and
  * rows sorted by key, two writers still take row locks in one order.
  */
-export function batchStatement(rows: BatchRows): { text: string; values: unknown[] } {
+export function batchStatement(rows: BatchRows, leases?: LeaseUpdate): { text: string; values: unknown[] } {
   const values: unknown[] = []
   const inserts: string[] = []
   for (const spec of TABLES) {
@@ -130,6 +133,9 @@ export function batchStatement(rows: BatchRows): { text: string; values: unknown
       `${spec.table} as (insert into "${spec.table}" (${quoted(spec)}) select ${selected.join(", ")} from unnest(${params.join(", ")}) as u(${names}) ${conflictSql(spec)})`,
     )
   }
+  // The evaluations a batch records and the leases it releases commit together.
+  if (leases !== undefined) inserts.push(...leaseCtes(leases, values))
+  if (inserts.length === 0) return { text: "select 1", values }
   return { text: `with ${inserts.join(",\n")}\nselect 1`, values }
 }
 
@@ -155,6 +161,8 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   reused_calls: "int4",
   started_at: "int8",
   ended_at: "int8",
+  lease_expires_at: "int8",
+  call_leases: "int4",
 }
 
 /** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */

@@ -20,6 +20,10 @@ export interface ExecutionTable {
   command: string
   root_call_hash: HashColumn | null
   error: string | null
+  /** While RUNNING: until when its host vouches for it (migration 0005); null before. */
+  lease_expires_at: TimeColumn | null
+  /** 1: takes call leases; 0: alone so far, takes them once another run appears; null: takes none. */
+  call_leases: number | null
 }
 
 export interface JobTable {
@@ -90,6 +94,16 @@ export interface TagTable {
   value: string
 }
 
+/** Who runs a call right now, across hosts (migration 0005): one row per leased eval hash. */
+export interface CallLeaseTable {
+  eval_hash: HashColumn
+  /** The execution holding the lease. */
+  holder: string
+  expires_at: TimeColumn
+  /** The holder whose expired lease this one took over, if any. */
+  taken_from: string | null
+}
+
 /** Every table of the schema, as the latest migration leaves it. */
 export interface Database {
   execution: ExecutionTable
@@ -101,6 +115,7 @@ export interface Database {
   call_edge: CallEdgeTable
   file_use: FileUseTable
   tag: TagTable
+  call_lease: CallLeaseTable
 }
 
 /** The SQL dialects the kysely backends speak. */

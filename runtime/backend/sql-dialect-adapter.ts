@@ -4,7 +4,7 @@
  * Postgres each contribute (connecting, guarding a migration, faster paths, error mapping).
  */
 import type { CompiledQuery, Kysely, RawBuilder } from "kysely"
-import type { WriteBatch } from "./backend.js"
+import type { LeaseClaim, LeaseClaims, WriteBatch } from "./backend.js"
 import type { Database, SqlDialectName } from "./schema.js"
 
 /** What one SQL database contributes to a {@link KyselyBackend}. */
@@ -25,8 +25,10 @@ export interface SqlDialectAdapter {
    * that faster than objects (10,000 jobs for `reductio log`); else kysely runs it.
    */
   selectArrays?(query: CompiledQuery): Promise<unknown[][]>
-  /** Writes a batch in one transaction, faster than kysely could; else kysely writes. */
+  /** Writes a batch (with its lease release and renewal) in one transaction, faster than kysely could; else kysely writes. */
   writeBatch?(batch: WriteBatch): void | Promise<void>
+  /** See {@link Backend.claimLeases}: atomic as this database allows (sqlite-leases.ts, postgres-leases.ts). */
+  claimLeases(claim: LeaseClaim): Promise<LeaseClaims>
   /**
    * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
    * callHash, replayable]` rows (hex hashes). Deep recursions look up one hash at a time, so

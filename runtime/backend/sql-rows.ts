@@ -36,7 +36,7 @@ export const TABLES: readonly TableSpec[] = [
   { table: "evaluation", columns: ["eval_hash", "value_hash", "call_hash", "replayable"], key: ["eval_hash"], upsert: true },
   {
     table: "execution",
-    columns: ["id", "started_at", "ended_at", "status", "command", "root_call_hash", "error"],
+    columns: ["id", "started_at", "ended_at", "status", "command", "root_call_hash", "error", "lease_expires_at", "call_leases"],
     key: ["id"],
     upsert: true,
   },
@@ -226,6 +226,8 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       e.command,
       nullable(e.rootCallHash),
       e.error,
+      e.leaseExpiresAt ?? null,
+      e.callLeases == null ? null : e.callLeases ? 1 : 0,
     ]),
   )
   put(

@@ -12,7 +12,9 @@ import { Kysely, SqliteDialect, sql } from "kysely"
 import { ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
+import type { WriteBatch } from "./backend.js"
 import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec } from "./sql-rows.js"
+import { sqliteLeases } from "./sqlite-leases.js"
 
 /**
  * @example
@@ -40,7 +42,8 @@ const ROWS_PER_STATEMENT = 64
 
 function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): SqlDialectAdapter {
   let raw: BetterSqlite3.Database | undefined
-  let writeTransaction: ((rows: BatchRows) => void) | undefined
+  let writeTransaction: ((rows: BatchRows, leases: WriteBatch["leases"]) => void) | undefined
+  const leases = sqliteLeases(() => raw as BetterSqlite3.Database)
   const statements = new Map<string, BetterSqlite3.Statement>()
   const unreadable = (error: unknown) =>
     new ReductioError("DB_UNREADABLE", `cannot open the SQLite database ${shownPath}: ${messageOf(error)}`, {
@@ -61,7 +64,8 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     return prepared
   }
 
-  const insertAll = (rows: BatchRows) => {
+  const insertAll = (rows: BatchRows, update: WriteBatch["leases"]) => {
+    if (update !== undefined) leases.apply(update)
     for (const spec of TABLES) {
       const tableRows = rows.get(spec.table)
       if (tableRows === undefined) continue
@@ -146,9 +150,12 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     },
     writeBatch(batch) {
       const rows = batchRows(batch)
-      if (rows.size === 0) return
+      if (rows.size === 0 && batch.leases === undefined) return
       writeTransaction ??= (raw as BetterSqlite3.Database).transaction(insertAll)
-      writeTransaction(rows)
+      writeTransaction(rows, batch.leases)
+    },
+    async claimLeases(claim) {
+      return leases.claim(claim)
     },
     // One JSON parameter, decoded by SQLite: no Buffer and no query node per hash.
     hashIn: (column, hashes) =>
@@ -159,6 +166,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     },
     close() {
       statements.clear()
+      leases.clear()
       writeTransaction = undefined
       if (raw?.open === true) raw.close()
       raw = undefined

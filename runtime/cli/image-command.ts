@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import type { Command } from "commander"
+import { envValue } from "../env.js"
 import { ReductioError, exitCodeOf } from "../errors.js"
 import { type DockerCli, dockerCli } from "../image/docker-cli.js"
 import { packageRoot, packageVersion } from "../package-root.js"
@@ -127,8 +128,8 @@ function printImage(io: CliIo, flags: { json?: boolean }, image: { image: string
 async function registry(io: CliIo, flags: EcrFlags) {
   const { EcrRegistry } = await import("../image/ecr-registry.js")
   return new EcrRegistry({
-    region: flags.region ?? io.env["AWS_REGION"] ?? io.env["AWS_DEFAULT_REGION"],
-    endpoint: flags.endpoint ?? io.env["AWS_ENDPOINT_URL_ECR"] ?? io.env["AWS_ENDPOINT_URL"],
+    region: flags.region ?? envValue(io.env, "AWS_REGION") ?? envValue(io.env, "AWS_DEFAULT_REGION"),
+    endpoint: flags.endpoint ?? envValue(io.env, "AWS_ENDPOINT_URL_ECR") ?? envValue(io.env, "AWS_ENDPOINT_URL"),
     credentials: credentialsFrom(io.env),
   })
 }
@@ -142,5 +143,5 @@ function credentialsFrom(env: NodeJS.ProcessEnv) {
 }
 
 function docker(io: CliIo, flags: DockerFlags): DockerCli {
-  return dockerCli({ binary: flags.docker ?? io.env["REDUCTIO_DOCKER"] ?? "docker", log: (line) => io.err(`${line}\n`) })
+  return dockerCli({ binary: flags.docker ?? envValue(io.env, "REDUCTIO_DOCKER") ?? "docker", log: (line) => io.err(`${line}\n`) })
 }

@@ -36,6 +36,8 @@ export const registerLogCommand: CommandRegistration = (program, io, done) => {
 
 function logCommand(io: CliIo, executionId: string | undefined, flags: LogFlags): Promise<number> {
   return withProjectBackend(io, flags, async (backend) => {
+    // An execution whose host died shows as ABANDONED, not RUNNING forever.
+    await backend.abandonStaleExecutions?.(Date.now())
     if (flags.file !== undefined) await printLineage(io, backend, flags.file, flags.json === true)
     else if (executionId === undefined) await printExecutions(io, backend, flags)
     else await printJobs(io, backend, executionId, flags.json === true)

@@ -18,6 +18,7 @@ interface TaskCounts {
   CACHED: number
   DONE: number
   CANCELLED: number
+  ABANDONED: number
   total: number
   firstAt: number
   lastAt: number
@@ -74,7 +75,18 @@ export class Progress {
   #counts(task: string): TaskCounts {
     let counts = this.#tasks.get(task)
     if (counts === undefined) {
-      counts = { PENDING: 0, RUNNING: 0, FAILED: 0, CACHED: 0, DONE: 0, CANCELLED: 0, total: 0, firstAt: Date.now(), lastAt: Date.now() }
+      counts = {
+        PENDING: 0,
+        RUNNING: 0,
+        FAILED: 0,
+        CACHED: 0,
+        DONE: 0,
+        CANCELLED: 0,
+        ABANDONED: 0,
+        total: 0,
+        firstAt: Date.now(),
+        lastAt: Date.now(),
+      }
       this.#tasks.set(task, counts)
     }
     return counts

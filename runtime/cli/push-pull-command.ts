@@ -46,6 +46,8 @@ async function copyCommand(io: CliIo, direction: "push" | "pull", other: string,
     local = await openBackend(loaded.database, { cwd: loaded.projectDir })
     remote = await openBackend(other, { cwd: io.cwd })
     const [source, target] = direction === "push" ? [local, remote] : [remote, local]
+    // Copied once as ABANDONED: a dead host's RUNNING execution would be copied again every time.
+    await source.abandonStaleExecutions?.(Date.now())
     const counts = await copyExecutions(source, target, {
       executions,
       onExecution: (execution, copied) => {

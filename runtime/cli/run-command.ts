@@ -6,6 +6,7 @@
 import { relative } from "node:path"
 import type { Command } from "commander"
 import { loadConfig } from "../config/load-config.js"
+import { envValue } from "../env.js"
 import { exitCodeOf, isReductioError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
 import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
@@ -78,7 +79,7 @@ async function runCommand(
   command: Command,
 ): Promise<number> {
   try {
-    await preloadBackendModules(flags.db ?? io.env.REDUCTIO_DB)
+    await preloadBackendModules(flags.db ?? envValue(io.env, "REDUCTIO_DB"))
     const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
     const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
     if (wantsHelp) {

@@ -6,9 +6,10 @@
 import type { Backend } from "../backend/backend.js"
 import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
+import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
-import { ReductioError } from "../errors.js"
-import { Scheduler } from "../scheduler/scheduler.js"
+import { isReductioError, ReductioError } from "../errors.js"
+import { type HeartbeatOptions, Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
 
@@ -54,17 +55,28 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       cache: options.cache,
       workflowPath: options.workflowPath,
       onEvent: progress.onEvent,
+      ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
+      ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),
     })
     const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })
     progress.finish("DONE")
     return { ok: true, executionId: scheduler.lastExecutionId as string, value }
   } catch (error) {
-    progress.finish(controller.signal.aborted ? "CANCELLED" : "FAILED")
+    // The status the scheduler recorded: a cancelled run rejects with CANCELLED.
+    progress.finish(isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED")
     return { ok: false, executionId: scheduler?.lastExecutionId, error }
   } finally {
     process.off("SIGINT", onSigint)
     await scheduler?.stop().catch(() => undefined)
     await backend?.close().catch(() => undefined)
+  }
+}
+
+/** The configuration's heartbeat (seconds) as the scheduler takes it (ms). */
+function heartbeatMs(heartbeat: HeartbeatConfig): HeartbeatOptions {
+  return {
+    ...(heartbeat.intervalSeconds === undefined ? {} : { intervalMs: heartbeat.intervalSeconds * 1000 }),
+    ...(heartbeat.expirySeconds === undefined ? {} : { expiryMs: heartbeat.expirySeconds * 1000 }),
   }
 }
 

@@ -42,6 +42,13 @@ export interface AwsBatchExecutorConfig {
   readonly arrayMaxSize?: number
   readonly tags?: Readonly<Record<string, string>>
   readonly region?: string
+  /**
+   * Secret variables the containers get: name → Secrets Manager secret or SSM parameter ARN,
+   * resolved by Batch when a container starts (never stored by reductio).
+   */
+  readonly secrets?: Readonly<Record<string, string>>
+  /** The execution role Batch reads `secrets` with. */
+  readonly executionRole?: string
 }
 
 /** AWS Glue, through the Python shim. */
@@ -92,6 +99,19 @@ export interface ReductioConfig {
   /** Named concurrency limits, e.g. `{ db: 2 }`. */
   readonly limits?: Readonly<Record<string, number>>
   readonly s3?: S3Config
+  /**
+   * Call leases between hosts sharing the database (default true): a call another run is
+   * executing is waited for, not run twice. `false` for a database only one run uses at a time.
+   */
+  readonly callLeases?: boolean
+  /** How often a run renews its execution row and call leases, and after how long they expire. */
+  readonly heartbeat?: HeartbeatConfig
+}
+
+/** Heartbeat timing, in seconds (defaults 5 and 30; the expiry at least twice the interval). */
+export interface HeartbeatConfig {
+  readonly intervalSeconds?: number
+  readonly expirySeconds?: number
 }
 
 /**
@@ -126,12 +146,21 @@ function checker(source: string) {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
       fail(source, key, `must be a whole number ≥ 0 (got ${JSON.stringify(value)})`)
   }
+  const positiveNumber: Check = (value, key) => {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+      fail(source, key, `must be a positive number (got ${JSON.stringify(value)})`)
+  }
   const boolean: Check = (value, key) => {
     if (typeof value !== "boolean") fail(source, key, `must be true or false (got ${JSON.stringify(value)})`)
   }
   const stringMap: Check = (value, key) => {
     if (!isObject(value)) fail(source, key, "must be an object of strings")
     for (const [k, v] of Object.entries(value)) string(v, `${key}.${k}`)
+  }
+  const envMap: Check = (value, key) => {
+    stringMap(value, key)
+    for (const name of Object.keys(value as object))
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(source, `${key}.${name}`, "is not an environment variable name")
   }
   const object =
     (fields: Record<string, Check>, required: readonly string[] = []): Check =>
@@ -144,7 +173,7 @@ function checker(source: string) {
         if (field !== undefined) check(field, `${key}.${name}`)
       }
     }
-  return { string, positiveInteger, nonNegativeInteger, boolean, stringMap, object }
+  return { string, positiveInteger, positiveNumber, nonNegativeInteger, boolean, stringMap, envMap, object }
 }
 
 /**
@@ -172,6 +201,8 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
         arrayMaxSize: c.positiveInteger,
         tags: c.stringMap,
         region: c.string,
+        secrets: c.envMap,
+        executionRole: c.string,
       },
       ["image", "queue", "scratch"],
     ),
@@ -218,10 +249,15 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
       partSize: c.positiveInteger,
       multipartThreshold: c.positiveInteger,
     }),
+    callLeases: c.boolean,
+    heartbeat: c.object({ intervalSeconds: c.positiveNumber, expirySeconds: c.positiveNumber }),
   })
   if (raw === undefined || raw === null) return {}
   top(raw, "config")
   const config = raw as ReductioConfig
+  const { intervalSeconds = 5, expirySeconds = Math.max(30, 6 * intervalSeconds) } = config.heartbeat ?? {}
+  if (expirySeconds < 2 * intervalSeconds)
+    fail(source, "config.heartbeat.expirySeconds", `must be at least twice intervalSeconds (${intervalSeconds})`)
   // `local` and `process` exist without configuration (see createExecutors).
   const names = [...new Set(["local", "process", ...Object.keys(config.executors ?? {})])]
   if (config.defaultExecutor !== undefined && !names.includes(config.defaultExecutor)) {

@@ -1,7 +1,8 @@
 /**
  * @module load-config
  * Finds `reductio.config.ts` from the working directory upwards, loads it (TypeScript through
- * tsx), applies environment overrides (`REDUCTIO_DB`, `REDUCTIO_EXECUTOR`) and validates it once.
+ * tsx), applies environment overrides (`REDUCTIO_DB`, `REDUCTIO_EXECUTOR`; an empty variable counts as
+ * unset) and validates it once.
  */
 import { existsSync } from "node:fs"
 import { dirname, isAbsolute, join, resolve } from "node:path"
@@ -9,6 +10,7 @@ import { pathToFileURL } from "node:url"
 import { ReductioError, isReductioError } from "../errors.js"
 import { type ReductioConfig, validateConfig } from "./config.js"
 import { configureS3 } from "../storage/storage-registry.js"
+import { envValue } from "../env.js"
 import { ensureTypeScriptLoader } from "./typescript-loader.js"
 
 /** The names a configuration file may have, in the order they are looked for. */
@@ -50,7 +52,7 @@ export function findConfigFile(cwd: string): string | undefined {
  * const { config, database } = await loadConfig(process.cwd(), process.env)
  */
 export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
-  const explicit = overrides.configPath ?? env.REDUCTIO_CONFIG
+  const explicit = overrides.configPath ?? envValue(env, "REDUCTIO_CONFIG")
   const path = explicit === undefined ? findConfigFile(cwd) : resolve(cwd, explicit)
   if (explicit !== undefined && (path === undefined || !existsSync(path))) {
     throw new ReductioError("CONFIG_INVALID", `config file ${explicit} does not exist`)
@@ -60,8 +62,8 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
   const fromFile = validateConfig(raw, path ?? "config")
   const withEnv: ReductioConfig = {
     ...fromFile,
-    ...(env.REDUCTIO_DB ? { database: env.REDUCTIO_DB } : {}),
-    ...(env.REDUCTIO_EXECUTOR ? { defaultExecutor: env.REDUCTIO_EXECUTOR } : {}),
+    ...(envValue(env, "REDUCTIO_DB") === undefined ? {} : { database: envValue(env, "REDUCTIO_DB") }),
+    ...(envValue(env, "REDUCTIO_EXECUTOR") === undefined ? {} : { defaultExecutor: envValue(env, "REDUCTIO_EXECUTOR") }),
   }
   const config = validateConfig(
     {

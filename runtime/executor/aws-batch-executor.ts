@@ -47,8 +47,16 @@ export interface AwsBatchExecutorOptions {
   readonly arrayMaxSize?: number | undefined
   readonly tags?: Readonly<Record<string, string>> | undefined
   readonly region?: string | undefined
-  /** Variables every container gets (e.g. an S3 endpoint). */
+  /** Variables every container gets (e.g. an S3 endpoint). In the job definition, in plaintext. */
   readonly environment?: Readonly<Record<string, string>> | undefined
+  /**
+   * Secret variables every container gets, by name: the ARN of a Secrets Manager secret or an SSM
+   * parameter (`{ API_TOKEN: "arn:aws:secretsmanager:…:secret:api-token" }`). Batch reads them as
+   * the container starts; a `script({ secretEnv: ["API_TOKEN"] })` then finds the variable.
+   */
+  readonly secrets?: Readonly<Record<string, string>> | undefined
+  /** The execution role Batch reads `secrets` with (secretsmanager:GetSecretValue, ssm:GetParameters). */
+  readonly executionRole?: string | undefined
   /** A Batch-compatible endpoint (a test endpoint); default AWS_ENDPOINT_URL_BATCH or AWS. */
   readonly endpoint?: string | undefined
   readonly credentials?: BatchApiOptions["credentials"]
@@ -98,6 +106,8 @@ export class AwsBatchExecutor implements Executor {
   readonly #grouper: Grouper<Pending>
   readonly #reads = new Semaphore(READ_CONCURRENCY)
   readonly #terminations = new Set<Promise<void>>()
+  /** Groups between their flush and their Batch job named in a manifest (or their failure). */
+  readonly #submissions = new Set<Promise<void>>()
   readonly #live = new Set<Pending>()
   /** Waiting calls by their abort signal: one listener per signal, not one per call (10,000 calls share one). */
   readonly #bySignal = new Map<AbortSignal, Set<Pending>>()
@@ -115,7 +125,10 @@ export class AwsBatchExecutor implements Executor {
     this.#grouper = new Grouper<Pending>({
       maxSize: Math.min(options.arrayMaxSize ?? MAX_ARRAY_SIZE, MAX_ARRAY_SIZE),
       maxDelayMs: options.maxDelayMs ?? 2_000,
-      flush: (key, pendings) => void this.#submitGroup(key, pendings),
+      flush: (key, pendings) => {
+        const submission = this.#submitGroup(key, pendings).finally(() => this.#submissions.delete(submission))
+        this.#submissions.add(submission)
+      },
     })
   }
 
@@ -152,12 +165,14 @@ export class AwsBatchExecutor implements Executor {
 
   /**
    * Stops following jobs. Calls still waiting settle as cancelled, but their Batch jobs keep running
-   * (a rerun re-attaches to them); only an abort (Ctrl-C) terminates jobs.
+   * (a rerun re-attaches to them); only an abort (Ctrl-C) terminates jobs. Resolves once every
+   * SubmitJob already sent has its manifest written, so a run started after it finds those jobs.
    */
   async stop(): Promise<void> {
     this.#stopped = true
     for (const pending of this.#grouper.drain()) this.#settle(pending, cancelledOutcome("the AWS Batch executor stopped"))
     for (const pending of [...this.#live]) this.#settle(pending, cancelledOutcome("the AWS Batch executor stopped"))
+    await Promise.all(this.#submissions)
     await Promise.all(this.#terminations)
     const ready = await this.#ready?.catch(() => undefined)
     ready?.monitor.stop()
@@ -188,6 +203,8 @@ export class AwsBatchExecutor implements Executor {
       image,
       role: this.#options.role,
       environment: this.#options.environment,
+      secrets: this.#options.secrets,
+      executionRole: this.#options.executionRole,
       hostRetries: this.#options.retries,
       tags: this.#options.tags,
     }
@@ -242,6 +259,8 @@ export class AwsBatchExecutor implements Executor {
       const units = asArray ? [live] : live.map((pending) => [pending])
       await Promise.all(
         units.map(async (pendings) => {
+          // Settled meanwhile (cancelled, or the executor stopped): nothing waits on a new job.
+          if (pendings.every((pending) => pending.settled)) return
           const unit: Unit = { jobId: undefined, pendings }
           for (const pending of pendings) pending.unit = unit
           const jobs = pendings.map((pending) => pending.job)
@@ -258,7 +277,9 @@ export class AwsBatchExecutor implements Executor {
   #follow(unit: Unit, submitted: Submitted, context: SubmitContext, monitor: Monitor): void {
     unit.jobId = submitted.jobId
     if (unit.pendings.every((pending) => pending.settled)) {
-      this.#terminate(unit)
+      // Its calls were cancelled while SubmitJob was in flight: the job goes too. Calls settled by
+      // stop() alone leave it running for a rerun to re-attach to, as stop() promises.
+      if (unit.pendings.some((pending) => pending.job.signal.aborted)) this.#terminate(unit)
       return
     }
     monitor.watch(submitted.jobId, submitted.size, {

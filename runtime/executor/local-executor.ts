@@ -1,9 +1,11 @@
 /**
  * @module local-executor
  * Runs task functions in-process, asynchronously, with a concurrency limit. The default executor.
+ * A body reads the execution's abort signal with `currentSignal()`.
  */
-import { toErrorRecord } from "../errors.js"
+import { isReductioError, toErrorRecord } from "../errors.js"
 import { Semaphore } from "../scheduler/semaphore.js"
+import { callWithSignal } from "../task-context.js"
 import { cancelledOutcome, type Executor, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of a {@link LocalExecutor}. */
@@ -29,10 +31,13 @@ export class LocalExecutor implements Executor {
     await this.#slots?.acquire()
     try {
       if (job.signal.aborted) return cancelledOutcome("cancelled before it started")
-      const value = await (job.task.fn as (...args: unknown[]) => unknown)(...job.args)
+      const fn = job.task.fn as (...args: unknown[]) => unknown
+      const value = await callWithSignal(job.signal, () => fn(...job.args))
       return { status: "done", value }
     } catch (error) {
-      return { status: "failed", kind: "task", error: toErrorRecord(error) }
+      // A body that stops on the abort signal (or a script killed by Ctrl-C) was cancelled, not failed.
+      const kind = job.signal.aborted || isReductioError(error, "CANCELLED") ? "cancelled" : "task"
+      return { status: "failed", kind, error: toErrorRecord(error) }
     } finally {
       this.#slots?.release()
     }

@@ -140,7 +140,8 @@ export class ProcessExecutor implements Executor {
       if (job.signal.aborted || this.#stopped) return cancelledOutcome("cancelled before it started")
       const args = this.#options.workdir === undefined ? run.args : [...run.args, "--workdir", this.#options.workdir]
       const exit = await this.#spawnAgent(run.agentPath, args, job)
-      if (exit.cancelled) return cancelledOutcome("cancelled while running")
+      // Ctrl-C on a terminal interrupts the agents too (they share its process group).
+      if (exit.cancelled || exit.signal === "SIGINT") return cancelledOutcome("cancelled while running")
       return await outcomeOf(run.root, job, exit)
     } finally {
       this.#slots.release()
@@ -230,7 +231,8 @@ async function outcomeOf(root: string, job: JobRequest, exit: AgentExit): Promis
   }
   const record = await readRecord(root, job.evalHash)
   const logTail = (await readLogTail(root, job.evalHash)) ?? exit.tail
-  if (exit.code === AGENT_EXIT.taskFailed && record !== undefined) return { status: "failed", kind: "task", error: record, logTail }
+  if (exit.code === AGENT_EXIT.taskFailed && record !== undefined)
+    return { status: "failed", kind: record.code === "CANCELLED" ? "cancelled" : "task", error: record, logTail }
   if (record !== undefined && exit.code === AGENT_EXIT.infrastructure) return infrastructure(record, logTail)
   const why = exit.spawnError
     ? `cannot start the agent: ${exit.spawnError.message}`

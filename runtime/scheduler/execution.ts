@@ -22,6 +22,7 @@ import { lookupTask, type TaskDefinition } from "../task.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
+import { LeaseBatcher } from "./lease-batcher.js"
 import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
@@ -39,6 +40,8 @@ export interface ExecutionSettings {
   readonly workflowPath: string | undefined
   readonly emit: (event: SchedulerEvent) => void
   readonly signal: AbortSignal
+  /** Call leases between hosts (undefined: none): the heartbeat interval and lease expiry. */
+  readonly leases?: { readonly intervalMs: number; readonly expiryMs: number } | undefined
 }
 
 /** A call that reduced: its value and its provenance node. */
@@ -68,6 +71,7 @@ export class Execution {
   readonly #inflight = new Map<string, Promise<CallResult>>()
   readonly #recorder: Recorder
   readonly #batcher: LookupBatcher
+  readonly #leases: LeaseBatcher | undefined
   readonly #started = new Map<string, Promise<void>>()
   #idleScheduled = false
   readonly #replayContext: ReplayContext
@@ -75,6 +79,18 @@ export class Execution {
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.backend)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
+    this.#leases =
+      settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
+        ? undefined
+        : new LeaseBatcher(settings.backend, {
+            holder: settings.id,
+            expiryMs: settings.leases.expiryMs,
+            intervalMs: settings.leases.intervalMs,
+            recorder: this.#recorder,
+            signal: settings.signal,
+            log: (message) => settings.emit({ type: "log", executionId: settings.id, message }),
+            onSettled: () => this.#scheduleIdle(),
+          })
     this.#replayContext = {
       executionId: settings.id,
       backend: settings.backend,
@@ -89,6 +105,21 @@ export class Execution {
 
   get recorder(): Recorder {
     return this.#recorder
+  }
+
+  /** True when this execution takes call leases (the backend has them and they are on). */
+  get leasing(): boolean {
+    return this.#leases !== undefined
+  }
+
+  /** Starts call leases: alone or sharing, as the executions running now say. */
+  startLeases(): Promise<void> {
+    return this.#leases?.start() ?? Promise.resolve()
+  }
+
+  /** Stops looking for other executions. */
+  stopLeases(): void {
+    this.#leases?.stop()
   }
 
   /** Reduces any value: expressions anywhere inside are replaced by their values. */
@@ -272,37 +303,67 @@ export class Execution {
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
   async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
+    const caching = this.settings.cache && options.cache !== false
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
     // as it would share the result of an identical call reduced earlier in this execution.
-    if ((this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash)) {
-      const hit = await this.#batcher.lookup(job.evalHash)
-      if (hit !== undefined) {
-        const decoded = await decodeIfValid(hit.bytes)
-        if (decoded !== INVALID) {
-          // The arguments were stored with the evaluation this hit comes from.
-          job.cached = true
-          this.#recorder.knownValue(hit.valueHash)
-          return {
-            value: decoded.value,
-            bytes: hit.bytes,
-            valueHash: hit.valueHash,
-            checked: decoded.checked,
-            recordedCallHash: hit.callHash,
-            recordedReplayable: hit.replayable,
-          }
-        }
-      }
+    if (caching || this.#replayContext.reused.has(job.evalHash)) {
+      const cached = await this.#fromCache(job, caching)
+      if (cached !== undefined) return cached
     }
     this.#recorder.value(job.argsHash, encodedArgs)
-    const outcome = await this.#execute(job, args, encodedArgs, options)
-    if (outcome.status === "failed") throw outcome
-    const preparing = prepareForEncoding(outcome.value)
-    if (preparing !== undefined) await preparing
-    const bytes = encode(outcome.value, `result of ${job.task.name}`)
-    const valueHash = valueHashOf(bytes)
-    this.#recorder.value(valueHash, bytes)
-    this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
-    return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
+    try {
+      const outcome = await this.#execute(job, args, encodedArgs, options)
+      if (outcome.status === "failed") throw outcome
+      const preparing = prepareForEncoding(outcome.value)
+      if (preparing !== undefined) await preparing
+      const bytes = encode(outcome.value, `result of ${job.task.name}`)
+      const valueHash = valueHashOf(bytes)
+      this.#recorder.value(valueHash, bytes)
+      this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
+      return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
+    } finally {
+      // After the evaluation is buffered, so the release goes out in its batch (or a later one):
+      // no other host finds the call free with no result recorded.
+      if (job.leased) {
+        job.leased = false
+        this.#leases?.release(job.evalHash)
+      }
+    }
+  }
+
+  /**
+   * A valid cache hit, or undefined when the call must run. With call leases, a miss claims the
+   * call first: held by another execution, it waits for that one's result (or takes the call over
+   * when its lease expires); when that execution recorded the result meanwhile, it looks again.
+   */
+  async #fromCache(job: JobState, claim: boolean): Promise<Immediate | undefined> {
+    let recheck = false
+    for (;;) {
+      const hit = await this.#batcher.lookup(job.evalHash)
+      const decoded = hit === undefined ? INVALID : await decodeIfValid(hit.bytes)
+      if (hit !== undefined && decoded !== INVALID) {
+        // The arguments were stored with the evaluation this hit comes from.
+        job.cached = true
+        this.#recorder.knownValue(hit.valueHash)
+        return {
+          value: decoded.value,
+          bytes: hit.bytes,
+          valueHash: hit.valueHash,
+          checked: decoded.checked,
+          recordedCallHash: hit.callHash,
+          recordedReplayable: hit.replayable,
+        }
+      }
+      if (!claim || this.#leases === undefined) return undefined
+      // An unusable hit (a File in it changed), or an evaluation the lookup cannot read: run it anyway.
+      const outcome = await this.#leases.claim(job.evalHash, hit === undefined && !recheck)
+      if (outcome === "cancelled") throw CANCELLED_OUTCOME
+      if (outcome === "claimed") {
+        job.leased = true
+        return undefined
+      }
+      recheck = true
+    }
   }
 
   async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
@@ -369,7 +430,7 @@ export class Execution {
     this.#idleScheduled = true
     setImmediate(() => {
       this.#idleScheduled = false
-      if (this.#batcher.busy) return
+      if (this.#batcher.busy || this.#leases?.busy === true) return
       for (const executor of Object.values(this.settings.executors)) executor.idle?.()
     })
   }

@@ -21,6 +21,8 @@ export class JobState implements JobSource {
   checked = false
   /** True when this job and those below it reduce call by call (a replay above failed). */
   noReplay = false
+  /** True while this execution holds the call's lease (claimed before it ran; released after). */
+  leased = false
   /** How many recorded calls this job reused whole, when it replayed a call tree. */
   reusedCalls: number | null = null
   readonly startedAt = Date.now()

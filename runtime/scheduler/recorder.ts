@@ -6,6 +6,11 @@
  *
  * Large, infrequent batches are cheaper than small ones: content rows are keyed by random hashes,
  * so every commit rewrites pages all over the tables. 200 ms bounds what a crash can lose.
+ *
+ * While the execution runs, the recorder is also its heartbeat ({@link Recorder.keepAlive}): a
+ * batch written when a beat is due carries the execution row with a fresh lease and renews the
+ * execution's call leases; when no batch goes out for an interval, a timer writes one. Released
+ * call leases travel in the batch that records the call's evaluation.
  */
 import type { TaskDefinition } from "../task.js"
 import type {
@@ -15,9 +20,22 @@ import type {
   ExecutionRecord,
   FileUseRecord,
   JobRecord,
+  LeaseUpdate,
   TaskRecord,
   ValueRecord,
 } from "../backend/backend.js"
+
+/** How a running execution keeps its row and its call leases alive (see docs/architecture.md). */
+export interface Liveness {
+  /** The execution, which is also the holder of its call leases. */
+  readonly executionId: string
+  /** A beat at least this often (ms). */
+  readonly intervalMs: number
+  /** How far ahead each beat extends the leases (ms). */
+  readonly expiryMs: number
+  /** Whether the execution holds call leases (renewed with each beat). */
+  readonly callLeases: boolean
+}
 
 /** A job whose row is built when it is written. */
 export interface JobSource {
@@ -39,6 +57,14 @@ export class Recorder {
   #timer: NodeJS.Timeout | undefined
   #writing: Promise<void> = Promise.resolve()
   #failure: unknown
+  #liveness: Liveness | undefined
+  #beatTimer: NodeJS.Timeout | undefined
+  #lastBeat = 0
+  /** The execution's row while it is RUNNING: each beat writes it again with a fresh lease. */
+  #running: ExecutionRecord | undefined
+  #released: string[] = []
+  #acquired = new Set<string>()
+  #releaseAll = false
 
   constructor(
     private readonly backend: Backend,
@@ -48,7 +74,45 @@ export class Recorder {
 
   execution(record: ExecutionRecord): void {
     this.#executions.set(record.id, record)
+    if (record.id === this.#liveness?.executionId) this.#running = record.status === "RUNNING" ? record : undefined
     this.#touch()
+  }
+
+  /** Starts the heartbeat of a running execution; its timer never keeps the process alive. */
+  keepAlive(liveness: Liveness): void {
+    this.#liveness = liveness
+    this.#beatTimer = setInterval(() => {
+      if (this.#beatDue(Date.now())) this.#writeBuffered()
+    }, liveness.intervalMs)
+    this.#beatTimer.unref()
+  }
+
+  /** Stops the heartbeat: the next batch releases every call lease the execution still holds. */
+  stopKeepingAlive(): void {
+    if (this.#beatTimer !== undefined) clearInterval(this.#beatTimer)
+    this.#beatTimer = undefined
+    this.#running = undefined
+    if (this.#liveness?.callLeases === true) {
+      this.#releaseAll = true
+      this.#touch()
+    }
+  }
+
+  /** Gives up a call lease, in the batch that records what the call got (or the next one). */
+  releaseLease(evalHash: string): void {
+    // Taken and given up before a batch went out: neither needs writing.
+    if (!this.#acquired.delete(evalHash)) this.#released.push(evalHash)
+    this.#touch()
+  }
+
+  /**
+   * Takes the leases of calls the execution is running alone (it no longer is), with the next
+   * batch, which also records the execution as taking call leases from now on.
+   */
+  startLeasing(evalHashes: Iterable<string>): void {
+    for (const evalHash of evalHashes) this.#acquired.add(evalHash)
+    if (this.#running !== undefined) this.execution({ ...this.#running, callLeases: true })
+    else this.#touch()
   }
 
   /** Records a task version once per execution. */
@@ -120,17 +184,51 @@ export class Recorder {
     }
   }
 
+  #beatDue(now: number): boolean {
+    return this.#running !== undefined && this.#liveness !== undefined && now - this.#lastBeat >= this.#liveness.intervalMs / 2
+  }
+
+  /** The execution rows of a batch, the running one with a fresh lease when a beat is due. */
+  #executionRows(now: number, beat: boolean): ExecutionRecord[] {
+    const running = this.#running
+    if (running !== undefined && this.#liveness !== undefined && (beat || this.#executions.has(running.id))) {
+      this.#executions.set(running.id, { ...running, leaseExpiresAt: now + this.#liveness.expiryMs })
+    }
+    return [...this.#executions.values()]
+  }
+
+  #leaseUpdate(now: number, beat: boolean): LeaseUpdate | undefined {
+    const liveness = this.#liveness
+    if (liveness === undefined || !liveness.callLeases) return undefined
+    if (this.#releaseAll) return { holder: liveness.executionId, release: "all" }
+    if (!beat && this.#released.length === 0 && this.#acquired.size === 0) return undefined
+    return {
+      holder: liveness.executionId,
+      ...(this.#acquired.size === 0 ? {} : { acquire: { evalHashes: [...this.#acquired], expiresAt: now + liveness.expiryMs } }),
+      ...(this.#released.length === 0 ? {} : { release: this.#released }),
+      ...(beat ? { renewUntil: now + liveness.expiryMs } : {}),
+    }
+  }
+
   #writeBuffered(): void {
-    if (this.#size === 0) return
+    const now = Date.now()
+    const beat = this.#beatDue(now)
+    if (this.#size === 0 && !beat) return
+    if (beat) this.#lastBeat = now
+    const leases = this.#leaseUpdate(now, beat)
     const batch = {
-      executions: [...this.#executions.values()],
+      executions: this.#executionRows(now, beat),
       tasks: this.#tasks,
       values: this.#values,
       evaluations: [...this.#evaluations.values()],
       calls: this.#calls,
       jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
       files: this.#files,
+      ...(leases === undefined ? {} : { leases }),
     }
+    this.#released = []
+    this.#acquired = new Set()
+    this.#releaseAll = false
     this.#executions = new Map()
     this.#tasks = []
     this.#values = []

@@ -30,7 +30,31 @@ export interface SchedulerOptions {
   readonly workflowPath?: string
   /** Receives progress events. */
   readonly onEvent?: (event: SchedulerEvent) => void
+  /**
+   * Call leases (default true): while another execution runs on the same database, each call is
+   * leased to the execution running it, so the other one waits for the result instead of running
+   * the call too (an execution alone on the database writes no lease). `false` for a database one
+   * run uses at a time (others then do not wait for this one); backends without leases never
+   * have them; runs without the cache take none.
+   *
+   * @example
+   * new Scheduler({ backend, callLeases: false, heartbeat: { intervalMs: 10_000, expiryMs: 60_000 } })
+   */
+  readonly callLeases?: boolean
+  /** How often a running execution renews its row and its call leases, and when they expire. */
+  readonly heartbeat?: HeartbeatOptions
 }
+
+/** Timing of an execution's heartbeat (see docs/architecture.md). */
+export interface HeartbeatOptions {
+  /** A beat at least this often; default 5,000 ms. */
+  readonly intervalMs?: number
+  /** A lease not renewed for this long has expired (its host is taken for gone); default 30,000 ms. */
+  readonly expiryMs?: number
+}
+
+/** Default heartbeat interval and lease expiry (ms). */
+export const HEARTBEAT_DEFAULTS = { intervalMs: 5_000, expiryMs: 30_000 } as const
 
 /** Options of one {@link Scheduler.run}. */
 export interface RunOptions {
@@ -63,6 +87,7 @@ export class Scheduler {
     this.executors = { local: new LocalExecutor(), ...options.executors }
     if (options.onEvent !== undefined) this.#listeners.add(options.onEvent)
     const defaultExecutor = options.defaultExecutor ?? "local"
+    heartbeatOf(options.heartbeat)
     if (this.executors[defaultExecutor] === undefined) {
       throw new ReductioError(
         "UNKNOWN_EXECUTOR",
@@ -92,6 +117,10 @@ export class Scheduler {
     const emit = (event: SchedulerEvent) => {
       for (const listener of this.#listeners) listener(event)
     }
+    const heartbeat = heartbeatOf(this.#options.heartbeat)
+    const callLeases = this.#options.callLeases !== false && (this.#options.cache ?? true)
+    // Executions whose host died are marked before this one starts (and can be seen as such).
+    const abandoned = (await this.backend.abandonStaleExecutions?.(Date.now())) ?? []
     const execution = new Execution({
       id,
       backend: this.backend,
@@ -102,22 +131,49 @@ export class Scheduler {
       workflowPath: this.#options.workflowPath,
       emit,
       signal: controller.signal,
+      leases: callLeases ? heartbeat : undefined,
     })
     const startedAt = Date.now()
     const command = options.command ?? "run"
     const record = (status: ExecutionStatus, endedAt: number | null, error: string | null) =>
       execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash: null, error })
-    record("RUNNING", null, null)
+    execution.recorder.keepAlive({ executionId: id, ...heartbeat, callLeases: execution.leasing })
+    // Alone (callLeases false) until start says otherwise; null: takes no call leases at all.
+    execution.recorder.execution({
+      id,
+      startedAt,
+      endedAt: null,
+      status: "RUNNING",
+      command,
+      rootCallHash: null,
+      error: null,
+      ...(execution.leasing ? { callLeases: false } : {}),
+    })
     emit({ type: "execution-started", executionId: id, startedAt })
+    for (const dead of abandoned)
+      emit({ type: "log", executionId: id, message: `execution ${dead} is ABANDONED: its host stopped renewing its lease` })
     try {
+      // Recorded before any call runs (a host killed at once leaves its row), then other
+      // executions decide whether this one runs alone.
+      await execution.recorder.flush()
+      await execution.startLeases()
       // One stat scope per execution: an S3 object's hash is asked for once (stat-scope.ts).
       const value = await withStatScope(() => execution.reduce(expression, null))
+      // Tasks that ran on after the abort and finished still leave a cancelled run.
+      if (controller.signal.aborted) throw cancellation(controller.signal, undefined)
+      execution.stopLeases()
+      execution.recorder.stopKeepingAlive()
       record("DONE", Date.now(), null)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })
       return value
-    } catch (error) {
-      const status = controller.signal.aborted || isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED"
+    } catch (thrown) {
+      // Once cancelled, whatever a job then threw is part of the cancellation: status, exit code
+      // (130) and summary agree.
+      const error = controller.signal.aborted && !isReductioError(thrown, "CANCELLED") ? cancellation(controller.signal, thrown) : thrown
+      const status = isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED"
+      execution.stopLeases()
+      execution.recorder.stopKeepingAlive()
       record(status, Date.now(), error instanceof Error ? error.message : String(error))
       await execution.recorder.flush().catch(() => undefined)
       emit({ type: "execution-finished", executionId: id, status, endedAt: Date.now(), error })
@@ -131,6 +187,26 @@ export class Scheduler {
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.executors).map((executor) => executor.stop()))
   }
+}
+
+/** The heartbeat timing with defaults; INVALID_ARGUMENT unless 0 < interval and 2 × interval ≤ expiry. */
+function heartbeatOf(options: HeartbeatOptions | undefined): { intervalMs: number; expiryMs: number } {
+  const intervalMs = options?.intervalMs ?? HEARTBEAT_DEFAULTS.intervalMs
+  const expiryMs = options?.expiryMs ?? Math.max(HEARTBEAT_DEFAULTS.expiryMs, 6 * intervalMs)
+  if (!(intervalMs > 0) || !Number.isFinite(intervalMs) || !(expiryMs >= 2 * intervalMs) || !Number.isFinite(expiryMs)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `heartbeat: intervalMs must be positive and expiryMs at least twice as long (got ${intervalMs} and ${expiryMs})`,
+    )
+  }
+  return { intervalMs, expiryMs }
+}
+
+/** The error a cancelled run rejects with: the abort's reason when it is one, with what a job threw as its cause. */
+function cancellation(signal: AbortSignal, thrown: unknown): ReductioError {
+  const reason: unknown = signal.reason
+  const message = isReductioError(reason, "CANCELLED") ? reason.message : "the execution was cancelled"
+  return new ReductioError("CANCELLED", message, thrown === undefined ? {} : { cause: thrown })
 }
 
 let lastStamp = ""

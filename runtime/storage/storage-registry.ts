@@ -9,6 +9,7 @@
  * {@link configureS3} (called by config loading or by a test). Credentials come from the SDK's
  * standard chain unless given.
  */
+import { envValue } from "../env.js"
 import { ReductioError } from "../errors.js"
 import { LocalStorage } from "./local-storage.js"
 import type { Storage } from "./storage.js"
@@ -72,9 +73,9 @@ export function useS3RegionIfUnset(region: string | undefined): void {
 /** The S3 options in effect: the environment's, overridden by {@link configureS3}'s. */
 export function s3Options(env: NodeJS.ProcessEnv = process.env): S3Options {
   const fromEnv: S3Options = {
-    region: env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"],
-    endpoint: env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"],
-    forcePathStyle: env["REDUCTIO_S3_FORCE_PATH_STYLE"] === undefined ? undefined : env["REDUCTIO_S3_FORCE_PATH_STYLE"] === "1",
+    region: envValue(env, "AWS_REGION") ?? envValue(env, "AWS_DEFAULT_REGION"),
+    endpoint: envValue(env, "AWS_ENDPOINT_URL_S3") ?? envValue(env, "AWS_ENDPOINT_URL"),
+    forcePathStyle: envValue(env, "REDUCTIO_S3_FORCE_PATH_STYLE") === undefined ? undefined : env["REDUCTIO_S3_FORCE_PATH_STYLE"] === "1",
   }
   const merged: Record<string, unknown> = { ...fromEnv }
   for (const [key, value] of Object.entries(configured)) if (value !== undefined) merged[key] = value

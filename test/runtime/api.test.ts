@@ -21,6 +21,7 @@ describe("the package root", () => {
       "copyDir",
       "copyFile",
       "createExecutors",
+      "currentSignal",
       "defineConfig",
       "flatten",
       "globFile",

@@ -10,6 +10,7 @@ import { Dir, File, isDir, isFile } from "../../runtime/file.js"
 import { type ScriptResult, script, stdout } from "../../runtime/script.js"
 import { configureS3 } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
+import { callWithSignal } from "../../runtime/task-context.js"
 import { createBucket, s3Options, startMoto } from "../support/moto.js"
 
 /** Runs a script call's task body directly, as an executor would (no scheduler needed). */
@@ -17,7 +18,8 @@ async function runCall<T>(lazy: Lazy<T>): Promise<T> {
   const call = expressionOf(lazy) as CallExpression
   assert.equal(call.kind, "call")
   const definition = lookupTask(call.task)
-  return (await (definition.fn as (...args: readonly unknown[]) => Promise<unknown>)(...call.args)) as T
+  const fn = definition.fn as (...args: readonly unknown[]) => Promise<unknown>
+  return (await callWithSignal(new AbortController().signal, () => fn(...call.args))) as T
 }
 
 async function rejectsCode(promise: Promise<unknown>, code: string, check?: (details: Record<string, unknown>) => void) {

@@ -11,11 +11,14 @@
  * array parents (PENDING while children run, FAILED when any child failed, a status summary),
  * child ids `<parent>:<index>`, ListJobs defaulting to RUNNING, DescribeJobs' 100-id limit, the
  * 24 KiB definition and 30 KiB submit limits, attempt timeouts, retry strategies, TerminateJob and
- * CancelJob, and (when given the queues that exist) SubmitJob's refusal of an unknown queue. The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
+ * CancelJob, (when given the queues that exist) SubmitJob's refusal of an unknown queue, and a
+ * definition's `secrets` resolved into the container's environment as it starts
+ * (through `resolveSecret`, against moto's Secrets Manager and SSM). The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
  * a definition's command holds the agent's flags only.
  *
  * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), children
- * killed on start (a reason and exit code of your choice), slow starts. Counters per action.
+ * killed on start (a reason and exit code of your choice), slow starts, answers held back after
+ * the call took effect. Counters per action.
  *
  * @example
  * const batch = await startBatchEndpoint({ agentPath, env: moto.env })
@@ -67,6 +70,8 @@ export interface BatchFaults {
   kill?: ((spec: ChildSpec) => KillFault | undefined) | undefined
   /** Milliseconds a child spends in STARTING before its process starts. */
   startDelayMs: number
+  /** Milliseconds an action's answer is held back after the call took effect (a slow network). */
+  responseDelayMs: Partial<Record<string, number>>
 }
 
 /** Options of {@link startBatchEndpoint}. */
@@ -83,6 +88,8 @@ export interface BatchEndpointOptions {
   readonly accountId?: string
   /** The job queues SubmitJob accepts (names and ARNs, e.g. what `reductio aws setup` printed); default any. */
   readonly jobQueues?: readonly string[]
+  /** Reads a job definition secret's value (`valueFrom`) as a container starts. */
+  readonly resolveSecret?: (valueFrom: string) => Promise<string>
 }
 
 /** A running test Batch endpoint. */
@@ -116,7 +123,7 @@ const ACTIONS: Record<string, string> = {
 
 /** Starts the endpoint on a free port. */
 export async function startBatchEndpoint(options: BatchEndpointOptions): Promise<BatchEndpoint> {
-  const faults: BatchFaults = { throttle: 0, serverErrors: 0, startDelayMs: 0 }
+  const faults: BatchFaults = { throttle: 0, serverErrors: 0, startDelayMs: 0, responseDelayMs: {} }
   let runner = options.runner ?? subprocessRunner
   const state = new BatchState({
     region: options.region ?? "us-east-1",
@@ -127,6 +134,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     entrypoint: [process.execPath, options.agentPath],
     env: { ...inheritedEnv(), ...options.env },
     jobQueues: options.jobQueues,
+    resolveSecret: options.resolveSecret,
   })
   const calls: Record<string, number> = {}
   const callLog: { action: string; at: number }[] = []
@@ -148,6 +156,8 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
         throw new BatchApiError(429, "TooManyRequestsException", "Too Many Requests (injected)")
       }
       const result = state.call(action, body)
+      const delay = faults.responseDelayMs[action] ?? 0
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
       send(response, 200, result)
     } catch (error) {
       if (error instanceof BatchApiError) {

@@ -15,6 +15,7 @@ import { configureS3 } from "../../runtime/storage/storage-registry.js"
 import { builtAgent } from "../agent/agent-harness.js"
 import { type BatchEndpoint, type BatchEndpointOptions, startBatchEndpoint } from "./batch-endpoint.js"
 import { type Moto, startMoto } from "./moto.js"
+import { resolveSecret } from "./moto-secrets.js"
 
 /** A running moto + Batch endpoint pair. */
 export interface BatchHarness {
@@ -39,7 +40,13 @@ export async function startBatchHarness(
   const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true })
   await s3.send(new CreateBucketCommand({ Bucket: bucket }))
   s3.destroy()
-  const batch = await startBatchEndpoint({ agentPath: await builtAgent(), env: moto.env, concurrency: 16, ...endpointOptions })
+  const batch = await startBatchEndpoint({
+    agentPath: await builtAgent(),
+    env: moto.env,
+    concurrency: 16,
+    resolveSecret: (valueFrom) => resolveSecret(moto, valueFrom),
+    ...endpointOptions,
+  })
   let scratchCount = 0
   const executors: AwsBatchExecutor[] = []
   return {

@@ -14,6 +14,7 @@ import { toErrorRecord } from "../../runtime/errors.js"
 import { AGENT_EXIT, decodeEntry, encodeEntries, scratch } from "../../runtime/protocol.js"
 import { storageFor } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
+import { callWithSignal } from "../../runtime/task-context.js"
 import type { ChildRunner } from "./batch-endpoint.js"
 
 /** Options of {@link inProcessRunner}. */
@@ -56,7 +57,9 @@ export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunn
         }
         let result: unknown
         try {
-          result = await (lookupTask(entry.task).fn as (...args: unknown[]) => unknown)(...entry.args)
+          const fn = lookupTask(entry.task).fn as (...args: unknown[]) => unknown
+          // As in the agent, whose job ends with its process: a signal that never aborts.
+          result = await callWithSignal(new AbortController().signal, () => fn(...entry.args))
           await prepareForEncoding(result)
         } catch (error) {
           await storage.writeBytes(scratch.error(root, entry.evalHash), encode(toErrorRecord(error), "error"))

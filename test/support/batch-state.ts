@@ -59,6 +59,8 @@ interface StateOptions {
   readonly env: Readonly<Record<string, string>>
   /** The job queues that exist (names and ARNs); undefined accepts any queue. */
   readonly jobQueues?: readonly string[] | undefined
+  /** Reads a job definition secret's value (`valueFrom`), as Batch does when a container starts. */
+  readonly resolveSecret?: ((valueFrom: string) => Promise<string>) | undefined
 }
 
 /** An error answered as AWS does: an HTTP status, `x-amzn-errortype` and a JSON message. */
@@ -228,7 +230,15 @@ export class BatchState {
     job.status = "STARTING"
     if (this.options.faults.startDelayMs > 0) await sleep(this.options.faults.startDelayMs)
     if (job.status !== "STARTING") return // terminated or cancelled while starting
-    const spec = this.#specOf(job)
+    let spec: ChildSpec
+    try {
+      spec = await this.#withSecrets(job, this.#specOf(job))
+    } catch (error) {
+      // As on AWS: the container never starts.
+      const reason = `ResourceInitializationError: unable to pull secrets: ${error instanceof Error ? error.message : String(error)}`
+      this.#finish(job, "FAILED", reason, undefined, reason)
+      return
+    }
     job.status = "RUNNING"
     job.startedAt = Date.now()
     const started = Date.now()
@@ -318,6 +328,18 @@ export class BatchState {
       }
     }
     return true
+  }
+
+  /** The spec with the definition's `secrets` resolved into its environment. */
+  async #withSecrets(job: JobRecord, spec: ChildSpec): Promise<ChildSpec> {
+    const properties = (job.definition.body.containerProperties ?? {}) as Json
+    const secrets = (properties.secrets ?? []) as { name: string; valueFrom: string }[]
+    if (secrets.length === 0) return spec
+    const resolve = this.options.resolveSecret
+    if (resolve === undefined) throw new Error("this endpoint was started without a secret store")
+    const env = { ...spec.env }
+    for (const { name, valueFrom } of secrets) env[name] = await resolve(valueFrom)
+    return { ...spec, env }
   }
 
   #specOf(job: JobRecord): ChildSpec {

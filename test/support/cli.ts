@@ -26,6 +26,8 @@ export interface CliOptions {
   readonly signalAfterMs?: number
   /** Sends SIGINT once this returns true (polled every 50 ms). */
   readonly interruptWhen?: () => boolean
+  /** Sends SIGKILL (a host dying) once this returns true (polled every 50 ms). */
+  readonly killWhen?: () => boolean
 }
 
 /** Runs `reductio ...args`; resolves when it exits. */
@@ -51,14 +53,15 @@ export function runNode(args: readonly string[], options: CliOptions, nodeArgs: 
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     if (options.signalAfterMs !== undefined) setTimeout(() => child.kill("SIGINT"), options.signalAfterMs)
-    const { interruptWhen } = options
+    const { interruptWhen, killWhen } = options
+    const when = interruptWhen ?? killWhen
     const poll =
-      interruptWhen === undefined
+      when === undefined
         ? undefined
         : setInterval(() => {
-            if (!interruptWhen()) return
+            if (!when()) return
             clearInterval(poll)
-            child.kill("SIGINT")
+            child.kill(interruptWhen === undefined ? "SIGKILL" : "SIGINT")
           }, 50)
     child.on("error", reject)
     child.on("close", (code) => {

@@ -20,6 +20,13 @@ export interface DefinitionSpec {
   readonly role?: string | undefined
   /** Variables every container gets. */
   readonly environment?: Readonly<Record<string, string>> | undefined
+  /**
+   * Secret variables every container gets: name → the ARN of a Secrets Manager secret or an SSM
+   * parameter. Batch resolves them when the container starts; only the ARNs are in the definition.
+   */
+  readonly secrets?: Readonly<Record<string, string>> | undefined
+  /** The execution role Batch uses to read `secrets` (and, on Fargate, to pull the image). */
+  readonly executionRole?: string | undefined
   /** Batch-level retries of infrastructure failures a new host may fix (spot reclaim); default 0. */
   readonly hostRetries?: number | undefined
   readonly tags?: Readonly<Record<string, string>> | undefined
@@ -36,9 +43,8 @@ const DEFAULT_RESOURCES = [
 
 /** The RegisterJobDefinition request for a spec, named by its content's hash. */
 export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
-  const environment = Object.entries(spec.environment ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => ({ name, value }))
+  const environment = sortedEntries(spec.environment).map(([name, value]) => ({ name, value }))
+  const secrets = sortedEntries(spec.secrets).map(([name, valueFrom]) => ({ name, valueFrom }))
   const body = {
     type: "container" as const,
     containerProperties: {
@@ -47,7 +53,9 @@ export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
       resourceRequirements: DEFAULT_RESOURCES,
       environment,
       linuxParameters: { initProcessEnabled: true },
+      ...(secrets.length === 0 ? {} : { secrets }),
       ...(spec.role === undefined ? {} : { jobRoleArn: spec.role }),
+      ...(spec.executionRole === undefined ? {} : { executionRoleArn: spec.executionRole }),
     },
     retryStrategy: {
       attempts: 1 + (spec.hostRetries ?? 0),
@@ -62,6 +70,10 @@ export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
   }
   const name = `reductio-${sha256(JSON.stringify(body)).slice(0, 16)}`
   return { jobDefinitionName: name, ...body }
+}
+
+function sortedEntries(record: Readonly<Record<string, string>> | undefined): [string, string][] {
+  return Object.entries(record ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
 /**

@@ -31,7 +31,7 @@ export async function outcomeOf(place: ScratchPlace, state: BatchJobState): Prom
   }
   const [record, tail] = await Promise.all([readRecord(place), logTail(place)])
   if (record !== undefined && state.exitCode === AGENT_EXIT.taskFailed)
-    return withTail({ status: "failed", kind: "task", error: record }, tail)
+    return withTail({ status: "failed", kind: record.code === "CANCELLED" ? "cancelled" : "task", error: record }, tail)
   if (record !== undefined && state.exitCode === AGENT_EXIT.infrastructure) {
     return infrastructure({ ...record, details: { ...record.details, ...batchDetails(state) } }, tail)
   }

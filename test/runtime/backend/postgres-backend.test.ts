@@ -6,6 +6,7 @@ import { PostgresBackend, redactUrl } from "../../../runtime/backend/postgres-ba
 import { isReductioError } from "../../../runtime/errors.js"
 import { createTestDatabase, postgresSkipReason, postgresUrl, type TestDatabase } from "../../support/postgres.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
+import { leaseConformance } from "./lease-conformance.js"
 
 const skip = postgresSkipReason()
 
@@ -19,6 +20,30 @@ backendConformance(
       backend,
       dispose: async () => {
         await backend.close()
+        await database.drop()
+      },
+    }
+  },
+  { skip },
+)
+
+leaseConformance(
+  "PostgresBackend",
+  async () => {
+    const database = await createTestDatabase()
+    const backend = new PostgresBackend(database.url)
+    await backend.open()
+    const peers: PostgresBackend[] = []
+    return {
+      backend,
+      peer: async () => {
+        const peer = new PostgresBackend(database.url)
+        await peer.open()
+        peers.push(peer)
+        return peer
+      },
+      dispose: async () => {
+        await Promise.all([backend, ...peers].map((b) => b.close()))
         await database.drop()
       },
     }
@@ -69,6 +94,7 @@ describe("PostgresBackend", { skip }, () => {
         "0002_file_use_origin",
         "0003_evaluation_call",
         "0004_call_replay",
+        "0005_execution_heartbeat_leases",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

@@ -12,6 +12,7 @@ import { isReductioError } from "../../../runtime/errors.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { task } from "../../../runtime/task.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
+import { leaseConformance } from "./lease-conformance.js"
 
 let dir: string
 before(async () => {
@@ -25,6 +26,25 @@ backendConformance("SqliteBackend", async () => {
   return { backend, dispose: () => backend.close() }
 })
 
+leaseConformance("SqliteBackend", async () => {
+  const path = join(dir, "leases", "reductio.db")
+  const backend = new SqliteBackend(path)
+  await backend.open()
+  const peers: SqliteBackend[] = []
+  return {
+    backend,
+    peer: async () => {
+      const peer = new SqliteBackend(path)
+      await peer.open()
+      peers.push(peer)
+      return peer
+    },
+    dispose: async () => {
+      await Promise.all([backend, ...peers].map((b) => b.close()))
+    },
+  }
+})
+
 describe("SqliteBackend", () => {
   it("creates the parent directory and keeps what it wrote across a reopen", async () => {
     const path = join(dir, "nested", "deeper", "reductio.db")
@@ -36,7 +56,13 @@ describe("SqliteBackend", () => {
     await second.open()
     assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
     assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
-    assert.deepEqual(await second.appliedMigrations(), ["0001_initial", "0002_file_use_origin", "0003_evaluation_call", "0004_call_replay"])
+    assert.deepEqual(await second.appliedMigrations(), [
+      "0001_initial",
+      "0002_file_use_origin",
+      "0003_evaluation_call",
+      "0004_call_replay",
+      "0005_execution_heartbeat_leases",
+    ])
     await second.close()
   })
 

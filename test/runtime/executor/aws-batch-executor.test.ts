@@ -8,7 +8,15 @@ import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { script, stdout } from "../../../runtime/script.js"
 import { storageFor } from "../../../runtime/storage/storage-registry.js"
 import * as fixture from "../../fixtures/batch/workflow.js"
-import { readFile } from "node:fs/promises"
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
+import { parseS3Uri } from "../../../runtime/storage/storage-registry.js"
+import { createSecret, putParameter } from "../../support/moto-secrets.js"
+import { s3Options } from "../../support/moto.js"
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from "@aws-sdk/client-ecr"
 import { type BatchHarness, startBatchHarness } from "../../support/batch-harness.js"
 import { runCli } from "../../support/cli.js"
@@ -34,6 +42,27 @@ function schedulerWith(executor: AwsBatchExecutor): Scheduler {
 /** Children in the endpoint's process, one S3 PUT each: the real agent runs where a test needs the container. */
 function fastRunner() {
   return inProcessRunner({ skipLog: true, checkExisting: false })
+}
+
+/** The bytes of every object under an s3:// prefix. */
+async function scratchObjects(prefix: string): Promise<Buffer[]> {
+  const { bucket, key } = parseS3Uri(prefix)
+  const client = new S3Client(s3Options(harness.moto))
+  try {
+    const found: Buffer[] = []
+    let token: string | undefined
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }))
+      for (const object of page.Contents ?? []) {
+        const body = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))
+        found.push(Buffer.from(await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()))
+      }
+      token = page.NextContinuationToken
+    } while (token !== undefined)
+    return found
+  } finally {
+    client.destroy()
+  }
 }
 
 function submits(): number {
@@ -159,6 +188,50 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     }
   })
 
+  it("gives a script its secretEnv from Secrets Manager and SSM, and no value reaches the requests, scratch or the database", async () => {
+    const token = `tok-${randomBytes(12).toString("hex")}`
+    const password = `pw-${randomBytes(12).toString("hex")}`
+    assert.equal(process.env.BATCH_TEST_TOKEN, undefined, "the host must not hold the secret: the container gets it from Batch")
+    const secrets = {
+      BATCH_TEST_TOKEN: await createSecret(harness.moto, `batch-test-token-${randomBytes(4).toString("hex")}`, token),
+      BATCH_TEST_PASSWORD: await putParameter(harness.moto, `/reductio-test/${randomBytes(4).toString("hex")}/password`, password),
+    }
+    const scratch = harness.scratch("secrets")
+    const dir = await mkdtemp(join(tmpdir(), "reductio-batch-secrets-"))
+    const backend = new SqliteBackend(join(dir, "reductio.db"))
+    await backend.open()
+    harness.batch.useRunner(undefined)
+    try {
+      const executor = harness.executor({ scratch, secrets, executionRole: "arn:aws:iam::123456789012:role/BatchExecution" })
+      const command = 'printf %s "$BATCH_TEST_TOKEN:$BATCH_TEST_PASSWORD" | sha256sum | cut -c1-64; echo "token $BATCH_TEST_TOKEN" >&2'
+      const sent = new Scheduler({ backend, executors: { batch: executor }, workflowPath }).run(
+        script(command, { secretEnv: ["BATCH_TEST_TOKEN", "BATCH_TEST_PASSWORD"], executor: "batch" }),
+      )
+      assert.equal((await sent).trim(), createHash("sha256").update(`${token}:${password}`).digest("hex"))
+      const definition = harness.batch.state.definitions.at(-1)?.body.containerProperties as Record<string, unknown>
+      assert.deepEqual(definition.secrets, [
+        { name: "BATCH_TEST_PASSWORD", valueFrom: secrets.BATCH_TEST_PASSWORD },
+        { name: "BATCH_TEST_TOKEN", valueFrom: secrets.BATCH_TEST_TOKEN },
+      ])
+      assert.equal(definition.executionRoleArn, "arn:aws:iam::123456789012:role/BatchExecution")
+    } finally {
+      harness.batch.useRunner(fastRunner())
+      await backend.close()
+    }
+    const requests = JSON.stringify([harness.batch.state.definitions, [...harness.batch.state.jobs.values()].map((job) => job.request)])
+    const stored = [
+      requests,
+      ...(await scratchObjects(scratch)),
+      ...(await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name))))),
+    ]
+    assert.ok(
+      stored.some((bytes) => bytes.includes("token ***")),
+      "the job's log has the masked line",
+    )
+    for (const bytes of stored) for (const secret of [token, password]) assert.equal(bytes.includes(secret), false)
+    await rm(dir, { recursive: true, force: true })
+  })
+
   it("reports a killed child as an infrastructure failure with Batch's reason, and a retry succeeds", async () => {
     const reason = "Host EC2 (instance i-0123456789abcdef0) terminated."
     let kills = 0
@@ -244,6 +317,27 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     const second = harness.executor({ scratch })
     const values = await schedulerWith(second).run(calls)
     assert.deepEqual(values, ["reattach1:1500", "reattach2:1500"])
+    assert.equal(submits(), submitted + 1, "no second SubmitJob")
+  })
+
+  it("leaves a job whose SubmitJob was in flight at stop() running and named, so the next run re-attaches", async () => {
+    const scratch = harness.scratch("reattach-in-flight")
+    const first = harness.executor({ scratch })
+    const calls = [1, 2].map((i) => fixture.nap(1_000, `inflight${i}`))
+    const submitted = submits()
+    const terminated = harness.batch.calls.TerminateJob ?? 0
+    harness.batch.faults.responseDelayMs.SubmitJob = 600
+    try {
+      const crashed = assert.rejects(schedulerWith(first).run(calls), (error: Error) => isReductioError(error, "CANCELLED"))
+      await until(() => submits() > submitted, "the SubmitJob request")
+      await first.stop() // while Batch has the job and the host does not know its id yet
+      await crashed
+    } finally {
+      harness.batch.faults.responseDelayMs.SubmitJob = 0
+    }
+    assert.equal(harness.batch.calls.TerminateJob ?? 0, terminated, "stop() terminates nothing")
+    const values = await schedulerWith(harness.executor({ scratch })).run(calls)
+    assert.deepEqual(values, ["inflight1:1000", "inflight2:1000"])
     assert.equal(submits(), submitted + 1, "no second SubmitJob")
   })
 })

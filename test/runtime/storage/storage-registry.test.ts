@@ -43,6 +43,10 @@ describe("storage registry", () => {
     configureS3({})
     assert.deepEqual(s3Options(env), { region: "eu-west-1", endpoint: "http://s3-only", forcePathStyle: true })
     assert.deepEqual(s3Options({ AWS_ENDPOINT_URL: "http://general" }), { endpoint: "http://general" })
+    // An empty variable is unset, like every reductio variable.
+    assert.deepEqual(s3Options({ AWS_ENDPOINT_URL_S3: "", AWS_ENDPOINT_URL: "http://general", REDUCTIO_S3_FORCE_PATH_STYLE: "" }), {
+      endpoint: "http://general",
+    })
     configureS3({ region: "us-east-2", forcePathStyle: false, endpoint: undefined })
     assert.deepEqual(s3Options(env), { region: "us-east-2", endpoint: "http://s3-only", forcePathStyle: false })
   })

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { validateConfig } from "../../../runtime/config/config.js"
+import { isReductioError } from "../../../runtime/errors.js"
+
+const batch = { type: "aws_batch", image: "agent:1", queue: "q", scratch: "s3://bucket/prefix" }
+
+describe("validateConfig", () => {
+  it("takes an aws_batch executor's secrets by variable name, with its execution role", () => {
+    const config = {
+      executors: {
+        batch: {
+          ...batch,
+          secrets: { API_TOKEN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-token-AbCdEf" },
+          executionRole: "arn:aws:iam::123456789012:role/BatchExecution",
+        },
+      },
+    }
+    assert.deepEqual(validateConfig(config, "reductio.config.ts"), config)
+  })
+
+  it("names the bad key of secrets that are not a map of variable names to ARNs", () => {
+    for (const secrets of [{ "NOT A NAME": "arn:aws:ssm:eu-west-1:123456789012:parameter/x" }, { TOKEN: "" }, ["TOKEN"]]) {
+      assert.throws(
+        () => validateConfig({ executors: { batch: { ...batch, secrets } } }, "reductio.config.ts"),
+        (error: unknown) =>
+          isReductioError(error, "CONFIG_INVALID") && String(error.details?.key).startsWith("config.executors.batch.secrets"),
+      )
+    }
+  })
+})
