@@ -18,6 +18,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0002_file_use_origin": { up: (db) => fileUseOrigin(db, dialect) },
     "0003_evaluation_call": { up: (db) => evaluationCall(db, dialect) },
     "0004_call_replay": { up: (db) => callReplay(db) },
+    "0006_job_times": { up: (db) => jobTimes(db, dialect) },
   }
 }
 
@@ -168,4 +169,23 @@ async function callReplay(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("evaluation").addColumn("replayable", "integer").execute()
   await db.schema.alterTable("call_node").addColumn("checked", "integer").execute()
   await db.schema.alterTable("job").addColumn("reused_calls", "integer").execute()
+}
+
+/**
+ * A job's own times: the column that held when the job was created is renamed `created_at`, and
+ * `started_at` / `body_ended_at` say when its body ran on its executor (null when no body ran; on
+ * rows from before: unknown). `args_hash` names the arguments of a job with no call hash (failed,
+ * cancelled or still running: a finished job's are its call node's), `name` a call site's name for
+ * the call. A rename, not a copy: no row is rewritten.
+ */
+async function jobTimes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const time = dialect === "sqlite" ? "integer" : "bigint"
+  await db.schema.alterTable("job").renameColumn("started_at", "created_at").execute()
+  await db.schema.alterTable("job").addColumn("started_at", time).execute()
+  await db.schema.alterTable("job").addColumn("body_ended_at", time).execute()
+  await db.schema
+    .alterTable("job")
+    .addColumn("args_hash", dialect === "sqlite" ? "blob" : "bytea")
+    .execute()
+  await db.schema.alterTable("job").addColumn("name", "text").execute()
 }

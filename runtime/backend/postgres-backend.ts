@@ -155,6 +155,8 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   reused_calls: "int4",
   started_at: "int8",
   ended_at: "int8",
+  created_at: "int8",
+  body_ended_at: "int8",
 }
 
 /** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */

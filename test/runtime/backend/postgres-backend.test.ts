@@ -69,6 +69,7 @@ describe("PostgresBackend", { skip }, () => {
         "0002_file_use_origin",
         "0003_evaluation_call",
         "0004_call_replay",
+        "0006_job_times",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

@@ -32,7 +32,13 @@ describe("reductio db, tag, push and pull", () => {
     assert.equal(code, 0)
     const info = JSON.parse(stdout) as { database: string; migrations: string[]; upToDate: boolean; executions: number }
     assert.match(info.database, /reductio\.db$/)
-    assert.deepEqual(info.migrations, ["0001_initial", "0002_file_use_origin", "0003_evaluation_call", "0004_call_replay"])
+    assert.deepEqual(info.migrations, [
+      "0001_initial",
+      "0002_file_use_origin",
+      "0003_evaluation_call",
+      "0004_call_replay",
+      "0006_job_times",
+    ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
   })
