@@ -4,7 +4,8 @@
  * directory. Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
  * out after, and the call's value is `outputs` with each staged file replaced by its remote File
  * and `stdout` replaced by the command's standard output. It is an ordinary task (registered as
- * `reductio.script`), so it runs on any executor, the Batch agent included.
+ * `reductio.script`), so it runs on any executor, the Batch agent included. Errors and
+ * `reductio log` name it after the task whose body built it, or its `name` option.
  *
  * @example
  * const sorted = script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
@@ -164,7 +165,7 @@ async function runShell(command: string, config: ScriptConfig, root: string, wor
 async function collectOutputs(outputs: unknown, root: string, work: string, command: string): Promise<unknown> {
   const pending: { local: string; remote: File }[] = []
   const missing = (file: string) =>
-    new ReductioError("OUTPUT_MISSING", `script (task ${SCRIPT_TASK}: ${firstLine(command)}) did not write its output ${file}`, {
+    new ReductioError("OUTPUT_MISSING", `script did not write its output ${file}: ${firstLine(command)}`, {
       details: { file, task: SCRIPT_TASK, command },
     })
   const stdoutText = (await readFile(join(root, "stdout"))).toString("utf8")

@@ -141,7 +141,9 @@ export class ProcessExecutor implements Executor {
       const args = this.#options.workdir === undefined ? run.args : [...run.args, "--workdir", this.#options.workdir]
       const exit = await this.#spawnAgent(run.agentPath, args, job)
       if (exit.cancelled) return cancelledOutcome("cancelled while running")
-      return await outcomeOf(run.root, job, exit)
+      const outcome = await outcomeOf(run.root, job, exit)
+      // The body's time is the agent process's: from its spawn to its exit.
+      return exit.spawnError === undefined ? { ...outcome, startedAt: exit.startedAt, endedAt: exit.endedAt } : outcome
     } finally {
       this.#slots.release()
     }
@@ -149,6 +151,7 @@ export class ProcessExecutor implements Executor {
 
   #spawnAgent(agentPath: string, args: readonly string[], job: JobRequest): Promise<AgentExit> {
     return new Promise((resolveExit) => {
+      const startedAt = Date.now()
       const child = spawn(process.execPath, [agentPath, ...args], {
         env: agentEnv(this.#options.env),
         stdio: ["ignore", "pipe", "pipe"],
@@ -179,7 +182,7 @@ export class ProcessExecutor implements Executor {
         job.signal.removeEventListener("abort", onAbort)
         if (timer !== undefined) clearTimeout(timer)
         this.#children.delete(child)
-        resolveExit({ code, signal, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, spawnError })
+        resolveExit({ code, signal, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, spawnError, startedAt, endedAt: Date.now() })
       }
       child.once("error", (error) => finish(null, null, error))
       child.once("close", (code, signal) => finish(code, signal))
@@ -196,6 +199,9 @@ interface AgentExit {
   readonly timedOut: boolean
   readonly timeoutSeconds: number | undefined
   readonly spawnError?: Error | undefined
+  /** When the agent process was spawned and when it exited. */
+  readonly startedAt: number
+  readonly endedAt: number
 }
 
 function entryOf(job: JobRequest): JobEntry {

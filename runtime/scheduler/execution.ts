@@ -19,7 +19,9 @@ import {
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
-import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
+import { callLabel, previewArgs } from "../preview.js"
+import { decodeIfValid, holdsCheckedValue, INVALID, invalidPaths } from "./cached-value.js"
+import { type DryRun, isWouldRun, settleAll, WouldRun } from "./dry-run.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
@@ -39,6 +41,8 @@ export interface ExecutionSettings {
   readonly workflowPath: string | undefined
   readonly emit: (event: SchedulerEvent) => void
   readonly signal: AbortSignal
+  /** Reduce as far as the cache allows, run no task body, record nothing (see dry-run.ts). */
+  readonly dryRun?: DryRun | undefined
 }
 
 /** A call that reduced: its value and its provenance node. */
@@ -69,11 +73,13 @@ export class Execution {
   readonly #recorder: Recorder
   readonly #batcher: LookupBatcher
   readonly #started = new Map<string, Promise<void>>()
+  /** A dry run's calls waiting on their arguments, so one expression is planned once. */
+  readonly #waiting = new WeakMap<CallExpression, Promise<unknown>>()
   #idleScheduled = false
   readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
-    this.#recorder = new Recorder(settings.backend)
+    this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#replayContext = {
       executionId: settings.id,
@@ -97,29 +103,57 @@ export class Execution {
     return this.#reduceValue(value, parent)
   }
 
+  /** Reduces an execution's root; a root that is one call reports its call hash. */
+  async reduceRoot(value: unknown): Promise<{ value: unknown; callHash: string | null }> {
+    const expression = expressionOf(value)
+    if (expression?.kind !== "call") return { value: await this.reduce(value, null), callHash: null }
+    const result = await this.#reduceCall(expression, null)
+    return { value: result.value, callHash: result.callHash }
+  }
+
+  /** Promise.all, or in a dry run one that waits for every item (see settleAll). */
+  #all<T>(promises: Promise<T>[]): Promise<T[]> {
+    return this.settings.dryRun === undefined ? Promise.all(promises) : settleAll(promises)
+  }
+
   async #reduceValue(value: unknown, parent: JobState | null): Promise<unknown> {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) {
       if (!value.some(containsExpression)) return value
+      if (this.settings.dryRun !== undefined) return this.#dryRunItems(value, parent)
       return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
     }
     if (value instanceof Map) {
-      const entries = await Promise.all(
+      const entries = await this.#all(
         [...value].map(async ([k, v]) => [await this.#reduceValue(k, parent), await this.#reduceValue(v, parent)] as const),
       )
       return new Map(entries)
     }
-    if (value instanceof Set) return new Set(await Promise.all([...value].map((item) => this.#reduceValue(item, parent))))
+    if (value instanceof Set) return new Set(await this.#all([...value].map((item) => this.#reduceValue(item, parent))))
     if (!isPlainObject(value)) return value
     const keys = Object.keys(value)
-    const reduced = await Promise.all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
+    const reduced = await this.#all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
     const out: Record<string, unknown> = {}
     keys.forEach((key, i) => {
       out[key] = reduced[i]
     })
     return out
+  }
+
+  /** A list in a dry run: every item reduces (in windows), blocked ones merged into one WouldRun. */
+  async #dryRunItems(items: readonly unknown[], parent: JobState | null): Promise<unknown[]> {
+    const blocked: number[] = []
+    const values = await mapWindowed(items, FAN_OUT_WINDOW, (item) =>
+      this.#reduceValue(item, parent).catch((error: unknown) => {
+        if (!isWouldRun(error)) throw error
+        blocked.push(...error.ids)
+        return undefined
+      }),
+    )
+    if (blocked.length > 0) throw new WouldRun(blocked)
+    return values
   }
 
   async #reduceExpression(expression: Expression, parent: JobState | null): Promise<unknown> {
@@ -131,6 +165,8 @@ export class Execution {
       case "cond":
         return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
       case "seq": {
+        // A dry run goes on past an item that would run: the later ones only wait on it in time.
+        if (this.settings.dryRun !== undefined) return this.#dryRunItems(expression.items, parent)
         const values: unknown[] = []
         for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
         return values
@@ -140,7 +176,7 @@ export class Execution {
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
         const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
-        return Promise.all(
+        return this.#all(
           items.map(async (item) => {
             const call = makeExpression<CallExpression>({
               kind: "call",
@@ -173,7 +209,7 @@ export class Execution {
     try {
       return await this.#reduceValue(expression.body, parent)
     } catch (error) {
-      if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
+      if (this.settings.signal.aborted || isWouldRun(error) || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
       const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
@@ -187,7 +223,7 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const args = (containsExpression(expression.args) ? await this.#reduceValue(expression.args, parent) : expression.args) as unknown[]
+    const args = (containsExpression(expression.args) ? await this.#reduceArgs(expression, task, parent) : expression.args) as unknown[]
     const preparing = prepareForEncoding(args)
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
@@ -210,6 +246,20 @@ export class Execution {
     return done
   }
 
+  /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
+  async #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> {
+    const dryRun = this.settings.dryRun
+    if (dryRun === undefined) return this.#reduceValue(expression.args, parent)
+    let waiting = this.#waiting.get(expression)
+    if (waiting === undefined) {
+      waiting = this.#reduceValue(expression.args, parent).catch((error: unknown) => {
+        throw isWouldRun(error) ? dryRun.waits(task, callLabel(task.name, expression.options?.name, parent?.task.name), error) : error
+      })
+      this.#waiting.set(expression, waiting)
+    }
+    return waiting
+  }
+
   async #runJob(
     task: TaskDefinition,
     args: unknown[],
@@ -219,17 +269,18 @@ export class Execution {
     options: CallOptions,
     parent: JobState | null,
   ): Promise<CallResult> {
-    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
+    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
     if (options.cache === false) job.replayable = false
     if (parent?.noReplay === true) job.noReplay = true
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
-      const immediate = await this.#evaluate(job, args, encodedArgs, options)
+      const immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
       if (immediate.checked) job.checked = true
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
+      if (expressions) this.#setStatus(job, "WAITING", job.status)
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
@@ -253,7 +304,8 @@ export class Execution {
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
       return { value, callHash, replayable: job.replayable, checked: job.checked }
     } catch (error) {
-      const failure = this.#asTaskError(job, error)
+      if (isWouldRun(error)) throw error
+      const failure = this.#asTaskError(job, error, args, parent)
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
       throw failure
     }
@@ -265,22 +317,33 @@ export class Execution {
     if (job.noReplay || immediate.recordedReplayable !== true || !callHash) return undefined
     const replayed = await replayCallTree(job, callHash, this.#replayContext)
     if (replayed === undefined) return undefined
+    if (this.settings.dryRun !== undefined) this.settings.dryRun.cached += job.reusedCalls ?? 0
     this.#recordLineage(args, immediate.value, callHash)
     this.#finish(job, "CACHED", callHash, null)
     return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
   }
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
-  async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
+  async #evaluate(
+    job: JobState,
+    parent: JobState | null,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    options: CallOptions,
+  ): Promise<Immediate> {
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
     // as it would share the result of an identical call reduced earlier in this execution.
-    if ((this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash)) {
+    const cacheOn = (this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash)
+    let invalid: Uint8Array | undefined
+    if (cacheOn) {
       const hit = await this.#batcher.lookup(job.evalHash)
       if (hit !== undefined) {
         const decoded = await decodeIfValid(hit.bytes)
-        if (decoded !== INVALID) {
+        if (decoded === INVALID) invalid = hit.bytes
+        else {
           // The arguments were stored with the evaluation this hit comes from.
           job.cached = true
+          if (this.settings.dryRun !== undefined) this.settings.dryRun.cached++
           this.#recorder.knownValue(hit.valueHash)
           return {
             value: decoded.value,
@@ -293,6 +356,7 @@ export class Execution {
         }
       }
     }
+    if (this.settings.dryRun !== undefined) throw await this.#wouldRun(job, parent, args, cacheOn, invalid)
     this.#recorder.value(job.argsHash, encodedArgs)
     const outcome = await this.#execute(job, args, encodedArgs, options)
     if (outcome.status === "failed") throw outcome
@@ -303,6 +367,21 @@ export class Execution {
     this.#recorder.value(valueHash, bytes)
     this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
     return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
+  }
+
+  /** A dry run's cache miss: the call is planned with the reason it missed. */
+  async #wouldRun(
+    job: JobState,
+    parent: JobState | null,
+    args: unknown[],
+    cacheOn: boolean,
+    invalid: Uint8Array | undefined,
+  ): Promise<WouldRun> {
+    const dryRun = this.settings.dryRun as DryRun
+    const cacheOff = cacheOn ? undefined : this.settings.cache ? "the task or its call site says cache: false" : "--no-cache"
+    const invalidFiles = invalid === undefined ? undefined : await invalidPaths(invalid)
+    const label = callLabel(job.task.name, job.name, parent?.task.name)
+    return dryRun.miss({ task: job.task, label, args, evalHash: job.evalHash }, { cacheOff, invalidFiles })
   }
 
   async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
@@ -336,11 +415,13 @@ export class Execution {
           signal: this.settings.signal,
         })
         if (executor.idle !== undefined) this.#scheduleIdle()
+        const submittedAt = Date.now()
         try {
           outcome = await submitted
         } catch (error) {
           outcome = { status: "failed", kind: "infrastructure", error: toErrorRecord(error) }
         }
+        recordBodyTimes(job, outcome, submittedAt)
       } finally {
         if (limits.length > 0) this.settings.limits.release(limits)
       }
@@ -374,12 +455,20 @@ export class Execution {
     })
   }
 
-  #asTaskError(job: JobState, error: unknown): Error {
+  #asTaskError(job: JobState, error: unknown, args: readonly unknown[], parent: JobState | null): Error {
     if (isFailedOutcome(error)) {
       const code = error.kind === "task" ? "TASK_FAILED" : error.kind === "cancelled" ? "CANCELLED" : "INFRASTRUCTURE_FAILURE"
       const record: ErrorRecord =
         error.logTail === undefined ? error.error : { ...error.error, details: { ...error.error.details, logTail: error.logTail } }
-      return new TaskError(code, { task: job.task.name, argsHash: job.argsHash, evalHash: job.evalHash, record })
+      return new TaskError(code, {
+        task: job.task.name,
+        argsHash: job.argsHash,
+        evalHash: job.evalHash,
+        record,
+        label: callLabel(job.task.name, job.name, parent?.task.name),
+        argsPreview: previewArgs(job.task.name, args, ARGS_PREVIEW_WIDTH),
+        jobId: `${this.settings.id}/${job.seq}`,
+      })
     }
     return error instanceof Error ? error : new Error(String(error))
   }
@@ -423,6 +512,20 @@ export class Execution {
 }
 
 const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
+/** Characters of a failed call's arguments its error message shows. */
+const ARGS_PREVIEW_WIDTH = 120
+/** A dry run records nothing. */
+const DISCARD = { write: async () => {} }
+
+/**
+ * The body's times from its executor, else from the scheduler's view: submitted, outcome arrived.
+ * A call cancelled before it started has none.
+ */
+function recordBodyTimes(job: JobState, outcome: JobOutcome, submittedAt: number): void {
+  if (outcome.startedAt === undefined && outcome.status === "failed" && outcome.kind === "cancelled") return
+  job.startedAt = outcome.startedAt ?? submittedAt
+  job.bodyEndedAt = outcome.endedAt ?? Date.now()
+}
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value

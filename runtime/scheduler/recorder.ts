@@ -15,6 +15,7 @@ import type {
   ExecutionRecord,
   FileUseRecord,
   JobRecord,
+  TagRecord,
   TaskRecord,
   ValueRecord,
 } from "../backend/backend.js"
@@ -33,6 +34,7 @@ export class Recorder {
   #calls: CallRecord[] = []
   #jobs = new Map<number, JobRecord | JobSource>()
   #files: FileUseRecord[] = []
+  #tags: TagRecord[] = []
   #size = 0
   readonly #seenValues = new Set<string>()
   readonly #seenTasks = new Set<string>()
@@ -41,7 +43,7 @@ export class Recorder {
   #failure: unknown
 
   constructor(
-    private readonly backend: Backend,
+    private readonly backend: Pick<Backend, "write">,
     private readonly interval = 200,
     private readonly maxRows = 100_000,
   ) {}
@@ -97,6 +99,12 @@ export class Recorder {
     this.#touch()
   }
 
+  /** A tag on the execution, written with its row. */
+  tag(record: TagRecord): void {
+    this.#tags.push(record)
+    this.#touch()
+  }
+
   /** Writes everything buffered; resolves when the backend has it. Rejects if any write failed. */
   async flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
@@ -130,6 +138,7 @@ export class Recorder {
       calls: this.#calls,
       jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
       files: this.#files,
+      tags: this.#tags,
     }
     this.#executions = new Map()
     this.#tasks = []
@@ -138,6 +147,7 @@ export class Recorder {
     this.#calls = []
     this.#jobs = new Map()
     this.#files = []
+    this.#tags = []
     this.#size = 0
     // Writes are chained so batches land in order (a job's final state after its first).
     this.#writing = this.#writing

@@ -10,6 +10,7 @@ import type { Executor } from "../executor/executor.js"
 import { LocalExecutor } from "../executor/local-executor.js"
 import type { Lazy } from "../expression.js"
 import type { SchedulerEvent } from "./events.js"
+import { DryRun, type DryRunPlan, isWouldRun } from "./dry-run.js"
 import { Execution } from "./execution.js"
 import { Limits } from "./semaphore.js"
 
@@ -39,6 +40,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal
   /** Use this execution id instead of a new one. */
   readonly executionId?: string
+  /** Tags recorded with the execution (`reductio run --tag k=v`, the automatic ones). */
+  readonly tags?: Readonly<Record<string, string>>
 }
 
 /**
@@ -91,26 +94,17 @@ export class Scheduler {
     const emit = (event: SchedulerEvent) => {
       for (const listener of this.#listeners) listener(event)
     }
-    const execution = new Execution({
-      id,
-      backend: this.backend,
-      executors: this.executors,
-      defaultExecutor: this.#options.defaultExecutor ?? "local",
-      limits: new Limits(this.#options.limits ?? {}),
-      cache: this.#options.cache ?? true,
-      workflowPath: this.#options.workflowPath,
-      emit,
-      signal: controller.signal,
-    })
+    const execution = this.#execution(id, emit, controller.signal)
     const startedAt = Date.now()
     const command = options.command ?? "run"
-    const record = (status: ExecutionStatus, endedAt: number | null, error: string | null) =>
-      execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash: null, error })
+    const record = (status: ExecutionStatus, endedAt: number | null, error: string | null, rootCallHash: string | null = null) =>
+      execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash, error })
     record("RUNNING", null, null)
+    for (const [key, value] of Object.entries(options.tags ?? {})) execution.recorder.tag({ executionId: id, key, value })
     emit({ type: "execution-started", executionId: id, startedAt })
     try {
-      const value = await execution.reduce(expression, null)
-      record("DONE", Date.now(), null)
+      const { value, callHash } = await execution.reduceRoot(expression)
+      record("DONE", Date.now(), null, callHash)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })
       return value
@@ -123,6 +117,46 @@ export class Scheduler {
     } finally {
       options.signal?.removeEventListener("abort", onAbort)
     }
+  }
+
+  /**
+   * A dry run: reduces `expression` as far as the cache allows without running any task body
+   * and without writing anything, and returns the plan: the calls that would run, each with the
+   * reason it missed the cache, and the calls waiting on them (their arguments are not known).
+   *
+   * @example
+   * const plan = await scheduler.dryRun(main(100))
+   * for (const call of plan.calls) console.log(call.status, call.label, call.reason ?? call.waitsOn)
+   */
+  async dryRun(expression: unknown, options: Pick<RunOptions, "signal"> = {}): Promise<DryRunPlan> {
+    const plan = new DryRun(this.backend)
+    const emit = (event: SchedulerEvent) => {
+      for (const listener of this.#listeners) listener(event)
+    }
+    const signal = options.signal ?? new AbortController().signal
+    const execution = this.#execution(newExecutionId(), emit, signal, plan)
+    try {
+      const { value } = await execution.reduceRoot(expression)
+      return { calls: plan.calls, cached: plan.cached, complete: true, value }
+    } catch (error) {
+      if (!isWouldRun(error)) throw error
+      return { calls: plan.calls, cached: plan.cached, complete: false }
+    }
+  }
+
+  #execution(id: string, emit: (event: SchedulerEvent) => void, signal: AbortSignal, dryRun?: DryRun): Execution {
+    return new Execution({
+      id,
+      backend: this.backend,
+      executors: this.executors,
+      defaultExecutor: this.#options.defaultExecutor ?? "local",
+      limits: new Limits(this.#options.limits ?? {}),
+      cache: this.#options.cache ?? true,
+      workflowPath: this.#options.workflowPath,
+      emit,
+      signal,
+      dryRun,
+    })
   }
 
   /** Stops every executor (subprocesses, pollers). The backend stays open: its owner closes it. */
