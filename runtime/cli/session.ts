@@ -8,6 +8,7 @@ import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { ReductioError } from "../errors.js"
+import type { DryRunPlan } from "../scheduler/dry-run.js"
 import { Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
@@ -22,11 +23,16 @@ export interface SessionOptions {
   readonly workflowPath?: string | undefined
   readonly cache: boolean
   readonly progress: ProgressMode
+  /** Tags to record with the execution (awaited just before it starts). */
+  readonly tags?: Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>
+  /** Plan instead of run: see {@link Scheduler.dryRun}. Nothing is recorded. */
+  readonly dryRun?: boolean
 }
 
 /** How a session ended. */
 export type SessionResult =
   | { readonly ok: true; readonly executionId: string; readonly value: unknown }
+  | { readonly ok: true; readonly executionId: undefined; readonly plan: DryRunPlan }
   | { readonly ok: false; readonly executionId: string | undefined; readonly error: unknown }
 
 /** Runs one execution end to end. Never throws: failures come back as `{ ok: false }`. */
@@ -43,7 +49,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     controller.abort(new ReductioError("CANCELLED", "cancelled by Ctrl-C"))
   }
   process.on("SIGINT", onSigint)
-  const progress = new Progress(io, options.progress)
+  const progress = new Progress(io, options.dryRun === true ? "off" : options.progress)
   try {
     backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
     scheduler = new Scheduler({
@@ -55,7 +61,16 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       workflowPath: options.workflowPath,
       onEvent: progress.onEvent,
     })
-    const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })
+    if (options.dryRun === true) {
+      const plan = await scheduler.dryRun(options.expression, { signal: controller.signal })
+      return { ok: true, executionId: undefined, plan }
+    }
+    const tags = await options.tags
+    const value = await scheduler.run(options.expression, {
+      command: options.command,
+      signal: controller.signal,
+      ...(tags === undefined ? {} : { tags }),
+    })
     progress.finish("DONE")
     return { ok: true, executionId: scheduler.lastExecutionId as string, value }
   } catch (error) {
