@@ -6,6 +6,8 @@
  */
 import type { Backend, TaskRecord } from "../backend/backend.js"
 import type { TaskDefinition } from "../task.js"
+import { invalidPaths } from "./cached-value.js"
+import { FAN_OUT_WINDOW, mapWindowed } from "./values.js"
 
 /**
  * Why a call would run: the cache is off for it (`--no-cache`, `cache: false`); a File in its
@@ -59,12 +61,16 @@ export class DryRun {
 
   constructor(private readonly backend: Backend) {}
 
-  /** Lists a call whose body would run, and returns the error its dependents reduce to. */
+  /**
+   * Lists a call whose body would run (the cache is off for it, its cached result held `invalid`,
+   * or it has none), and returns the error its dependents reduce to.
+   */
   async miss(
     call: { task: TaskDefinition; label: string; args: readonly unknown[]; evalHash: string },
-    why: { cacheOff: string | undefined; invalidFiles: readonly string[] | undefined },
+    why: { cacheOff: string | undefined; invalid: Uint8Array | undefined },
   ): Promise<WouldRun> {
-    const { reason, detail } = await this.#reason(call.task, why)
+    const invalidFiles = why.invalid === undefined ? undefined : await invalidPaths(why.invalid)
+    const { reason, detail } = await this.#reason(call.task, { cacheOff: why.cacheOff, invalidFiles })
     const id = this.calls.length + 1
     this.calls.push({
       id,
@@ -129,5 +135,19 @@ export async function settleAll<T>(promises: readonly Promise<T>[]): Promise<T[]
     else throw result.reason
   }
   if (ids.length > 0) throw new WouldRun(ids)
+  return values
+}
+
+/** Reduces every item (in windows, like a run); items that would run are merged into one WouldRun. */
+export async function reduceEveryItem(items: readonly unknown[], reduce: (item: unknown) => Promise<unknown>): Promise<unknown[]> {
+  const blocked: number[] = []
+  const values = await mapWindowed(items, FAN_OUT_WINDOW, (item) =>
+    reduce(item).catch((error: unknown) => {
+      if (!isWouldRun(error)) throw error
+      blocked.push(...error.ids)
+      return undefined
+    }),
+  )
+  if (blocked.length > 0) throw new WouldRun(blocked)
   return values
 }

@@ -7,8 +7,8 @@
  */
 import type { Backend, JobStatus } from "../backend/backend.js"
 import { encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
-import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
-import { cancelledOutcome, type Executor, type JobOutcome } from "../executor/executor.js"
+import { ReductioError, TaskError, isReductioError } from "../errors.js"
+import type { Executor } from "../executor/executor.js"
 import {
   type CallExpression,
   type CallOptions,
@@ -19,12 +19,13 @@ import {
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
-import { callLabel, previewArgs } from "../preview.js"
-import { decodeIfValid, holdsCheckedValue, INVALID, invalidPaths } from "./cached-value.js"
-import { type DryRun, isWouldRun, settleAll, WouldRun } from "./dry-run.js"
+import { callLabel } from "../preview.js"
+import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
+import { type DryRun, isWouldRun, reduceEveryItem, settleAll } from "./dry-run.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
+import { JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
 import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
@@ -72,7 +73,7 @@ export class Execution {
   readonly #inflight = new Map<string, Promise<CallResult>>()
   readonly #recorder: Recorder
   readonly #batcher: LookupBatcher
-  readonly #started = new Map<string, Promise<void>>()
+  readonly #runner: JobRunner
   /** A dry run's calls waiting on their arguments, so one expression is planned once. */
   readonly #waiting = new WeakMap<CallExpression, Promise<unknown>>()
   #idleScheduled = false
@@ -81,6 +82,10 @@ export class Execution {
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
+    this.#runner = new JobRunner(settings, {
+      running: (job) => this.#setStatus(job, "RUNNING", job.status),
+      submitted: () => this.#scheduleIdle(),
+    })
     this.#replayContext = {
       executionId: settings.id,
       backend: settings.backend,
@@ -122,7 +127,7 @@ export class Execution {
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) {
       if (!value.some(containsExpression)) return value
-      if (this.settings.dryRun !== undefined) return this.#dryRunItems(value, parent)
+      if (this.settings.dryRun !== undefined) return reduceEveryItem(value, (item) => this.#reduceValue(item, parent))
       return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
     }
     if (value instanceof Map) {
@@ -142,20 +147,6 @@ export class Execution {
     return out
   }
 
-  /** A list in a dry run: every item reduces (in windows), blocked ones merged into one WouldRun. */
-  async #dryRunItems(items: readonly unknown[], parent: JobState | null): Promise<unknown[]> {
-    const blocked: number[] = []
-    const values = await mapWindowed(items, FAN_OUT_WINDOW, (item) =>
-      this.#reduceValue(item, parent).catch((error: unknown) => {
-        if (!isWouldRun(error)) throw error
-        blocked.push(...error.ids)
-        return undefined
-      }),
-    )
-    if (blocked.length > 0) throw new WouldRun(blocked)
-    return values
-  }
-
   async #reduceExpression(expression: Expression, parent: JobState | null): Promise<unknown> {
     switch (expression.kind) {
       case "call":
@@ -166,7 +157,7 @@ export class Execution {
         return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
       case "seq": {
         // A dry run goes on past an item that would run: the later ones only wait on it in time.
-        if (this.settings.dryRun !== undefined) return this.#dryRunItems(expression.items, parent)
+        if (this.settings.dryRun !== undefined) return reduceEveryItem(expression.items, (item) => this.#reduceValue(item, parent))
         const values: unknown[] = []
         for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
         return values
@@ -305,7 +296,7 @@ export class Execution {
       return { value, callHash, replayable: job.replayable, checked: job.checked }
     } catch (error) {
       if (isWouldRun(error)) throw error
-      const failure = this.#asTaskError(job, error, args, parent)
+      const failure = taskErrorOf(job, error, args, parent?.task.name, this.settings.id)
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
       throw failure
     }
@@ -356,9 +347,13 @@ export class Execution {
         }
       }
     }
-    if (this.settings.dryRun !== undefined) throw await this.#wouldRun(job, parent, args, cacheOn, invalid)
+    if (this.settings.dryRun !== undefined) {
+      const cacheOff = cacheOn ? undefined : this.settings.cache ? "the task or its call site says cache: false" : "--no-cache"
+      const label = callLabel(job.task.name, job.name, parent?.task.name)
+      throw await this.settings.dryRun.miss({ task: job.task, label, args, evalHash: job.evalHash }, { cacheOff, invalid })
+    }
     this.#recorder.value(job.argsHash, encodedArgs)
-    const outcome = await this.#execute(job, args, encodedArgs, options)
+    const outcome = await this.#runner.execute(job, args, encodedArgs, options)
     if (outcome.status === "failed") throw outcome
     const preparing = prepareForEncoding(outcome.value)
     if (preparing !== undefined) await preparing
@@ -367,81 +362,6 @@ export class Execution {
     this.#recorder.value(valueHash, bytes)
     this.#recorder.evaluation({ evalHash: job.evalHash, valueHash })
     return { value: outcome.value, bytes, valueHash, checked: holdsCheckedValue(outcome.value) }
-  }
-
-  /** A dry run's cache miss: the call is planned with the reason it missed. */
-  async #wouldRun(
-    job: JobState,
-    parent: JobState | null,
-    args: unknown[],
-    cacheOn: boolean,
-    invalid: Uint8Array | undefined,
-  ): Promise<WouldRun> {
-    const dryRun = this.settings.dryRun as DryRun
-    const cacheOff = cacheOn ? undefined : this.settings.cache ? "the task or its call site says cache: false" : "--no-cache"
-    const invalidFiles = invalid === undefined ? undefined : await invalidPaths(invalid)
-    const label = callLabel(job.task.name, job.name, parent?.task.name)
-    return dryRun.miss({ task: job.task, label, args, evalHash: job.evalHash }, { cacheOff, invalidFiles })
-  }
-
-  async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
-    const executorName = options.executor ?? this.settings.defaultExecutor
-    const executor = this.settings.executors[executorName]
-    if (executor === undefined) {
-      throw new ReductioError(
-        "UNKNOWN_EXECUTOR",
-        `task ${job.task.name} asks for executor "${executorName}", which is not configured; configured executors: ${Object.keys(this.settings.executors).join(", ")}`,
-      )
-    }
-    const limits = this.settings.limits.resolve(options.limits, job.task.name)
-    const retries = Math.max(0, Math.floor(options.retries ?? 0))
-    await this.#startExecutor(executorName, executor)
-    let outcome: JobOutcome = CANCELLED_OUTCOME
-    for (let attempt = 1; attempt <= retries + 1; attempt++) {
-      if (limits.length > 0) await this.settings.limits.acquire(limits)
-      try {
-        if (this.settings.signal.aborted) return outcome
-        this.#setStatus(job, "RUNNING", job.status)
-        const submitted = executor.submit({
-          executionId: this.settings.id,
-          jobId: `${this.settings.id}/${job.seq}`,
-          evalHash: job.evalHash,
-          argsHash: job.argsHash,
-          task: job.task,
-          args,
-          encodedArgs,
-          options,
-          attempt,
-          signal: this.settings.signal,
-        })
-        if (executor.idle !== undefined) this.#scheduleIdle()
-        const submittedAt = Date.now()
-        try {
-          outcome = await submitted
-        } catch (error) {
-          outcome = { status: "failed", kind: "infrastructure", error: toErrorRecord(error) }
-        }
-        recordBodyTimes(job, outcome, submittedAt)
-      } finally {
-        if (limits.length > 0) this.settings.limits.release(limits)
-      }
-      if (outcome.status === "done" || outcome.kind === "cancelled" || this.settings.signal.aborted) return outcome
-    }
-    return outcome
-  }
-
-  #startExecutor(name: string, executor: Executor): Promise<void> {
-    let started = this.#started.get(name)
-    if (started === undefined) {
-      started =
-        executor.start?.({
-          executionId: this.settings.id,
-          workflowPath: this.settings.workflowPath,
-          log: (message) => this.settings.emit({ type: "log", executionId: this.settings.id, message }),
-        }) ?? Promise.resolve()
-      this.#started.set(name, started)
-    }
-    return started
   }
 
   /** Tells batching executors there is no more ready work, once this turn's work has settled. */
@@ -453,24 +373,6 @@ export class Execution {
       if (this.#batcher.busy) return
       for (const executor of Object.values(this.settings.executors)) executor.idle?.()
     })
-  }
-
-  #asTaskError(job: JobState, error: unknown, args: readonly unknown[], parent: JobState | null): Error {
-    if (isFailedOutcome(error)) {
-      const code = error.kind === "task" ? "TASK_FAILED" : error.kind === "cancelled" ? "CANCELLED" : "INFRASTRUCTURE_FAILURE"
-      const record: ErrorRecord =
-        error.logTail === undefined ? error.error : { ...error.error, details: { ...error.error.details, logTail: error.logTail } }
-      return new TaskError(code, {
-        task: job.task.name,
-        argsHash: job.argsHash,
-        evalHash: job.evalHash,
-        record,
-        label: callLabel(job.task.name, job.name, parent?.task.name),
-        argsPreview: previewArgs(job.task.name, args, ARGS_PREVIEW_WIDTH),
-        jobId: `${this.settings.id}/${job.seq}`,
-      })
-    }
-    return error instanceof Error ? error : new Error(String(error))
   }
 
   #setStatus(job: JobState, status: JobStatus, previous: JobStatus | undefined): void {
@@ -511,25 +413,8 @@ export class Execution {
   }
 }
 
-const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
-/** Characters of a failed call's arguments its error message shows. */
-const ARGS_PREVIEW_WIDTH = 120
 /** A dry run records nothing. */
 const DISCARD = { write: async () => {} }
-
-/**
- * The body's times from its executor, else from the scheduler's view: submitted, outcome arrived.
- * A call cancelled before it started has none.
- */
-function recordBodyTimes(job: JobState, outcome: JobOutcome, submittedAt: number): void {
-  if (outcome.startedAt === undefined && outcome.status === "failed" && outcome.kind === "cancelled") return
-  job.startedAt = outcome.startedAt ?? submittedAt
-  job.bodyEndedAt = outcome.endedAt ?? Date.now()
-}
-
-function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
-  return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
-}
 
 function matchesFilter(error: unknown, expression: CatchExpression): boolean {
   if (expression.codes.length === 0 && expression.names.length === 0) return true
