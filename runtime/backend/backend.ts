@@ -66,7 +66,11 @@ export interface JobRecord {
 /** A job with its task's name, for listings. */
 export interface JobView extends JobRecord {
   readonly taskName: string
-  /** Known for every job written with one (a finished job's is its call node's). */
+  /**
+   * The call's args hash. {@link Backend.findJobs} reads a finished job's from its call node;
+   * {@link Backend.listJobs}, which reads a whole execution, only the row's (jobs without a call
+   * hash): a finished job's is then null (find it with findJobs({ executionId, seqs })).
+   */
   readonly argsHash: string | null
   readonly bodyEndedAt: number | null
   readonly name: string | null
@@ -82,6 +86,8 @@ export interface JobQuery {
   /** Jobs of this execution (in seq order); otherwise of every execution, newest first. */
   readonly executionId?: string
   readonly seq?: number
+  /** Any of these seqs (with `executionId`). */
+  readonly seqs?: readonly number[]
   /** Children of this job (with `executionId`); `null`: the roots. */
   readonly parentSeq?: number | null
   /** Lowercase hex, 1 to 64 digits. */
@@ -264,7 +270,7 @@ export interface Backend {
   listExecutions(query?: ExecutionQuery): Promise<ExecutionView[]>
   /** By full id or unique prefix (undefined when none or several match), with its tags. */
   getExecution(idOrPrefix: string): Promise<ExecutionView | undefined>
-  /** In sequence order. */
+  /** In sequence order; finished jobs' `argsHash` null (see {@link JobView.argsHash}). */
   listJobs(executionId: string): Promise<JobView[]>
   /**
    * Jobs matching every field of `query`: of one execution in seq order, else newest execution

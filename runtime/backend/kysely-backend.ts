@@ -243,7 +243,7 @@ export class KyselyBackend implements Backend {
   }
 
   listJobs(executionId: string): Promise<JobView[]> {
-    return findJobs(this.db, this.#adapter, { executionId })
+    return findJobs(this.db, this.#adapter, { executionId }, false)
   }
 
   findJobs(query: JobQuery): Promise<JobView[]> {

@@ -35,12 +35,15 @@ type JobTuple = [
 
 const HEX_PREFIX = /^[0-9a-f]{1,64}$/
 
-/** See {@link Backend.findJobs}. */
-export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: JobQuery): Promise<JobView[]> {
+/**
+ * See {@link Backend.findJobs}. `callArgs: false` (listJobs) skips reading finished jobs' args
+ * hashes from their call nodes: one random lookup per row saved on a 10,000-job execution.
+ */
+export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: JobQuery, callArgs = true): Promise<JobView[]> {
   const hex = (column: string) => adapter.hex(column)
   let select = db
     .selectFrom("job")
-    .leftJoin("call_node", "call_node.call_hash", "job.call_hash")
+    .$if(callArgs, (q) => q.leftJoin("call_node", "call_node.call_hash", "job.call_hash"))
     .select([
       "job.execution_id",
       "job.seq",
@@ -57,11 +60,15 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
       "job.error",
       "job.reused_calls",
       hex("job.args_hash").as("own_args_hash"),
-      hex("call_node.args_hash").as("call_args_hash"),
+      (callArgs ? hex("call_node.args_hash") : sql<string | null>`null`).as("call_args_hash"),
       "job.name",
     ])
   if (query.executionId !== undefined) select = select.where("job.execution_id", "=", query.executionId)
   if (query.seq !== undefined) select = select.where("job.seq", "=", query.seq)
+  if (query.seqs !== undefined) {
+    if (query.seqs.length === 0) return []
+    select = select.where("job.seq", "in", [...query.seqs])
+  }
   if (query.parentSeq !== undefined)
     select = query.parentSeq === null ? select.where("job.parent_seq", "is", null) : select.where("job.parent_seq", "=", query.parentSeq)
   if (query.status !== undefined) select = select.where("job.status", "=", query.status)

@@ -109,7 +109,7 @@ export class MemoryBackend implements Backend {
   }
 
   async listJobs(executionId: string): Promise<JobView[]> {
-    return this.findJobs({ executionId })
+    return (await this.findJobs({ executionId })).map((job) => (job.callHash === null ? job : { ...job, argsHash: null }))
   }
 
   async findJobs(query: JobQuery): Promise<JobView[]> {
@@ -126,6 +126,7 @@ export class MemoryBackend implements Backend {
           : []
     const matches = (job: JobRecord) =>
       (query.seq === undefined || job.seq === query.seq) &&
+      (query.seqs === undefined || query.seqs.includes(job.seq)) &&
       (query.parentSeq === undefined || job.parentSeq === query.parentSeq) &&
       (query.status === undefined || job.status === query.status) &&
       (query.evalHashPrefix === undefined || job.evalHash.startsWith(query.evalHashPrefix)) &&

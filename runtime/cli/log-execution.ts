@@ -30,6 +30,8 @@ const MAX_SIBLINGS = 50
 const MAX_LINES = 200
 /** Deeper than this, a tree line writes its depth as a number. */
 const MAX_INDENT = 24
+/** Jobs one query asks for by seq. */
+const SEQS_PER_QUERY = 1000
 
 export async function printExecutions(
   io: CliIo,
@@ -81,8 +83,13 @@ export async function printExecution(
     lines.push(...pageLines(execution, jobs, counts.jobs, view, previews))
   } else {
     const tree = jobTree(jobs, view.all)
-    await previews.load(tree.shown.map(({ job }) => job.argsHash))
-    lines.push(...tree.shown.map(({ job, depth, parent }) => jobLine(job, depth, parent, previews)))
+    const argsHashes = await argsHashesOf(backend, execution.id, tree.shown)
+    await previews.load(argsHashes.values())
+    lines.push(
+      ...tree.shown.map(({ job, depth, parent }) =>
+        jobLine({ ...job, argsHash: argsHashes.get(job.seq) ?? null }, depth, parent, previews),
+      ),
+    )
     if (tree.hidden > 0) {
       lines.push(
         `  … ${tree.hidden} more jobs not shown: reductio log ${execution.id} --all (the whole tree), or --limit 100 --offset 0 (a page in sequence order)`,
@@ -90,6 +97,17 @@ export async function printExecution(
     }
   }
   io.out(`${lines.join("\n")}\n`)
+}
+
+/** The args hashes of the jobs shown: listJobs leaves finished jobs' to their call nodes. */
+async function argsHashesOf(backend: Backend, executionId: string, shown: readonly TreeLine[]): Promise<Map<number, string | null>> {
+  const hashes = new Map(shown.map(({ job }) => [job.seq, job.argsHash]))
+  const missing = shown.filter(({ job }) => job.argsHash === null && job.callHash !== null).map(({ job }) => job.seq)
+  for (let i = 0; i < missing.length && backend.findJobs !== undefined; i += SEQS_PER_QUERY) {
+    const found = await backend.findJobs({ executionId, seqs: missing.slice(i, i + SEQS_PER_QUERY) })
+    for (const job of found) hashes.set(job.seq, job.argsHash)
+  }
+  return hashes
 }
 
 function pageLines(
