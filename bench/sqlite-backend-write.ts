@@ -136,7 +136,9 @@ function job(
     callHash,
     status,
     cached: false,
-    startedAt: now,
+    createdAt: now,
+    startedAt: now + 1,
+    bodyEndedAt: status === "DONE" ? now + 4 : null,
     endedAt: status === "DONE" ? now + 5 : null,
     error: null,
   }

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   DB_AUTH_FAILED: 3,
   /** No execution, job or value matches the id given. */
   NOT_FOUND: 4,
+  /** An id or hash prefix matches several executions or calls; `details.candidates` lists them. */
+  AMBIGUOUS_PREFIX: 2,
   /** Host and agent speak different protocol versions. */
   PROTOCOL_MISMATCH: 5,
   /** A code bundle whose bytes do not match its sha256 name. */
@@ -204,9 +206,24 @@ function describeThrown(value: unknown): string {
   }
 }
 
+/** What a {@link TaskError} knows of the failed call. */
+export interface TaskErrorInit {
+  readonly task: string
+  readonly argsHash: string
+  readonly evalHash: string
+  readonly record: ErrorRecord
+  /** How messages name the call (`task align`, `script in task align`); default `task <task>`. */
+  readonly label?: string | undefined
+  /** The call's arguments on one line (see previewArgs); default the args hash's first digits. */
+  readonly argsPreview?: string | undefined
+  /** The job that ran the call: `<execution id>/<seq>`. */
+  readonly jobId?: string | undefined
+}
+
 /**
- * The error a failed task call raises on the host: names the task and the call's args hash, and
- * keeps the original error (with its original, possibly remote, stack) as `cause`.
+ * The error a failed task call raises on the host: names the call (its task, or for a script the
+ * task that built it) and a preview of its arguments, and keeps the original error (with its
+ * original, possibly remote, stack) as `cause`.
  */
 export class TaskError extends ReductioError {
   /** Full name of the task that failed. */
@@ -217,12 +234,17 @@ export class TaskError extends ReductioError {
   readonly evalHash: string
   /** The original error as plain data. */
   readonly record: ErrorRecord
+  /** How messages name the call. */
+  readonly label: string
+  /** The call's arguments on one line. */
+  readonly argsPreview: string
+  /** The job that ran the call (`<execution id>/<seq>`), when known. */
+  readonly jobId: string | undefined
 
-  constructor(
-    code: "TASK_FAILED" | "INFRASTRUCTURE_FAILURE" | "CANCELLED",
-    init: { task: string; argsHash: string; evalHash: string; record: ErrorRecord },
-  ) {
-    const subject = `task ${init.task} (args ${init.argsHash.slice(0, 12)})`
+  constructor(code: "TASK_FAILED" | "INFRASTRUCTURE_FAILURE" | "CANCELLED", init: TaskErrorInit) {
+    const label = init.label ?? `task ${init.task}`
+    const argsPreview = init.argsPreview ?? init.argsHash.slice(0, 12)
+    const subject = `${label} (args ${argsPreview})`
     super(code, code === "CANCELLED" ? `${subject} was cancelled` : `${subject} failed: ${init.record.name}: ${init.record.message}`, {
       cause: fromErrorRecord(init.record),
     })
@@ -231,6 +253,9 @@ export class TaskError extends ReductioError {
     this.argsHash = init.argsHash
     this.evalHash = init.evalHash
     this.record = init.record
+    this.label = label
+    this.argsPreview = argsPreview
+    this.jobId = init.jobId
     if (init.record.stack !== undefined) {
       this.stack = `${this.name}: ${this.message}\n--- original stack ---\n${init.record.stack}`
     }

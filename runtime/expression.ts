@@ -28,6 +28,11 @@ export interface CallOptions {
   readonly timeout?: number
   /** The container image (AWS Batch), instead of the executor's. */
   readonly image?: string
+  /**
+   * What listings and errors call this call besides its task's name (`script(cmd, { name })`):
+   * at most 200 characters, never part of a hash.
+   */
+  readonly name?: string
 }
 
 /** A call of a registered task. Arguments may hold values, lazies and expressions at any depth. */

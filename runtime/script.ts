@@ -6,7 +6,8 @@
  * directory replaced by its remote File or Dir and `stdout` replaced by the command's standard
  * output. It is an ordinary task (registered as
  * `reductio.script`), so it runs on any executor, the Batch agent included. Cancelling the run
- * (Ctrl-C) ends the shell (SIGTERM, then SIGKILL) and the call with CANCELLED.
+ * (Ctrl-C) ends the shell (SIGTERM, then SIGKILL) and the call with CANCELLED. Errors and
+ * `reductio log` name it after the task whose body built it, or its `name` option.
  *
  * @example
  * const sorted = script("sort -u reads.txt > sorted.txt && wc -l < sorted.txt", {
@@ -174,7 +175,7 @@ async function collectOutputs(outputs: unknown, root: string, work: string, comm
   const pending: { local: string; remote: File }[] = []
   const pendingDirs: { local: string; remote: Dir }[] = []
   const missing = (file: string) =>
-    new ReductioError("OUTPUT_MISSING", `script (task ${SCRIPT_TASK}: ${firstLine(command)}) did not write its output ${file}`, {
+    new ReductioError("OUTPUT_MISSING", `script did not write its output ${file}: ${firstLine(command)}`, {
       details: { file, task: SCRIPT_TASK, command },
     })
   const stdoutText = (await readFile(join(root, "stdout"))).toString("utf8")

@@ -10,7 +10,7 @@ import { type CallExpression, type CallOptions, type Lazily, type Lazy, makeExpr
 import { taskHash } from "./hashing.js"
 
 /** Options of a task, fixed where it is declared. Call sites may override the {@link CallOptions}. */
-export interface TaskOptions extends CallOptions {
+export interface TaskOptions extends Omit<CallOptions, "name"> {
   /** Pins the task hash: edits to the body keep cached results until the version changes. */
   readonly version?: string
   /** Prefix of the task's full name (`namespace.name`). */
@@ -99,8 +99,10 @@ export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R
   return makeTask<A, R>(definition, undefined)
 }
 
-const CALL_OPTIONS_KNOWN = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
-const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes"] as const
+const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
+const CALL_OPTIONS_KNOWN = [...RUN_OPTIONS, "name"] as const
+const TASK_OPTIONS = [...RUN_OPTIONS, "version", "namespace", "hashIncludes"] as const
+const MAX_CALL_NAME = 200
 
 /** Refuses option names reductio does not know (a typo would otherwise be silently ignored). */
 function checkOptions(options: object, known: readonly string[], where: string): void {
@@ -108,6 +110,13 @@ function checkOptions(options: object, known: readonly string[], where: string):
     if (!known.includes(key)) {
       throw new ReductioError("INVALID_ARGUMENT", `${where}: unknown option "${key}"; known options: ${known.join(", ")}`)
     }
+  }
+  const { name } = options as { name?: unknown }
+  if (name !== undefined && (typeof name !== "string" || name === "" || name.length > MAX_CALL_NAME || [...name].some((c) => c < " "))) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `${where}: the option name must be a non-empty string of at most ${MAX_CALL_NAME} characters without control characters`,
+    )
   }
 }
 

@@ -10,8 +10,13 @@
  * renewing its lease (killed, crashed, lost), as found by {@link Backend.abandonStaleExecutions}.
  */
 export type ExecutionStatus = "RUNNING" | "DONE" | "FAILED" | "CANCELLED" | "ABANDONED"
-/** Status of a job (one call within an execution); ABANDONED: unfinished in an abandoned execution. */
-export type JobStatus = "PENDING" | "RUNNING" | "DONE" | "CACHED" | "FAILED" | "CANCELLED" | "ABANDONED"
+/**
+ * Status of a job (one call within an execution): PENDING (created: looking up the cache, waiting
+ * for a limit), RUNNING (submitted to its executor), WAITING (its body returned calls: waiting on
+ * those children), then DONE, CACHED, FAILED or CANCELLED; ABANDONED: unfinished in an abandoned
+ * execution.
+ */
+export type JobStatus = "PENDING" | "RUNNING" | "WAITING" | "DONE" | "CACHED" | "FAILED" | "CANCELLED" | "ABANDONED"
 
 export interface ExecutionRecord {
   /** Globally unique (time-ordered) id. */
@@ -53,10 +58,24 @@ export interface JobRecord {
   readonly callHash: string | null
   readonly status: JobStatus
   readonly cached: boolean
-  readonly startedAt: number
+  /** When the scheduler created the job (its arguments reduced), ms since the epoch. */
+  readonly createdAt: number
+  /**
+   * When its body started on its executor, as the executor reported it (a local call, an agent
+   * process, a Batch container); null when no body ran (cached, or it failed or was cancelled
+   * before it started). `startedAt - createdAt` is the time it waited.
+   */
+  readonly startedAt: number | null
+  /** When its body ended on its executor; null when no body ran or it is still running. */
+  readonly bodyEndedAt?: number | null
+  /** When the job ended: its value fully reduced, its children included. */
   readonly endedAt: number | null
   /** The error record as JSON, for failed jobs. */
   readonly error: string | null
+  /** The call's args hash: its arguments are the value stored under it. */
+  readonly argsHash?: string | null
+  /** The name the call site gave the call (`script(command, { name })`), shown instead of its task's. */
+  readonly name?: string | null
   /**
    * For a job whose result came from replaying a recorded call tree (see
    * {@link Backend.loadCallTree}): how many calls below it were reused without a job of their own.
@@ -67,6 +86,45 @@ export interface JobRecord {
 /** A job with its task's name, for listings. */
 export interface JobView extends JobRecord {
   readonly taskName: string
+  /**
+   * The call's args hash. {@link Backend.findJobs} reads a finished job's from its call node;
+   * {@link Backend.listJobs}, which reads a whole execution, only the row's (jobs without a call
+   * hash): a finished job's is then null (find it with findJobs({ executionId, seqs })).
+   */
+  readonly argsHash: string | null
+  readonly bodyEndedAt: number | null
+  readonly name: string | null
+}
+
+/** An execution with its tags, as listings read it. */
+export interface ExecutionView extends ExecutionRecord {
+  readonly tags: Readonly<Record<string, string>>
+}
+
+/** Which jobs {@link Backend.findJobs} returns; every field narrows the selection. */
+export interface JobQuery {
+  /** Jobs of this execution (in seq order); otherwise of every execution, newest first. */
+  readonly executionId?: string
+  readonly seq?: number
+  /** Any of these seqs (with `executionId`). */
+  readonly seqs?: readonly number[]
+  /** Children of this job (with `executionId`); `null`: the roots. */
+  readonly parentSeq?: number | null
+  /** Lowercase hex, 1 to 64 digits. */
+  readonly evalHashPrefix?: string
+  /** The task's full name. */
+  readonly taskName?: string
+  readonly status?: JobStatus
+  readonly limit?: number
+  readonly offset?: number
+}
+
+/** How many jobs an execution has, per status, and how many calls were reused below them. */
+export interface JobCounts {
+  readonly jobs: number
+  readonly byStatus: Readonly<Partial<Record<JobStatus, number>>>
+  /** Recorded calls reused whole below cached jobs (call replay): cached calls with no job. */
+  readonly reusedCalls: number
 }
 
 export interface TaskRecord {
@@ -248,6 +306,8 @@ export interface ExecutionQuery {
   readonly limit?: number
   /** Only executions carrying this tag (`key` or `key=value`). */
   readonly tag?: string
+  /** Only executions whose id starts with this. */
+  readonly idPrefix?: string
 }
 
 /**
@@ -271,12 +331,21 @@ export interface Backend {
    */
   loadEvaluationCalls?(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>>
   getValue(hash: string): Promise<Uint8Array | undefined>
-  /** Newest first. */
-  listExecutions(query?: ExecutionQuery): Promise<ExecutionRecord[]>
-  /** By full id or unique prefix. */
-  getExecution(idOrPrefix: string): Promise<ExecutionRecord | undefined>
-  /** In sequence order. */
+  /** Newest first, with their tags. */
+  listExecutions(query?: ExecutionQuery): Promise<ExecutionView[]>
+  /** By full id or unique prefix (undefined when none or several match), with its tags. */
+  getExecution(idOrPrefix: string): Promise<ExecutionView | undefined>
+  /** In sequence order; finished jobs' `argsHash` null (see {@link JobView.argsHash}). */
   listJobs(executionId: string): Promise<JobView[]>
+  /**
+   * Jobs matching every field of `query`: of one execution in seq order, else newest execution
+   * first (then by seq). Filters on eval hash, task or status read every job row (no index).
+   */
+  findJobs?(query: JobQuery): Promise<JobView[]>
+  /** An execution's jobs counted by status, with the calls reused below them. */
+  countJobs?(executionId: string): Promise<JobCounts>
+  /** The recorded versions of a task name (for "edited task" in a dry run). */
+  tasksNamed?(name: string): Promise<TaskRecord[]>
   getTask?(hash: string): Promise<TaskRecord | undefined>
   getCall?(callHash: string): Promise<CallRecord | undefined>
   /**

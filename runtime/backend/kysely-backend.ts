@@ -16,8 +16,10 @@ import type {
   ExecutionQuery,
   ExecutionRecord,
   ExecutionStatus,
+  ExecutionView,
   FileUseRecord,
-  JobStatus,
+  JobCounts,
+  JobQuery,
   JobView,
   LeaseClaim,
   LeaseClaims,
@@ -26,6 +28,7 @@ import type {
 } from "./backend.js"
 import { chunked, loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
+import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import { knownMigrationNames, migrationProvider } from "./migrations.js"
 import type { Database } from "./schema.js"
@@ -230,8 +233,9 @@ export class KyselyBackend implements Backend {
     return row === undefined ? undefined : plainBytes(row.bytes)
   }
 
-  async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionRecord[]> {
+  async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionView[]> {
     let select = this.db.selectFrom("execution").selectAll().orderBy("id", "desc")
+    if (query.idPrefix !== undefined) select = select.where(idStartsWith(query.idPrefix))
     if (query.tag !== undefined) {
       const [key, value] = splitTag(query.tag)
       select = select.where((eb) =>
@@ -246,86 +250,53 @@ export class KyselyBackend implements Backend {
       )
     }
     if (query.limit !== undefined) select = select.limit(query.limit)
-    return (await select.execute()).map(toExecution)
+    return this.#withTags((await select.execute()).map(toExecution))
   }
 
-  async getExecution(idOrPrefix: string): Promise<ExecutionRecord | undefined> {
+  async getExecution(idOrPrefix: string): Promise<ExecutionView | undefined> {
     const exact = await this.db.selectFrom("execution").selectAll().where("id", "=", idOrPrefix).executeTakeFirst()
-    if (exact !== undefined) return toExecution(exact)
+    if (exact !== undefined) return (await this.#withTags([toExecution(exact)]))[0]
     if (idOrPrefix === "") return undefined
-    const matches = await this.db
-      .selectFrom("execution")
-      .selectAll()
-      .where(sql<string>`substr(${sql.ref("id")}, 1, ${sql.lit(idOrPrefix.length)})`, "=", idOrPrefix)
-      .limit(2)
+    const matches = await this.db.selectFrom("execution").selectAll().where(idStartsWith(idOrPrefix)).limit(2).execute()
+    return matches.length === 1 && matches[0] !== undefined ? (await this.#withTags([toExecution(matches[0])]))[0] : undefined
+  }
+
+  /** The executions with their tags, read in one query. */
+  async #withTags(executions: ExecutionRecord[]): Promise<ExecutionView[]> {
+    if (executions.length === 0) return []
+    const rows = await this.db
+      .selectFrom("tag")
+      .select(["execution_id", "key", "value"])
+      .where(
+        "execution_id",
+        "in",
+        executions.map((e) => e.id),
+      )
+      .orderBy("key")
       .execute()
-    return matches.length === 1 && matches[0] !== undefined ? toExecution(matches[0]) : undefined
+    const tags = new Map<string, Record<string, string>>()
+    for (const row of rows) {
+      let forExecution = tags.get(row.execution_id)
+      if (forExecution === undefined) tags.set(row.execution_id, (forExecution = {}))
+      forExecution[row.key] = row.value
+    }
+    return executions.map((e) => ({ ...e, tags: tags.get(e.id) ?? {} }))
   }
 
-  async listJobs(executionId: string): Promise<JobView[]> {
-    const hex = (column: string) => this.#adapter.hex(column)
-    const query = this.db
-      .selectFrom("job")
-      .select([
-        "seq",
-        "parent_seq",
-        hex("task_hash").as("task_hash"),
-        hex("eval_hash").as("eval_hash"),
-        hex("call_hash").as("call_hash"),
-        "status",
-        "cached",
-        "started_at",
-        "ended_at",
-        "error",
-        "reused_calls",
-      ])
-      .where("execution_id", "=", executionId)
-      .orderBy("seq")
-    type JobTuple = [
-      number,
-      number | null,
-      string,
-      string,
-      string | null,
-      string,
-      number,
-      number | string,
-      number | string | null,
-      string | null,
-      number | null,
-    ]
-    const rows = (
-      this.#adapter.selectArrays === undefined
-        ? (await query.execute()).map((row) => Object.values(row))
-        : await this.#adapter.selectArrays(query.compile())
-    ) as JobTuple[]
-    // A few distinct tasks: their names in one small query rather than a join on every row.
-    const taskNames = await this.#taskNames(new Set(rows.map((row) => row[2])))
-    return rows.map(([seq, parentSeq, taskHash, evalHash, callHash, status, cached, startedAt, endedAt, error, reusedCalls]) => ({
-      executionId,
-      seq,
-      parentSeq,
-      taskHash,
-      evalHash,
-      callHash: callHash || null,
-      status: status as JobStatus,
-      cached: cached !== 0,
-      startedAt: toTime(startedAt),
-      endedAt: toTimeOrNull(endedAt),
-      error,
-      ...(reusedCalls === null ? {} : { reusedCalls: Number(reusedCalls) }),
-      taskName: taskNames.get(taskHash) ?? "?",
-    }))
+  listJobs(executionId: string): Promise<JobView[]> {
+    return findJobs(this.db, this.#adapter, { executionId }, false)
   }
 
-  async #taskNames(hashes: ReadonlySet<string>): Promise<Map<string, string>> {
-    const names = new Map<string, string>()
-    const valid = [...hashes].filter((hash) => hash.length === 64)
-    const rows = await chunked(this.#adapter, valid, (chunk) =>
-      this.db.selectFrom("task").select(["hash", "name"]).where("hash", "in", chunk).execute(),
-    )
-    for (const row of rows) names.set(bufferToHash(row.hash), row.name)
-    return names
+  findJobs(query: JobQuery): Promise<JobView[]> {
+    return findJobs(this.db, this.#adapter, query)
+  }
+
+  countJobs(executionId: string): Promise<JobCounts> {
+    return countJobs(this.db, executionId)
+  }
+
+  tasksNamed(name: string): Promise<TaskRecord[]> {
+    return tasksNamed(this.db, name)
   }
 
   async getTask(hash: string): Promise<TaskRecord | undefined> {
@@ -392,6 +363,11 @@ export class KyselyBackend implements Backend {
       .where("key", "in", [...keys])
       .execute()
   }
+}
+
+/** `id` starts with `prefix` (the same text comparison in both dialects, no LIKE escaping). */
+function idStartsWith(prefix: string) {
+  return sql<boolean>`substr(${sql.ref("id")}, 1, ${sql.lit(prefix.length)}) = ${prefix}`
 }
 
 /** Splits `key=value` (or a bare `key`). */

@@ -54,7 +54,7 @@ export async function abandonStaleExecutions(db: Kysely<Database>, now: number):
         .updateTable("job")
         .set({ status: "ABANDONED", ended_at: now })
         .where("execution_id", "in", ids)
-        .where("status", "in", ["PENDING", "RUNNING"])
+        .where("status", "in", ["PENDING", "RUNNING", "WAITING"])
         .execute()
       await trx.deleteFrom("call_lease").where("holder", "in", ids).execute()
     }

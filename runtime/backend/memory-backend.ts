@@ -2,6 +2,7 @@
  * @module memory-backend
  * A Backend held in memory: for tests, embedding and throwaway runs. Same contract as SQLite.
  */
+import { ReductioError } from "../errors.js"
 import type {
   Backend,
   CachedEvaluation,
@@ -12,8 +13,12 @@ import type {
   TreeCall,
   ExecutionQuery,
   ExecutionRecord,
+  ExecutionView,
   FileUseRecord,
+  JobCounts,
+  JobQuery,
   JobRecord,
+  JobStatus,
   JobView,
   LeaseClaim,
   LeaseClaims,
@@ -45,9 +50,17 @@ export class MemoryBackend implements Backend {
 
   async write(batch: WriteBatch): Promise<void> {
     for (const { leaseExpiresAt, callLeases, ...e } of batch.executions ?? []) {
-      // As the SQL backends read them back: absent when null.
-      this.#executions.set(e.id, {
-        ...e,
+      const { id, startedAt, endedAt, status, command, rootCallHash, error } = e
+      // As the SQL backends store and read them back: a view's tags are not part of the row, and
+      // lease fields are absent when null.
+      this.#executions.set(id, {
+        id,
+        startedAt,
+        endedAt,
+        status,
+        command,
+        rootCallHash,
+        error,
         ...(leaseExpiresAt == null ? {} : { leaseExpiresAt }),
         ...(callLeases == null ? {} : { callLeases }),
       })
@@ -119,7 +132,7 @@ export class MemoryBackend implements Backend {
         error: ABANDONED_MESSAGE,
       })
       for (const [seq, job] of this.#jobs.get(execution.id) ?? []) {
-        if (job.status === "PENDING" || job.status === "RUNNING")
+        if (job.status === "PENDING" || job.status === "RUNNING" || job.status === "WAITING")
           this.#jobs.get(execution.id)?.set(seq, { ...job, status: "ABANDONED", endedAt: now })
       }
       this.#updateLeases({ holder: execution.id, release: "all" })
@@ -142,32 +155,85 @@ export class MemoryBackend implements Backend {
     return this.#values.get(hash)
   }
 
-  async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionRecord[]> {
+  async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionView[]> {
     const [key, value] = query.tag === undefined ? [] : splitTag(query.tag)
     const tagged = (e: ExecutionRecord) => {
       if (key === undefined) return true
       const found = this.#tags.get(e.id)?.get(key)
       return found !== undefined && (value === undefined || found === value)
     }
-    const all = [...this.#executions.values()].filter(tagged).sort((a, b) => (a.id < b.id ? 1 : -1))
-    return all.slice(0, query.limit ?? all.length)
+    const all = [...this.#executions.values()]
+      .filter((e) => tagged(e) && e.id.startsWith(query.idPrefix ?? ""))
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+    return Promise.all(all.slice(0, query.limit ?? all.length).map((e) => this.#view(e)))
   }
 
-  async getExecution(idOrPrefix: string): Promise<ExecutionRecord | undefined> {
+  async getExecution(idOrPrefix: string): Promise<ExecutionView | undefined> {
     const exact = this.#executions.get(idOrPrefix)
-    if (exact !== undefined) return exact
-    const matches = [...this.#executions.values()].filter((e) => e.id.startsWith(idOrPrefix))
-    return matches.length === 1 ? matches[0] : undefined
+    if (exact !== undefined) return this.#view(exact)
+    const matches = idOrPrefix === "" ? [] : [...this.#executions.values()].filter((e) => e.id.startsWith(idOrPrefix))
+    return matches.length === 1 && matches[0] !== undefined ? this.#view(matches[0]) : undefined
+  }
+
+  async #view(execution: ExecutionRecord): Promise<ExecutionView> {
+    return { ...execution, tags: await this.getTags(execution.id) }
   }
 
   async listJobs(executionId: string): Promise<JobView[]> {
-    const jobs = [...(this.#jobs.get(executionId)?.values() ?? [])].sort((a, b) => a.seq - b.seq)
-    return jobs.map(({ reusedCalls, ...job }) => ({
+    return (await this.findJobs({ executionId })).map((job) => (job.callHash === null ? job : { ...job, argsHash: null }))
+  }
+
+  async findJobs(query: JobQuery): Promise<JobView[]> {
+    if (query.evalHashPrefix !== undefined && !/^[0-9a-f]{1,64}$/.test(query.evalHashPrefix))
+      throw new ReductioError(
+        "INVALID_ARGUMENT",
+        `an eval hash prefix is 1 to 64 lowercase hex digits (got ${JSON.stringify(query.evalHashPrefix.slice(0, 80))})`,
+      )
+    const executions =
+      query.executionId === undefined
+        ? [...this.#jobs.keys()].sort().reverse()
+        : this.#jobs.has(query.executionId)
+          ? [query.executionId]
+          : []
+    const matches = (job: JobRecord) =>
+      (query.seq === undefined || job.seq === query.seq) &&
+      (query.seqs === undefined || query.seqs.includes(job.seq)) &&
+      (query.parentSeq === undefined || job.parentSeq === query.parentSeq) &&
+      (query.status === undefined || job.status === query.status) &&
+      (query.evalHashPrefix === undefined || job.evalHash.startsWith(query.evalHashPrefix)) &&
+      (query.taskName === undefined || this.#tasks.get(job.taskHash)?.name === query.taskName)
+    const found = executions.flatMap((id) => [...(this.#jobs.get(id)?.values() ?? [])].sort((a, b) => a.seq - b.seq).filter(matches))
+    const offset = query.offset ?? 0
+    return found.slice(offset, query.limit === undefined ? undefined : offset + query.limit).map((job) => this.#jobView(job))
+  }
+
+  /** A job as the SQL backends read it back. */
+  #jobView({ reusedCalls, ...job }: JobRecord): JobView {
+    return {
       ...job,
-      // As the SQL backends read it: absent unless the job reused calls.
+      bodyEndedAt: job.bodyEndedAt ?? null,
+      argsHash: (job.callHash === null ? job.argsHash : this.#calls.get(job.callHash)?.argsHash) ?? null,
+      name: job.name ?? null,
+      // Absent unless the job reused calls.
       ...(reusedCalls == null ? {} : { reusedCalls }),
       taskName: this.#tasks.get(job.taskHash)?.name ?? "?",
-    }))
+    }
+  }
+
+  async countJobs(executionId: string): Promise<JobCounts> {
+    const byStatus: Partial<Record<JobStatus, number>> = {}
+    let jobs = 0
+    let reusedCalls = 0
+    for (const job of this.#jobs.get(executionId)?.values() ?? []) {
+      byStatus[job.status] = (byStatus[job.status] ?? 0) + 1
+      jobs++
+      reusedCalls += job.reusedCalls ?? 0
+    }
+    return { jobs, byStatus, reusedCalls }
+  }
+
+  async tasksNamed(name: string): Promise<TaskRecord[]> {
+    return [...this.#tasks.values()].filter((t) => t.name === name)
   }
 
   async getTask(hash: string): Promise<TaskRecord | undefined> {
@@ -253,12 +319,12 @@ export class MemoryBackend implements Backend {
       .map((use) => {
         const call = this.#calls.get(use.callHash)
         const jobs = [...this.#jobs.values()].flatMap((byseq) => [...byseq.values()]).filter((j) => j.callHash === use.callHash)
-        const first = jobs.sort((a, b) => a.startedAt - b.startedAt)[0]
+        const first = jobs.sort((a, b) => a.createdAt - b.createdAt)[0]
         return {
           ...use,
           taskName: (call === undefined ? undefined : this.#tasks.get(call.taskHash)?.name) ?? "?",
           executionId: first?.executionId ?? null,
-          at: first?.startedAt ?? null,
+          at: first?.createdAt ?? null,
         }
       })
       .sort((a, b) => (b.at ?? -1) - (a.at ?? -1))

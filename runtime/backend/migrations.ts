@@ -19,6 +19,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0003_evaluation_call": { up: (db) => evaluationCall(db, dialect) },
     "0004_call_replay": { up: (db) => callReplay(db) },
     "0005_execution_heartbeat_leases": { up: (db) => executionHeartbeatLeases(db, dialect) },
+    "0006_job_times": { up: (db) => jobTimes(db, dialect) },
   }
 }
 
@@ -194,4 +195,23 @@ async function executionHeartbeatLeases(db: Kysely<unknown>, dialect: SqlDialect
     .addColumn("taken_from", "text")
     .modifyEnd(dialect === "sqlite" ? sql`without rowid` : sql``)
     .execute()
+}
+
+/**
+ * A job's own times: the column that held when the job was created is renamed `created_at`, and
+ * `started_at` / `body_ended_at` say when its body ran on its executor (null when no body ran; on
+ * rows from before: unknown). `args_hash` names the arguments of a job with no call hash (failed,
+ * cancelled or still running: a finished job's are its call node's), `name` a call site's name for
+ * the call. A rename, not a copy: no row is rewritten.
+ */
+async function jobTimes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const time = dialect === "sqlite" ? "integer" : "bigint"
+  await db.schema.alterTable("job").renameColumn("started_at", "created_at").execute()
+  await db.schema.alterTable("job").addColumn("started_at", time).execute()
+  await db.schema.alterTable("job").addColumn("body_ended_at", time).execute()
+  await db.schema
+    .alterTable("job")
+    .addColumn("args_hash", dialect === "sqlite" ? "blob" : "bytea")
+    .execute()
+  await db.schema.alterTable("job").addColumn("name", "text").execute()
 }

@@ -163,6 +163,8 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   ended_at: "int8",
   lease_expires_at: "int8",
   call_leases: "int4",
+  created_at: "int8",
+  body_ended_at: "int8",
 }
 
 /** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */

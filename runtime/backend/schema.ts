@@ -36,11 +36,19 @@ export interface JobTable {
   status: string
   /** 0 or 1 (one integer type in both dialects). */
   cached: number
-  started_at: TimeColumn
+  /** When the job was created (named started_at before migration 0006). */
+  created_at: TimeColumn
   ended_at: TimeColumn | null
   error: string | null
   /** How many recorded calls below this job it reused whole (call replay), else null. */
   reused_calls: number | null
+  /** When its body started and ended on its executor; null when no body ran (see migration 0006). */
+  started_at: TimeColumn | null
+  body_ended_at: TimeColumn | null
+  /** Only while call_hash is null (a failed, cancelled or live job): a finished job's is its call node's. */
+  args_hash: HashColumn | null
+  /** The call site's name for the call (a script's `name`), else null. */
+  name: string | null
 }
 
 export interface TaskTable {

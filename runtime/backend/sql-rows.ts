@@ -51,10 +51,14 @@ export const TABLES: readonly TableSpec[] = [
       "call_hash",
       "status",
       "cached",
-      "started_at",
+      "created_at",
       "ended_at",
       "error",
       "reused_calls",
+      "started_at",
+      "body_ended_at",
+      "args_hash",
+      "name",
     ],
     key: ["execution_id", "seq"],
     upsert: true,
@@ -156,8 +160,8 @@ function jobsByCall(batch: WriteBatch): Map<string, { executionId: string; start
   for (const job of batch.jobs ?? []) {
     if (job.callHash === null) continue
     const seen = origins.get(job.callHash)
-    if (seen === undefined || (seen.startedAt ?? Infinity) > job.startedAt) {
-      origins.set(job.callHash, { executionId: job.executionId, startedAt: job.startedAt })
+    if (seen === undefined || (seen.startedAt ?? Infinity) > job.createdAt) {
+      origins.set(job.callHash, { executionId: job.executionId, startedAt: job.createdAt })
     }
   }
   return origins
@@ -241,10 +245,15 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       nullable(j.callHash),
       j.status,
       j.cached ? 1 : 0,
-      j.startedAt,
+      j.createdAt,
       j.endedAt,
       j.error,
       j.reusedCalls ?? null,
+      j.startedAt,
+      j.bodyEndedAt ?? null,
+      // A finished job's args hash is its call node's: one hash less per row.
+      j.callHash === null ? nullable(j.argsHash ?? null) : null,
+      j.name ?? null,
     ]),
   )
   put(

@@ -1,173 +1,118 @@
 /**
  * @module log-command
- * `reductio log` lists executions; `reductio log <execution-id>` prints one execution's job tree
- * with status and durations; `reductio log --file <uri>` shows a file's lineage; `--json` for all.
+ * `reductio log`: the latest executions; `reductio log <ref>`: one execution (`-` the latest), one
+ * job (`<execution>/<seq>`) or the newest job of a call (an eval-hash prefix); `--task` and
+ * `--status` list matching jobs; `--file <uri>` shows a file's lineage; `--json` for all.
  */
-import { resolve } from "node:path"
-import type { Backend, ExecutionRecord, JobView } from "../backend/backend.js"
+import type { Backend, JobStatus } from "../backend/backend.js"
 import { ReductioError } from "../errors.js"
 import type { CliIo } from "./io.js"
-import { withProjectBackend } from "./project-backend.js"
+import { type ExecutionLayout, printExecution, printExecutions } from "./log-execution.js"
+import { printJob, printJobList } from "./log-job.js"
+import { printLineage } from "./log-lineage.js"
+import { resolveExecution, resolveRef } from "./log-resolve.js"
 import type { CommandRegistration } from "./main.js"
+import { withProjectBackend } from "./project-backend.js"
 
 interface LogFlags {
   json?: boolean
   db?: string
   config?: string
   limit?: string
+  offset?: string
+  all?: boolean
   file?: string
   tag?: string
+  task?: string
+  status?: string
 }
+
+const STATUSES: readonly JobStatus[] = ["PENDING", "RUNNING", "WAITING", "DONE", "CACHED", "FAILED", "CANCELLED"]
+const MAX_LIMIT = 1_000_000
 
 export const registerLogCommand: CommandRegistration = (program, io, done) => {
   program
     .command("log")
-    .summary("list executions, or show one execution's jobs")
-    .description("Without an id: the latest executions. With an execution id (or a unique prefix): its job tree with status and durations.")
-    .argument("[execution]", "execution id or unique prefix")
+    .summary("list executions, or show one execution, job or call")
+    .description(
+      "Without a ref: the latest executions. With one: an execution id or unique prefix (- for the latest) shows its job tree;\n" +
+        "<execution>/<seq> or an eval-hash prefix shows one job: arguments, result, times, error, log tail and children.",
+    )
+    .argument("[ref]", "execution id or prefix, -, <execution>/<seq>, or eval-hash prefix")
     .option("--json", "print JSON")
     .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)")
     .option("--config <path>", "configuration file")
-    .option("--limit <n>", "how many executions to list", "20")
-    .option("--file <uri>", "show which call produced a file and which calls consumed it")
+    .option("--limit <n>", "how many executions (default 20) or jobs (default 50) to list; with an execution: a page of its jobs")
+    .option("--offset <n>", "skip this many jobs (with --limit, --task or --status)")
+    .option("--all", "with an execution: its whole job tree, untruncated")
+    .option("--file <uri>", "which calls produced a file (and upstream, their inputs' producers) and which consumed it")
     .option("--tag <key=value>", "only executions with this tag")
-    .action(async (execution: string | undefined, flags: LogFlags) => done(await logCommand(io, execution, flags)))
+    .option("--task <name>", "jobs of this task (in the execution given, else in all, newest first)")
+    .option("--status <status>", `jobs with this status: ${STATUSES.join(", ")}`)
+    .action(async (ref: string | undefined, flags: LogFlags) => done(await logCommand(io, ref, flags)))
 }
 
-function logCommand(io: CliIo, executionId: string | undefined, flags: LogFlags): Promise<number> {
+function logCommand(io: CliIo, ref: string | undefined, flags: LogFlags): Promise<number> {
   return withProjectBackend(io, flags, async (backend) => {
     // An execution whose host died shows as ABANDONED, not RUNNING forever.
     await backend.abandonStaleExecutions?.(Date.now())
-    if (flags.file !== undefined) await printLineage(io, backend, flags.file, flags.json === true)
-    else if (executionId === undefined) await printExecutions(io, backend, flags)
-    else await printJobs(io, backend, executionId, flags.json === true)
+    const json = flags.json === true
+    if (flags.file !== undefined) return printLineage(io, backend, flags.file, json)
+    if (flags.task !== undefined || flags.status !== undefined) return listJobs(io, backend, ref, flags)
+    if (ref === undefined) {
+      const executions = await backend.listExecutions({
+        limit: count(flags.limit, "--limit", 20),
+        ...(flags.tag === undefined ? {} : { tag: flags.tag }),
+      })
+      if (json) io.out(`${JSON.stringify(executions, null, 2)}\n`)
+      else await printExecutions(io, backend, executions, flags.tag)
+      return
+    }
+    const found = await resolveRef(backend, ref)
+    if (found.kind === "job") return printJob(io, backend, found.job, found.others, json)
+    await printExecution(io, backend, found.execution, layoutOf(flags), json)
   })
 }
 
-async function printExecutions(io: CliIo, backend: Backend, flags: LogFlags): Promise<void> {
-  const limit = Number(flags.limit ?? 20)
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new ReductioError("INVALID_ARGUMENT", `--limit must be a positive integer (got ${flags.limit})`)
-  const executions = await backend.listExecutions({ limit, ...(flags.tag === undefined ? {} : { tag: flags.tag }) })
-  if (flags.json === true) {
-    io.out(`${JSON.stringify(executions, null, 2)}\n`)
-    return
-  }
-  if (executions.length === 0) {
-    io.out(`no executions recorded in ${backend.description}\n`)
-    return
-  }
-  for (const e of executions) {
-    io.out(
-      `${e.id}  ${e.status.padEnd(9)}  ${formatTime(e.startedAt)}  ${formatDuration(e.startedAt, e.endedAt).padStart(8)}  ${e.command}\n`,
+function layoutOf(flags: LogFlags): ExecutionLayout {
+  if (flags.limit === undefined && flags.offset === undefined) return { mode: "tree", all: flags.all === true }
+  if (flags.all === true) throw new ReductioError("INVALID_ARGUMENT", "--all shows the whole tree; --limit and --offset a page: choose one")
+  return { mode: "page", limit: count(flags.limit, "--limit", 100), offset: count(flags.offset, "--offset", 0, 0) }
+}
+
+async function listJobs(io: CliIo, backend: Backend, ref: string | undefined, flags: LogFlags): Promise<void> {
+  if (backend.findJobs === undefined) throw new ReductioError("INVALID_ARGUMENT", `${backend.description} cannot search jobs`)
+  const status = flags.status?.toUpperCase()
+  if (status !== undefined && !STATUSES.includes(status as JobStatus)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `--status is one of ${STATUSES.join(", ")} (got ${JSON.stringify(flags.status?.slice(0, 40))})`,
     )
   }
-}
-
-async function printJobs(io: CliIo, backend: Backend, idOrPrefix: string, json: boolean): Promise<void> {
-  const execution = await findExecution(backend, idOrPrefix)
-  const jobs = await backend.listJobs(execution.id)
-  if (json) {
-    io.out(`${JSON.stringify({ execution, jobs }, null, 2)}\n`)
-    return
-  }
-  const counts = new Map<string, number>()
-  for (const job of jobs) counts.set(job.status, (counts.get(job.status) ?? 0) + 1)
-  const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(", ")
-  const lines = [
-    `execution ${execution.id}  ${execution.status}  ${formatTime(execution.startedAt)}  ${formatDuration(execution.startedAt, execution.endedAt)}`,
-    `  ${execution.command}`,
-    `  ${jobs.length} jobs: ${summary || "none"}`,
-  ]
-  if (execution.error !== null) lines.push(`  error: ${execution.error}`)
-  lines.push(...jobTree(jobs))
-  io.out(`${lines.join("\n")}\n`)
-}
-
-/** Job lines indented by depth in the call tree; siblings with many entries are elided. */
-function jobTree(jobs: readonly JobView[]): string[] {
-  const children = new Map<number | null, JobView[]>()
-  for (const job of jobs) {
-    const list = children.get(job.parentSeq)
-    if (list === undefined) children.set(job.parentSeq, [job])
-    else list.push(job)
-  }
-  const lines: string[] = []
-  const maxSiblings = 50
-  const stack: { job: JobView; depth: number }[] = (children.get(null) ?? []).map((job) => ({ job, depth: 1 })).reverse()
-  while (stack.length > 0) {
-    const { job, depth } = stack.pop() as { job: JobView; depth: number }
-    if (job.seq < 0) {
-      lines.push(`${indent(depth)}… ${-job.seq} more`)
-      continue
-    }
-    const duration = formatDuration(job.startedAt, job.endedAt)
-    const error = job.error === null ? "" : `  ${briefError(job.error)}`
-    const reused = job.reusedCalls == null ? "" : `  (reused ${job.reusedCalls} recorded calls below)`
-    lines.push(`${indent(depth)}${job.status.padEnd(9)} ${job.taskName}  ${duration}  ${job.evalHash.slice(0, 12)}${error}${reused}`)
-    const kids = children.get(job.seq) ?? []
-    const shown =
-      kids.length > maxSiblings ? [...kids.slice(0, maxSiblings), { ...(kids[0] as JobView), seq: -(kids.length - maxSiblings) }] : kids
-    for (let i = shown.length - 1; i >= 0; i--) stack.push({ job: shown[i] as JobView, depth: depth + 1 })
-  }
-  return lines
-}
-
-/** Indentation for a tree depth; past 24 levels (deep recursion) the depth is written as a number. */
-function indent(depth: number): string {
-  const maxDepth = 24
-  return depth <= maxDepth ? "  ".repeat(depth) : `${"  ".repeat(maxDepth)}[${depth}] `
-}
-
-async function printLineage(io: CliIo, backend: Backend, uri: string, json: boolean): Promise<void> {
-  if (backend.fileUses === undefined) throw new ReductioError("INVALID_ARGUMENT", `${backend.description} does not record file lineage`)
-  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : resolve(io.cwd, uri)
-  const uses = await backend.fileUses(path)
-  if (json) {
-    io.out(`${JSON.stringify({ path, uses }, null, 2)}\n`)
-    return
-  }
-  if (uses.length === 0) {
-    io.out(`no call recorded ${path}\n`)
-    return
-  }
-  const producers = uses.filter((use) => use.role === "output")
-  const consumers = uses.filter((use) => use.role === "input")
-  const line = (use: (typeof uses)[number]) =>
-    `  ${use.taskName}  call ${use.callHash.slice(0, 12)}  file ${use.fileHash.slice(0, 12)}${use.executionId === null ? "" : `  execution ${use.executionId}`}${use.at === null ? "" : `  ${formatTime(use.at)}`}`
-  io.out(
-    `${path}\nproduced by:\n${producers.map(line).join("\n") || "  (no recorded call)"}\nconsumed by:\n${consumers.map(line).join("\n") || "  (no recorded call)"}\n`,
+  const execution = ref === undefined ? undefined : await resolveExecution(backend, ref)
+  await printJobList(
+    io,
+    backend,
+    {
+      ...(execution === undefined ? {} : { executionId: execution.id }),
+      ...(flags.task === undefined ? {} : { taskName: flags.task }),
+      ...(status === undefined ? {} : { status: status as JobStatus }),
+      limit: count(flags.limit, "--limit", 50),
+      offset: count(flags.offset, "--offset", 0, 0),
+    },
+    flags.json === true,
   )
 }
 
-async function findExecution(backend: Backend, idOrPrefix: string): Promise<ExecutionRecord> {
-  const execution = await backend.getExecution(idOrPrefix)
-  if (execution === undefined) {
+/** A count flag: a whole number from `min`, at most a million. */
+function count(text: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (text === undefined) return fallback
+  const value = Number(text)
+  if (!/^\d{1,7}$/.test(text) || value < min || value > MAX_LIMIT) {
     throw new ReductioError(
-      "NOT_FOUND",
-      `no execution matches "${idOrPrefix}" in ${backend.description} (or the prefix is ambiguous); run reductio log to list them`,
+      "INVALID_ARGUMENT",
+      `${flag} must be a whole number from ${min} to ${MAX_LIMIT} (got ${JSON.stringify(text.slice(0, 40))})`,
     )
   }
-  return execution
-}
-
-function briefError(json: string): string {
-  try {
-    const record = JSON.parse(json) as { name?: string; message?: string }
-    return `${record.name ?? "Error"}: ${(record.message ?? "").split("\n")[0]}`
-  } catch {
-    return json.slice(0, 120)
-  }
-}
-
-function formatTime(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").slice(0, 19)
-}
-
-function formatDuration(start: number, end: number | null): string {
-  if (end === null) return "-"
-  const seconds = (end - start) / 1000
-  return seconds < 60
-    ? `${seconds.toFixed(seconds < 10 ? 3 : 1)}s`
-    : `${Math.floor(seconds / 60)}m${String(Math.floor(seconds % 60)).padStart(2, "0")}s`
+  return value
 }

@@ -3,7 +3,7 @@
  * How results and failures look on the terminal.
  */
 import { inspect } from "node:util"
-import { isReductioError, isTaskError } from "../errors.js"
+import { isReductioError, isTaskError, type TaskError } from "../errors.js"
 
 /**
  * A result for people: strings as they are, JSON when the value is JSON, else Node's inspection.
@@ -31,18 +31,51 @@ function jsonOnly(this: unknown, _key: string, value: unknown): unknown {
   return value
 }
 
-/** A failure for people: code, message, and for a failed task its original (remote) stack. */
+/**
+ * A failure for people: code and message; for a failed call also its exit code and stderr tail
+ * (a script), its original (remote) stack, its log tail, and how to see the call in `reductio log`.
+ */
 export function formatFailure(error: unknown): string {
-  if (isTaskError(error)) {
-    const lines = [`error [${error.code}]: ${error.message}`]
-    if (error.record.stack !== undefined) lines.push("  original stack:", indent(error.record.stack, "    "))
-    const logTail = error.record.details?.logTail
-    if (typeof logTail === "string" && logTail !== "") lines.push("  log tail:", indent(logTail, "    "))
-    return lines.join("\n")
-  }
+  if (isTaskError(error)) return formatTaskFailure(error)
   if (isReductioError(error)) return `error [${error.code}]: ${error.message}`
   if (error instanceof Error) return `error: ${error.stack ?? error.message}`
   return `error: ${String(error)}`
+}
+
+/** Lines of a stack or log a failure shows. */
+const TAIL_LINES = 30
+
+function formatTaskFailure(error: TaskError): string {
+  const { record } = error
+  const [first = "", ...more] = record.message.split("\n")
+  const lines = [`error [${error.code}]: ${error.label} (args ${error.argsPreview}) failed: ${record.name}: ${first}`]
+  const details = record.details ?? {}
+  if (typeof details.exitCode === "number") lines.push(`  exit code: ${details.exitCode}`)
+  if (typeof details.stderrTail === "string" && details.stderrTail.trim() !== "")
+    lines.push("  stderr (tail):", indent(lastLines(details.stderrTail), "    "))
+  else if (more.join("").trim() !== "") lines.push(indent(lastLines(more.join("\n")), "  "))
+  const frames = (record.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line))
+  if (frames.length > 0)
+    lines.push(
+      "  original stack:",
+      indent(
+        frames
+          .slice(0, TAIL_LINES)
+          .map((frame) => frame.trim())
+          .join("\n"),
+        "    ",
+      ),
+    )
+  else if (record.stack !== undefined) lines.push("  original stack:", indent(lastLines(record.stack), "    "))
+  const logTail = details.logTail
+  if (typeof logTail === "string" && logTail.trim() !== "") lines.push("  log tail:", indent(lastLines(logTail), "    "))
+  const prefix = error.evalHash.slice(0, 12)
+  lines.push(`  call ${prefix}${error.jobId === undefined ? "" : ` (job ${error.jobId})`}: reductio log ${prefix} shows it`)
+  return lines.join("\n")
+}
+
+function lastLines(text: string): string {
+  return text.trimEnd().split("\n").slice(-TAIL_LINES).join("\n")
 }
 
 /** A plain object with its keys in sorted order. */

@@ -1,12 +1,14 @@
 /**
  * @module progress
- * Progress while a run goes on: on a terminal, a live table redrawn in place (per task: PENDING,
- * RUNNING, FAILED, CACHED, DONE, TOTAL and elapsed time); otherwise a plain line now and then;
- * and a final summary with the execution id.
+ * Progress while a run goes on: the execution id at the start; on a terminal, a live table
+ * redrawn in place (per task: PENDING, RUNNING, WAITING (a parent waiting on its children),
+ * FAILED, CACHED, DONE, TOTAL and elapsed time); otherwise a plain line now and then; and a final
+ * summary with the execution id, worded as `reductio log` words it.
  */
 import type { JobStatus } from "../backend/backend.js"
 import type { SchedulerEvent } from "../scheduler/events.js"
 import type { CliIo } from "./io.js"
+import { type CallTotals, formatTotals } from "./log-format.js"
 
 /** How progress is shown: a live table, periodic lines, or nothing. */
 export type ProgressMode = "table" | "lines" | "off"
@@ -14,6 +16,7 @@ export type ProgressMode = "table" | "lines" | "off"
 interface TaskCounts {
   PENDING: number
   RUNNING: number
+  WAITING: number
   FAILED: number
   CACHED: number
   DONE: number
@@ -24,7 +27,7 @@ interface TaskCounts {
   lastAt: number
 }
 
-const COLUMNS = ["PENDING", "RUNNING", "FAILED", "CACHED", "DONE"] as const
+const COLUMNS = ["PENDING", "RUNNING", "WAITING", "FAILED", "CACHED", "DONE"] as const
 
 /** Counts jobs per task from scheduler events and renders them. */
 export class Progress {
@@ -45,8 +48,9 @@ export class Progress {
   readonly onEvent = (event: SchedulerEvent): void => {
     if (event.type === "execution-started") {
       this.#executionId = event.executionId
-      if (this.mode !== "off") this.#timer = setInterval(() => this.#render(), this.intervalMs).unref()
-      if (this.mode === "lines") this.io.err(`execution ${event.executionId} started\n`)
+      if (this.mode === "off") return
+      this.#timer = setInterval(() => this.#render(), this.intervalMs).unref()
+      this.io.err(`execution ${event.executionId} started\n`)
       return
     }
     if (event.type === "log") {
@@ -78,6 +82,7 @@ export class Progress {
       counts = {
         PENDING: 0,
         RUNNING: 0,
+        WAITING: 0,
         FAILED: 0,
         CACHED: 0,
         DONE: 0,
@@ -98,32 +103,24 @@ export class Progress {
     this.#timer = undefined
     if (this.mode === "off" || this.#executionId === "") return
     if (this.mode === "table") this.#render()
-    const totals = this.totals()
     const seconds = ((Date.now() - this.#startedAt) / 1000).toFixed(2)
-    const cached = this.#reused === 0 ? `${totals.cached} cached` : `${totals.cached} cached (${this.#reused} reused with a cached parent)`
-    const parts = [`${totals.jobs} jobs`, `${totals.done} done`, cached]
-    if (totals.failed > 0) parts.push(`${totals.failed} failed`)
-    if (totals.cancelled > 0) parts.push(`${totals.cancelled} cancelled`)
-    this.io.err(`execution ${this.#executionId} ${status} in ${seconds}s: ${parts.join(", ")}\n`)
+    this.io.err(`execution ${this.#executionId} ${status} in ${seconds}s: ${formatTotals(this.totals())}\n`)
   }
 
   /** Totals over every task. */
-  totals(): { jobs: number; done: number; cached: number; failed: number; cancelled: number; running: number } {
-    let jobs = 0
-    let done = 0
-    let cached = 0
-    let failed = 0
-    let cancelled = 0
-    let running = 0
-    for (const c of this.#tasks.values()) {
-      jobs += c.total
-      done += c.DONE
-      cached += c.CACHED
-      failed += c.FAILED
-      cancelled += c.CANCELLED
-      running += c.RUNNING
+  totals(): CallTotals {
+    const sum = (column: keyof TaskCounts) => [...this.#tasks.values()].reduce((total, counts) => total + counts[column], 0)
+    return {
+      jobs: sum("total"),
+      done: sum("DONE"),
+      cached: sum("CACHED"),
+      reused: this.#reused,
+      failed: sum("FAILED"),
+      cancelled: sum("CANCELLED"),
+      running: sum("RUNNING"),
+      waiting: sum("WAITING"),
+      pending: sum("PENDING"),
     }
-    return { jobs, done, cached, failed, cancelled, running }
   }
 
   #render(): void {
@@ -131,7 +128,7 @@ export class Progress {
       const t = this.totals()
       const seconds = ((Date.now() - this.#startedAt) / 1000).toFixed(1)
       this.io.err(
-        `[${seconds}s] ${t.done + t.cached}/${t.jobs} jobs finished (${t.cached} cached), ${t.running} running, ${t.failed} failed\n`,
+        `[${seconds}s] ${t.done + t.cached}/${t.jobs} jobs finished (${t.cached} cached), ${t.running} running, ${t.waiting} waiting on children, ${t.failed} failed\n`,
       )
       return
     }
@@ -155,7 +152,7 @@ export class Progress {
       name,
       ...COLUMNS.map((column) => String(c[column])),
       String(c.total),
-      formatSeconds((c.PENDING + c.RUNNING > 0 ? Date.now() : c.lastAt) - c.firstAt),
+      formatSeconds((c.PENDING + c.RUNNING + c.WAITING > 0 ? Date.now() : c.lastAt) - c.firstAt),
     ])
     const header = ["TASK", ...COLUMNS, "TOTAL", "ELAPSED"]
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)))

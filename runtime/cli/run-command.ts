@@ -3,17 +3,19 @@
  * `reductio run <workflow.ts> [task] [--param value ...]`: loads the workflow, runs the task with
  * arguments from the command line, prints the result; the exit code tells success or failure.
  */
-import { relative } from "node:path"
+import { relative, resolve } from "node:path"
 import type { Command } from "commander"
 import { loadConfig } from "../config/load-config.js"
 import { envValue } from "../env.js"
-import { exitCodeOf, isReductioError, ReductioError } from "../errors.js"
+import { exitCodeOf, isReductioError, isTaskError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
 import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue, sortedKeys } from "./output.js"
-import { preloadBackendModules, progressModeFor, runSession } from "./session.js"
+import { formatPlan, planJson } from "./run-plan.js"
+import { automaticTags, parseTagFlags } from "./run-tags.js"
+import { preloadBackendModules, progressModeFor, runSession, type SessionResult } from "./session.js"
 import { parseTaskArgs, taskUsage } from "./task-args.js"
 import { loadWorkflow } from "./workflow.js"
 
@@ -25,6 +27,8 @@ const RUN_FLAGS = new Map<string, "flag" | "value">([
   ["db", "value"],
   ["config", "value"],
   ["executor", "value"],
+  ["dryrun", "flag"],
+  ["tag", "value"],
 ])
 
 interface RunFlags {
@@ -34,6 +38,8 @@ interface RunFlags {
   db?: string
   config?: string
   executor?: string
+  dryrun?: boolean
+  tag?: string[]
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -54,6 +60,8 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .option("--executor <name>", "default executor for tasks that name none")
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
+    .option("--dryrun", "list what would run and why (the cache missed), without running or recording anything")
+    .option("--tag <key=value>", "tag the execution (repeatable); user, host, git and reductio version tags are added", collect, [])
     .helpOption(false)
     .option("-h, --help", "show help; after a workflow file, list its tasks")
     .allowUnknownOption()
@@ -80,6 +88,8 @@ async function runCommand(
 ): Promise<number> {
   try {
     await preloadBackendModules(flags.db ?? envValue(io.env, "REDUCTIO_DB"))
+    // git runs while the workflow loads.
+    const autoTags = automaticTags(resolve(io.cwd, workflow))
     const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
     const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
     if (wantsHelp) {
@@ -97,6 +107,7 @@ async function runCommand(
       task = findTask(taskName, loadedWorkflow.exportedTasks)
       args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
     }
+    const userTags = parseTagFlags(flags.tag ?? [])
     const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
     const call = registeredTaskFunction(task)(...args)
     const result = await runSession({
@@ -107,22 +118,42 @@ async function runCommand(
       workflowPath: loadedWorkflow.path,
       cache: flags.cache !== false,
       progress: progressModeFor(io, flags.quiet === true || flags.json === true),
+      tags: autoTags.then((automatic) => ({ ...automatic, ...userTags })),
+      dryRun: flags.dryrun === true,
     })
-    if (flags.json === true) {
-      io.out(
-        `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: canonicalJson(result.value) } : { executionId: result.executionId, status: isReductioError(result.error, "CANCELLED") ? "CANCELLED" : "FAILED", error: { code: isReductioError(result.error) ? result.error.code : undefined, message: String((result.error as Error)?.message ?? result.error) } })}\n`,
-      )
-    } else if (result.ok) {
-      io.out(`${formatValue(result.value)}\n`)
-    } else {
-      io.err(`${formatFailure(result.error)}\n`)
-    }
+    printResult(io, result, flags.json === true)
     return result.ok ? 0 : exitCodeOf(result.error)
   } catch (error) {
     io.err(`${formatFailure(error)}\n`)
     void command
     return exitCodeOf(error)
   }
+}
+
+function printResult(io: CliIo, result: SessionResult, json: boolean): void {
+  if (result.ok && "plan" in result) io.out(json ? `${JSON.stringify(planJson(result.plan))}\n` : formatPlan(result.plan))
+  else if (json)
+    io.out(
+      `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: canonicalJson(result.value) } : failureJson(result))}\n`,
+    )
+  else if (result.ok) io.out(`${formatValue(result.value)}\n`)
+  else io.err(`${formatFailure(result.error)}\n`)
+}
+
+function failureJson(result: { executionId: string | undefined; error: unknown }): unknown {
+  const { error } = result
+  const call = isTaskError(error)
+    ? { task: error.task, label: error.label, argsPreview: error.argsPreview, evalHash: error.evalHash, jobId: error.jobId }
+    : undefined
+  return {
+    executionId: result.executionId,
+    status: isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED",
+    error: { code: isReductioError(error) ? error.code : undefined, message: String((error as Error)?.message ?? error), ...call },
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
 }
 
 /** Moves reductio's own flags found after the task name into `flags`; returns the rest. */
@@ -141,7 +172,9 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     if (name === "no-cache") flags.cache = false
     else if (name === "json") flags.json = true
     else if (name === "quiet") flags.quiet = true
+    else if (name === "dryrun") flags.dryrun = true
     else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
+    else if (name === "tag") flags.tag = [...(flags.tag ?? []), value]
     else flags[name as "db" | "config" | "executor"] = value
   }
   return rest
@@ -200,7 +233,7 @@ function describeWorkflow(workflow: string, taskName: string | undefined): strin
   lines.push(
     "",
     'Values are parsed as JSON when they are JSON (10, true, [1,2], {"a":1}), else taken as strings.',
-    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --json  --quiet",
+    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --json  --quiet  --dryrun  --tag <key=value>",
   )
   return `${lines.join("\n")}\n`
 }

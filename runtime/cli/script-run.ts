@@ -7,6 +7,7 @@ import { exitCodeOf } from "../errors.js"
 import type { Task } from "../task.js"
 import { processIo } from "./io.js"
 import { formatFailure, formatValue } from "./output.js"
+import { automaticTags } from "./run-tags.js"
 import { progressModeFor, runSession } from "./session.js"
 
 /**
@@ -26,13 +27,15 @@ export async function runScript(entry: Task, args: readonly unknown[]): Promise<
       workflowPath,
       cache: io.env.REDUCTIO_NO_CACHE !== "1",
       progress: progressModeFor(io, io.env.REDUCTIO_QUIET === "1"),
+      ...(workflowPath === undefined ? {} : { tags: automaticTags(workflowPath) }),
     })
-    if (result.ok) {
-      io.out(`${formatValue(result.value)}\n`)
-      return result.value
+    if (!result.ok) {
+      io.err(`${formatFailure(result.error)}\n`)
+      process.exit(exitCodeOf(result.error))
     }
-    io.err(`${formatFailure(result.error)}\n`)
-    process.exit(exitCodeOf(result.error))
+    const value = "value" in result ? result.value : undefined
+    io.out(`${formatValue(value)}\n`)
+    return value
   } catch (error) {
     io.err(`${formatFailure(error)}\n`)
     process.exit(exitCodeOf(error))

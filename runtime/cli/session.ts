@@ -9,6 +9,7 @@ import { createExecutors } from "../config/executors.js"
 import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { isReductioError, ReductioError } from "../errors.js"
+import type { DryRunPlan } from "../scheduler/dry-run.js"
 import { type HeartbeatOptions, Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
@@ -23,11 +24,16 @@ export interface SessionOptions {
   readonly workflowPath?: string | undefined
   readonly cache: boolean
   readonly progress: ProgressMode
+  /** Tags to record with the execution (awaited just before it starts). */
+  readonly tags?: Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>
+  /** Plan instead of run: see {@link Scheduler.dryRun}. Nothing is recorded. */
+  readonly dryRun?: boolean
 }
 
 /** How a session ended. */
 export type SessionResult =
   | { readonly ok: true; readonly executionId: string; readonly value: unknown }
+  | { readonly ok: true; readonly executionId: undefined; readonly plan: DryRunPlan }
   | { readonly ok: false; readonly executionId: string | undefined; readonly error: unknown }
 
 /** Runs one execution end to end. Never throws: failures come back as `{ ok: false }`. */
@@ -44,7 +50,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     controller.abort(new ReductioError("CANCELLED", "cancelled by Ctrl-C"))
   }
   process.on("SIGINT", onSigint)
-  const progress = new Progress(io, options.progress)
+  const progress = new Progress(io, options.dryRun === true ? "off" : options.progress)
   try {
     backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
     scheduler = new Scheduler({
@@ -58,7 +64,16 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
       ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),
     })
-    const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })
+    if (options.dryRun === true) {
+      const plan = await scheduler.dryRun(options.expression, { signal: controller.signal })
+      return { ok: true, executionId: undefined, plan }
+    }
+    const tags = await options.tags
+    const value = await scheduler.run(options.expression, {
+      command: options.command,
+      signal: controller.signal,
+      ...(tags === undefined ? {} : { tags }),
+    })
     progress.finish("DONE")
     return { ok: true, executionId: scheduler.lastExecutionId as string, value }
   } catch (error) {

@@ -27,21 +27,33 @@ export interface JobRequest {
   readonly signal: AbortSignal
 }
 
+/**
+ * When the task body ran, as the executor saw it (ms since the epoch): what a job's timeline
+ * shows, apart from the time the call waited in the scheduler and in the executor's queue.
+ * Absent: the scheduler uses the time it submitted the call and the time the outcome arrived.
+ */
+export interface BodyTimes {
+  /** The body started: the function was called, the agent process spawned, the container started. */
+  readonly startedAt?: number | undefined
+  /** The body ended: the function settled, the process exited, the container stopped. */
+  readonly endedAt?: number | undefined
+}
+
 /** How a job ended. A rejected `submit` promise counts as an infrastructure failure. */
 export type JobOutcome =
-  | {
+  | (BodyTimes & {
       readonly status: "done"
       /** The task function's immediate result; it may hold expressions for the scheduler to reduce. */
       readonly value: unknown
-    }
-  | {
+    })
+  | (BodyTimes & {
       readonly status: "failed"
       /** `task`: the task code threw. `infrastructure`: the job could not run to completion. */
       readonly kind: "task" | "infrastructure" | "cancelled"
       readonly error: ErrorRecord
       /** The tail of the job's log, when the executor has it. */
       readonly logTail?: string
-    }
+    })
 
 /** What an executor learns about the run when it starts. */
 export interface ExecutorContext {

@@ -29,19 +29,27 @@ export class LocalExecutor implements Executor {
 
   async submit(job: JobRequest): Promise<JobOutcome> {
     await this.#slots?.acquire()
+    let startedAt: number | undefined
     try {
       if (job.signal.aborted) return cancelledOutcome("cancelled before it started")
       const fn = job.task.fn as (...args: unknown[]) => unknown
-      const value = await callWithSignal(job.signal, () => fn(...job.args))
-      return { status: "done", value }
+      startedAt = Date.now()
+      const result = callWithSignal(job.signal, () => fn(...job.args))
+      // A synchronous body ended now; awaiting it would count the scheduler's other work as its own.
+      const value = isThenable(result) ? await result : result
+      return { status: "done", value, startedAt, endedAt: Date.now() }
     } catch (error) {
       // A body that stops on the abort signal (or a script killed by Ctrl-C) was cancelled, not failed.
       const kind = job.signal.aborted || isReductioError(error, "CANCELLED") ? "cancelled" : "task"
-      return { status: "failed", kind, error: toErrorRecord(error) }
+      return { status: "failed", kind, error: toErrorRecord(error), startedAt, endedAt: Date.now() }
     } finally {
       this.#slots?.release()
     }
   }
 
   async stop(): Promise<void> {}
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
 }

@@ -142,7 +142,9 @@ export class ProcessExecutor implements Executor {
       const exit = await this.#spawnAgent(run.agentPath, args, job)
       // Ctrl-C on a terminal interrupts the agents too (they share its process group).
       if (exit.cancelled || exit.signal === "SIGINT") return cancelledOutcome("cancelled while running")
-      return await outcomeOf(run.root, job, exit)
+      const outcome = await outcomeOf(run.root, job, exit)
+      // The body's time is the agent process's: from its spawn to its exit.
+      return exit.spawnError === undefined ? { ...outcome, startedAt: exit.startedAt, endedAt: exit.endedAt } : outcome
     } finally {
       this.#slots.release()
     }
@@ -150,6 +152,7 @@ export class ProcessExecutor implements Executor {
 
   #spawnAgent(agentPath: string, args: readonly string[], job: JobRequest): Promise<AgentExit> {
     return new Promise((resolveExit) => {
+      const startedAt = Date.now()
       const child = spawn(process.execPath, [agentPath, ...args], {
         env: agentEnv(this.#options.env),
         stdio: ["ignore", "pipe", "pipe"],
@@ -180,7 +183,7 @@ export class ProcessExecutor implements Executor {
         job.signal.removeEventListener("abort", onAbort)
         if (timer !== undefined) clearTimeout(timer)
         this.#children.delete(child)
-        resolveExit({ code, signal, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, spawnError })
+        resolveExit({ code, signal, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, spawnError, startedAt, endedAt: Date.now() })
       }
       child.once("error", (error) => finish(null, null, error))
       child.once("close", (code, signal) => finish(code, signal))
@@ -197,6 +200,9 @@ interface AgentExit {
   readonly timedOut: boolean
   readonly timeoutSeconds: number | undefined
   readonly spawnError?: Error | undefined
+  /** When the agent process was spawned and when it exited. */
+  readonly startedAt: number
+  readonly endedAt: number
 }
 
 function entryOf(job: JobRequest): JobEntry {

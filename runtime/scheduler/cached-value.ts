@@ -46,3 +46,17 @@ export function holdsCheckedValue(value: unknown): boolean {
   )
   return found
 }
+
+/** The paths of the values in a cached value that no longer hold (what a dry run reports). */
+export async function invalidPaths(bytes: Uint8Array): Promise<string[]> {
+  const checks: Promise<string | undefined>[] = []
+  decode(bytes, {
+    visit: (item, codec) => {
+      const validate = codec.validate
+      if (validate === undefined) return
+      const path = codec.lineage?.(item)?.path ?? "?"
+      checks.push(validate(item).then((valid) => (valid ? undefined : path)))
+    },
+  })
+  return (await Promise.all(checks)).filter((path): path is string => path !== undefined)
+}

@@ -7,8 +7,8 @@
  */
 import type { Backend, JobStatus } from "../backend/backend.js"
 import { encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
-import { ReductioError, TaskError, toErrorRecord, type ErrorRecord, isReductioError } from "../errors.js"
-import { cancelledOutcome, type Executor, type JobOutcome } from "../executor/executor.js"
+import { ReductioError, TaskError, isReductioError } from "../errors.js"
+import type { Executor } from "../executor/executor.js"
 import {
   type CallExpression,
   type CallOptions,
@@ -19,11 +19,14 @@ import {
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
+import { callLabel } from "../preview.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
+import { type DryRun, isWouldRun, reduceEveryItem, settleAll } from "./dry-run.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
 import { LeaseBatcher } from "./lease-batcher.js"
 import { LookupBatcher } from "./lookup-batcher.js"
+import { CANCELLED_OUTCOME, JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
 import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
@@ -42,6 +45,8 @@ export interface ExecutionSettings {
   readonly signal: AbortSignal
   /** Call leases between hosts (undefined: none): the heartbeat interval and lease expiry. */
   readonly leases?: { readonly intervalMs: number; readonly expiryMs: number } | undefined
+  /** Reduce as far as the cache allows, run no task body, record nothing (see dry-run.ts). */
+  readonly dryRun?: DryRun | undefined
 }
 
 /** A call that reduced: its value and its provenance node. */
@@ -72,12 +77,14 @@ export class Execution {
   readonly #recorder: Recorder
   readonly #batcher: LookupBatcher
   readonly #leases: LeaseBatcher | undefined
-  readonly #started = new Map<string, Promise<void>>()
+  readonly #runner: JobRunner
+  /** A dry run's calls waiting on their arguments, so one expression is planned once. */
+  readonly #waiting = new WeakMap<CallExpression, Promise<unknown>>()
   #idleScheduled = false
   readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
-    this.#recorder = new Recorder(settings.backend)
+    this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#leases =
       settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
@@ -91,6 +98,10 @@ export class Execution {
             log: (message) => settings.emit({ type: "log", executionId: settings.id, message }),
             onSettled: () => this.#scheduleIdle(),
           })
+    this.#runner = new JobRunner(settings, {
+      running: (job) => this.#setStatus(job, "RUNNING", job.status),
+      submitted: () => this.#scheduleIdle(),
+    })
     this.#replayContext = {
       executionId: settings.id,
       backend: settings.backend,
@@ -128,24 +139,38 @@ export class Execution {
     return this.#reduceValue(value, parent)
   }
 
+  /** Reduces an execution's root; a root that is one call reports its call hash. */
+  async reduceRoot(value: unknown): Promise<{ value: unknown; callHash: string | null }> {
+    const expression = expressionOf(value)
+    if (expression?.kind !== "call") return { value: await this.reduce(value, null), callHash: null }
+    const result = await this.#reduceCall(expression, null)
+    return { value: result.value, callHash: result.callHash }
+  }
+
+  /** Promise.all, or in a dry run one that waits for every item (see settleAll). */
+  #all<T>(promises: Promise<T>[]): Promise<T[]> {
+    return this.settings.dryRun === undefined ? Promise.all(promises) : settleAll(promises)
+  }
+
   async #reduceValue(value: unknown, parent: JobState | null): Promise<unknown> {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) {
       if (!value.some(containsExpression)) return value
+      if (this.settings.dryRun !== undefined) return reduceEveryItem(value, (item) => this.#reduceValue(item, parent))
       return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
     }
     if (value instanceof Map) {
-      const entries = await Promise.all(
+      const entries = await this.#all(
         [...value].map(async ([k, v]) => [await this.#reduceValue(k, parent), await this.#reduceValue(v, parent)] as const),
       )
       return new Map(entries)
     }
-    if (value instanceof Set) return new Set(await Promise.all([...value].map((item) => this.#reduceValue(item, parent))))
+    if (value instanceof Set) return new Set(await this.#all([...value].map((item) => this.#reduceValue(item, parent))))
     if (!isPlainObject(value)) return value
     const keys = Object.keys(value)
-    const reduced = await Promise.all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
+    const reduced = await this.#all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
     const out: Record<string, unknown> = {}
     keys.forEach((key, i) => {
       out[key] = reduced[i]
@@ -162,6 +187,8 @@ export class Execution {
       case "cond":
         return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
       case "seq": {
+        // A dry run goes on past an item that would run: the later ones only wait on it in time.
+        if (this.settings.dryRun !== undefined) return reduceEveryItem(expression.items, (item) => this.#reduceValue(item, parent))
         const values: unknown[] = []
         for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
         return values
@@ -171,7 +198,7 @@ export class Execution {
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
         const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
-        return Promise.all(
+        return this.#all(
           items.map(async (item) => {
             const call = makeExpression<CallExpression>({
               kind: "call",
@@ -204,7 +231,7 @@ export class Execution {
     try {
       return await this.#reduceValue(expression.body, parent)
     } catch (error) {
-      if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
+      if (this.settings.signal.aborted || isWouldRun(error) || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
       const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
@@ -218,7 +245,7 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const args = (containsExpression(expression.args) ? await this.#reduceValue(expression.args, parent) : expression.args) as unknown[]
+    const args = (containsExpression(expression.args) ? await this.#reduceArgs(expression, task, parent) : expression.args) as unknown[]
     const preparing = prepareForEncoding(args)
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
@@ -241,6 +268,20 @@ export class Execution {
     return done
   }
 
+  /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
+  async #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> {
+    const dryRun = this.settings.dryRun
+    if (dryRun === undefined) return this.#reduceValue(expression.args, parent)
+    let waiting = this.#waiting.get(expression)
+    if (waiting === undefined) {
+      waiting = this.#reduceValue(expression.args, parent).catch((error: unknown) => {
+        throw isWouldRun(error) ? dryRun.waits(task, callLabel(task.name, expression.options?.name, parent?.task.name), error) : error
+      })
+      this.#waiting.set(expression, waiting)
+    }
+    return waiting
+  }
+
   async #runJob(
     task: TaskDefinition,
     args: unknown[],
@@ -250,17 +291,18 @@ export class Execution {
     options: CallOptions,
     parent: JobState | null,
   ): Promise<CallResult> {
-    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
+    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
     if (options.cache === false) job.replayable = false
     if (parent?.noReplay === true) job.noReplay = true
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
-      const immediate = await this.#evaluate(job, args, encodedArgs, options)
+      const immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
       if (immediate.checked) job.checked = true
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
+      if (expressions) this.#setStatus(job, "WAITING", job.status)
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
@@ -284,7 +326,8 @@ export class Execution {
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
       return { value, callHash, replayable: job.replayable, checked: job.checked }
     } catch (error) {
-      const failure = this.#asTaskError(job, error)
+      if (isWouldRun(error)) throw error
+      const failure = taskErrorOf(job, error, args, parent?.task.name, this.settings.id)
       this.#finish(job, isReductioError(failure, "CANCELLED") ? "CANCELLED" : "FAILED", null, failure)
       throw failure
     }
@@ -296,23 +339,44 @@ export class Execution {
     if (job.noReplay || immediate.recordedReplayable !== true || !callHash) return undefined
     const replayed = await replayCallTree(job, callHash, this.#replayContext)
     if (replayed === undefined) return undefined
+    if (this.settings.dryRun !== undefined) this.settings.dryRun.cached += job.reusedCalls ?? 0
     this.#recordLineage(args, immediate.value, callHash)
     this.#finish(job, "CACHED", callHash, null)
     return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
   }
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
-  async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
+  async #evaluate(
+    job: JobState,
+    parent: JobState | null,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    options: CallOptions,
+  ): Promise<Immediate> {
     const caching = this.settings.cache && options.cache !== false
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
     // as it would share the result of an identical call reduced earlier in this execution.
-    if (caching || this.#replayContext.reused.has(job.evalHash)) {
-      const cached = await this.#fromCache(job, caching)
-      if (cached !== undefined) return cached
+    const cacheOn = caching || this.#replayContext.reused.has(job.evalHash)
+    const dryRun = this.settings.dryRun
+    let invalid: Uint8Array | undefined
+    if (cacheOn) {
+      // A dry run claims nothing: it runs no call.
+      const cached = await this.#fromCache(job, caching && dryRun === undefined, (bytes) => {
+        invalid = bytes
+      })
+      if (cached !== undefined) {
+        if (dryRun !== undefined) dryRun.cached++
+        return cached
+      }
+    }
+    if (dryRun !== undefined) {
+      const cacheOff = cacheOn ? undefined : this.settings.cache ? "the task or its call site says cache: false" : "--no-cache"
+      const label = callLabel(job.task.name, job.name, parent?.task.name)
+      throw await dryRun.miss({ task: job.task, label, args, evalHash: job.evalHash }, { cacheOff, invalid })
     }
     this.#recorder.value(job.argsHash, encodedArgs)
     try {
-      const outcome = await this.#execute(job, args, encodedArgs, options)
+      const outcome = await this.#runner.execute(job, args, encodedArgs, options)
       if (outcome.status === "failed") throw outcome
       const preparing = prepareForEncoding(outcome.value)
       if (preparing !== undefined) await preparing
@@ -336,7 +400,7 @@ export class Execution {
    * call first: held by another execution, it waits for that one's result (or takes the call over
    * when its lease expires); when that execution recorded the result meanwhile, it looks again.
    */
-  async #fromCache(job: JobState, claim: boolean): Promise<Immediate | undefined> {
+  async #fromCache(job: JobState, claim: boolean, onInvalid: (bytes: Uint8Array) => void): Promise<Immediate | undefined> {
     let recheck = false
     for (;;) {
       const hit = await this.#batcher.lookup(job.evalHash)
@@ -354,6 +418,7 @@ export class Execution {
           recordedReplayable: hit.replayable,
         }
       }
+      if (hit !== undefined && decoded === INVALID) onInvalid(hit.bytes)
       if (!claim || this.#leases === undefined) return undefined
       // An unusable hit (a File in it changed), or an evaluation the lookup cannot read: run it anyway.
       const outcome = await this.#leases.claim(job.evalHash, hit === undefined && !recheck)
@@ -366,64 +431,6 @@ export class Execution {
     }
   }
 
-  async #execute(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<JobOutcome> {
-    const executorName = options.executor ?? this.settings.defaultExecutor
-    const executor = this.settings.executors[executorName]
-    if (executor === undefined) {
-      throw new ReductioError(
-        "UNKNOWN_EXECUTOR",
-        `task ${job.task.name} asks for executor "${executorName}", which is not configured; configured executors: ${Object.keys(this.settings.executors).join(", ")}`,
-      )
-    }
-    const limits = this.settings.limits.resolve(options.limits, job.task.name)
-    const retries = Math.max(0, Math.floor(options.retries ?? 0))
-    await this.#startExecutor(executorName, executor)
-    let outcome: JobOutcome = CANCELLED_OUTCOME
-    for (let attempt = 1; attempt <= retries + 1; attempt++) {
-      if (limits.length > 0) await this.settings.limits.acquire(limits)
-      try {
-        if (this.settings.signal.aborted) return outcome
-        this.#setStatus(job, "RUNNING", job.status)
-        const submitted = executor.submit({
-          executionId: this.settings.id,
-          jobId: `${this.settings.id}/${job.seq}`,
-          evalHash: job.evalHash,
-          argsHash: job.argsHash,
-          task: job.task,
-          args,
-          encodedArgs,
-          options,
-          attempt,
-          signal: this.settings.signal,
-        })
-        if (executor.idle !== undefined) this.#scheduleIdle()
-        try {
-          outcome = await submitted
-        } catch (error) {
-          outcome = { status: "failed", kind: "infrastructure", error: toErrorRecord(error) }
-        }
-      } finally {
-        if (limits.length > 0) this.settings.limits.release(limits)
-      }
-      if (outcome.status === "done" || outcome.kind === "cancelled" || this.settings.signal.aborted) return outcome
-    }
-    return outcome
-  }
-
-  #startExecutor(name: string, executor: Executor): Promise<void> {
-    let started = this.#started.get(name)
-    if (started === undefined) {
-      started =
-        executor.start?.({
-          executionId: this.settings.id,
-          workflowPath: this.settings.workflowPath,
-          log: (message) => this.settings.emit({ type: "log", executionId: this.settings.id, message }),
-        }) ?? Promise.resolve()
-      this.#started.set(name, started)
-    }
-    return started
-  }
-
   /** Tells batching executors there is no more ready work, once this turn's work has settled. */
   #scheduleIdle(): void {
     if (this.#idleScheduled) return
@@ -433,16 +440,6 @@ export class Execution {
       if (this.#batcher.busy || this.#leases?.busy === true) return
       for (const executor of Object.values(this.settings.executors)) executor.idle?.()
     })
-  }
-
-  #asTaskError(job: JobState, error: unknown): Error {
-    if (isFailedOutcome(error)) {
-      const code = error.kind === "task" ? "TASK_FAILED" : error.kind === "cancelled" ? "CANCELLED" : "INFRASTRUCTURE_FAILURE"
-      const record: ErrorRecord =
-        error.logTail === undefined ? error.error : { ...error.error, details: { ...error.error.details, logTail: error.logTail } }
-      return new TaskError(code, { task: job.task.name, argsHash: job.argsHash, evalHash: job.evalHash, record })
-    }
-    return error instanceof Error ? error : new Error(String(error))
   }
 
   #setStatus(job: JobState, status: JobStatus, previous: JobStatus | undefined): void {
@@ -483,11 +480,8 @@ export class Execution {
   }
 }
 
-const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
-
-function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
-  return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
-}
+/** A dry run records nothing. */
+const DISCARD = { write: async () => {} }
 
 function matchesFilter(error: unknown, expression: CatchExpression): boolean {
   if (expression.codes.length === 0 && expression.names.length === 0) return true

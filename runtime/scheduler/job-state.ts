@@ -25,7 +25,10 @@ export class JobState implements JobSource {
   leased = false
   /** How many recorded calls this job reused whole, when it replayed a call tree. */
   reusedCalls: number | null = null
-  readonly startedAt = Date.now()
+  readonly createdAt = Date.now()
+  /** When its body started and ended on its executor (see JobRecord). */
+  startedAt: number | null = null
+  bodyEndedAt: number | null = null
   readonly children: string[] = []
 
   constructor(
@@ -35,6 +38,8 @@ export class JobState implements JobSource {
     readonly task: TaskDefinition,
     readonly evalHash: string,
     readonly argsHash: string,
+    /** The call site's name for the call (CallOptions.name). */
+    readonly name: string | null = null,
   ) {}
 
   toRecord(): JobRecord {
@@ -47,10 +52,14 @@ export class JobState implements JobSource {
       callHash: this.callHash,
       status: this.status,
       cached: this.cached,
+      createdAt: this.createdAt,
       startedAt: this.startedAt,
+      bodyEndedAt: this.bodyEndedAt,
       endedAt: this.endedAt,
       error: this.error,
       reusedCalls: this.reusedCalls,
+      argsHash: this.argsHash,
+      name: this.name,
     }
   }
 }

@@ -21,6 +21,7 @@ import type {
   FileUseRecord,
   JobRecord,
   LeaseUpdate,
+  TagRecord,
   TaskRecord,
   ValueRecord,
 } from "../backend/backend.js"
@@ -51,6 +52,7 @@ export class Recorder {
   #calls: CallRecord[] = []
   #jobs = new Map<number, JobRecord | JobSource>()
   #files: FileUseRecord[] = []
+  #tags: TagRecord[] = []
   #size = 0
   readonly #seenValues = new Set<string>()
   readonly #seenTasks = new Set<string>()
@@ -67,7 +69,7 @@ export class Recorder {
   #releaseAll = false
 
   constructor(
-    private readonly backend: Backend,
+    private readonly backend: Pick<Backend, "write">,
     private readonly interval = 200,
     private readonly maxRows = 100_000,
   ) {}
@@ -161,6 +163,12 @@ export class Recorder {
     this.#touch()
   }
 
+  /** A tag on the execution, written with its row. */
+  tag(record: TagRecord): void {
+    this.#tags.push(record)
+    this.#touch()
+  }
+
   /** Writes everything buffered; resolves when the backend has it. Rejects if any write failed. */
   async flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
@@ -225,6 +233,7 @@ export class Recorder {
       jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
       files: this.#files,
       ...(leases === undefined ? {} : { leases }),
+      tags: this.#tags,
     }
     this.#released = []
     this.#acquired = new Set()
@@ -236,6 +245,7 @@ export class Recorder {
     this.#calls = []
     this.#jobs = new Map()
     this.#files = []
+    this.#tags = []
     this.#size = 0
     // Writes are chained so batches land in order (a job's final state after its first).
     this.#writing = this.#writing

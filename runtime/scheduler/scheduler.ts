@@ -10,6 +10,7 @@ import type { Executor } from "../executor/executor.js"
 import { LocalExecutor } from "../executor/local-executor.js"
 import type { Lazy } from "../expression.js"
 import type { SchedulerEvent } from "./events.js"
+import { DryRun, type DryRunPlan, isWouldRun } from "./dry-run.js"
 import { Execution } from "./execution.js"
 import { Limits } from "./semaphore.js"
 import { withStatScope } from "../stat-scope.js"
@@ -64,6 +65,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal
   /** Use this execution id instead of a new one. */
   readonly executionId?: string
+  /** Tags recorded with the execution (`reductio run --tag k=v`, the automatic ones). */
+  readonly tags?: Readonly<Record<string, string>>
 }
 
 /**
@@ -121,22 +124,11 @@ export class Scheduler {
     const callLeases = this.#options.callLeases !== false && (this.#options.cache ?? true)
     // Executions whose host died are marked before this one starts (and can be seen as such).
     const abandoned = (await this.backend.abandonStaleExecutions?.(Date.now())) ?? []
-    const execution = new Execution({
-      id,
-      backend: this.backend,
-      executors: this.executors,
-      defaultExecutor: this.#options.defaultExecutor ?? "local",
-      limits: new Limits(this.#options.limits ?? {}),
-      cache: this.#options.cache ?? true,
-      workflowPath: this.#options.workflowPath,
-      emit,
-      signal: controller.signal,
-      leases: callLeases ? heartbeat : undefined,
-    })
+    const execution = this.#execution(id, emit, controller.signal, { leases: callLeases ? heartbeat : undefined })
     const startedAt = Date.now()
     const command = options.command ?? "run"
-    const record = (status: ExecutionStatus, endedAt: number | null, error: string | null) =>
-      execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash: null, error })
+    const record = (status: ExecutionStatus, endedAt: number | null, error: string | null, rootCallHash: string | null = null) =>
+      execution.recorder.execution({ id, startedAt, endedAt, status, command, rootCallHash, error })
     execution.recorder.keepAlive({ executionId: id, ...heartbeat, callLeases: execution.leasing })
     // Alone (callLeases false) until start says otherwise; null: takes no call leases at all.
     execution.recorder.execution({
@@ -149,6 +141,7 @@ export class Scheduler {
       error: null,
       ...(execution.leasing ? { callLeases: false } : {}),
     })
+    for (const [key, value] of Object.entries(options.tags ?? {})) execution.recorder.tag({ executionId: id, key, value })
     emit({ type: "execution-started", executionId: id, startedAt })
     for (const dead of abandoned)
       emit({ type: "log", executionId: id, message: `execution ${dead} is ABANDONED: its host stopped renewing its lease` })
@@ -158,12 +151,12 @@ export class Scheduler {
       await execution.recorder.flush()
       await execution.startLeases()
       // One stat scope per execution: an S3 object's hash is asked for once (stat-scope.ts).
-      const value = await withStatScope(() => execution.reduce(expression, null))
+      const { value, callHash } = await withStatScope(() => execution.reduceRoot(expression))
       // Tasks that ran on after the abort and finished still leave a cancelled run.
       if (controller.signal.aborted) throw cancellation(controller.signal, undefined)
       execution.stopLeases()
       execution.recorder.stopKeepingAlive()
-      record("DONE", Date.now(), null)
+      record("DONE", Date.now(), null, callHash)
       await execution.recorder.flush()
       emit({ type: "execution-finished", executionId: id, status: "DONE", endedAt: Date.now() })
       return value
@@ -181,6 +174,52 @@ export class Scheduler {
     } finally {
       options.signal?.removeEventListener("abort", onAbort)
     }
+  }
+
+  /**
+   * A dry run: reduces `expression` as far as the cache allows without running any task body
+   * and without writing anything, and returns the plan: the calls that would run, each with the
+   * reason it missed the cache, and the calls waiting on them (their arguments are not known).
+   *
+   * @example
+   * const plan = await scheduler.dryRun(main(100))
+   * for (const call of plan.calls) console.log(call.status, call.label, call.reason ?? call.waitsOn)
+   */
+  async dryRun(expression: unknown, options: Pick<RunOptions, "signal"> = {}): Promise<DryRunPlan> {
+    const plan = new DryRun(this.backend)
+    const emit = (event: SchedulerEvent) => {
+      for (const listener of this.#listeners) listener(event)
+    }
+    const signal = options.signal ?? new AbortController().signal
+    const execution = this.#execution(newExecutionId(), emit, signal, { dryRun: plan })
+    try {
+      const { value } = await execution.reduceRoot(expression)
+      return { calls: plan.calls, cached: plan.cached, complete: true, value }
+    } catch (error) {
+      if (!isWouldRun(error)) throw error
+      return { calls: plan.calls, cached: plan.cached, complete: false }
+    }
+  }
+
+  #execution(
+    id: string,
+    emit: (event: SchedulerEvent) => void,
+    signal: AbortSignal,
+    extra: { dryRun?: DryRun; leases?: { intervalMs: number; expiryMs: number } | undefined },
+  ): Execution {
+    return new Execution({
+      id,
+      backend: this.backend,
+      executors: this.executors,
+      defaultExecutor: this.#options.defaultExecutor ?? "local",
+      limits: new Limits(this.#options.limits ?? {}),
+      cache: this.#options.cache ?? true,
+      workflowPath: this.#options.workflowPath,
+      emit,
+      signal,
+      dryRun: extra.dryRun,
+      leases: extra.leases,
+    })
   }
 
   /** Stops every executor (subprocesses, pollers). The backend stays open: its owner closes it. */

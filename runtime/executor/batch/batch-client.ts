@@ -46,6 +46,9 @@ export interface BatchJobState {
   /** Array parents: the size; children: their index. */
   readonly arraySize?: number | undefined
   readonly arrayIndex?: number | undefined
+  /** When the container started and stopped (ms since the epoch), once Batch knows. */
+  readonly startedAt?: number | undefined
+  readonly stoppedAt?: number | undefined
 }
 
 /** A job definition to register (the RegisterJobDefinition request, `container` type). */
@@ -195,6 +198,8 @@ function stateOf(job: JobDetail | JobSummary): BatchJobState {
     statusSummary: array?.statusSummary,
     arraySize: array?.size,
     arrayIndex: array?.index,
+    startedAt: job.startedAt,
+    stoppedAt: job.stoppedAt,
   }
 }
 

@@ -22,8 +22,16 @@ export interface ScratchPlace {
 /** Bytes of the log kept in a failure. */
 const LOG_TAIL_BYTES = 8 * 1024
 
-/** The outcome of a call whose Batch job reached SUCCEEDED or FAILED. */
+/**
+ * The outcome of a call whose Batch job reached SUCCEEDED or FAILED, with the times its container
+ * started and stopped as Batch reports them.
+ */
 export async function outcomeOf(place: ScratchPlace, state: BatchJobState): Promise<JobOutcome> {
+  const outcome = await outcomeFromScratch(place, state)
+  return state.startedAt === undefined ? outcome : { ...outcome, startedAt: state.startedAt, endedAt: state.stoppedAt }
+}
+
+async function outcomeFromScratch(place: ScratchPlace, state: BatchJobState): Promise<JobOutcome> {
   if (state.status === "SUCCEEDED") {
     const bytes = await readIfExists(place.storage, scratch.output(place.root, place.evalHash))
     if (bytes !== undefined) return { status: "done", value: decode(bytes) }

@@ -47,6 +47,9 @@ export interface GlueRunStatus {
   readonly errorMessage?: string | undefined
   /** Seconds the run executed. */
   readonly executionTime?: number | undefined
+  /** When the run started and completed (ms since the epoch), once Glue knows. */
+  readonly startedOn?: number | undefined
+  readonly completedOn?: number | undefined
 }
 
 /** The Glue calls the executor makes. Every failure is a ReductioError (SERVICE_ERROR unless stated). */
@@ -145,7 +148,13 @@ export function createGlueApi(options: GlueClientOptions = {}): GlueApi {
       try {
         const response = await client.send(new GetJobRunCommand({ JobName: jobName, RunId: runId }))
         const run = response.JobRun
-        return { state: run?.JobRunState ?? "UNKNOWN", errorMessage: run?.ErrorMessage, executionTime: run?.ExecutionTime }
+        return {
+          state: run?.JobRunState ?? "UNKNOWN",
+          errorMessage: run?.ErrorMessage,
+          executionTime: run?.ExecutionTime,
+          startedOn: run?.StartedOn?.getTime(),
+          completedOn: run?.CompletedOn?.getTime(),
+        }
       } catch (error) {
         throw glueError(error, `GetJobRun ${jobName} ${runId}`)
       }

@@ -126,6 +126,12 @@ export interface RunEnd {
  * Glue's state. Nothing counts as done unless the run SUCCEEDED and its result is readable.
  */
 export async function outcomeOf(root: string, job: JobRequest, end: RunEnd, partitionResult?: () => unknown): Promise<JobOutcome> {
+  const outcome = await outcomeFromScratch(root, job, end, partitionResult)
+  const { startedOn, completedOn } = end.status
+  return startedOn === undefined ? outcome : { ...outcome, startedAt: startedOn, endedAt: completedOn }
+}
+
+async function outcomeFromScratch(root: string, job: JobRequest, end: RunEnd, partitionResult?: () => unknown): Promise<JobOutcome> {
   const storage = await storageFor(root)
   const exitCode = await readExitCode(root, job.evalHash)
   const succeeded = end.status.state === "SUCCEEDED"

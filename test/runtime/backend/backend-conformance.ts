@@ -6,6 +6,7 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import type { Backend, CallRecord, ExecutionRecord, JobRecord, WriteBatch } from "../../../runtime/backend/backend.js"
+import { isReductioError } from "../../../runtime/errors.js"
 import { sha256 } from "../../../runtime/hashing.js"
 
 /** An opened backend and how to dispose of it (close, remove files, drop the database). */
@@ -45,7 +46,8 @@ export function job(executionId: string, seq: number, overrides: Partial<JobReco
     callHash: null,
     status: "RUNNING",
     cached: false,
-    startedAt: 1_700_000_000_000 + seq,
+    createdAt: 1_700_000_000_000 + seq,
+    startedAt: null,
     endedAt: null,
     error: null,
     ...overrides,
@@ -227,8 +229,9 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
           [2, "DONE", "inc"],
         ],
       )
-      assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), taskName: "inc" })
-      assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), taskName: "inc" })
+      const read = { taskName: "inc", argsHash: null, bodyEndedAt: null, name: null }
+      assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), ...read })
+      assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), ...read })
     })
 
     it("keeps how many recorded calls a job reused", async () => {
@@ -246,8 +249,8 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ executions: [execution("01PFX-AAA1"), execution("01PFX-AAB2")] })
       const done = execution("01PFX-AAA1", { status: "DONE", endedAt: 1_700_000_000_500, rootCallHash: hash("root") })
       await backend.write({ executions: [done] })
-      assert.deepEqual(await backend.getExecution("01PFX-AAA1"), done)
-      assert.deepEqual(await backend.getExecution("01PFX-AAA"), done)
+      assert.deepEqual(await backend.getExecution("01PFX-AAA1"), { ...done, tags: {} })
+      assert.deepEqual(await backend.getExecution("01PFX-AAA"), { ...done, tags: {} })
       assert.equal(await backend.getExecution("01PFX-AA"), undefined, "an ambiguous prefix matches nothing")
       assert.equal(await backend.getExecution("01NOPE"), undefined)
     })
@@ -277,6 +280,134 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
         (await backend.listExecutions({ tag: "team=bio" })).map((e) => e.id),
         ["02LIST-1"],
       )
+    })
+
+    it("keeps a job's own times: created, its body's start and end on its executor, and its end", async () => {
+      const times = {
+        createdAt: 1_700_000_000_010,
+        startedAt: 1_700_000_000_400,
+        bodyEndedAt: 1_700_000_000_401,
+        endedAt: 1_700_000_000_900,
+      }
+      await backend.write({ executions: [execution("06TIMES")], jobs: [job("06TIMES", 1, { status: "DONE", ...times })] })
+      const [read] = await backend.listJobs("06TIMES")
+      assert.deepEqual(read && [read.createdAt, read.startedAt, read.bodyEndedAt, read.endedAt], Object.values(times))
+    })
+
+    it("keeps a job's args hash and name: findJobs reads a finished job's from its call node", async () => {
+      const { batch, call } = finishedCall("args of a job")
+      await backend.write({
+        ...batch,
+        executions: [execution("06ARGS")],
+        jobs: [
+          job("06ARGS", 1, { status: "FAILED", argsHash: hash("failed args"), name: "sort reads" }),
+          job("06ARGS", 2, { status: "DONE", callHash: call.callHash, argsHash: call.argsHash }),
+        ],
+      })
+      const found = (await backend.findJobs?.({ executionId: "06ARGS", seqs: [1, 2] })) ?? []
+      assert.deepEqual(
+        found.map((j) => [j.argsHash, j.name]),
+        [
+          [hash("failed args"), "sort reads"],
+          [call.argsHash, null],
+        ],
+      )
+      const listed = await backend.listJobs("06ARGS")
+      assert.deepEqual(
+        listed.map((j) => j.argsHash),
+        [hash("failed args"), null],
+        "listJobs leaves a finished job's args hash to its call node",
+      )
+    })
+
+    it("finds jobs by execution, seq, parent, eval-hash prefix, task name and status, with a limit and an offset", async () => {
+      await backend.write({
+        executions: [execution("07FIND-A"), execution("07FIND-B")],
+        tasks: [
+          { hash: hash("task inc"), name: "inc", source: "(x) => x + 1", version: null },
+          { hash: hash("task sum"), name: "sum", source: "(xs) => 0", version: null },
+        ],
+        jobs: [
+          job("07FIND-A", 1, { taskHash: hash("task sum"), evalHash: hash("07 root"), status: "WAITING" }),
+          ...[2, 3, 4].map((seq) =>
+            job("07FIND-A", seq, { parentSeq: 1, evalHash: hash(`07 leaf ${seq}`), status: seq === 3 ? "FAILED" : "DONE" }),
+          ),
+          job("07FIND-B", 1, { evalHash: hash("07 leaf 3"), status: "FAILED" }),
+        ],
+      })
+      const keys = (jobs: readonly { executionId: string; seq: number }[]) => jobs.map((j) => `${j.executionId}/${j.seq}`)
+      assert.deepEqual(keys((await backend.findJobs?.({ executionId: "07FIND-A", parentSeq: 1 })) ?? []), [
+        "07FIND-A/2",
+        "07FIND-A/3",
+        "07FIND-A/4",
+      ])
+      assert.deepEqual(keys((await backend.findJobs?.({ executionId: "07FIND-A", parentSeq: null })) ?? []), ["07FIND-A/1"])
+      assert.deepEqual(keys((await backend.findJobs?.({ executionId: "07FIND-A", seq: 3 })) ?? []), ["07FIND-A/3"])
+      const prefix = hash("07 leaf 3").slice(0, 9)
+      assert.deepEqual(
+        keys((await backend.findJobs?.({ evalHashPrefix: prefix })) ?? []),
+        ["07FIND-B/1", "07FIND-A/3"],
+        "newest execution first",
+      )
+      assert.deepEqual(keys((await backend.findJobs?.({ taskName: "sum" })) ?? []), ["07FIND-A/1"])
+      assert.deepEqual(keys((await backend.findJobs?.({ status: "FAILED", executionId: "07FIND-A" })) ?? []), ["07FIND-A/3"])
+      assert.deepEqual(keys((await backend.findJobs?.({ executionId: "07FIND-A", limit: 2, offset: 1 })) ?? []), [
+        "07FIND-A/2",
+        "07FIND-A/3",
+      ])
+      assert.deepEqual(keys((await backend.findJobs?.({ executionId: "07FIND-A", offset: 3 })) ?? []), ["07FIND-A/4"])
+      assert.equal((await backend.findJobs?.({ executionId: "07FIND-A", seq: 1 }))?.[0]?.taskName, "sum")
+      await assert.rejects(
+        Promise.resolve().then(() => backend.findJobs?.({ evalHashPrefix: "zz'; drop table job" })),
+        (error) => isReductioError(error, "INVALID_ARGUMENT"),
+      )
+    })
+
+    it("counts an execution's jobs by status, with the calls reused below them", async () => {
+      await backend.write({
+        executions: [execution("08COUNT")],
+        jobs: [
+          job("08COUNT", 1, { status: "CACHED", cached: true, reusedCalls: 10_000 }),
+          job("08COUNT", 2, { status: "DONE" }),
+          job("08COUNT", 3, { status: "DONE" }),
+          job("08COUNT", 4, { status: "FAILED" }),
+        ],
+      })
+      assert.deepEqual(await backend.countJobs?.("08COUNT"), { jobs: 4, byStatus: { CACHED: 1, DONE: 2, FAILED: 1 }, reusedCalls: 10_000 })
+      assert.deepEqual(await backend.countJobs?.("08NONE"), { jobs: 0, byStatus: {}, reusedCalls: 0 })
+    })
+
+    it("lists the recorded versions of a task name", async () => {
+      await backend.write({
+        tasks: [
+          { hash: hash("task align v1"), name: "align", source: "() => 1", version: null },
+          { hash: hash("task align v2"), name: "align", source: "() => 2", version: null },
+        ],
+      })
+      assert.deepEqual(
+        (await backend.tasksNamed?.("align"))?.map((t) => t.hash).sort(),
+        [hash("task align v1"), hash("task align v2")].sort(),
+      )
+      assert.deepEqual(await backend.tasksNamed?.("nothing"), [])
+    })
+
+    it("lists executions by id prefix, each with its tags", async () => {
+      await backend.write({
+        executions: [execution("09PFX-1"), execution("09PFX-2"), execution("09OTHER")],
+        tags: [
+          { executionId: "09PFX-1", key: "user", value: "ada" },
+          { executionId: "09PFX-1", key: "git_commit", value: "abc" },
+        ],
+      })
+      const found = await backend.listExecutions({ idPrefix: "09PFX" })
+      assert.deepEqual(
+        found.map((e) => [e.id, e.tags]),
+        [
+          ["09PFX-2", {}],
+          ["09PFX-1", { git_commit: "abc", user: "ada" }],
+        ],
+      )
+      assert.deepEqual((await backend.getExecution("09PFX-1"))?.tags, { git_commit: "abc", user: "ada" })
     })
 
     it("sets, replaces and removes an execution's tags", async () => {
@@ -334,7 +465,7 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({
         ...batch,
         executions: [execution("04FILE")],
-        jobs: [job("04FILE", 1, { callHash: call.callHash, startedAt: 1_700_000_000_900 })],
+        jobs: [job("04FILE", 1, { callHash: call.callHash, createdAt: 1_700_000_000_900 })],
         files: [{ path: "s3://bucket/out.bam", fileHash: hash("bam"), callHash: call.callHash, role: "output" }],
       })
       assert.deepEqual(await backend.fileUses?.("s3://bucket/out.bam"), [
@@ -354,14 +485,14 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
     it("keeps the execution that first made a call as its file's origin when a later one replays it", async () => {
       const { batch, call } = finishedCall("replayed producer")
       const use = { path: "/replayed.txt", fileHash: hash("replayed"), callHash: call.callHash, role: "output" } as const
-      for (const [id, startedAt] of [
+      for (const [id, createdAt] of [
         ["05FIRST", 1_700_000_000_100],
         ["05LATER", 1_700_000_000_200],
       ] as const) {
         await backend.write({
           ...batch,
           executions: [execution(id)],
-          jobs: [job(id, 1, { callHash: call.callHash, startedAt, cached: id === "05LATER" })],
+          jobs: [job(id, 1, { callHash: call.callHash, createdAt, cached: id === "05LATER" })],
           files: [use],
         })
       }

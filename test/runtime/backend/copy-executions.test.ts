@@ -25,7 +25,15 @@ async function seed(backend: Backend): Promise<void> {
   await backend.write({
     executions: [execution("05COPY", { status: "DONE", endedAt: 1_700_000_001_000, rootCallHash: root.call.callHash })],
     jobs: [
-      job("05COPY", 1, { evalHash: hash("eval copy root"), callHash: root.call.callHash, status: "DONE" }),
+      job("05COPY", 1, {
+        evalHash: hash("eval copy root"),
+        callHash: root.call.callHash,
+        status: "DONE",
+        startedAt: 1_700_000_000_100,
+        bodyEndedAt: 1_700_000_000_200,
+        endedAt: 1_700_000_000_900,
+      }),
+      job("05COPY", 5, { parentSeq: 1, status: "FAILED", argsHash: hash("args of the failed call"), name: "sort reads", error: "{}" }),
       ...children.map((c, i) =>
         job("05COPY", i + 2, { parentSeq: 1, evalHash: hash(`eval copy child ${i}`), callHash: c.call.callHash, status: "DONE" }),
       ),
@@ -38,7 +46,10 @@ async function seed(backend: Backend): Promise<void> {
 async function assertCopied(target: Backend): Promise<void> {
   const copied = await target.getExecution("05COPY")
   assert.equal(copied?.status, "DONE")
-  assert.equal((await target.listJobs("05COPY")).length, 4)
+  const jobs = await target.listJobs("05COPY")
+  assert.equal(jobs.length, 5)
+  assert.deepEqual([jobs[0]?.startedAt, jobs[0]?.bodyEndedAt, jobs[0]?.endedAt], [1_700_000_000_100, 1_700_000_000_200, 1_700_000_000_900])
+  assert.deepEqual([jobs[4]?.argsHash, jobs[4]?.name], [hash("args of the failed call"), "sort reads"])
   const root = await target.getCall?.(copied?.rootCallHash ?? "")
   assert.equal(root?.children.length, 3)
   assert.equal((await target.loadEvaluations([hash("eval copy child 2")])).size, 1)
@@ -60,7 +71,7 @@ describe("copyExecutions", () => {
     await target.open()
     await seed(source)
     const counts = await copyExecutions(source, target)
-    assert.deepEqual(counts, { executions: 1, present: 0, jobs: 4, calls: 4, values: 8, tasks: 1 })
+    assert.deepEqual(counts, { executions: 1, present: 0, jobs: 5, calls: 4, values: 8, tasks: 1 })
     const again = await copyExecutions(source, target, { executions: ["05CO"] })
     assert.deepEqual(again, { executions: 0, present: 1, jobs: 0, calls: 0, values: 0, tasks: 0 })
     await assertCopied(target)

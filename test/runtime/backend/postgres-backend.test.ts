@@ -95,6 +95,7 @@ describe("PostgresBackend", { skip }, () => {
         "0003_evaluation_call",
         "0004_call_replay",
         "0005_execution_heartbeat_leases",
+        "0006_job_times",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

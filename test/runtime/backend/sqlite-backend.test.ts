@@ -62,6 +62,7 @@ describe("SqliteBackend", () => {
       "0003_evaluation_call",
       "0004_call_replay",
       "0005_execution_heartbeat_leases",
+      "0006_job_times",
     ])
     await second.close()
   })
@@ -84,6 +85,28 @@ describe("SqliteBackend", () => {
     const check = new BetterSqlite3(path)
     assert.equal((check.prepare("select count(*) as n from sqlite_master where name = 'job_call_hash'").get() as { n: number }).n, 0)
     check.close()
+  })
+
+  it("upgrades a 0004 database: a job's recorded start becomes its creation time, its body's times stay unknown", async () => {
+    const path = join(dir, "v4.db")
+    const raw = new BetterSqlite3(path)
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+    assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0004_call_replay")).error, undefined)
+    const bytes = (label: string) => Buffer.from(hash(label), "hex")
+    raw.prepare("insert into job values ('01V4', 1, null, ?, ?, null, 'FAILED', 0, 5, 9, '{}', null)").run(bytes("t"), bytes("e"))
+    await db.destroy()
+    const backend = new SqliteBackend(path)
+    await backend.open()
+    const [old] = await backend.listJobs("01V4")
+    assert.deepEqual(old && [old.createdAt, old.startedAt, old.bodyEndedAt, old.endedAt, old.argsHash, old.name], [
+      5,
+      null,
+      null,
+      9,
+      null,
+      null,
+    ])
+    await backend.close()
   })
 
   it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {

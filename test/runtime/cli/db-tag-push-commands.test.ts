@@ -38,6 +38,7 @@ describe("reductio db, tag, push and pull", () => {
       "0003_evaluation_call",
       "0004_call_replay",
       "0005_execution_heartbeat_leases",
+      "0006_job_times",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)

@@ -15,7 +15,7 @@ function captureIo(isTTY: boolean): { io: CliIo; text: () => string } {
 const job = (
   seq: number,
   task: string,
-  status: "PENDING" | "RUNNING" | "DONE" | "CACHED" | "FAILED",
+  status: "PENDING" | "RUNNING" | "WAITING" | "DONE" | "CACHED" | "FAILED",
   previous?: "PENDING" | "RUNNING",
 ): SchedulerEvent => ({
   type: "job",
@@ -42,9 +42,10 @@ describe("progress", () => {
     progress.onEvent(job(1, "align", "DONE", "RUNNING"))
     progress.finish("FAILED")
     const output = text()
-    assert.match(output, /TASK\s+PENDING\s+RUNNING\s+FAILED\s+CACHED\s+DONE\s+TOTAL\s+ELAPSED/)
-    assert.match(output, /align\s+0\s+0\s+0\s+1\s+1\s+2\s/)
-    assert.match(output, /qc\s+0\s+0\s+1\s+0\s+0\s+1\s/)
+    assert.match(output, /^execution exec-1 started$/m)
+    assert.match(output, /TASK\s+PENDING\s+RUNNING\s+WAITING\s+FAILED\s+CACHED\s+DONE\s+TOTAL\s+ELAPSED/)
+    assert.match(output, /align\s+0\s+0\s+0\s+0\s+1\s+1\s+2\s/)
+    assert.match(output, /qc\s+0\s+0\s+0\s+1\s+0\s+0\s+1\s/)
     assert.match(output, new RegExp(`${ESC}\\[\\d+A${ESC}\\[J`), "redraws in place")
     assert.match(output, /bundled the workflow/)
     assert.match(output, /execution exec-1 FAILED in [\d.]+s: 3 jobs, 1 done, 1 cached, 1 failed/)
@@ -58,8 +59,23 @@ describe("progress", () => {
     progress.onEvent(job(1, "fanout", "CACHED", "PENDING"))
     progress.onEvent({ type: "reused-calls", executionId: "exec-1", seq: 1, task: "fanout", calls: { inc: 10_000, sum: 1 } })
     progress.finish("DONE")
-    assert.match(text(), /inc\s+0\s+0\s+0\s+10000\s+0\s+10000\s/)
+    assert.match(text(), /inc\s+0\s+0\s+0\s+0\s+10000\s+0\s+10000\s/)
     assert.match(text(), /execution exec-1 DONE in [\d.]+s: 10002 jobs, 0 done, 10002 cached \(10001 reused with a cached parent\)/)
+  })
+
+  it("counts a parent waiting on its children apart from jobs that run", () => {
+    const { io, text } = captureIo(true)
+    const progress = new Progress(io, "table", 60_000)
+    progress.onEvent({ type: "execution-started", executionId: "exec-1", startedAt: Date.now() })
+    progress.onEvent(job(1, "fanout", "PENDING"))
+    progress.onEvent(job(1, "fanout", "RUNNING", "PENDING"))
+    progress.onEvent(job(1, "fanout", "WAITING", "RUNNING"))
+    progress.onEvent(job(2, "inc", "PENDING"))
+    progress.onEvent(job(2, "inc", "RUNNING", "PENDING"))
+    progress.finish("CANCELLED")
+    assert.match(text(), /fanout\s+0\s+0\s+1\s+0\s+0\s+0\s+1\s/)
+    assert.match(text(), /inc\s+0\s+1\s+0\s+0\s+0\s+0\s+1\s/)
+    assert.match(text(), /2 jobs, 0 done, 0 cached, 1 running, 1 waiting/)
   })
 
   it("writes plain lines, no escape codes, when not on a terminal", () => {

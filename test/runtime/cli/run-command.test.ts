@@ -60,7 +60,7 @@ describe("reductio run", () => {
     const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
     const [latest] = JSON.parse(list.stdout) as { id: string }[]
     const tree = await runCli(["log", latest?.id ?? ""], { cwd: project.dir })
-    assert.match(tree.stdout, /CACHED\s+main .*\(reused 7 recorded calls below\)/)
+    assert.match(tree.stdout, /CACHED\s+task main \(3, "total"\) .*\(reused 7 recorded calls below\)/)
   })
 
   it("reruns only the edited task's calls and what their results feed", async () => {
@@ -106,7 +106,7 @@ describe("reductio run", () => {
     const result = await runCli(["run", "workflow.ts", "broken", "--why", "testing"], { cwd: project.dir })
     assert.equal(result.code, 1)
     assert.match(result.stderr, /TASK_FAILED/)
-    assert.match(result.stderr, /task broken \(args [0-9a-f]{12}\) failed: Error: broken on purpose: testing/)
+    assert.match(result.stderr, /task broken \(args "testing"\) failed: Error: broken on purpose: testing/)
     assert.match(result.stderr, /workflow\.ts/)
   })
 
@@ -120,8 +120,8 @@ describe("reductio run", () => {
     assert.ok(ids.length >= 5)
     const tree = await runCli(["log", ids[ids.length - 1]?.slice(0, 17) ?? ""], { cwd: project.dir })
     assert.equal(tree.code, 0, tree.stderr)
-    assert.match(tree.stdout, /DONE\s+main/)
-    assert.match(tree.stdout, /DONE\s+leaf/)
+    assert.match(tree.stdout, /DONE\s+task main/)
+    assert.match(tree.stdout, /DONE\s+task leaf \(\d\)/)
   })
 
   it("finds a task by the name the file exports it under", async () => {

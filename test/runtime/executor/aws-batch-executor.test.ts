@@ -118,6 +118,11 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     assert.equal(harness.batch.calls.RegisterJobDefinition, registered)
     const job = harness.batch.state.topLevelJobs().at(-1)
     assert.equal(job?.size, undefined)
+    // The job's body ran from the container's start to its stop, as Batch reports them.
+    const [latest] = await scheduler.backend.listExecutions({ limit: 1 })
+    const [record] = (await scheduler.backend.findJobs?.({ executionId: latest?.id ?? "", taskName: fixture.square.taskName })) ?? []
+    assert.ok(job?.startedAt !== undefined && job.stoppedAt !== undefined)
+    assert.deepEqual([record?.startedAt, record?.bodyEndedAt], [job.startedAt, job.stoppedAt])
     const storage = await storageFor(harness.scratch())
     const manifests: string[] = []
     for await (const entry of storage.list(`${harness.scratch("shared")}/jobs/`))

@@ -33,6 +33,12 @@ function request(t: Pick<Task, "definition">, args: unknown[], signal = new Abor
   }
 }
 
+/** An outcome without the body's times (checked on their own). */
+function withoutTimes(outcome: JobOutcome): JobOutcome {
+  const { startedAt: _, endedAt: __, ...rest } = outcome
+  return rest
+}
+
 function failed(outcome: JobOutcome) {
   assert.equal(outcome.status, "failed", JSON.stringify(outcome))
   return outcome as Extract<JobOutcome, { status: "failed" }>
@@ -59,8 +65,17 @@ describe("ProcessExecutor", () => {
     const job = request(fixture.add, [2, 3])
     const outcome = executor.submit(job)
     executor.idle()
-    assert.deepEqual(await outcome, { status: "done", value: 5 })
+    assert.deepEqual(withoutTimes(await outcome), { status: "done", value: 5 })
     assert.deepEqual((await readdir(join(root, "jobs", job.evalHash))).sort(), ["input", "log", "output"])
+  })
+
+  it("reports the agent process's spawn and exit as the body's start and end", async () => {
+    const before = Date.now()
+    const outcome = await executor.submit(request(fixture.add, [20, 22]))
+    assert.equal(outcome.status, "done")
+    const { startedAt, endedAt } = outcome
+    assert.ok(startedAt !== undefined && endedAt !== undefined)
+    assert.ok(before <= startedAt && startedAt < endedAt && endedAt <= Date.now(), `${before} ${startedAt} ${endedAt}`)
   })
 
   it("runs calls submitted before idle() from one shared array input", async () => {
@@ -76,7 +91,7 @@ describe("ProcessExecutor", () => {
   })
 
   it("starts submitted calls after a short delay even without idle()", async () => {
-    assert.deepEqual(await executor.submit(request(fixture.add, [40, 2])), { status: "done", value: 42 })
+    assert.deepEqual(withoutTimes(await executor.submit(request(fixture.add, [40, 2]))), { status: "done", value: 42 })
   })
 
   it("returns the task's error record with the remote stack", async () => {
@@ -115,7 +130,7 @@ describe("ProcessExecutor", () => {
     process.env.NODE_OPTIONS = "--no-warnings"
     try {
       const outcome = await executor.submit(request(fixture.environment, []))
-      assert.deepEqual(outcome, { status: "done", value: { nodeOptions: null, execArgv: [] } })
+      assert.deepEqual(withoutTimes(outcome), { status: "done", value: { nodeOptions: null, execArgv: [] } })
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS
       else process.env.NODE_OPTIONS = saved
@@ -124,8 +139,8 @@ describe("ProcessExecutor", () => {
 
   it("runs a call again rather than reusing a previous run's output", async () => {
     const job = request(fixture.mode, [])
-    assert.deepEqual(await executor.submit(job), { status: "done", value: "agent" })
-    assert.deepEqual(await executor.submit(job), { status: "done", value: "agent" })
+    assert.deepEqual(withoutTimes(await executor.submit(job)), { status: "done", value: "agent" })
+    assert.deepEqual(withoutTimes(await executor.submit(job)), { status: "done", value: "agent" })
   })
 
   it("keeps at most `concurrency` agents running", async () => {
