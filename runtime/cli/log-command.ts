@@ -78,7 +78,7 @@ async function printJobs(io: CliIo, backend: Backend, idOrPrefix: string, json: 
     `  ${jobs.length} jobs: ${summary || "none"}`,
   ]
   if (execution.error !== null) lines.push(`  error: ${execution.error}`)
-  lines.push(...jobTree(jobs))
+  for (const line of jobTree(jobs)) lines.push(line)
   io.out(`${lines.join("\n")}\n`)
 }
 

@@ -11,7 +11,8 @@ import { type CallExpression, makeExpression, toLazy } from "../expression.js"
 import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
-import { formatFailure, formatValue, sortedKeys } from "./output.js"
+import { resultJson } from "./json-output.js"
+import { formatFailure, formatValue } from "./output.js"
 import { preloadBackendModules, progressModeFor, runSession } from "./session.js"
 import { parseTaskArgs, taskUsage } from "./task-args.js"
 import { loadWorkflow } from "./workflow.js"
@@ -109,7 +110,7 @@ async function runCommand(
     })
     if (flags.json === true) {
       io.out(
-        `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: canonicalJson(result.value) } : { executionId: result.executionId, status: isReductioError(result.error, "CANCELLED") ? "CANCELLED" : "FAILED", error: { code: isReductioError(result.error) ? result.error.code : undefined, message: String((result.error as Error)?.message ?? result.error) } })}\n`,
+        `${result.ok ? `${JSON.stringify({ executionId: result.executionId, status: "DONE" }).slice(0, -1)},"result":${resultJson(result.value)}}` : JSON.stringify({ executionId: result.executionId, status: isReductioError(result.error, "CANCELLED") ? "CANCELLED" : "FAILED", error: { code: isReductioError(result.error) ? result.error.code : undefined, message: String((result.error as Error)?.message ?? result.error) } })}\n`,
       )
     } else if (result.ok) {
       io.out(`${formatValue(result.value)}\n`)
@@ -144,24 +145,6 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     else flags[name as "db" | "config" | "executor"] = value
   }
   return rest
-}
-
-/**
- * A result as JSON with object keys sorted (the same whether computed or read from the cache);
- * bigints become strings, Maps objects and Sets arrays.
- */
-function canonicalJson(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value, (_key, item: unknown) => {
-      if (typeof item === "bigint") return item.toString()
-      if (item instanceof Map) return sortedKeys(Object.fromEntries([...item].map(([k, v]) => [String(k), v])))
-      if (item instanceof Set) return [...item]
-      if (typeof item === "object" && item !== null && !Array.isArray(item) && Object.getPrototypeOf(item) === Object.prototype) {
-        return sortedKeys(item as Record<string, unknown>)
-      }
-      return item
-    }) ?? "null",
-  ) as unknown
 }
 
 /** A task by its registered name, or by the name the workflow exports it under. */

@@ -18,6 +18,7 @@ import {
   makeExpression,
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
+import { setOwn } from "../expression-table.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
@@ -25,7 +26,7 @@ import type { SchedulerEvent } from "./events.js"
 import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
-import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
+import { containsExpression, expressionHolders, FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -93,31 +94,39 @@ export class Execution {
 
   /** Reduces any value: expressions anywhere inside are replaced by their values. */
   async reduce(value: unknown, parent: JobState | null): Promise<unknown> {
-    if (!containsExpression(value)) return value
-    return this.#reduceValue(value, parent)
+    return this.#reduceNested(value, parent, "value")
   }
 
-  async #reduceValue(value: unknown, parent: JobState | null): Promise<unknown> {
+  /** Reduces a value that may hold expressions anywhere inside (kept as it is when none does). */
+  #reduceNested(value: unknown, parent: JobState | null, name: string): Promise<unknown> | unknown {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
-    if (typeof value !== "object" || value === null) return value
-    if (Array.isArray(value)) {
-      if (!value.some(containsExpression)) return value
-      return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
-    }
+    if (!containsExpression(value)) return value
+    return this.#reduceValue(value, parent, expressionHolders(value, name), 0)
+  }
+
+  /**
+   * Rebuilds the containers of `holders` (those holding expressions) with their expressions
+   * reduced; any other value is kept as it is.
+   */
+  async #reduceValue(value: unknown, parent: JobState | null, holders: ReadonlySet<object>, depth: number): Promise<unknown> {
+    const expression = expressionOf(value)
+    if (expression !== undefined) return this.#reduceExpression(expression, parent)
+    if (typeof value !== "object" || value === null || !holders.has(value)) return value
+    // A value nested deep goes on from a fresh stack now and then, however deep it is.
+    if (depth % STACK_RESET_DEPTH === STACK_RESET_DEPTH - 1) await null
+    const reduce = (item: unknown) => this.#reduceValue(item, parent, holders, depth + 1)
+    if (Array.isArray(value)) return mapWindowed(value, FAN_OUT_WINDOW, reduce)
     if (value instanceof Map) {
-      const entries = await Promise.all(
-        [...value].map(async ([k, v]) => [await this.#reduceValue(k, parent), await this.#reduceValue(v, parent)] as const),
-      )
+      const entries = await Promise.all(Array.from(value, async ([k, v]) => [await reduce(k), await reduce(v)] as const))
       return new Map(entries)
     }
-    if (value instanceof Set) return new Set(await Promise.all([...value].map((item) => this.#reduceValue(item, parent))))
-    if (!isPlainObject(value)) return value
+    if (value instanceof Set) return new Set(await Promise.all(Array.from(value, reduce)))
     const keys = Object.keys(value)
-    const reduced = await Promise.all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
+    const reduced = await Promise.all(keys.map((key) => reduce((value as Record<string, unknown>)[key])))
     const out: Record<string, unknown> = {}
     keys.forEach((key, i) => {
-      out[key] = reduced[i]
+      setOwn(out, key, reduced[i])
     })
     return out
   }
@@ -127,33 +136,33 @@ export class Execution {
       case "call":
         return (await this.#reduceCall(expression, parent)).value
       case "get":
-        return readKey(await this.#reduceValue(expression.target, parent), expression.key)
-      case "cond":
-        return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
+        return readKey(await this.#reduceNested(expression.target, parent, "target"), expression.key)
+      case "cond": {
+        const test = await this.#reduceNested(expression.test, parent, "test")
+        return this.#reduceNested(test ? expression.then : expression.else, parent, "branch")
+      }
       case "seq": {
         const values: unknown[] = []
-        for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
+        for (const item of expression.items) values.push(await this.#reduceNested(item, parent, "item"))
         return values
       }
       case "map": {
-        const items = await this.#reduceValue(expression.items, parent)
+        const items = await this.#reduceNested(expression.items, parent, "items")
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
-        const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
-        return Promise.all(
-          items.map(async (item) => {
-            const call = makeExpression<CallExpression>({
-              kind: "call",
-              task: expression.task,
-              args: [item, ...extra],
-              options: expression.options,
-            })
-            return (await this.#reduceCall(call, parent)).value
-          }),
-        )
+        const extra = (await this.#reduceNested(expression.extraArgs, parent, "extraArgs")) as unknown[]
+        return mapWindowed(items, FAN_OUT_WINDOW, async (item) => {
+          const call = makeExpression<CallExpression>({
+            kind: "call",
+            task: expression.task,
+            args: [item, ...extra],
+            options: expression.options,
+          })
+          return (await this.#reduceCall(call, parent)).value
+        })
       }
       case "flatten": {
-        const items = await this.#reduceValue(expression.items, parent)
+        const items = await this.#reduceNested(expression.items, parent, "items")
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `flatten(items): items reduced to ${typeof items}, not an array`)
         return items.flat(1)
@@ -171,13 +180,13 @@ export class Execution {
 
   async #reduceCatch(expression: CatchExpression, parent: JobState | null): Promise<unknown> {
     try {
-      return await this.#reduceValue(expression.body, parent)
+      return await this.#reduceNested(expression.body, parent, "body")
     } catch (error) {
       if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
       const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
-      if (expression.handler === null) return this.#reduceValue(expression.fallback, parent)
+      if (expression.handler === null) return this.#reduceNested(expression.fallback, parent, "fallback")
       const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
       return (await this.#reduceCall(call, parent)).value
     }
@@ -187,7 +196,9 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const args = (containsExpression(expression.args) ? await this.#reduceValue(expression.args, parent) : expression.args) as unknown[]
+    const reducing = this.#reduceNested(expression.args, parent, "args")
+    // Most arguments hold no lazy value: those are used as they are, without waiting a turn.
+    const args = (reducing instanceof Promise ? await reducing : reducing) as unknown[]
     const preparing = prepareForEncoding(args)
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
@@ -230,7 +241,7 @@ export class Execution {
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
-      const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
+      const value = expressions ? await this.#reduceNested(immediate.value, job, `result of ${task.name}`) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
       this.#recorder.value(valueHash, encoded)
@@ -423,6 +434,9 @@ export class Execution {
 }
 
 const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
+
+/** How many levels of a nested value reduce on one stack before going on from a fresh one. */
+const STACK_RESET_DEPTH = 512
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
