@@ -25,7 +25,7 @@ export class VisitOnce {
 
   /** True when the walk already went into `object` (remembered ones only). */
   walked(object: object): boolean {
-    return this.#seen !== undefined && this.#seen.has(object)
+    return this.#seen?.has(object) === true
   }
 
   /** Records that the walk went into `object`, which holds containers. */

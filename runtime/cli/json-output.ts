@@ -1,8 +1,8 @@
 /**
  * @module json-output
  * A result as JSON text for `run --json`, written over an explicit stack: a result nested 100,000
- * deep prints (JSON.stringify gives up near 5,000 levels). Keys keep the value's own order.
- * BigInts become strings, Maps objects (keys as text), Sets arrays; everything else is what
+ * deep prints (JSON.stringify gives up near 5,000 levels). Keys keep the value's own order, and
+ * a Map's entries theirs. BigInts become strings, Maps objects (keys as text), Sets arrays; everything else is what
  * JSON.stringify makes of it (`toJSON`, null for what JSON lacks, no undefined members).
  */
 
@@ -28,6 +28,9 @@ export function resultJson(value: unknown): string {
     if (Array.isArray(item)) {
       text += "["
       stack.push({ items: item, keys: undefined, next: 0, wrote: false })
+    } else if (item instanceof Map) {
+      text += "{"
+      stack.push(mapFrame(item))
     } else if (typeof item === "object" && item !== null) {
       const keys = Object.keys(item)
       text += "{"
@@ -65,9 +68,25 @@ function jsonValue(value: unknown, key: string): unknown {
     item = (item as { toJSON: (key: string) => unknown }).toJSON(key)
   }
   if (typeof item === "bigint") return item.toString()
-  if (item instanceof Map) return Object.fromEntries(Array.from(item, ([k, v]) => [String(k), v]))
   if (item instanceof Set) return Array.from(item)
   return item
+}
+
+/** A Map as an object in the Map's order; keys equal as text keep the first place and the last value. */
+function mapFrame(map: Map<unknown, unknown>): Frame {
+  const keys: string[] = []
+  const items: unknown[] = []
+  const placed = new Map<string, number>()
+  for (const [key, value] of map) {
+    const text = String(key)
+    const at = placed.get(text)
+    if (at === undefined) {
+      placed.set(text, keys.length)
+      keys.push(text)
+      items.push(value)
+    } else items[at] = value
+  }
+  return { items, keys, next: 0, wrote: false }
 }
 
 function hasJson(value: unknown): boolean {
