@@ -19,6 +19,8 @@ const SHORT_TEXT = 24
 const ARRAY = 0
 const MAP = 1
 const TAG = 2
+/** What {@link WireReader} reads when an item opened a container: its value comes later. */
+const OPENED = Symbol("opened")
 
 class DecodingFrame {
   kind = ARRAY
@@ -60,51 +62,14 @@ export class WireReader {
   }
 
   read(): unknown {
-    const bytes = this.#bytes
     for (;;) {
-      if (this.#pos >= bytes.length) throw undecodable(this.#pos === 0 ? "no bytes" : "the bytes end inside a value")
-      const initial = bytes[this.#pos++] as number
-      const major = initial >> 5
-      let value: unknown
-      if (major === 7) value = this.#simple(initial & 31)
-      else {
-        const length = this.#argument(initial & 31)
-        switch (major) {
-          case 0:
-            value = length
-            break
-          case 1:
-            value = -1 - length
-            break
-          case 2:
-            value = this.#bytesOf(length)
-            break
-          case 3:
-            value = this.#textOf(length)
-            break
-          case 4:
-            if (length === 0) value = []
-            else {
-              this.#open(ARRAY, [], length, 0)
-              continue
-            }
-            break
-          case 5:
-            if (length === 0) value = {}
-            else {
-              this.#open(MAP, {}, length, 0)
-              continue
-            }
-            break
-          default:
-            this.#open(TAG, [], 1, length)
-            continue
-        }
-      }
+      let value = this.#item()
+      if (value === OPENED) continue
       // Hand the value to its container; a container that is complete is itself a value.
       for (;;) {
         if (this.#top < 0) {
-          if (this.#pos !== bytes.length) throw undecodable(`${bytes.length - this.#pos} bytes follow the value`)
+          const left = this.#bytes.length - this.#pos
+          if (left !== 0) throw undecodable(`${left} bytes follow the value`)
           return value
         }
         const frame = this.#frames[this.#top] as DecodingFrame
@@ -130,6 +95,37 @@ export class WireReader {
         }
         this.#top--
       }
+    }
+  }
+
+  /** The next item: a whole value, or {@link OPENED} when it opened a container or a tag. */
+  #item(): unknown {
+    const bytes = this.#bytes
+    if (this.#pos >= bytes.length) throw undecodable(this.#pos === 0 ? "no bytes" : "the bytes end inside a value")
+    const initial = bytes[this.#pos++] as number
+    const major = initial >> 5
+    if (major === 7) return this.#simple(initial & 31)
+    const length = this.#argument(initial & 31)
+    switch (major) {
+      case 0:
+        return length
+      case 1:
+        return -1 - length
+      case 2:
+        return this.#bytesOf(length)
+      case 3:
+        return this.#textOf(length)
+      case 4:
+        if (length === 0) return []
+        this.#open(ARRAY, [], length, 0)
+        return OPENED
+      case 5:
+        if (length === 0) return {}
+        this.#open(MAP, {}, length, 0)
+        return OPENED
+      default:
+        this.#open(TAG, [], 1, length)
+        return OPENED
     }
   }
 

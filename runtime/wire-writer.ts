@@ -160,16 +160,7 @@ export class WireWriter {
 
   #open(w: CborWriter, object: object): void {
     if (Array.isArray(object)) {
-      w.head(MAJOR.array, object.length)
-      // Leading text and numbers are written here: a list of them (most arguments) opens no frame.
-      let i = 0
-      for (; i < object.length; i++) {
-        const item: unknown = object[i]
-        if (typeof item === "number") w.number(item)
-        else if (typeof item === "string") w.text(item)
-        else break
-      }
-      if (i < object.length || (i > 0 && this.#depth() >= MAX_DEPTH)) this.#push(ARRAY, object, object, 1, undefined, i)
+      this.#openArray(w, object)
       return
     }
     for (const codec of codecs.list) {
@@ -184,22 +175,7 @@ export class WireWriter {
     }
     const proto = Object.getPrototypeOf(object) as object | null
     if (proto === Object.prototype || proto === null) {
-      const keys = Object.keys(object)
-      w.head(MAJOR.map, keys.length)
-      // As for lists: a record of text and numbers (a row) opens no frame.
-      let i = 0
-      for (; i < keys.length; i++) {
-        const key = keys[i] as string
-        const item = (object as Record<string, unknown>)[key]
-        if (typeof item === "number") {
-          w.text(key)
-          w.number(item)
-        } else if (typeof item === "string") {
-          w.text(key)
-          w.text(item)
-        } else break
-      }
-      if (i < keys.length || (i > 0 && this.#depth() >= MAX_DEPTH)) this.#push(OBJECT, object, keys, 1, undefined, i)
+      this.#openObject(w, object as Record<string, unknown>)
     } else if (object instanceof Uint8Array) {
       w.bytes(object)
     } else if (object instanceof Map) {
@@ -230,6 +206,38 @@ export class WireWriter {
         "pass plain data (objects, arrays, Map, Set, Date, bytes, File) or register a codec with registerCodec()",
       )
     }
+  }
+
+  #openArray(w: CborWriter, array: readonly unknown[]): void {
+    w.head(MAJOR.array, array.length)
+    // Leading text and numbers are written here: a list of them (most arguments) opens no frame.
+    let i = 0
+    for (; i < array.length; i++) {
+      const item: unknown = array[i]
+      if (typeof item === "number") w.number(item)
+      else if (typeof item === "string") w.text(item)
+      else break
+    }
+    if (i < array.length || (i > 0 && this.#depth() >= MAX_DEPTH)) this.#push(ARRAY, array, array, 1, undefined, i)
+  }
+
+  #openObject(w: CborWriter, object: Record<string, unknown>): void {
+    const keys = Object.keys(object)
+    w.head(MAJOR.map, keys.length)
+    // As for lists: a record of text and numbers (a row) opens no frame.
+    let i = 0
+    for (; i < keys.length; i++) {
+      const key = keys[i] as string
+      const item = object[key]
+      if (typeof item === "number") {
+        w.text(key)
+        w.number(item)
+      } else if (typeof item === "string") {
+        w.text(key)
+        w.text(item)
+      } else break
+    }
+    if (i < keys.length || (i > 0 && this.#depth() >= MAX_DEPTH)) this.#push(OBJECT, object, keys, 1, undefined, i)
   }
 
   /**
