@@ -98,11 +98,11 @@ export class Execution {
   }
 
   /** Reduces a value that may hold expressions anywhere inside (kept as it is when none does). */
-  #reduceNested(value: unknown, parent: JobState | null, name: string): Promise<unknown> | unknown {
+  #reduceNested(value: unknown, parent: JobState | null, name: string, owner?: Expression): Promise<unknown> | unknown {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
     if (!containsExpression(value)) return value
-    return this.#reduceValue(value, parent, expressionHolders(value, name), 0)
+    return this.#reduceValue(value, parent, expressionHolders(value, name, owner), 0)
   }
 
   /**
@@ -196,7 +196,7 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const reducing = this.#reduceNested(expression.args, parent, "args")
+    const reducing = this.#reduceNested(expression.args, parent, "args", expression)
     // Most arguments hold no lazy value: those are used as they are, without waiting a turn.
     const args = (reducing instanceof Promise ? await reducing : reducing) as unknown[]
     const preparing = prepareForEncoding(args)

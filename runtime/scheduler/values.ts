@@ -87,10 +87,11 @@ const OPEN = 3
 /**
  * The containers inside `value` (itself included) that hold an expression somewhere below them,
  * not looking inside expressions: what a reduction must rebuild; everything else it keeps as it
- * is. One pass over an explicit stack, each container once; a container that holds itself is
- * UNENCODABLE_VALUE (a cycle), as the codec would say of it.
+ * is. One pass over an explicit stack, each container once; a container that holds itself, or
+ * arguments that hold the very call (`owner`) they belong to, is UNENCODABLE_VALUE (a cycle), as
+ * the codec would say of it.
  */
-export function expressionHolders(value: unknown, name = "value"): ReadonlySet<object> {
+export function expressionHolders(value: unknown, name = "value", owner?: object): ReadonlySet<object> {
   const holders = new Set<object>()
   if (typeof value !== "object" || value === null || expressionOf(value) !== undefined) return holders
   const state = new Map<object, number>([[value, OPEN]])
@@ -111,7 +112,9 @@ export function expressionHolders(value: unknown, name = "value"): ReadonlySet<o
     }
     const child = top.children[top.next++]
     if (typeof child !== "object" || child === null) continue
-    if (expressionOf(child) !== undefined) {
+    const expression = expressionOf(child)
+    if (expression !== undefined) {
+      if (expression === owner) throw cycleError(name, stack, child, "the call these are the arguments of")
       top.holds = true
       continue
     }
@@ -130,14 +133,16 @@ export function expressionHolders(value: unknown, name = "value"): ReadonlySet<o
 type HolderFrame = { readonly item: object; readonly next: number }
 
 /** UNENCODABLE_VALUE naming where `child` (open on the stack) is met again inside itself. */
-function cycleError(name: string, stack: readonly HolderFrame[], child: object): ReductioError {
+function cycleError(name: string, stack: readonly HolderFrame[], child: object, owner?: string): ReductioError {
   const steps = stack.map(stepOf)
   const path = pathText(name, steps, steps.length)
-  const at = pathText(
-    name,
-    steps,
-    stack.findIndex((frame) => frame.item === child),
-  )
+  const at =
+    owner ??
+    pathText(
+      name,
+      steps,
+      stack.findIndex((frame) => frame.item === child),
+    )
   return new ReductioError(
     "UNENCODABLE_VALUE",
     `cannot encode ${path}: it is the same object as ${at}, which holds it (a cycle); values are trees of data: copy the part you need instead of referring back to a parent`,

@@ -108,6 +108,10 @@ describe("Scheduler: key order, cycles, size and depth", () => {
     const plain: Record<string, unknown> = {}
     plain.self = plain
     await assert.rejects(new Scheduler().run(keysOf(plain)), unencodableAt(/^args\[0\]\.self$/))
+    const held: Record<string, unknown> = {}
+    const call = keysOf(held)
+    held.call = call
+    await assert.rejects(new Scheduler().run(call), unencodableAt(/^args\[0\]\.call$/))
   })
 
   // The 150,000-call and 1,000,000-row runs themselves are in bench/extreme-values.ts.
