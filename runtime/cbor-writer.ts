@@ -3,8 +3,16 @@
  * Writes canonical CBOR bytes directly: shortest-form heads, integers as integers, every other
  * number as a 64-bit float. The codec and the hash records build on it; encoding a value is then
  * one pass with no intermediate token lists, which matters when a result holds 100,000 calls.
- * Decoding stays with cborg, which reads all of it.
+ * Decoding is wire-reader.ts.
  */
+import { ReductioError } from "./errors.js"
+
+/**
+ * The largest encoding written, in bytes: what SQLite (SQLITE_MAX_LENGTH) and Postgres (bytea)
+ * store in one value, so a value too large is refused where it is made, naming it, instead of
+ * failing the database write that carries it.
+ */
+export const MAX_ENCODED_BYTES = 1_000_000_000
 
 /** CBOR major types. */
 export const MAJOR = { unsigned: 0, negative: 1, bytes: 2, text: 3, array: 4, map: 5, tag: 6 } as const
@@ -41,7 +49,9 @@ export class CborWriter {
   /** The bytes written so far, copied out; returns a shared buffer to the pool. */
   take(): Uint8Array {
     const out = new Uint8Array(this.#length)
-    out.set(this.#buffer.subarray(0, this.#length))
+    // Most encodings are a few bytes (the arguments of one call): a loop beats making a view.
+    if (this.#length <= 64) for (let i = 0; i < this.#length; i++) out[i] = this.#buffer[i] as number
+    else out.set(this.#buffer.subarray(0, this.#length))
     if (this.#ownsShared) shared = this.#buffer
     return out
   }
@@ -132,22 +142,16 @@ export class CborWriter {
 
   #reserve(extra: number): void {
     if (this.#length + extra <= this.#buffer.length) return
-    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + extra))
+    const needed = this.#length + extra
+    if (needed > MAX_ENCODED_BYTES) {
+      throw new ReductioError(
+        "UNENCODABLE_VALUE",
+        `cannot encode a value of more than ${MAX_ENCODED_BYTES} bytes (the largest one the database stores); write large data to a File and return the File`,
+        { details: { byteLimit: MAX_ENCODED_BYTES } },
+      )
+    }
+    const grown = Buffer.allocUnsafe(Math.min(Math.max(this.#buffer.length * 2, needed), MAX_ENCODED_BYTES))
     this.#buffer.copy(grown, 0, 0, this.#length)
     this.#buffer = grown
   }
-}
-
-/** Canonical order of text map keys: by UTF-8 length, then bytewise (RFC 7049 length-first). */
-export function compareTextKeys(a: string, b: string): number {
-  const ascii = !NON_ASCII.test(a) && !NON_ASCII.test(b)
-  if (ascii) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
-  return Buffer.byteLength(a) - Buffer.byteLength(b) || Buffer.compare(Buffer.from(a), Buffer.from(b))
-}
-
-const NON_ASCII = /[\u0080-\uffff]/
-
-/** Bytewise order (the canonical order of Set members and Map keys, by their encodings). */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b)
 }

@@ -1,15 +1,20 @@
 /**
  * @module codec
- * The one deterministic encoding of reductio: canonical CBOR (cborg) with tags for the types JSON
- * lacks. Arguments, results, errors and expressions all go through it, for hashing, for storage and
- * across the container boundary. Anything it cannot encode is a clear error naming the path.
+ * The one deterministic encoding of reductio: CBOR with tags for the types JSON lacks, written
+ * (wire-writer.ts) and read (wire-reader.ts) over explicit stacks. Arguments, results, errors and
+ * expressions all go through it, for hashing, for storage and across the container boundary.
+ * Anything it cannot encode is UNENCODABLE_VALUE naming the path; any bytes it cannot read are
+ * UNDECODABLE_VALUE.
  */
-import { decode as cborDecode } from "cborg"
 import { type Codec, codecs, TAGS } from "./codec-registry.js"
-import { ReductioError, fromErrorRecord, type ErrorRecord } from "./errors.js"
+import { ReductioError } from "./errors.js"
+import { type DecodeVisitor, WireReader } from "./wire-reader.js"
+import { VisitOnce } from "./visit-once.js"
 import { WireWriter } from "./wire-writer.js"
 
 export { type Codec, registerCodec, setExpressionIdentity, TAGS } from "./codec-registry.js"
+export { MAX_ENCODED_BYTES } from "./cbor-writer.js"
+export { MAX_DEPTH } from "./value-path.js"
 
 /**
  * Calls `prepare` on every value of a registered type inside `value` (arrays, plain objects, Map
@@ -35,20 +40,42 @@ export function forEachRegistered(
 ): void {
   const intoExpressions = options.intoExpressions ?? true
   const stack: unknown[] = [value]
+  const seen = new VisitOnce()
   while (stack.length > 0) {
     const item = stack.pop()
-    if (typeof item !== "object" || item === null) continue
+    if (typeof item !== "object" || item === null || seen.walked(item)) continue
     const codec = codecs.list.find((c) => c.is(item))
     if (codec !== undefined) {
       visit(item, codec)
       if (codec.tag === TAGS.expression && intoExpressions) stack.push(codec.encode(item))
       continue
     }
-    if (Array.isArray(item)) stack.push(...item)
-    else if (item instanceof Map) for (const [k, v] of item) stack.push(k, v)
-    else if (item instanceof Set) stack.push(...item)
-    else if (Object.getPrototypeOf(item) === Object.prototype) stack.push(...Object.values(item))
+    if (pushContainers(item, stack)) seen.entered(item)
   }
+}
+
+/** Pushes the objects inside an array, Map, Set or plain object; true when there was one. */
+export function pushContainers(item: object, stack: unknown[]): boolean {
+  const before = stack.length
+  if (Array.isArray(item)) {
+    for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+  } else if (item instanceof Map) {
+    for (const [key, value] of item) {
+      if (typeof key === "object" && key !== null) stack.push(key)
+      if (typeof value === "object" && value !== null) stack.push(value)
+    }
+  } else if (item instanceof Set) {
+    for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+  } else {
+    const proto = Object.getPrototypeOf(item) as unknown
+    if (proto === Object.prototype || proto === null) {
+      for (const key in item) {
+        const child = (item as Record<string, unknown>)[key]
+        if (typeof child === "object" && child !== null) stack.push(child)
+      }
+    }
+  }
+  return stack.length > before
 }
 
 /** True when some registered codec has a `validate` or `lineage` hook (cached values need a walk). */
@@ -64,130 +91,17 @@ export function encode(value: unknown, path = "value"): Uint8Array {
 /** Options of {@link decode}. */
 export interface DecodeOptions {
   /** Called with every value of a registered type as it is decoded (e.g. to revalidate Files). */
-  readonly visit?: (value: unknown, codec: Codec<unknown>) => void
+  readonly visit?: DecodeVisitor
 }
 
-/** Decodes bytes made by {@link encode}. */
+/** Decodes bytes made by {@link encode}; anything else is UNDECODABLE_VALUE. */
 export function decode(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
-  // Decoding is synchronous: the visitor of this call is the module's current one until it returns.
-  const previous = currentVisit
-  currentVisit = options.visit
   try {
-    return cborDecode(bytes, { tags: tagDecoders })
+    return new WireReader(bytes, options.visit).read()
   } catch (error) {
     if (error instanceof ReductioError) throw error
-    throw new ReductioError("UNDECODABLE_VALUE", `cannot decode a stored value: ${(error as Error).message}`, {
+    throw new ReductioError("UNDECODABLE_VALUE", `cannot decode a stored value: ${(error as Error)?.message ?? String(error)}`, {
       cause: error,
     })
-  } finally {
-    currentVisit = previous
   }
-}
-
-let currentVisit: DecodeOptions["visit"]
-
-const builtinTagDecoders: Record<number, (control: () => unknown) => unknown> = {
-  [TAGS.map]: (inner) => new Map(inner() as [unknown, unknown][]),
-  [TAGS.set]: (inner) => new Set(inner() as unknown[]),
-  [TAGS.date]: (inner) => new Date(inner() as number),
-  [TAGS.bigint]: (inner) => BigInt(inner() as string),
-  [TAGS.error]: (inner) => fromErrorRecord(inner() as ErrorRecord),
-  [TAGS.expressionRef]: (inner) => new ExpressionRef(inner() as number),
-  [TAGS.expressionGraph]: (inner) => {
-    const [root, nodes] = inner() as [unknown, unknown[]]
-    return buildExpressionGraph(root, nodes)
-  },
-}
-
-const registeredTagDecoders = new Map<Codec<unknown>, (control: () => unknown) => unknown>()
-
-/** The built-in tags, then every registered codec's tag (looked up when met, so late registrations count). */
-const tagDecoders = new Proxy(builtinTagDecoders, {
-  get(target, key) {
-    const own = Reflect.get(target, key)
-    if (own !== undefined || typeof key !== "string") return own
-    const codec = codecs.byTag.get(Number(key))
-    if (codec === undefined) return undefined
-    let decoder = registeredTagDecoders.get(codec)
-    if (decoder === undefined) {
-      decoder = (inner: () => unknown) => {
-        const value = codec.decode(inner())
-        currentVisit?.(value, codec)
-        return value
-      }
-      registeredTagDecoders.set(codec, decoder)
-    }
-    return decoder
-  },
-})
-
-/** A reference to entry `id` of an expression table, while a graph is being decoded. */
-class ExpressionRef {
-  constructor(readonly id: number) {}
-}
-
-/**
- * Rebuilds a decoded expression graph. An entry may refer to any other entry (a shared expression
- * keeps the number it got where it was first met), never to itself through a cycle: entries are
- * built in dependency order, found with an explicit stack so a chain of 10,000 stays shallow.
- */
-function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
-  const codec = codecs.byTag.get(TAGS.expression) as Codec<unknown>
-  const built = new Array<unknown>(nodes.length)
-  const fieldsOf = (value: object): object => (codec.is(value) ? (codec.encode(value) as object) : value)
-  const resolve = (value: unknown): unknown => {
-    if (value instanceof ExpressionRef) {
-      if (built[value.id] === undefined)
-        throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${value.id} is missing or circular`)
-      return built[value.id]
-    }
-    if (typeof value !== "object" || value === null) return value
-    if (Array.isArray(value)) return value.map(resolve)
-    if (value instanceof Map) return new Map([...value].map(([k, v]) => [resolve(k), resolve(v)]))
-    if (value instanceof Set) return new Set([...value].map(resolve))
-    const proto = Object.getPrototypeOf(value) as unknown
-    if (proto !== Object.prototype && proto !== null && !codec.is(value)) return value
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(fieldsOf(value))) out[key] = resolve(item)
-    return codec.is(value) ? codec.decode(out) : out
-  }
-  /** The entries an entry refers to directly (not through other entries). */
-  const references = (node: unknown): number[] => {
-    const ids: number[] = []
-    const stack: unknown[] = [node]
-    while (stack.length > 0) {
-      const item = stack.pop()
-      if (item instanceof ExpressionRef) ids.push(item.id)
-      else if (Array.isArray(item)) stack.push(...item)
-      else if (item instanceof Map) for (const [k, v] of item) stack.push(k, v)
-      else if (item instanceof Set) stack.push(...item)
-      else if (typeof item === "object" && item !== null) {
-        const proto = Object.getPrototypeOf(item) as unknown
-        if (proto === Object.prototype || proto === null || codec.is(item)) stack.push(...Object.values(fieldsOf(item)))
-      }
-    }
-    return ids
-  }
-  const state = new Uint8Array(nodes.length) // 0 new, 1 in progress, 2 built
-  for (let start = 0; start < nodes.length; start++) {
-    if (state[start] !== 0) continue
-    const stack: { id: number; pending: number[] }[] = [{ id: start, pending: references(nodes[start]) }]
-    state[start] = 1
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1] as { id: number; pending: number[] }
-      const next = top.pending.pop()
-      if (next === undefined) {
-        built[top.id] = resolve(nodes[top.id])
-        state[top.id] = 2
-        stack.pop()
-      } else if (state[next] === 0) {
-        if (next >= nodes.length) throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${next} is missing`)
-        state[next] = 1
-        stack.push({ id: next, pending: references(nodes[next]) })
-      } else if (state[next] === 1) {
-        throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${next} refers to itself`)
-      }
-    }
-  }
-  return resolve(root)
 }

@@ -390,9 +390,13 @@ registerCodec<ShardedDataset>({
     return data
   },
   decode: (data) => {
-    const { path, format, hash, shards } = data as DatasetData
-    const dataset = new ShardedDataset(path, { format })
-    restore(dataset, format, hash, shards)
+    const { path, format, hash, shards } = (typeof data === "object" && data !== null ? data : {}) as Partial<DatasetData>
+    const shardsValid = Array.isArray(shards) && shards.every((s) => typeof s?.uri === "string" && typeof s.size === "number")
+    if (typeof path !== "string" || typeof hash !== "string" || !SHARD_FORMATS.includes(format as ShardFormat) || !shardsValid) {
+      throw new Error("a stored ShardedDataset needs a text path and hash, a shard format and a list of shards")
+    }
+    const dataset = new ShardedDataset(path, { format: format as ShardFormat })
+    restore(dataset, format as ShardFormat, hash, shards)
     return dataset
   },
   prepare: async (dataset) => {

@@ -138,7 +138,7 @@ export function isReductioError(error: unknown, ...codes: ErrorCode[]): error is
 
 /** The CLI exit code for an error: its code's, or 1 for anything else. */
 export function exitCodeOf(error: unknown): number {
-  return isReductioError(error) ? ERROR_CODES[error.code] : 1
+  return isReductioError(error) && isErrorCode(error.code) ? ERROR_CODES[error.code] : 1
 }
 
 /**
@@ -172,19 +172,55 @@ export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
   return { name: "Error", message: `non-error value thrown: ${describeThrown(error)}` }
 }
 
+/**
+ * `data` as an {@link ErrorRecord} when it has the record's shape (text name and message, optional
+ * text stack and code, an object of details, a cause of the same shape), else undefined. For
+ * records read from outside: a stored value, an agent's error file.
+ */
+export function asErrorRecord(data: unknown): ErrorRecord | undefined {
+  let depth = 0
+  for (let at: unknown = data; at !== undefined; at = (at as ErrorRecord).cause) {
+    if (typeof at !== "object" || at === null || Array.isArray(at) || ++depth > MAX_CAUSES) return undefined
+    const { name, message, stack, code, details } = at as Record<string, unknown>
+    if (typeof name !== "string" || typeof message !== "string") return undefined
+    if ((stack !== undefined && typeof stack !== "string") || (code !== undefined && typeof code !== "string")) return undefined
+    if (details !== undefined && (typeof details !== "object" || details === null)) return undefined
+  }
+  return data as ErrorRecord
+}
+
+/**
+ * True when `code` is one of {@link ERROR_CODES}: an own key, so a record whose code is
+ * `constructor` or `__proto__` (inherited names of every object) is not mistaken for one.
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_CODES, code)
+}
+
+/** How many causes {@link fromErrorRecord} rebuilds (a record written here holds at most 9). */
+const MAX_CAUSES = 32
+
 /** Rebuilds an Error from a record, with the original (possibly remote) name, stack and code. */
 export function fromErrorRecord(record: ErrorRecord): Error {
-  const cause = record.cause === undefined ? undefined : fromErrorRecord(record.cause)
-  const error =
-    record.code !== undefined && record.code in ERROR_CODES
-      ? new ReductioError(record.code as ErrorCode, record.message, {
-          cause,
-          ...(record.details === undefined ? {} : { details: record.details }),
-        })
-      : new Error(record.message, cause === undefined ? undefined : { cause })
+  // Iterative, innermost cause first: a record read from outside may nest causes without bound.
+  const chain: ErrorRecord[] = []
+  for (let at: ErrorRecord | undefined = record; at !== undefined && chain.length < MAX_CAUSES; at = at.cause) chain.push(at)
+  let cause: Error | undefined
+  for (let i = chain.length - 1; i >= 0; i--) cause = errorOf(chain[i] as ErrorRecord, cause)
+  return cause as Error
+}
+
+function errorOf(record: ErrorRecord, cause: Error | undefined): Error {
+  const known = isErrorCode(record.code)
+  const error = known
+    ? new ReductioError(record.code as ErrorCode, record.message, {
+        cause,
+        ...(record.details === undefined ? {} : { details: record.details }),
+      })
+    : new Error(record.message, cause === undefined ? undefined : { cause })
   error.name = record.name
   if (record.stack !== undefined) error.stack = record.stack
-  if (record.code !== undefined && !(record.code in ERROR_CODES)) {
+  if (record.code !== undefined && !known) {
     Object.defineProperty(error, "code", { value: record.code, enumerable: true })
   }
   return error

@@ -254,6 +254,35 @@ registerCodec<Expression>({
   name: "Expression",
   is: (value): value is Expression => expressionOf(value) !== undefined,
   encode: (value) => ({ ...(expressionOf(value) as Expression) }),
-  decode: (data) => makeExpression<Expression>(data as Fields<Expression>),
+  decode: (data) => makeExpression<Expression>(checkedFields(data)),
 })
+
+const isText = (value: unknown) => typeof value === "string"
+const isTextList = (value: unknown) => Array.isArray(value) && value.every(isText)
+const isOptions = (value: unknown) => value === undefined || (typeof value === "object" && value !== null && !Array.isArray(value))
+
+/** The fields each expression kind must have, checked on expressions read back (a cache, a container). */
+const FIELD_CHECKS: Readonly<Record<Expression["kind"], (fields: Record<string, unknown>) => boolean>> = {
+  call: (f) => isText(f.task) && Array.isArray(f.args) && isOptions(f.options),
+  get: (f) => isText(f.key) || Number.isSafeInteger(f.key),
+  cond: () => true,
+  seq: (f) => Array.isArray(f.items),
+  map: (f) => isText(f.task) && Array.isArray(f.extraArgs) && isOptions(f.options),
+  flatten: () => true,
+  catch: (f) => (f.handler === null || isText(f.handler)) && isTextList(f.codes) && isTextList(f.names),
+  throw: (f) => isText(f.message) && isText(f.code) && isText(f.name),
+}
+
+function checkedFields(data: unknown): Fields<Expression> {
+  const fields = data as Record<string, unknown>
+  const kind = typeof data === "object" && data !== null ? fields.kind : undefined
+  const check = typeof kind === "string" && Object.hasOwn(FIELD_CHECKS, kind) ? FIELD_CHECKS[kind as Expression["kind"]] : undefined
+  if (check === undefined || !check(fields)) {
+    throw new ReductioError(
+      "UNDECODABLE_VALUE",
+      `not an expression: ${typeof kind === "string" ? `a ${kind} with the wrong fields` : "no kind"}`,
+    )
+  }
+  return fields as Fields<Expression>
+}
 setExpressionIdentity(expressionOf)

@@ -37,8 +37,15 @@ function encodeFile(file: File): FileData {
   return file.contentHash ? { path: file.path, hash, contentHash: true } : { path: file.path, hash }
 }
 
+/** Stored data with a text path and hash (else an error: the decoder makes it UNDECODABLE_VALUE). */
+function storedPathAndHash<T extends { path: string; hash: string }>(data: unknown, what: string): T {
+  const { path, hash } = (typeof data === "object" && data !== null ? data : {}) as Partial<T>
+  if (typeof path !== "string" || typeof hash !== "string") throw new Error(`a stored ${what} needs a text path and hash`)
+  return data as T
+}
+
 function decodeFile(data: unknown): File {
-  const { path, hash, contentHash } = data as FileData
+  const { path, hash, contentHash } = storedPathAndHash<FileData>(data, "File")
   const file = new File(path, contentHash === true ? { contentHash } : {})
   setFileHash(file, hash, scopeNow())
   return file
@@ -110,7 +117,7 @@ registerCodec<Dir>({
     return { path: dir.path, hash: dir.hash }
   },
   decode: (data) => {
-    const { path, hash } = data as { path: string; hash: string }
+    const { path, hash } = storedPathAndHash(data, "Dir")
     const dir = new Dir(path)
     setDirHash(dir, hash, scopeNow())
     return dir
@@ -126,7 +133,8 @@ registerCodec<StagingFile>({
   is: isStagingFile,
   encode: (staging) => ({ local: staging.local, remote: staging.remote }),
   decode: (data) => {
-    const { local, remote } = data as { local: string; remote: File }
+    const { local, remote } = (typeof data === "object" && data !== null ? data : {}) as Partial<StagingFile>
+    if (typeof local !== "string" || !isFile(remote)) throw new Error("a stored StagingFile needs a local path and a File")
     return new StagingFile(local, remote)
   },
   prepare: (staging) => prepareFile(staging.remote),
@@ -140,7 +148,8 @@ registerCodec<StagingDir>({
   is: isStagingDir,
   encode: (staging) => ({ local: staging.local, remote: staging.remote }),
   decode: (data) => {
-    const { local, remote } = data as { local: string; remote: Dir }
+    const { local, remote } = (typeof data === "object" && data !== null ? data : {}) as Partial<StagingDir>
+    if (typeof local !== "string" || !isDir(remote)) throw new Error("a stored StagingDir needs a local path and a Dir")
     return new StagingDir(local, remote)
   },
   prepare: (staging) => prepareDir(staging.remote),

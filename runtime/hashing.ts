@@ -5,7 +5,7 @@
  *
  * - task hash = name + (version ?? normalized function source) [+ hashIncludes]
  * - args hash = the encoded, fully reduced arguments (Files contribute their file hash)
- * - eval hash = task hash + args hash: the cache key and the scratch directory name
+ * - eval hash = encoding version + task hash + args hash: the cache key and the scratch directory name
  * - value hash = the encoded value
  * - call hash = task hash + args hash + value hash + child call hashes: the provenance node
  */
@@ -75,9 +75,17 @@ export function argsHashOf(encodedArgs: Uint8Array): string {
   return hashRecord("args", [encodedArgs])
 }
 
+/**
+ * The version of what a cached value means, part of every eval hash. 2: object keys, Map entries
+ * and Set members keep their insertion order (before, they were sorted, and a replayed value lost
+ * its order): bumping it makes every evaluation recorded under 1 miss once instead of replaying
+ * a value in a different order than a fresh run would give.
+ */
+export const CACHE_VERSION = "2"
+
 /** The eval hash: the cache key of one call. */
 export function evalHashOf(taskHash: string, argsHash: string): string {
-  return hashRecord("eval", [taskHash, argsHash])
+  return hashRecord("eval", [CACHE_VERSION, taskHash, argsHash])
 }
 
 /** The value hash of already-encoded bytes. */

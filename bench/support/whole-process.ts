@@ -31,15 +31,20 @@ export function benchProject(files: Record<string, string>): { dir: string; remo
 
 /** Runs `reductio <args>` in `cwd` and measures wall time and peak RSS. Throws if it fails. */
 export function reductio(args: readonly string[], cwd: string): Timed {
+  return node([bin, ...args], cwd)
+}
+
+/** Runs `node <args>` in `cwd` (a program of the bench's own) and measures it as {@link reductio} does. */
+export function node(args: readonly string[], cwd: string): Timed {
   const started = process.hrtime.bigint()
-  const result = spawnSync(process.execPath, [`--import=${new URL(`file://${rssHook}`).href}`, bin, ...args], {
+  const result = spawnSync(process.execPath, [`--import=${new URL(`file://${rssHook}`).href}`, ...args], {
     cwd,
     encoding: "utf8",
     env: { ...process.env, NODE_OPTIONS: "" },
     maxBuffer: 256 * 1024 * 1024,
   })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  if (result.status !== 0) throw new Error(`reductio ${args.join(" ")} failed (${result.status}):\n${result.stderr}`)
+  if (result.status !== 0) throw new Error(`node ${args.join(" ")} failed (${result.status}):\n${result.stderr}`)
   const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(result.stderr)
   return { seconds: round(seconds), maxRssMb: round(Number(rss?.[1] ?? 0) / 1024), stdout: result.stdout, stderr: result.stderr }
 }

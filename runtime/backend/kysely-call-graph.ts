@@ -136,6 +136,8 @@ export async function chunked<T>(
   query: (chunk: Buffer[]) => Promise<T[]>,
 ): Promise<T[]> {
   const out: T[] = []
-  for (const chunk of chunks([...new Set(hashes ?? [])], adapter.maxParameters)) out.push(...(await query(chunk.map(hashToBuffer))))
+  for (const chunk of chunks([...new Set(hashes ?? [])], adapter.maxParameters)) {
+    for (const row of await query(chunk.map(hashToBuffer))) out.push(row)
+  }
   return out
 }

@@ -47,7 +47,7 @@ export async function abandonStaleExecutions(db: Kysely<Database>, now: number):
         )
         .returning("id")
         .execute()
-      abandoned.push(...rows.map((row) => row.id))
+      for (const row of rows) abandoned.push(row.id)
     }
     for (const ids of chunks(abandoned, IDS_PER_STATEMENT)) {
       await trx

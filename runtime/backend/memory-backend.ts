@@ -264,7 +264,7 @@ export class MemoryBackend implements Backend {
         }
       }
       for (const child of call.children) edges.push([call.callHash, child] as const)
-      stack.push(...call.children)
+      for (const child of call.children) stack.push(child)
     }
     return { valueHash: root.valueHash, bytes, calls, edges, checkedValues: [...checkedValues.values()] }
   }

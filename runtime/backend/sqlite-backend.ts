@@ -140,7 +140,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     async selectArrays(query) {
       let prepared = statements.get(query.sql)
       if (prepared === undefined) statements.set(query.sql, (prepared = (raw as BetterSqlite3.Database).prepare(query.sql).raw(true)))
-      return prepared.all(...query.parameters) as unknown[][]
+      return prepared.all(query.parameters) as unknown[][]
     },
     lookupEvaluations(evalHashes) {
       let prepared = statements.get(LOOKUP_EVALUATIONS)

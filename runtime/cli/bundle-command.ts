@@ -47,7 +47,7 @@ async function bundleCommand(io: CliIo, workflow: string, flags: BundleFlags): P
       io.out(`${JSON.stringify(summary, null, 2)}\n`)
       return 0
     }
-    const width = Math.max(...built.files.map((file) => file.path.length))
+    const width = built.files.reduce((widest, file) => Math.max(widest, file.path.length), 0)
     const lines = [
       `sha256  ${built.sha256}`,
       `size    ${formatBytes(built.bytes.length)}`,

@@ -7,8 +7,8 @@ import { isReductioError, isTaskError, type TaskError } from "../errors.js"
 
 /**
  * A result for people: strings as they are, JSON when the value is JSON, else Node's inspection.
- * Object keys are sorted, so a result prints the same whether it was computed or read back from
- * the cache (which keeps keys in canonical order, not insertion order).
+ * Object keys print in the value's own order, which the cache keeps: a result prints the same
+ * whether it was computed or read back.
  */
 export function formatValue(value: unknown): string {
   if (typeof value === "string") return value
@@ -26,7 +26,6 @@ function jsonOnly(this: unknown, _key: string, value: unknown): unknown {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const proto = Object.getPrototypeOf(value) as unknown
     if (proto !== Object.prototype && proto !== null) throw new Error("not JSON")
-    return sortedKeys(value as Record<string, unknown>)
   }
   return value
 }
@@ -76,13 +75,6 @@ function formatTaskFailure(error: TaskError): string {
 
 function lastLines(text: string): string {
   return text.trimEnd().split("\n").slice(-TAIL_LINES).join("\n")
-}
-
-/** A plain object with its keys in sorted order. */
-export function sortedKeys(object: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(object).sort()) out[key] = object[key]
-  return out
 }
 
 function indent(text: string, prefix: string): string {

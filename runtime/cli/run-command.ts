@@ -12,7 +12,8 @@ import { type CallExpression, makeExpression, toLazy } from "../expression.js"
 import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
-import { formatFailure, formatValue, sortedKeys } from "./output.js"
+import { resultJson } from "./json-output.js"
+import { formatFailure, formatValue } from "./output.js"
 import { formatPlan, planJson } from "./run-plan.js"
 import { automaticTags, parseTagFlags } from "./run-tags.js"
 import { preloadBackendModules, progressModeFor, runSession, type SessionResult } from "./session.js"
@@ -134,7 +135,7 @@ function printResult(io: CliIo, result: SessionResult, json: boolean): void {
   if (result.ok && "plan" in result) io.out(json ? `${JSON.stringify(planJson(result.plan))}\n` : formatPlan(result.plan))
   else if (json)
     io.out(
-      `${JSON.stringify(result.ok ? { executionId: result.executionId, status: "DONE", result: canonicalJson(result.value) } : failureJson(result))}\n`,
+      `${result.ok ? `${JSON.stringify({ executionId: result.executionId, status: "DONE" }).slice(0, -1)},"result":${resultJson(result.value)}}` : JSON.stringify(failureJson(result))}\n`,
     )
   else if (result.ok) io.out(`${formatValue(result.value)}\n`)
   else io.err(`${formatFailure(result.error)}\n`)
@@ -178,24 +179,6 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     else flags[name as "db" | "config" | "executor"] = value
   }
   return rest
-}
-
-/**
- * A result as JSON with object keys sorted (the same whether computed or read from the cache);
- * bigints become strings, Maps objects and Sets arrays.
- */
-function canonicalJson(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value, (_key, item: unknown) => {
-      if (typeof item === "bigint") return item.toString()
-      if (item instanceof Map) return sortedKeys(Object.fromEntries([...item].map(([k, v]) => [String(k), v])))
-      if (item instanceof Set) return [...item]
-      if (typeof item === "object" && item !== null && !Array.isArray(item) && Object.getPrototypeOf(item) === Object.prototype) {
-        return sortedKeys(item as Record<string, unknown>)
-      }
-      return item
-    }) ?? "null",
-  ) as unknown
 }
 
 /** A task by its registered name, or by the name the workflow exports it under. */

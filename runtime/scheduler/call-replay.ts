@@ -148,7 +148,7 @@ function markBroken(root: string, edges: CallTree["edges"], failing: ReadonlySet
     const call = stack.pop() as string
     if (broken.has(call)) continue
     broken.add(call)
-    stack.push(...(parents.get(call) ?? []))
+    for (const parent of parents.get(call) ?? []) stack.push(parent)
   }
   broken.add(root)
 }

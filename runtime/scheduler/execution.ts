@@ -18,6 +18,7 @@ import {
   makeExpression,
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
+import { setOwn } from "../expression-table.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { callLabel } from "../preview.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
@@ -29,7 +30,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { CANCELLED_OUTCOME, JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
-import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
+import { containsExpression, expressionHolders, FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -135,8 +136,15 @@ export class Execution {
 
   /** Reduces any value: expressions anywhere inside are replaced by their values. */
   async reduce(value: unknown, parent: JobState | null): Promise<unknown> {
+    return this.#reduceNested(value, parent, "value")
+  }
+
+  /** Reduces a value that may hold expressions anywhere inside (kept as it is when none does). */
+  #reduceNested(value: unknown, parent: JobState | null, name: string, owner?: Expression): Promise<unknown> | unknown {
+    const expression = expressionOf(value)
+    if (expression !== undefined) return this.#reduceExpression(expression, parent)
     if (!containsExpression(value)) return value
-    return this.#reduceValue(value, parent)
+    return this.#reduceValue(value, parent, expressionHolders(value, name, owner), 0)
   }
 
   /** Reduces an execution's root; a root that is one call reports its call hash. */
@@ -152,28 +160,31 @@ export class Execution {
     return this.settings.dryRun === undefined ? Promise.all(promises) : settleAll(promises)
   }
 
-  async #reduceValue(value: unknown, parent: JobState | null): Promise<unknown> {
+  /**
+   * Rebuilds the containers of `holders` (those holding expressions) with their expressions
+   * reduced; any other value is kept as it is.
+   */
+  async #reduceValue(value: unknown, parent: JobState | null, holders: ReadonlySet<object>, depth: number): Promise<unknown> {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
-    if (typeof value !== "object" || value === null) return value
+    if (typeof value !== "object" || value === null || !holders.has(value)) return value
+    // A value nested deep goes on from a fresh stack now and then, however deep it is.
+    if (depth % STACK_RESET_DEPTH === STACK_RESET_DEPTH - 1) await null
+    const reduce = (item: unknown) => this.#reduceValue(item, parent, holders, depth + 1)
     if (Array.isArray(value)) {
-      if (!value.some(containsExpression)) return value
-      if (this.settings.dryRun !== undefined) return reduceEveryItem(value, (item) => this.#reduceValue(item, parent))
-      return mapWindowed(value, FAN_OUT_WINDOW, (item) => this.#reduceValue(item, parent))
+      if (this.settings.dryRun !== undefined) return reduceEveryItem(value, reduce)
+      return mapWindowed(value, FAN_OUT_WINDOW, reduce)
     }
     if (value instanceof Map) {
-      const entries = await this.#all(
-        [...value].map(async ([k, v]) => [await this.#reduceValue(k, parent), await this.#reduceValue(v, parent)] as const),
-      )
+      const entries = await this.#all(Array.from(value, async ([k, v]) => [await reduce(k), await reduce(v)] as const))
       return new Map(entries)
     }
-    if (value instanceof Set) return new Set(await this.#all([...value].map((item) => this.#reduceValue(item, parent))))
-    if (!isPlainObject(value)) return value
+    if (value instanceof Set) return new Set(await this.#all(Array.from(value, reduce)))
     const keys = Object.keys(value)
-    const reduced = await this.#all(keys.map((key) => this.#reduceValue((value as Record<string, unknown>)[key], parent)))
+    const reduced = await this.#all(keys.map((key) => reduce((value as Record<string, unknown>)[key])))
     const out: Record<string, unknown> = {}
     keys.forEach((key, i) => {
-      out[key] = reduced[i]
+      setOwn(out, key, reduced[i])
     })
     return out
   }
@@ -183,35 +194,38 @@ export class Execution {
       case "call":
         return (await this.#reduceCall(expression, parent)).value
       case "get":
-        return readKey(await this.#reduceValue(expression.target, parent), expression.key)
-      case "cond":
-        return this.#reduceValue((await this.#reduceValue(expression.test, parent)) ? expression.then : expression.else, parent)
+        return readKey(await this.#reduceNested(expression.target, parent, "target"), expression.key)
+      case "cond": {
+        const test = await this.#reduceNested(expression.test, parent, "test")
+        return this.#reduceNested(test ? expression.then : expression.else, parent, "branch")
+      }
       case "seq": {
         // A dry run goes on past an item that would run: the later ones only wait on it in time.
-        if (this.settings.dryRun !== undefined) return reduceEveryItem(expression.items, (item) => this.#reduceValue(item, parent))
+        if (this.settings.dryRun !== undefined)
+          return reduceEveryItem(expression.items, async (item) => this.#reduceNested(item, parent, "item"))
         const values: unknown[] = []
-        for (const item of expression.items) values.push(await this.#reduceValue(item, parent))
+        for (const item of expression.items) values.push(await this.#reduceNested(item, parent, "item"))
         return values
       }
       case "map": {
-        const items = await this.#reduceValue(expression.items, parent)
+        const items = await this.#reduceNested(expression.items, parent, "items")
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
-        const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
-        return this.#all(
-          items.map(async (item) => {
-            const call = makeExpression<CallExpression>({
-              kind: "call",
-              task: expression.task,
-              args: [item, ...extra],
-              options: expression.options,
-            })
-            return (await this.#reduceCall(call, parent)).value
-          }),
-        )
+        const extra = (await this.#reduceNested(expression.extraArgs, parent, "extraArgs")) as unknown[]
+        const callItem = async (item: unknown) => {
+          const call = makeExpression<CallExpression>({
+            kind: "call",
+            task: expression.task,
+            args: [item, ...extra],
+            options: expression.options,
+          })
+          return (await this.#reduceCall(call, parent)).value
+        }
+        if (this.settings.dryRun !== undefined) return this.#all(items.map(callItem))
+        return mapWindowed(items, FAN_OUT_WINDOW, callItem)
       }
       case "flatten": {
-        const items = await this.#reduceValue(expression.items, parent)
+        const items = await this.#reduceNested(expression.items, parent, "items")
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `flatten(items): items reduced to ${typeof items}, not an array`)
         return items.flat(1)
@@ -229,13 +243,13 @@ export class Execution {
 
   async #reduceCatch(expression: CatchExpression, parent: JobState | null): Promise<unknown> {
     try {
-      return await this.#reduceValue(expression.body, parent)
+      return await this.#reduceNested(expression.body, parent, "body")
     } catch (error) {
       if (this.settings.signal.aborted || isWouldRun(error) || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
       const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
-      if (expression.handler === null) return this.#reduceValue(expression.fallback, parent)
+      if (expression.handler === null) return this.#reduceNested(expression.fallback, parent, "fallback")
       const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
       return (await this.#reduceCall(call, parent)).value
     }
@@ -245,7 +259,9 @@ export class Execution {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task)
-    const args = (containsExpression(expression.args) ? await this.#reduceArgs(expression, task, parent) : expression.args) as unknown[]
+    const reducing = this.#reduceArgs(expression, task, parent)
+    // Most arguments hold no lazy value: those are used as they are, without waiting a turn.
+    const args = (reducing instanceof Promise ? await reducing : reducing) as unknown[]
     const preparing = prepareForEncoding(args)
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
@@ -269,12 +285,12 @@ export class Execution {
   }
 
   /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
-  async #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> {
+  #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> | unknown {
     const dryRun = this.settings.dryRun
-    if (dryRun === undefined) return this.#reduceValue(expression.args, parent)
+    if (dryRun === undefined || !containsExpression(expression.args)) return this.#reduceNested(expression.args, parent, "args", expression)
     let waiting = this.#waiting.get(expression)
     if (waiting === undefined) {
-      waiting = this.#reduceValue(expression.args, parent).catch((error: unknown) => {
+      waiting = Promise.resolve(this.#reduceNested(expression.args, parent, "args", expression)).catch((error: unknown) => {
         throw isWouldRun(error) ? dryRun.waits(task, callLabel(task.name, expression.options?.name, parent?.task.name), error) : error
       })
       this.#waiting.set(expression, waiting)
@@ -303,7 +319,7 @@ export class Execution {
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
       if (expressions) this.#setStatus(job, "WAITING", job.status)
-      const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
+      const value = expressions ? await this.#reduceNested(immediate.value, job, `result of ${task.name}`) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
       this.#recorder.value(valueHash, encoded)
@@ -482,6 +498,9 @@ export class Execution {
 
 /** A dry run records nothing. */
 const DISCARD = { write: async () => {} }
+
+/** How many levels of a nested value reduce on one stack before going on from a fresh one. */
+const STACK_RESET_DEPTH = 512
 
 function matchesFilter(error: unknown, expression: CatchExpression): boolean {
   if (expression.codes.length === 0 && expression.names.length === 0) return true

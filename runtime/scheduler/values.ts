@@ -4,6 +4,8 @@
  */
 import { ReductioError } from "../errors.js"
 import { expressionOf } from "../expression.js"
+import { pushContainers } from "../codec.js"
+import { VisitOnce } from "../visit-once.js"
 
 /**
  * How many items of one list reduce at once. A fan-out of 100,000 calls then keeps at most this
@@ -56,19 +58,110 @@ export function isPlainObject(value: object): boolean {
 export function containsExpression(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false
   const stack: unknown[] = [value]
+  const seen = new VisitOnce()
   while (stack.length > 0) {
-    const item = stack.pop()
-    if (typeof item !== "object" || item === null) continue
+    const item = stack.pop() as object
+    if (seen.walked(item)) continue
     if (expressionOf(item) !== undefined) return true
-    if (Array.isArray(item)) {
-      for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
-    } else if (item instanceof Map) {
-      for (const [k, v] of item) stack.push(k, v)
-    } else if (item instanceof Set) {
-      for (const element of item) stack.push(element)
-    } else if (isPlainObject(item)) {
-      for (const key in item) stack.push((item as Record<string, unknown>)[key])
-    }
+    if (pushContainers(item, stack)) seen.entered(item)
   }
   return false
+}
+
+/** The containers a reduction walks into: arrays, Maps, Sets and plain objects. */
+function childrenOf(item: object): unknown[] | undefined {
+  if (Array.isArray(item)) return item
+  if (item instanceof Map) {
+    const children: unknown[] = []
+    for (const [k, v] of item) children.push(k, v)
+    return children
+  }
+  if (item instanceof Set) return Array.from(item)
+  return isPlainObject(item) ? Object.values(item) : undefined
+}
+
+const HOLDS = 1
+const HOLDS_NOT = 2
+const OPEN = 3
+
+/**
+ * The containers inside `value` (itself included) that hold an expression somewhere below them,
+ * not looking inside expressions: what a reduction must rebuild; everything else it keeps as it
+ * is. One pass over an explicit stack, each container once; a container that holds itself, or
+ * arguments that hold the very call (`owner`) they belong to, is UNENCODABLE_VALUE (a cycle), as
+ * the codec would say of it.
+ */
+export function expressionHolders(value: unknown, name = "value", owner?: object): ReadonlySet<object> {
+  const holders = new Set<object>()
+  if (typeof value !== "object" || value === null || expressionOf(value) !== undefined) return holders
+  const state = new Map<object, number>([[value, OPEN]])
+  const stack: { item: object; children: unknown[]; next: number; holds: boolean }[] = [
+    { item: value, children: childrenOf(value) ?? [], next: 0, holds: false },
+  ]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as (typeof stack)[number]
+    if (top.next === top.children.length) {
+      stack.pop()
+      state.set(top.item, top.holds ? HOLDS : HOLDS_NOT)
+      if (top.holds) {
+        holders.add(top.item)
+        const parent = stack[stack.length - 1]
+        if (parent !== undefined) parent.holds = true
+      }
+      continue
+    }
+    const child = top.children[top.next++]
+    if (typeof child !== "object" || child === null) continue
+    const expression = expressionOf(child)
+    if (expression !== undefined) {
+      if (expression === owner) throw cycleError(name, stack, child, "the call these are the arguments of")
+      top.holds = true
+      continue
+    }
+    const known = state.get(child)
+    if (known === OPEN) throw cycleError(name, stack, child)
+    if (known === HOLDS) top.holds = true
+    if (known !== undefined) continue
+    const children = childrenOf(child)
+    if (children === undefined) continue
+    state.set(child, OPEN)
+    stack.push({ item: child, children, next: 0, holds: false })
+  }
+  return holders
+}
+
+type HolderFrame = { readonly item: object; readonly next: number }
+
+/** UNENCODABLE_VALUE naming where `child` (open on the stack) is met again inside itself. */
+function cycleError(name: string, stack: readonly HolderFrame[], child: object, owner?: string): ReductioError {
+  const steps = stack.map(stepOf)
+  const path = pathText(name, steps, steps.length)
+  const at =
+    owner ??
+    pathText(
+      name,
+      steps,
+      stack.findIndex((frame) => frame.item === child),
+    )
+  return new ReductioError(
+    "UNENCODABLE_VALUE",
+    `cannot encode ${path}: it is the same object as ${at}, which holds it (a cycle); values are trees of data: copy the part you need instead of referring back to a parent`,
+    { details: { path } },
+  )
+}
+
+/** `name` and the first `count` steps; a long path keeps its ends (`value[0][0]…(9 more)…[0]`). */
+function pathText(name: string, steps: readonly string[], count: number): string {
+  if (count <= 32) return name + steps.slice(0, count).join("")
+  return `${name}${steps.slice(0, 8).join("")}…(${count - 32} more)…${steps.slice(count - 24, count).join("")}`
+}
+
+/** The step from a container to the child it is at, as the codec names it. */
+function stepOf({ item, next }: HolderFrame): string {
+  const at = next - 1
+  if (Array.isArray(item)) return `[${at}]`
+  if (item instanceof Map) return at % 2 === 0 ? `.keys[${at / 2}]` : `.get(…)`
+  if (item instanceof Set) return `.values[${at}]`
+  const key = Object.keys(item)[at] ?? ""
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
 }

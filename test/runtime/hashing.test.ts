@@ -1,7 +1,17 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { encode } from "../../runtime/codec.js"
-import { argsHashOf, callHashOf, evalHashOf, normalizeSource, recordBytesForTest, taskHash, valueHashOf } from "../../runtime/hashing.js"
+import {
+  argsHashOf,
+  CACHE_VERSION,
+  callHashOf,
+  evalHashOf,
+  normalizeSource,
+  recordBytesForTest,
+  sha256,
+  taskHash,
+  valueHashOf,
+} from "../../runtime/hashing.js"
 
 describe("hashing", () => {
   it("gives 64-digit lowercase hex sha256 hashes", () => {
@@ -47,6 +57,39 @@ describe("hashing", () => {
       const { direct, general } = recordBytesForTest(kind, parts)
       assert.deepEqual(Buffer.from(direct), Buffer.from(general))
     }
+  })
+
+  it("hashes key order: the same keys in another order are another value and another cache key", () => {
+    assert.notEqual(argsHashOf(encode([{ a: 1, b: 2 }])), argsHashOf(encode([{ b: 2, a: 1 }])))
+    assert.notEqual(
+      valueHashOf(
+        encode(
+          new Map([
+            ["a", 1],
+            ["b", 2],
+          ]),
+        ),
+      ),
+      valueHashOf(
+        encode(
+          new Map([
+            ["b", 2],
+            ["a", 1],
+          ]),
+        ),
+      ),
+    )
+    assert.equal(valueHashOf(encode({ zeta: 1, alpha: 2 })), valueHashOf(encode({ zeta: 1, alpha: 2 })))
+  })
+
+  it("puts the cache version in the eval hash, so evaluations recorded before version 2 miss once", () => {
+    const t = taskHash("t", { version: "1" })
+    const args = argsHashOf(encode([1]))
+    const { direct: before } = recordBytesForTest("eval", [t, args])
+    const { direct: now } = recordBytesForTest("eval", [CACHE_VERSION, t, args])
+    assert.equal(CACHE_VERSION, "2")
+    assert.notEqual(evalHashOf(t, args), sha256(before))
+    assert.equal(evalHashOf(t, args), sha256(now))
   })
 
   it("collapses whitespace in sources", () => {

@@ -203,3 +203,62 @@ describe("reductio run", () => {
     })
   })
 })
+
+describe("reductio run: a result prints the same fresh and cached", () => {
+  let project: TempProject
+
+  before(async () => {
+    project = await tempProject()
+    await project.write(
+      "ordered.ts",
+      `import { task } from "reductio"
+export const ordered = task("ordered", () => ({ zeta: 1, alpha: { y: 2, b: new Map([["q", 1], ["c", 2]]) }, mid: [3] }))
+export const keysOf = task("keysOf", (value: Record<string, unknown>) => Object.keys(value).join(","))
+export const orderedKeys = task("orderedKeys", () => keysOf(ordered()))
+export const deep = task("deep", (depth: number) => {
+  let value: unknown = "bottom"
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
+})
+`,
+    )
+  })
+  after(() => project.remove())
+
+  it("keeps the result's key order in text and JSON, computed or read back from the cache", async () => {
+    const printed: string[] = []
+    for (let run = 0; run < 2; run++) {
+      const text = await runCli(["run", "ordered.ts", "ordered"], { cwd: project.dir })
+      assert.equal(text.code, 0, text.stderr)
+      assert.match(text.stderr, run === 0 ? /1 done/ : /1 cached/)
+      printed.push(text.stdout)
+      const json = await runCli(["run", "ordered.ts", "ordered", "--json"], { cwd: project.dir })
+      assert.equal(json.code, 0, json.stderr)
+      const { result } = JSON.parse(json.stdout) as { result: { alpha: { b: object } } }
+      assert.deepEqual(Object.keys(result), ["zeta", "alpha", "mid"])
+      assert.deepEqual(Object.keys(result.alpha.b), ["q", "c"])
+    }
+    assert.match(printed[0] ?? "", /zeta.*alpha.*y.*b.*q.*c.*mid/s)
+    assert.equal(printed[1], printed[0])
+  })
+
+  it("hands a task on another process the value in its key order", async () => {
+    for (const flags of [["--executor", "process"], ["--executor", "process", "--no-cache"], []]) {
+      const result = await runCli(["run", "ordered.ts", "orderedKeys", "--quiet", ...flags], { cwd: project.dir })
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(result.stdout, "zeta,alpha,mid\n")
+    }
+  })
+
+  it("prints a result nested 100,000 deep, also as JSON", async () => {
+    const json = await runCli(["run", "ordered.ts", "deep", "--depth", "100000", "--json"], { cwd: project.dir })
+    assert.equal(json.code, 0, json.stderr)
+    let value = (JSON.parse(json.stdout) as { result: unknown }).result
+    let depth = 0
+    for (; Array.isArray(value); value = value[0]) depth++
+    assert.deepEqual([depth, value], [100_000, "bottom"])
+    const text = await runCli(["run", "ordered.ts", "deep", "--depth", "100000", "--quiet"], { cwd: project.dir })
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^\[/)
+  })
+})
