@@ -17,6 +17,37 @@ export interface TaskOptions extends CallOptions {
   readonly namespace?: string
   /** Extra values (or helper functions, by source) that are part of the task hash. */
   readonly hashIncludes?: readonly unknown[]
+  /**
+   * How `reductio run` parses each parameter, by name, where the TypeScript annotations do not
+   * say (a JavaScript workflow) or say something else. Never part of the task hash.
+   */
+  readonly params?: Readonly<Record<string, ParamTypeName | ParamSchema>>
+}
+
+/** The types the command line parses a parameter as (see {@link TaskOptions.params}). */
+export type ParamTypeName =
+  | "string"
+  | "number"
+  | "boolean"
+  | "bigint"
+  | "json"
+  | "object"
+  | "File"
+  | "Dir"
+  | "Date"
+  | "string[]"
+  | "number[]"
+  | "boolean[]"
+  | "File[]"
+  | "Dir[]"
+
+/** One parameter's entry in {@link TaskOptions.params}. */
+export interface ParamSchema {
+  readonly type?: ParamTypeName
+  /** The only values allowed (the type is then the type of the choices). */
+  readonly choices?: readonly (string | number)[]
+  /** Shown by `reductio run <workflow> <task> --help`. */
+  readonly doc?: string
 }
 
 /** The host-side record of a registered task. */
@@ -96,11 +127,45 @@ export function task<A extends unknown[], R>(name: string, fn: (...args: A) => R
     )
   }
   registry.set(fullName, definition)
+  recordDeclaration(fullName)
   return makeTask<A, R>(definition, undefined)
 }
 
+const MODE_KEY = Symbol.for("reductio.mode")
+const DECLARATIONS_KEY = Symbol.for("reductio.declarations")
+const declarations: Map<string, string> = ((globalThis as unknown as Record<symbol, Map<string, string> | undefined>)[DECLARATIONS_KEY] ??=
+  new Map())
+
+/**
+ * Remembers the module that declared a task, only while the command line loads a workflow: it
+ * reads the task's parameter types from that module's source for `--help` and flag parsing.
+ */
+function recordDeclaration(name: string): void {
+  if ((globalThis as unknown as Record<symbol, unknown>)[MODE_KEY] !== "cli") return
+  const holder: { stack?: unknown } = {}
+  const { prepareStackTrace, stackTraceLimit } = Error
+  let frames: unknown
+  try {
+    Error.stackTraceLimit = 1
+    Error.prepareStackTrace = (_error, callSites) => callSites
+    Error.captureStackTrace(holder, task)
+    // The stack is formatted when first read: read it while the override is in place.
+    frames = holder.stack
+  } finally {
+    Error.prepareStackTrace = prepareStackTrace
+    Error.stackTraceLimit = stackTraceLimit
+  }
+  const file = Array.isArray(frames) ? (frames[0] as NodeJS.CallSite | undefined)?.getFileName?.() : undefined
+  if (typeof file === "string") declarations.set(name, file)
+}
+
+/** The module (file URL or path) each task was declared in, as recorded by the command line. */
+export function taskDeclarations(): ReadonlyMap<string, string> {
+  return declarations
+}
+
 const CALL_OPTIONS_KNOWN = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
-const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes"] as const
+const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes", "params"] as const
 
 /** Refuses option names reductio does not know (a typo would otherwise be silently ignored). */
 function checkOptions(options: object, known: readonly string[], where: string): void {

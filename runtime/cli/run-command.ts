@@ -13,7 +13,8 @@ import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue, sortedKeys } from "./output.js"
 import { preloadBackendModules, progressModeFor, runSession } from "./session.js"
-import { parseTaskArgs, taskUsage } from "./task-args.js"
+import { parameterLines, parseTaskArgs, taskUsage } from "./task-args.js"
+import { taskSpec } from "./task-params.js"
 import { loadWorkflow } from "./workflow.js"
 
 /** reductio options accepted after the task name too, unless the task has a parameter so named. */
@@ -24,6 +25,7 @@ const RUN_FLAGS = new Map<string, "flag" | "value">([
   ["db", "value"],
   ["config", "value"],
   ["executor", "value"],
+  ["args-file", "value"],
 ])
 
 interface RunFlags {
@@ -33,6 +35,7 @@ interface RunFlags {
   db?: string
   config?: string
   executor?: string
+  argsFile?: string
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -48,11 +51,12 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .argument("[task]", "the task to run")
     .argument("[args...]", "task arguments: --name value, or positional")
     .option("--no-cache", "run every call even when a cached result exists")
-    .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)")
-    .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)")
-    .option("--executor <name>", "default executor for tasks that name none")
+    .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)", once("--db"))
+    .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)", once("--config"))
+    .option("--executor <name>", "default executor for tasks that name none", once("--executor"))
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
+    .option("--args-file <path>", "task parameters as one JSON object by name (flags win); a value may also be @path", once("--args-file"))
     .helpOption(false)
     .option("-h, --help", "show help; after a workflow file, list its tasks")
     .allowUnknownOption()
@@ -82,7 +86,7 @@ async function runCommand(
     const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
     const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
     if (wantsHelp) {
-      io.out(describeWorkflow(workflow, taskName?.startsWith("-") ? undefined : taskName))
+      io.out(describeWorkflow(workflow, taskName?.startsWith("-") ? undefined : taskName, loadedWorkflow.exportedTasks))
       return 0
     }
     let task: TaskDefinition
@@ -91,10 +95,11 @@ async function runCommand(
       const entry = loadedWorkflow.entry
       task = entry?.task.definition ?? defaultTask(workflow, loadedWorkflow.exportedTasks)
       const argv = extractRunFlags(task, taskName === undefined ? rest : [taskName, ...rest], flags)
-      args = entry !== undefined && argv.length === 0 ? [...entry.args] : parseTaskArgs(task, argv)
+      const useEntry = entry !== undefined && argv.length === 0 && flags.argsFile === undefined
+      args = useEntry ? [...entry.args] : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
     } else {
       task = findTask(taskName, loadedWorkflow.exportedTasks)
-      args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
+      args = parseTaskArgs(task, extractRunFlags(task, rest, flags), { cwd: io.cwd, argsFile: flags.argsFile })
     }
     const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
     const call = registeredTaskFunction(task)(...args)
@@ -141,7 +146,7 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     else if (name === "json") flags.json = true
     else if (name === "quiet") flags.quiet = true
     else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
-    else flags[name as "db" | "config" | "executor"] = value
+    else flags[RUN_FLAG_FIELDS[name] ?? (name as "db")] = once(`--${name}`)(value, flags[RUN_FLAG_FIELDS[name] ?? (name as "db")])
   }
   return rest
 }
@@ -191,15 +196,32 @@ function registeredTaskFunction(definition: TaskDefinition): (...args: unknown[]
   return (...args: unknown[]) => toLazy(makeExpression<CallExpression>({ kind: "call", task: definition.name, args }))
 }
 
-function describeWorkflow(workflow: string, taskName: string | undefined): string {
+function describeWorkflow(workflow: string, taskName: string | undefined, exported: ReadonlyMap<string, Task>): string {
   const tasks = [...registeredTasks().values()].filter((t) => !t.name.startsWith("reductio.")).sort((a, b) => a.name.localeCompare(b.name))
-  const shown = taskName === undefined ? tasks : [lookupTask(taskName)]
+  const shown = taskName === undefined ? tasks : [findTask(taskName, exported)]
   const lines = [`Usage: reductio run ${workflow} <task> [--param value ...]`, "", "Tasks:"]
-  for (const t of shown) lines.push(`  ${taskUsage(t)}${t.options.version === undefined ? "" : `   (version ${t.options.version})`}`)
+  for (const t of shown) {
+    lines.push(`  ${taskUsage(t)}${t.options.version === undefined ? "" : `   (version ${t.options.version})`}`)
+    const doc = taskSpec(t).doc
+    if (doc !== undefined) lines.push(...doc.split("\n").map((line) => `      ${line}`))
+    lines.push(...parameterLines(t).map((line) => `      ${line}`))
+  }
   lines.push(
     "",
-    'Values are parsed as JSON when they are JSON (10, true, [1,2], {"a":1}), else taken as strings.',
-    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --json  --quiet",
+    "Values are parsed by each parameter's declared type: numbers, true/false, JSON for arrays and objects,",
+    "a path or URI for File and Dir; @path reads a value from a file. Untyped values are JSON when they parse, else text.",
+    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --args-file <path>  --json  --quiet",
   )
   return `${lines.join("\n")}\n`
+}
+
+/** Which RunFlags field a run flag given after the task name sets. */
+const RUN_FLAG_FIELDS: Readonly<Record<string, "db" | "config" | "executor" | "argsFile">> = { "args-file": "argsFile" }
+
+/** A commander value parser refusing a flag given twice (a repeated flag is an error, not last-wins). */
+function once(flag: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw new ReductioError("INVALID_ARGUMENT", `${flag} is given more than once`, { details: { flag } })
+    return value
+  }
 }
