@@ -16,7 +16,7 @@ export { type Codec, registerCodec, setExpressionIdentity, TAGS } from "./codec-
  * and Set are searched). Returns undefined, allocating nothing, when there is nothing to prepare.
  */
 export function prepareForEncoding(value: unknown): Promise<void> | undefined {
-  if (typeof value !== "object" || value === null || codecs.anyPrepare !== true) return undefined
+  if ((typeof value !== "object" && typeof value !== "function") || value === null || codecs.anyPrepare !== true) return undefined
   const pending: Promise<void>[] = []
   forEachRegistered(value, (item, codec) => {
     if (codec.prepare !== undefined) pending.push(codec.prepare(item))
@@ -37,11 +37,12 @@ export function forEachRegistered(
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const item = stack.pop()
-    if (typeof item !== "object" || item === null) continue
+    if ((typeof item !== "object" && typeof item !== "function") || item === null) continue
     const codec = codecs.list.find((c) => c.is(item))
     if (codec !== undefined) {
       visit(item, codec)
-      if (codec.tag === TAGS.expression && intoExpressions) stack.push(codec.encode(item))
+      // A task value's bound arguments are carried unevaluated, like an expression's.
+      if ((codec.tag === TAGS.expression || codec.tag === TAGS.task) && intoExpressions) stack.push(codec.encode(item))
       continue
     }
     if (Array.isArray(item)) stack.push(...item)
@@ -141,6 +142,11 @@ function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
         throw new ReductioError("UNDECODABLE_VALUE", `expression table entry ${value.id} is missing or circular`)
       return built[value.id]
     }
+    if (typeof value === "function") {
+      // A task value whose bound arguments hold expressions of this table.
+      const holder = codecs.byTag.get(TAGS.task)
+      return holder?.is(value) === true ? holder.decode(resolve(holder.encode(value))) : value
+    }
     if (typeof value !== "object" || value === null) return value
     if (Array.isArray(value)) return value.map(resolve)
     if (value instanceof Map) return new Map([...value].map(([k, v]) => [resolve(k), resolve(v)]))
@@ -158,6 +164,8 @@ function buildExpressionGraph(root: unknown, nodes: unknown[]): unknown {
     while (stack.length > 0) {
       const item = stack.pop()
       if (item instanceof ExpressionRef) ids.push(item.id)
+      else if (typeof item === "function" && codecs.byTag.get(TAGS.task)?.is(item) === true)
+        stack.push((codecs.byTag.get(TAGS.task) as Codec<unknown>).encode(item))
       else if (Array.isArray(item)) stack.push(...item)
       else if (item instanceof Map) for (const [k, v] of item) stack.push(k, v)
       else if (item instanceof Set) stack.push(...item)

@@ -96,7 +96,11 @@ export class WireWriter {
         w.text(value.toString())
         return
       case "function":
-        throw unencodable(path, "a function", "tasks take and return data; pass a task's result, not the function")
+        // Task values and lazy property reads (callable) have codecs; other functions do not.
+        if (!codecs.list.some((codec) => codec.is(value))) {
+          throw unencodable(path, "a function", "tasks take and return data; pass a task's result, or the task itself, not a function")
+        }
+        break
       case "symbol":
         throw unencodable(path, "a symbol", "use a string instead")
     }

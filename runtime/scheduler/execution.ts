@@ -15,6 +15,7 @@ import {
   type CatchExpression,
   type Expression,
   expressionOf,
+  type MapExpression,
   makeExpression,
 } from "../expression.js"
 import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
@@ -26,6 +27,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
 import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
+import { applyTo, handlerErrorOf, matchesFilter, zipLists } from "./builtin-values.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -140,12 +142,13 @@ export class Execution {
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
         const extra = (await this.#reduceValue(expression.extraArgs, parent)) as unknown[]
+        const leading = expression.leading ?? []
         return Promise.all(
           items.map(async (item) => {
             const call = makeExpression<CallExpression>({
               kind: "call",
               task: expression.task,
-              args: [item, ...extra],
+              args: [...leading, ...(expression.spread === true ? spreadItem(expression, item) : [item]), ...extra],
               options: expression.options,
             })
             return (await this.#reduceCall(call, parent)).value
@@ -160,6 +163,12 @@ export class Execution {
       }
       case "catch":
         return this.#reduceCatch(expression, parent)
+      case "apply": {
+        const [target, args] = await Promise.all([this.#reduceValue(expression.target, parent), this.#reduceValue(expression.args, parent)])
+        return this.#reduceValue(await applyTo(target, expression.method, args as unknown[]), parent)
+      }
+      case "zip":
+        return zipLists(await this.#reduceValue(expression.lists, parent))
       case "throw": {
         const error = new ReductioError("WORKFLOW_ERROR", expression.message)
         Object.defineProperty(error, "code", { value: expression.code, enumerable: true })
@@ -176,9 +185,13 @@ export class Execution {
       if (this.settings.signal.aborted || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
-      const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
       if (expression.handler === null) return this.#reduceValue(expression.fallback, parent)
-      const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
+      const call = makeExpression<CallExpression>({
+        kind: "call",
+        task: expression.handler,
+        args: [...(expression.handlerArgs ?? []), handlerErrorOf(error)],
+        options: expression.handlerOptions,
+      })
       return (await this.#reduceCall(call, parent)).value
     }
   }
@@ -428,13 +441,13 @@ function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status:
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
 }
 
-function matchesFilter(error: unknown, expression: CatchExpression): boolean {
-  if (expression.codes.length === 0 && expression.names.length === 0) return true
-  const candidates = [error, error instanceof Error ? error.cause : undefined].filter(
-    (e): e is object => typeof e === "object" && e !== null,
-  )
-  return candidates.some((candidate) => {
-    const { code, name } = candidate as { code?: unknown; name?: unknown }
-    return (typeof code === "string" && expression.codes.includes(code)) || (typeof name === "string" && expression.names.includes(name))
-  })
+/** The arguments a starmap item stands for. */
+function spreadItem(expression: MapExpression, item: unknown): unknown[] {
+  if (!Array.isArray(item)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `starmap(${expression.task}, items): each item must be an argument list (an array), got ${typeof item}`,
+    )
+  }
+  return item
 }

@@ -54,7 +54,7 @@ export class JobState implements JobSource {
 }
 
 /** Options only the task's identity (or the command line) uses; executors never see them. */
-const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes", "params"])
+const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes", "params", "nout"])
 
 /** The options a job runs with: the task's, then the call site's, without identity-only ones. */
 export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {

@@ -54,14 +54,17 @@ export function isPlainObject(value: object): boolean {
 
 /** True when an expression or Lazy appears anywhere inside `value` (iterative: no deep recursion). */
 export function containsExpression(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const item = stack.pop()
-    if (typeof item !== "object" || item === null) continue
+    if (item === null || (typeof item !== "object" && typeof item !== "function")) continue
+    // A lazy property read is callable; a task value's bound arguments stay unevaluated.
     if (expressionOf(item) !== undefined) return true
+    if (typeof item === "function") continue
     if (Array.isArray(item)) {
-      for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+      for (const element of item)
+        if ((typeof element === "object" && element !== null) || typeof element === "function") stack.push(element)
     } else if (item instanceof Map) {
       for (const [k, v] of item) stack.push(k, v)
     } else if (item instanceof Set) {
