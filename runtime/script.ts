@@ -1,7 +1,7 @@
 /**
  * @module script
  * `script(command, { inputs, outputs })`: a task that runs a shell command in a fresh temporary
- * directory. Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
+ * directory (or in `cwd`). Staged inputs (`file.stage("local")`) are copied in first; staged outputs are copied
  * out after, and the call's value is `outputs` with each staged file replaced by its remote File
  * and `stdout` replaced by the command's standard output. It is an ordinary task (registered as
  * `reductio.script`), so it runs on any executor, the Batch agent included.
@@ -15,12 +15,13 @@
  */
 import { spawn } from "node:child_process"
 import { constants as fsConstants, openSync, closeSync } from "node:fs"
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { ReductioError } from "./errors.js"
 import type { CallOptions, Lazily, Lazy } from "./expression.js"
 import { File, isFile, isStagingFile, STDOUT, type StagingFile } from "./file.js"
+import { MODE_KEY, WORKFLOW_KEY } from "./run.js"
 import { task } from "./task.js"
 
 declare const stdoutBrand: unique symbol
@@ -53,6 +54,13 @@ export interface ScriptOptions<O> extends CallOptions {
   readonly env?: Readonly<Record<string, string>>
   /** The shell (default: bash with `set -euo pipefail`, or /bin/sh with `set -eu` without bash). */
   readonly shell?: string
+  /**
+   * Run in this directory instead of a fresh temporary one (relative: to the workflow file's
+   * directory; in a container, to the agent's working directory). Staged inputs are copied into it
+   * and staged outputs read from it; nothing in it is removed. Its absolute path is part of the
+   * cache key.
+   */
+  readonly cwd?: string
 }
 
 const SCRIPT_TASK = "reductio.script"
@@ -63,6 +71,7 @@ const STDERR_TAIL = 4096
 interface ScriptConfig {
   readonly env?: Readonly<Record<string, string>>
   readonly shell?: string
+  readonly cwd?: string
 }
 
 /** An output as plain data, so the cache key holds the output's path but not its current hash. */
@@ -80,8 +89,12 @@ type OutputSpec =
  * const counted = script("wc -l < in.txt", { inputs: [new File("in.txt").stage()] }) // Lazy<string>
  */
 export function script<O = Stdout>(command: Lazily<string>, options: ScriptOptions<O> = {}): Lazy<ScriptResult<O>> {
-  const { inputs, outputs, env, shell, ...callOptions } = options
-  const config: ScriptConfig = { ...(env === undefined ? {} : { env }), ...(shell === undefined ? {} : { shell }) }
+  const { inputs, outputs, env, shell, cwd, ...callOptions } = options
+  const config: ScriptConfig = {
+    ...(env === undefined ? {} : { env }),
+    ...(shell === undefined ? {} : { shell }),
+    ...(cwd === undefined ? {} : { cwd: resolve(workflowDirectory(), cwd) }),
+  }
   const args = [command, inputs ?? [], toSpec(outputs === undefined ? stdout : outputs), config] as const
   const call = Object.keys(callOptions).length === 0 ? scriptTask : scriptTask.options(callOptions)
   return (call as unknown as (...a: readonly unknown[]) => Lazy<ScriptResult<O>>)(...args)
@@ -105,8 +118,9 @@ const scriptTask = task(
   async (command: string, inputs: unknown, outputs: unknown, config: ScriptConfig): Promise<unknown> => {
     const root = await mkdtemp(join(tmpdir(), "reductio-script-"))
     try {
-      const work = join(root, "work")
-      await mkdir(work)
+      const work = config.cwd ?? join(root, "work")
+      if (config.cwd === undefined) await mkdir(work)
+      else await checkDirectory(config.cwd)
       await stageInputs(inputs, work)
       await runShell(command, config, root, work)
       return await collectOutputs(outputs, root, work, command)
@@ -116,6 +130,22 @@ const scriptTask = task(
   },
   { namespace: "reductio", version: "1" },
 )
+
+/** Where a relative `cwd` starts: the workflow file's directory, else the working directory. */
+function workflowDirectory(): string {
+  const globals = globalThis as unknown as Record<symbol, unknown>
+  const loaded = globals[WORKFLOW_KEY]
+  if (typeof loaded === "string") return dirname(loaded)
+  const entry = process.argv[1]
+  return globals[MODE_KEY] !== "agent" && entry !== undefined ? dirname(resolve(entry)) : process.cwd()
+}
+
+async function checkDirectory(path: string): Promise<void> {
+  const found = await stat(path).catch(() => undefined)
+  if (found?.isDirectory() !== true) {
+    throw new ReductioError("FILE_NOT_FOUND", `script cwd ${path} is not a directory`, { details: { uri: path } })
+  }
+}
 
 async function stageInputs(inputs: unknown, work: string): Promise<void> {
   const staged: StagingFile[] = []

@@ -379,13 +379,13 @@ registerCodec<Task>({
 })
 
 /** Looks up a registered task by full name, or throws TASK_NOT_FOUND listing the known names. */
-export function lookupTask(name: string): TaskDefinition {
+export function lookupTask(name: string, hint = ""): TaskDefinition {
   const definition = registry.get(name)
   if (definition === undefined) {
     const known = [...registry.keys()].filter((known) => !known.startsWith("reductio.")).sort()
     throw new ReductioError(
       "TASK_NOT_FOUND",
-      `no task named ${JSON.stringify(name)}; known tasks: ${known.length === 0 ? "(none registered)" : known.join(", ")}`,
+      `no task named ${JSON.stringify(name)}; known tasks: ${known.length === 0 ? "(none registered)" : known.join(", ")}${hint}`,
       { details: { task: name, known } },
     )
   }

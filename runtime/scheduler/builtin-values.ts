@@ -4,8 +4,9 @@
  * not task calls: lazy method calls (`apply`), `zip`, and the error a `catchError` handler gets.
  */
 import { type ErrorRecord, errorClassChain, fromErrorRecord, ReductioError, TaskError, toErrorRecord } from "../errors.js"
-import type { CatchExpression } from "../expression.js"
-import { isTask } from "../task.js"
+import { forEachRegistered, TAGS } from "../codec.js"
+import { type CatchExpression, expressionOf } from "../expression.js"
+import { isTask, registeredTasks } from "../task.js"
 
 /** Method names never called on a value: they reach the object model, not the data. */
 const REFUSED_METHODS = new Set([
@@ -82,4 +83,21 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value)
   if (typeof value === "object") return Array.isArray(value) ? "an array" : `a ${(value as object).constructor?.name ?? "value"}`
   return `a ${typeof value}`
+}
+
+/**
+ * True when a (cached) result names a task not registered in this process: one declared inside
+ * the body of the task that returned it, which only running that body again registers.
+ */
+export function namesUnregisteredTask(value: unknown): boolean {
+  const registered = registeredTasks()
+  let missing = false
+  forEachRegistered(value, (item, codec) => {
+    if (missing || codec.tag !== TAGS.expression) return
+    const expression = expressionOf(item)
+    const name =
+      expression?.kind === "call" || expression?.kind === "map" ? expression.task : expression?.kind === "catch" ? expression.handler : null
+    if (typeof name === "string" && !registered.has(name)) missing = true
+  })
+  return missing
 }

@@ -27,7 +27,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
 import { containsExpression, FAN_OUT_WINDOW, isPlainObject, mapWindowed, readKey } from "./values.js"
-import { applyTo, handlerErrorOf, matchesFilter, zipLists } from "./builtin-values.js"
+import { applyTo, handlerErrorOf, matchesFilter, namesUnregisteredTask, zipLists } from "./builtin-values.js"
 import type { Limits } from "./semaphore.js"
 
 /** What an Execution needs from its Scheduler. */
@@ -199,7 +199,7 @@ export class Execution {
   async #reduceCall(expression: CallExpression, parent: JobState | null): Promise<CallResult> {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
-    const task = lookupTask(expression.task)
+    const task = lookupTask(expression.task, DECLARE_AT_TOP_LEVEL)
     const args = (containsExpression(expression.args) ? await this.#reduceValue(expression.args, parent) : expression.args) as unknown[]
     const preparing = prepareForEncoding(args)
     if (preparing !== undefined) await preparing
@@ -238,11 +238,16 @@ export class Execution {
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
-      const immediate = await this.#evaluate(job, args, encodedArgs, options)
-      if (immediate.checked) job.checked = true
+      let immediate = await this.#evaluate(job, args, encodedArgs, options)
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
+      if (job.cached && expressions && namesUnregisteredTask(immediate.value)) {
+        // A task declared inside this task's body is registered only when the body runs.
+        job.cached = false
+        immediate = await this.#evaluate(job, args, encodedArgs, options, false)
+      }
+      if (immediate.checked) job.checked = true
       const value = expressions ? await this.#reduceValue(immediate.value, job) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
@@ -284,10 +289,10 @@ export class Execution {
   }
 
   /** The task function's immediate result: from the cache when valid, else from its executor. */
-  async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions): Promise<Immediate> {
+  async #evaluate(job: JobState, args: unknown[], encodedArgs: Uint8Array, options: CallOptions, useCache = true): Promise<Immediate> {
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
     // as it would share the result of an identical call reduced earlier in this execution.
-    if ((this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash)) {
+    if (useCache && ((this.settings.cache && options.cache !== false) || this.#replayContext.reused.has(job.evalHash))) {
       const hit = await this.#batcher.lookup(job.evalHash)
       if (hit !== undefined) {
         const decoded = await decodeIfValid(hit.bytes)
@@ -436,6 +441,8 @@ export class Execution {
 }
 
 const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
+const DECLARE_AT_TOP_LEVEL =
+  " (a task declared inside another task's body exists only in the process where that body ran: declare tasks at a module's top level)"
 
 function isFailedOutcome(value: unknown): value is Extract<JobOutcome, { status: "failed" }> {
   return typeof value === "object" && value !== null && (value as { status?: unknown }).status === "failed" && "kind" in value
