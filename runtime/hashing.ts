@@ -75,9 +75,17 @@ export function argsHashOf(encodedArgs: Uint8Array): string {
   return hashRecord("args", [encodedArgs])
 }
 
-/** The eval hash: the cache key of one call. */
-export function evalHashOf(taskHash: string, argsHash: string): string {
-  return hashRecord("eval", [taskHash, argsHash])
+/**
+ * The eval hash: the cache key of one call. A call of a task that reads context adds the hash of
+ * the values it reads ({@link contextHashOf}); every other call's is task hash + args hash.
+ */
+export function evalHashOf(taskHash: string, argsHash: string, contextHash?: string): string {
+  return hashRecord("eval", contextHash === undefined ? [taskHash, argsHash] : [taskHash, argsHash, contextHash])
+}
+
+/** The hash of the context values a call reads (the encoded `{ key: value }` of its declared keys). */
+export function contextHashOf(encodedValues: Uint8Array): string {
+  return hashRecord("context", [encodedValues])
 }
 
 /** The value hash of already-encoded bytes. */

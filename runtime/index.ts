@@ -24,6 +24,7 @@ export { Scheduler, newExecutionId, type SchedulerOptions, type RunOptions } fro
 export type { SchedulerEvent, JobEvent, ReusedCallsEvent } from "./scheduler/events.js"
 export { LocalExecutor, type LocalExecutorOptions } from "./executor/local-executor.js"
 export { run } from "./run.js"
+export { getContext } from "./context.js"
 export { ShardedDataset, partitionTask, isShardedDataset, type Row, type Shard, type ShardFormat, type PartitionMapper } from "./dataset.js"
 export { defineConfig, type ReductioConfig, type ExecutorConfig } from "./config/config.js"
 export { File, Dir, StagingFile, type FileOptions } from "./file.js"

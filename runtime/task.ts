@@ -27,6 +27,11 @@ export interface TaskOptions extends CallOptions {
    * (`const [train, test] = split(data)`), and its type is a tuple. Never part of the task hash.
    */
   readonly nout?: number
+  /**
+   * Context keys the task reads besides the literal `getContext("key")` calls in its own function
+   * (keys read by helpers, or computed). Their values are part of each call's cache key.
+   */
+  readonly context?: readonly string[]
 }
 
 /** The types the command line parses a parameter as (see {@link TaskOptions.params}). */
@@ -246,7 +251,7 @@ export function taskDeclarations(): ReadonlyMap<string, string> {
 }
 
 const CALL_OPTIONS_KNOWN = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
-const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes", "params", "nout"] as const
+const TASK_OPTIONS = [...CALL_OPTIONS_KNOWN, "version", "namespace", "hashIncludes", "params", "nout", "context"] as const
 
 /** Refuses option names reductio does not know (a typo would otherwise be silently ignored). */
 function checkOptions(options: object, known: readonly string[], where: string): void {

@@ -13,12 +13,13 @@ import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { formatFailure, formatValue, sortedKeys } from "./output.js"
 import { preloadBackendModules, progressModeFor, runSession } from "./session.js"
+import { runContext, runTaskOptions } from "./run-overrides.js"
 import { parameterLines, parseTaskArgs, taskUsage } from "./task-args.js"
 import { taskSpec } from "./task-params.js"
 import { loadWorkflow } from "./workflow.js"
 
 /** reductio options accepted after the task name too, unless the task has a parameter so named. */
-const RUN_FLAGS = new Map<string, "flag" | "value">([
+const RUN_FLAGS = new Map<string, "flag" | "value" | "list">([
   ["no-cache", "flag"],
   ["json", "flag"],
   ["quiet", "flag"],
@@ -26,6 +27,10 @@ const RUN_FLAGS = new Map<string, "flag" | "value">([
   ["config", "value"],
   ["executor", "value"],
   ["args-file", "value"],
+  ["profile", "value"],
+  ["context", "list"],
+  ["context-file", "list"],
+  ["task-option", "list"],
 ])
 
 interface RunFlags {
@@ -36,6 +41,10 @@ interface RunFlags {
   config?: string
   executor?: string
   argsFile?: string
+  profile?: string
+  context?: string[]
+  contextFile?: string[]
+  taskOption?: string[]
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -43,7 +52,7 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .command("run")
     .summary("run a task of a workflow file")
     .description(
-      "Run a task of a workflow file with arguments from the command line (--name value: JSON literals are parsed, anything else is a string).\n" +
+      "Run a task of a workflow file with arguments from the command line (--name value, parsed by each parameter's declared type).\n" +
         "Without a task name, runs the task the file's own run() names, else `main`.\n" +
         "`reductio run workflow.ts --help` lists the file's tasks and their parameters.",
     )
@@ -57,6 +66,18 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
     .option("--args-file <path>", "task parameters as one JSON object by name (flags win); a value may also be @path", once("--args-file"))
+    .option("--context <key=value>", "a context value task bodies read with getContext (repeatable; JSON or text)", collect)
+    .option("--context-file <path>", "context values from a JSON object file (repeatable; --context wins)", collect)
+    .option(
+      "--profile <names>",
+      "apply the configuration's profiles of these names, in order (comma-separated; env REDUCTIO_PROFILE)",
+      once("--profile"),
+    )
+    .option(
+      "-o, --task-option <task=option=value>",
+      "override a task's option for this run, e.g. -o align=memory=8192 (repeatable)",
+      collect,
+    )
     .helpOption(false)
     .option("-h, --help", "show help; after a workflow file, list its tasks")
     .allowUnknownOption()
@@ -101,7 +122,18 @@ async function runCommand(
       task = findTask(taskName, loadedWorkflow.exportedTasks)
       args = parseTaskArgs(task, extractRunFlags(task, rest, flags), { cwd: io.cwd, argsFile: flags.argsFile })
     }
-    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
+    const loaded = await loadConfig(io.cwd, io.env, {
+      configPath: flags.config,
+      database: flags.db,
+      defaultExecutor: flags.executor,
+      profiles: flags.profile?.split(","),
+    })
+    const context = runContext(loaded.config.context ?? {}, flags.contextFile ?? [], flags.context ?? [], io.cwd)
+    const taskOptions = runTaskOptions(
+      loaded.config.tasks ?? {},
+      flags.taskOption ?? [],
+      (name) => findTask(name, loadedWorkflow.exportedTasks).name,
+    )
     const call = registeredTaskFunction(task)(...args)
     const result = await runSession({
       io,
@@ -111,6 +143,8 @@ async function runCommand(
       workflowPath: loadedWorkflow.path,
       cache: flags.cache !== false,
       progress: progressModeFor(io, flags.quiet === true || flags.json === true),
+      context,
+      taskOptions,
     })
     if (flags.json === true) {
       io.out(
@@ -135,18 +169,21 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
   const rest: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
-    const name = arg.startsWith("--") ? (arg.slice(2).split("=")[0] ?? "") : ""
+    const name = arg === "-o" ? "task-option" : arg.startsWith("--") ? (arg.slice(2).split("=")[0] ?? "") : ""
     const kind = RUN_FLAGS.get(name)
     if (kind === undefined || params.has(name)) {
       rest.push(arg)
       continue
     }
-    const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : kind === "value" ? argv[++i] : undefined
+    const value = arg.startsWith("--") && arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : kind === "flag" ? undefined : argv[++i]
     if (name === "no-cache") flags.cache = false
     else if (name === "json") flags.json = true
     else if (name === "quiet") flags.quiet = true
     else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
-    else flags[RUN_FLAG_FIELDS[name] ?? (name as "db")] = once(`--${name}`)(value, flags[RUN_FLAG_FIELDS[name] ?? (name as "db")])
+    else if (kind === "list") {
+      const field = RUN_LIST_FIELDS[name] as "context"
+      flags[field] = collect(value, flags[field])
+    } else flags[RUN_FLAG_FIELDS[name] ?? (name as "db")] = once(`--${name}`)(value, flags[RUN_FLAG_FIELDS[name] ?? (name as "db")])
   }
   return rest
 }
@@ -211,12 +248,23 @@ function describeWorkflow(workflow: string, taskName: string | undefined, export
     "Values are parsed by each parameter's declared type: numbers, true/false, JSON for arrays and objects,",
     "a path or URI for File and Dir; @path reads a value from a file. Untyped values are JSON when they parse, else text.",
     "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --args-file <path>  --json  --quiet",
+    "             --context key=value  --context-file <path>  --profile <names>  -o task=option=value",
   )
   return `${lines.join("\n")}\n`
 }
 
 /** Which RunFlags field a run flag given after the task name sets. */
-const RUN_FLAG_FIELDS: Readonly<Record<string, "db" | "config" | "executor" | "argsFile">> = { "args-file": "argsFile" }
+const RUN_FLAG_FIELDS: Readonly<Record<string, "db" | "config" | "executor" | "argsFile" | "profile">> = { "args-file": "argsFile" }
+const RUN_LIST_FIELDS: Readonly<Record<string, "context" | "contextFile" | "taskOption">> = {
+  context: "context",
+  "context-file": "contextFile",
+  "task-option": "taskOption",
+}
+
+/** A commander value parser collecting a repeatable flag's values. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
 
 /** A commander value parser refusing a flag given twice (a repeated flag is an error, not last-wins). */
 function once(flag: string): (value: string, previous: string | undefined) => string {

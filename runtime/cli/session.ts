@@ -8,6 +8,7 @@ import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { ReductioError } from "../errors.js"
+import type { CallOptions } from "../expression.js"
 import { Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
 import { Progress, type ProgressMode } from "./progress.js"
@@ -22,6 +23,10 @@ export interface SessionOptions {
   readonly workflowPath?: string | undefined
   readonly cache: boolean
   readonly progress: ProgressMode
+  /** The run's context; default: the configuration's. */
+  readonly context?: Readonly<Record<string, unknown>>
+  /** Option overrides by task name; default: the configuration's `tasks`. */
+  readonly taskOptions?: Readonly<Record<string, CallOptions>>
 }
 
 /** How a session ended. */
@@ -53,6 +58,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       limits: loaded.config.limits ?? {},
       cache: options.cache,
       workflowPath: options.workflowPath,
+      context: options.context ?? loaded.config.context ?? {},
+      taskOptions: options.taskOptions ?? loaded.config.tasks ?? {},
       onEvent: progress.onEvent,
     })
     const value = await scheduler.run(options.expression, { command: options.command, signal: controller.signal })

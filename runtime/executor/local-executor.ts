@@ -2,6 +2,7 @@
  * @module local-executor
  * Runs task functions in-process, asynchronously, with a concurrency limit. The default executor.
  */
+import { runWithContext } from "../context.js"
 import { toErrorRecord } from "../errors.js"
 import { Semaphore } from "../scheduler/semaphore.js"
 import { cancelledOutcome, type Executor, type JobOutcome, type JobRequest } from "./executor.js"
@@ -29,7 +30,7 @@ export class LocalExecutor implements Executor {
     await this.#slots?.acquire()
     try {
       if (job.signal.aborted) return cancelledOutcome("cancelled before it started")
-      const value = await (job.task.fn as (...args: unknown[]) => unknown)(...job.args)
+      const value = await runWithContext(job.context, () => (job.task.fn as (...args: unknown[]) => unknown)(...job.args))
       return { status: "done", value }
     } catch (error) {
       return { status: "failed", kind: "task", error: toErrorRecord(error) }

@@ -18,7 +18,8 @@ import {
   type MapExpression,
   makeExpression,
 } from "../expression.js"
-import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
+import { type TaskContext, taskContextFor } from "../context.js"
+import { argsHashOf, callHashOf, contextHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
@@ -39,6 +40,9 @@ export interface ExecutionSettings {
   readonly limits: Limits
   readonly cache: boolean
   readonly workflowPath: string | undefined
+  /** The run's context (see context.ts) and per-task option overrides. */
+  readonly context: Readonly<Record<string, unknown>>
+  readonly taskOptions: Readonly<Record<string, CallOptions>>
   readonly emit: (event: SchedulerEvent) => void
   readonly signal: AbortSignal
 }
@@ -72,6 +76,7 @@ export class Execution {
   readonly #batcher: LookupBatcher
   readonly #started = new Map<string, Promise<void>>()
   #idleScheduled = false
+  readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
@@ -83,6 +88,8 @@ export class Execution {
       recorder: this.#recorder,
       emit: settings.emit,
       inFlight: (evalHash) => this.#inflight.get(evalHash),
+      evalHashOf: (task, argsHash) => evalHashOf(task.hash, argsHash, this.#readContext(task)?.hash),
+      cacheDisabled: (task) => this.settings.taskOptions[task.name]?.cache === false,
       tasks: new TaskIndex(),
       broken: new Set(),
       reused: new Set(),
@@ -205,11 +212,12 @@ export class Execution {
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
     const argsHash = argsHashOf(encodedArgs)
-    const evalHash = evalHashOf(task.hash, argsHash)
-    const options = jobOptions(task, expression.options)
+    const context = this.#readContext(task)
+    const evalHash = evalHashOf(task.hash, argsHash, context?.hash)
+    const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name])
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
-      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent)
+      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
       this.#inflight.set(evalHash, result)
     }
     const done = await result
@@ -231,8 +239,10 @@ export class Execution {
     evalHash: string,
     options: CallOptions,
     parent: JobState | null,
+    context: TaskContext | undefined,
   ): Promise<CallResult> {
     const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash)
+    job.context = context
     if (options.cache === false) job.replayable = false
     if (parent?.noReplay === true) job.noReplay = true
     this.#recorder.task(task)
@@ -352,6 +362,7 @@ export class Execution {
           options,
           attempt,
           signal: this.settings.signal,
+          ...(job.context === undefined ? {} : { context: job.context }),
         })
         if (executor.idle !== undefined) this.#scheduleIdle()
         try {
@@ -365,6 +376,15 @@ export class Execution {
       if (outcome.status === "done" || outcome.kind === "cancelled" || this.settings.signal.aborted) return outcome
     }
     return outcome
+  }
+
+  /** The context a task reads in this run and its hash, once per task; undefined when it reads none. */
+  #readContext(task: TaskDefinition): { context: TaskContext; hash: string } | undefined {
+    if (this.#contexts.has(task)) return this.#contexts.get(task)
+    const context = taskContextFor(task, this.settings.context)
+    const read = context === undefined ? undefined : { context, hash: contextHashOf(encode(context.values, `context of ${task.name}`)) }
+    this.#contexts.set(task, read)
+    return read
   }
 
   #startExecutor(name: string, executor: Executor): Promise<void> {

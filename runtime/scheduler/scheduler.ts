@@ -8,7 +8,7 @@ import type { Backend, ExecutionStatus } from "../backend/backend.js"
 import { ReductioError, isReductioError } from "../errors.js"
 import type { Executor } from "../executor/executor.js"
 import { LocalExecutor } from "../executor/local-executor.js"
-import type { Lazy } from "../expression.js"
+import type { CallOptions, Lazy } from "../expression.js"
 import type { SchedulerEvent } from "./events.js"
 import { Execution } from "./execution.js"
 import { Limits } from "./semaphore.js"
@@ -29,6 +29,10 @@ export interface SchedulerOptions {
   readonly workflowPath?: string
   /** Receives progress events. */
   readonly onEvent?: (event: SchedulerEvent) => void
+  /** The context task bodies read with `getContext` (nested objects; keys are dotted paths). */
+  readonly context?: Readonly<Record<string, unknown>>
+  /** Option overrides per task name for every call of this scheduler's runs (`-o task=option=value`). */
+  readonly taskOptions?: Readonly<Record<string, CallOptions>>
 }
 
 /** Options of one {@link Scheduler.run}. */
@@ -99,6 +103,8 @@ export class Scheduler {
       limits: new Limits(this.#options.limits ?? {}),
       cache: this.#options.cache ?? true,
       workflowPath: this.#options.workflowPath,
+      context: this.#options.context ?? {},
+      taskOptions: this.#options.taskOptions ?? {},
       emit,
       signal: controller.signal,
     })

@@ -27,6 +27,7 @@ describe("the package root", () => {
       "flatten",
       "force",
       "genericTask",
+      "getContext",
       "isLazy",
       "isReductioError",
       "isShardedDataset",
