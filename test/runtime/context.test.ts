@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { getContext, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio"
-import { contextKeysOf, contextValue, runWithContext, setContextValue } from "../../runtime/context.js"
+import { checkedTaskContext, contextKeysOf, contextValue, runWithContext, setContextValue } from "../../runtime/context.js"
 import { ProcessExecutor } from "../../runtime/executor/process-executor.js"
 import { builtAgent, tempDir } from "../agent/agent-harness.js"
 import { readsThreads } from "../fixtures/higher-order/workflow.js"
@@ -102,6 +102,19 @@ describe("context", () => {
       runWithContext({ task: "t", keys: ["k"], values: { k: 3 } }, () => getContext("k", 0)),
       3,
     )
+    for (const hostile of [
+      null,
+      "keys",
+      { task: "t", keys: "k", values: {} },
+      { task: "t", keys: [1], values: {} },
+      { task: "t", keys: [], values: [] },
+    ]) {
+      assert.throws(
+        () => checkedTaskContext(hostile),
+        (error: unknown) => isReductioError(error, "INVALID_ARGUMENT"),
+      )
+    }
+    assert.equal(checkedTaskContext(undefined), undefined)
   })
 })
 
