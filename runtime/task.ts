@@ -8,6 +8,7 @@ import { encode, registerCodec, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 import { type CallExpression, type CallOptions, type LazilyParams, type Lazy, makeExpression, type Resolved, toLazy } from "./expression.js"
 import { taskHash } from "./hashing.js"
+import { recordDeclaration } from "./task-declarations.js"
 
 /** Options of a task, fixed where it is declared. Call sites may override the {@link CallOptions}. */
 export interface TaskOptions extends CallOptions {
@@ -194,7 +195,7 @@ export function task<F extends (...args: never[]) => unknown>(name: string, fn: 
     )
   }
   registry.set(fullName, definition)
-  recordDeclaration(fullName)
+  recordDeclaration(fullName, task)
   return makeTask(refOf(definition), UNBOUND) as TaskOf<F>
 }
 
@@ -215,39 +216,6 @@ export type GenericTaskCall<A extends unknown[], R> = (...args: LazilyArgs<A>) =
  */
 export function genericTask<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions): GenericTaskCall<A, R> {
   return task(name, fn, options) as unknown as GenericTaskCall<A, R>
-}
-
-const MODE_KEY = Symbol.for("reductio.mode")
-const DECLARATIONS_KEY = Symbol.for("reductio.declarations")
-const declarations: Map<string, string> = ((globalThis as unknown as Record<symbol, Map<string, string> | undefined>)[DECLARATIONS_KEY] ??=
-  new Map())
-
-/**
- * Remembers the module that declared a task, only while the command line loads a workflow: it
- * reads the task's parameter types from that module's source for `--help` and flag parsing.
- */
-function recordDeclaration(name: string): void {
-  if ((globalThis as unknown as Record<symbol, unknown>)[MODE_KEY] !== "cli") return
-  const holder: { stack?: unknown } = {}
-  const { prepareStackTrace, stackTraceLimit } = Error
-  let frames: unknown
-  try {
-    Error.stackTraceLimit = 1
-    Error.prepareStackTrace = (_error, callSites) => callSites
-    Error.captureStackTrace(holder, task)
-    // The stack is formatted when first read: read it while the override is in place.
-    frames = holder.stack
-  } finally {
-    Error.prepareStackTrace = prepareStackTrace
-    Error.stackTraceLimit = stackTraceLimit
-  }
-  const file = Array.isArray(frames) ? (frames[0] as NodeJS.CallSite | undefined)?.getFileName?.() : undefined
-  if (typeof file === "string") declarations.set(name, file)
-}
-
-/** The module (file URL or path) each task was declared in, as recorded by the command line. */
-export function taskDeclarations(): ReadonlyMap<string, string> {
-  return declarations
 }
 
 const CALL_OPTIONS_KNOWN = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
@@ -403,3 +371,4 @@ export function registeredTasks(): ReadonlyMap<string, TaskDefinition> {
 }
 
 export { parameterNames, type TaskParameter, taskParameters } from "./task-parameters.js"
+export { taskDeclarations } from "./task-declarations.js"
