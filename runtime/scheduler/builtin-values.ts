@@ -50,9 +50,9 @@ export function zipLists(lists: unknown): unknown[][] {
 
 /**
  * The error a `catchError` handler is called with: the original error behind a failed call, with
- * its name, message, code, details, cause and class chain but no stack, so the handler's cache key
- * does not change with where the run was started or with line numbers. The stack stays in the
- * failed job's record.
+ * its name, message, code, details, cause and class chain but no stack (nor log tail), so the
+ * handler's cache key does not change with where the run was started or with line numbers. The
+ * stack stays in the failed job's record.
  */
 export function handlerErrorOf(error: unknown): Error {
   const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
@@ -60,8 +60,15 @@ export function handlerErrorOf(error: unknown): Error {
 }
 
 function withoutStacks(record: ErrorRecord): ErrorRecord {
-  const { stack: _stack, cause, ...rest } = record
-  return { ...rest, stack: `${record.name}: ${record.message}`, ...(cause === undefined ? {} : { cause: withoutStacks(cause) }) }
+  const { stack: _stack, cause, details, ...rest } = record
+  // The log tail of a failed job (details.logTail) is as much about where it ran as a stack.
+  const { logTail: _logTail, ...kept } = details ?? {}
+  return {
+    ...rest,
+    stack: `${record.name}: ${record.message}`,
+    ...(details === undefined ? {} : { details: kept }),
+    ...(cause === undefined ? {} : { cause: withoutStacks(cause) }),
+  }
 }
 
 /** True when `catchError`'s filter (codes, names, classes) takes the error; an empty filter takes all. */

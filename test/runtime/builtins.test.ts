@@ -1,7 +1,9 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import { catchError, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio"
+import { TaskError, toErrorRecord } from "../../runtime/errors.js"
 import { ProcessExecutor } from "../../runtime/executor/process-executor.js"
+import { handlerErrorOf } from "../../runtime/scheduler/builtin-values.js"
 import { builtAgent, tempDir } from "../agent/agent-harness.js"
 import { describeFailure, ParseError, parseStrict, ValidationError } from "../fixtures/higher-order/workflow.js"
 
@@ -45,6 +47,31 @@ describe("catchError", () => {
       events.filter((e) => e.status === "DONE" || e.status === "CACHED").map((e) => e.status),
       ["CACHED"],
     )
+  })
+})
+
+describe("the error a handler gets", () => {
+  it("keeps name, message, code, details and class chain, not stacks or a log tail", () => {
+    const failure = new TaskError("INFRASTRUCTURE_FAILURE", {
+      task: "t",
+      argsHash: "0".repeat(64),
+      evalHash: "1".repeat(64),
+      record: {
+        name: "ParseError",
+        message: "bad",
+        stack: "ParseError: bad\n    at /somewhere/else.ts:1:1",
+        code: "INVALID_ARGUMENT",
+        details: { line: 3, logTail: "started at 12:00:01" },
+        chain: ["ParseError", "Error"],
+        cause: { name: "Error", message: "inner", stack: "Error: inner\n    at /x.ts:9:9" },
+      },
+    })
+    const error = handlerErrorOf(failure) as Error & { code?: string; details?: unknown; cause?: Error }
+    assert.equal(error.stack, "ParseError: bad")
+    assert.equal(error.code, "INVALID_ARGUMENT")
+    assert.deepEqual(error.details, { line: 3 })
+    assert.equal(error.cause?.stack, "Error: inner")
+    assert.deepEqual(toErrorRecord(error).chain, ["ParseError", "Error"])
   })
 })
 
