@@ -12,6 +12,7 @@
  */
 import { pathToFileURL } from "node:url"
 import { decode, encode, prepareForEncoding } from "../runtime/codec.js"
+import { checkedTaskContext, runWithContext } from "../runtime/context.js"
 import { ReductioError, isReductioError, toErrorRecord } from "../runtime/errors.js"
 import { AGENT_EXIT, type JobEntry, decodeEntry, scratch } from "../runtime/protocol.js"
 import { lookupTask } from "../runtime/task.js"
@@ -158,9 +159,10 @@ async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, 
       new ReductioError("WORKFLOW_LOAD_FAILED", `the workflow bundle threw while loading: ${describe(error)}`, { cause: error }),
     )
   }
+  const context = checkedTaskContext(entry.context)
   try {
     const definition = lookupTask(entry.task)
-    const result: unknown = await (definition.fn as (...args: unknown[]) => unknown)(...entry.args)
+    const result: unknown = await runWithContext(context, () => (definition.fn as (...args: unknown[]) => unknown)(...entry.args))
     await prepareForEncoding(result)
     return encode(result, "result")
   } catch (error) {

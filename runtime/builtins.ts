@@ -15,7 +15,7 @@ import type {
   ThrowExpression,
 } from "./expression.js"
 import { makeExpression, toLazy } from "./expression.js"
-import { callOverridesOf, isTask, type Task } from "./task.js"
+import { boundArgsOf, callOverridesOf, isTask, type Task } from "./task.js"
 import { ReductioError } from "./errors.js"
 
 /**
@@ -50,7 +50,21 @@ export function map<E, R, X extends unknown[] = []>(
   ...extraArgs: { [I in keyof X]: Lazily<X[I]> }
 ): Lazy<Resolved<Awaited<R>>[]> {
   if (!isTask(fn)) throw new ReductioError("INVALID_ARGUMENT", "map(fn, items): fn must be a task declared with task()")
-  return toLazy(makeExpression<MapExpression>({ kind: "map", task: fn.taskName, items, extraArgs, options: callOverridesOf(fn) }))
+  return toLazy(mapExpression(fn, items, extraArgs, false))
+}
+
+/** A map expression over a task value (its bound arguments come before each item). */
+export function mapExpression(fn: Task, items: unknown, extraArgs: readonly unknown[], spread: boolean): MapExpression {
+  const leading = boundArgsOf(fn)
+  return makeExpression<MapExpression>({
+    kind: "map",
+    task: fn.taskName,
+    items,
+    extraArgs: [...extraArgs],
+    options: callOverridesOf(fn),
+    leading: leading.length === 0 ? undefined : [...leading],
+    spread: spread ? true : undefined,
+  })
 }
 
 /**
@@ -63,10 +77,18 @@ export function flatten<E>(items: Lazily<readonly (readonly E[])[]>): Lazy<E[]> 
   return toLazy(makeExpression<FlattenExpression>({ kind: "flatten", items }))
 }
 
-/** Which errors `catchError` catches: by code or by name; both empty catches every error. */
+/** An error class, for {@link CatchFilter.classes}. */
+export type ErrorClass = abstract new (...args: never[]) => Error
+
+/** Which errors `catchError` catches: by code, name or class; all empty catches every error. */
 export interface CatchFilter {
   readonly codes?: readonly string[]
   readonly names?: readonly string[]
+  /**
+   * The class or any subclass, also for an error thrown in another process (matched by the chain
+   * of class names the error record carries).
+   */
+  readonly classes?: readonly ErrorClass[]
 }
 
 /**
@@ -77,8 +99,11 @@ export interface CatchFilter {
  * const safe = catchError(parse(file), task("fallback", (error: Error) => ({ ok: false, why: error.message })))
  * const zero = catchError(divide(a, b), 0, { codes: ["DIVISION_BY_ZERO"] })
  */
-export function catchError<T, R>(body: Lazily<T>, handler: Task<[Error], R> | Lazily<R>, filter: CatchFilter = {}): Lazy<T | Awaited<R>> {
+export function catchError<T, R>(body: Lazily<T>, handler: Task<[Error], R>, filter?: CatchFilter): Lazy<T | Resolved<Awaited<R>>>
+export function catchError<T, R>(body: Lazily<T>, fallback: Lazily<R>, filter?: CatchFilter): Lazy<T | R>
+export function catchError<T, R>(body: Lazily<T>, handler: Task<[Error], R> | Lazily<R>, filter: CatchFilter = {}): Lazy<unknown> {
   const byTask = isTask(handler)
+  const handlerArgs = byTask ? boundArgsOf(handler) : []
   return toLazy(
     makeExpression<CatchExpression>({
       kind: "catch",
@@ -87,8 +112,21 @@ export function catchError<T, R>(body: Lazily<T>, handler: Task<[Error], R> | La
       fallback: byTask ? null : handler,
       codes: [...(filter.codes ?? [])],
       names: [...(filter.names ?? [])],
+      classes: filter.classes === undefined || filter.classes.length === 0 ? undefined : filter.classes.map(classNameOf),
+      handlerArgs: handlerArgs.length === 0 ? undefined : [...handlerArgs],
+      handlerOptions: byTask ? callOverridesOf(handler) : undefined,
     }),
   )
+}
+
+function classNameOf(errorClass: ErrorClass): string {
+  if (typeof errorClass !== "function" || typeof errorClass.name !== "string" || errorClass.name === "") {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      "catchError(..., { classes }): each class must be a named class (class ParseError extends Error {})",
+    )
+  }
+  return errorClass.name
 }
 
 /**
@@ -98,5 +136,5 @@ export function catchError<T, R>(body: Lazily<T>, handler: Task<[Error], R> | La
  * cond(valid(x), process(x), throwError("input is not valid", "INVALID_INPUT"))
  */
 export function throwError(message: string, code = "WORKFLOW_ERROR", name = "WorkflowError"): Lazy<never> {
-  return toLazy(makeExpression<ThrowExpression>({ kind: "throw", message, code, name }))
+  return toLazy<never>(makeExpression<ThrowExpression>({ kind: "throw", message, code, name }))
 }

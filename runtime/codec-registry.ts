@@ -20,6 +20,7 @@ export const TAGS = {
   expression: 40120,
   expressionRef: 40121,
   expressionGraph: 40122,
+  task: 40123,
 } as const
 
 /**

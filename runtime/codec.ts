@@ -21,7 +21,7 @@ export { MAX_DEPTH } from "./value-path.js"
  * and Set are searched). Returns undefined, allocating nothing, when there is nothing to prepare.
  */
 export function prepareForEncoding(value: unknown): Promise<void> | undefined {
-  if (typeof value !== "object" || value === null || codecs.anyPrepare !== true) return undefined
+  if ((typeof value !== "object" && typeof value !== "function") || value === null || codecs.anyPrepare !== true) return undefined
   const pending: Promise<void>[] = []
   forEachRegistered(value, (item, codec) => {
     if (codec.prepare !== undefined) pending.push(codec.prepare(item))
@@ -43,11 +43,12 @@ export function forEachRegistered(
   const seen = new VisitOnce()
   while (stack.length > 0) {
     const item = stack.pop()
-    if (typeof item !== "object" || item === null || seen.walked(item)) continue
+    if ((typeof item !== "object" && typeof item !== "function") || item === null || seen.walked(item)) continue
     const codec = codecs.list.find((c) => c.is(item))
     if (codec !== undefined) {
       visit(item, codec)
-      if (codec.tag === TAGS.expression && intoExpressions) stack.push(codec.encode(item))
+      // A task value's bound arguments are carried unevaluated, like an expression's.
+      if ((codec.tag === TAGS.expression || codec.tag === TAGS.task) && intoExpressions) stack.push(codec.encode(item))
       continue
     }
     if (pushContainers(item, stack)) seen.entered(item)
@@ -58,24 +59,29 @@ export function forEachRegistered(
 export function pushContainers(item: object, stack: unknown[]): boolean {
   const before = stack.length
   if (Array.isArray(item)) {
-    for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+    for (const element of item) if (isWalkable(element)) stack.push(element)
   } else if (item instanceof Map) {
     for (const [key, value] of item) {
-      if (typeof key === "object" && key !== null) stack.push(key)
-      if (typeof value === "object" && value !== null) stack.push(value)
+      if (isWalkable(key)) stack.push(key)
+      if (isWalkable(value)) stack.push(value)
     }
   } else if (item instanceof Set) {
-    for (const element of item) if (typeof element === "object" && element !== null) stack.push(element)
+    for (const element of item) if (isWalkable(element)) stack.push(element)
   } else {
     const proto = Object.getPrototypeOf(item) as unknown
     if (proto === Object.prototype || proto === null) {
       for (const key in item) {
         const child = (item as Record<string, unknown>)[key]
-        if (typeof child === "object" && child !== null) stack.push(child)
+        if (isWalkable(child)) stack.push(child)
       }
     }
   }
   return stack.length > before
+}
+
+/** An object, or a function (a task value, or a lazy property read, which is callable). */
+function isWalkable(value: unknown): value is object {
+  return (typeof value === "object" && value !== null) || typeof value === "function"
 }
 
 /** True when some registered codec has a `validate` or `lineage` hook (cached values need a walk). */

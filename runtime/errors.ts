@@ -151,6 +151,29 @@ export interface ErrorRecord {
   readonly code?: string | undefined
   readonly details?: Readonly<Record<string, unknown>> | undefined
   readonly cause?: ErrorRecord | undefined
+  /**
+   * The names of the error's classes, its own first (`["ParseError", "ValidationError", "Error"]`):
+   * `catchError(..., { classes })` matches a class or a subclass by them in any process.
+   */
+  readonly chain?: readonly string[] | undefined
+}
+
+const CHAIN = Symbol.for("reductio.errorChain")
+
+/** The class names of an error, its own first; a rebuilt error keeps the chain it was recorded with. */
+export function errorClassChain(error: object): readonly string[] {
+  const recorded = (error as Record<symbol, unknown>)[CHAIN]
+  if (Array.isArray(recorded)) return recorded as string[]
+  const chain: string[] = []
+  for (
+    let proto = Object.getPrototypeOf(error) as object | null;
+    proto !== null && proto !== Object.prototype && chain.length < 32;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name
+    if (typeof name === "string" && name !== "" && Object.hasOwn(proto, "constructor")) chain.push(name)
+  }
+  return chain
 }
 
 /** Turns any thrown value into an {@link ErrorRecord}, keeping the stack and the cause chain. */
@@ -160,6 +183,7 @@ export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
     const code = typeof e.code === "string" ? e.code : undefined
     const details = typeof e.details === "object" && e.details !== null ? plainDetails(e.details) : undefined
     const cause = e.cause !== undefined && depth < 8 ? toErrorRecord(e.cause, depth + 1) : undefined
+    const chain = errorClassChain(e)
     return {
       name: typeof e.name === "string" ? e.name : "Error",
       message: String(e.message),
@@ -167,6 +191,7 @@ export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
       ...(code === undefined ? {} : { code }),
       ...(details === undefined ? {} : { details }),
       ...(cause === undefined ? {} : { cause }),
+      ...(chain.length === 0 ? {} : { chain }),
     }
   }
   return { name: "Error", message: `non-error value thrown: ${describeThrown(error)}` }
@@ -220,6 +245,9 @@ function errorOf(record: ErrorRecord, cause: Error | undefined): Error {
     : new Error(record.message, cause === undefined ? undefined : { cause })
   error.name = record.name
   if (record.stack !== undefined) error.stack = record.stack
+  if (Array.isArray(record.chain) && record.chain.every((name) => typeof name === "string")) {
+    Object.defineProperty(error, CHAIN, { value: Object.freeze([...record.chain]) })
+  }
   if (record.code !== undefined && !known) {
     Object.defineProperty(error, "code", { value: record.code, enumerable: true })
   }

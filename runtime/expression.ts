@@ -6,6 +6,9 @@
  */
 import { registerCodec, setExpressionIdentity, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
+import type { Lazy } from "./lazy-types.js"
+
+export { type Lazily, type LazilyParams, type Lazy, opaque, type Resolved } from "./lazy-types.js"
 
 /**
  * Options a call site may override with `task.options({...})`; they never change a cache key.
@@ -67,6 +70,10 @@ export interface MapExpression {
   readonly items: unknown
   readonly extraArgs: readonly unknown[]
   readonly options?: CallOptions | undefined
+  /** Arguments before each item (a partial task's bound arguments). */
+  readonly leading?: readonly unknown[] | undefined
+  /** Each item is the argument list (`starmap`), not the first argument. */
+  readonly spread?: true | undefined
 }
 /** `flatten(listOfLists)`: one level of nesting removed. */
 export interface FlattenExpression {
@@ -82,6 +89,28 @@ export interface CatchExpression {
   readonly fallback: unknown
   readonly codes: readonly string[]
   readonly names: readonly string[]
+  /** Class names: an error whose class is one of them or a subclass (by the recorded name chain). */
+  readonly classes?: readonly string[] | undefined
+  /** Arguments before the error (a partial handler's bound arguments). */
+  readonly handlerArgs?: readonly unknown[] | undefined
+  /** The handler's call-site options. */
+  readonly handlerOptions?: CallOptions | undefined
+}
+/**
+ * A method call on the value of another expression (`lazyText.toUpperCase()`), or, with `method`
+ * null, a call of a task value (`force(delayed)`). Reduced on the host, like `get`: the call is
+ * not cached, what it returns is reduced further.
+ */
+export interface ApplyExpression {
+  readonly kind: "apply"
+  readonly target: unknown
+  readonly method: string | number | null
+  readonly args: readonly unknown[]
+}
+/** `zip(a, b, ...)`: the lists' items paired by position, as long as the shortest list. */
+export interface ZipExpression {
+  readonly kind: "zip"
+  readonly lists: readonly unknown[]
 }
 /** `throwError(message, code)`: raises an error when reduced. */
 export interface ThrowExpression {
@@ -101,6 +130,8 @@ export type Expression =
   | FlattenExpression
   | CatchExpression
   | ThrowExpression
+  | ApplyExpression
+  | ZipExpression
 
 const EXPRESSION = Symbol.for("reductio.expression")
 const LAZY = Symbol.for("reductio.lazy")
@@ -117,7 +148,7 @@ export function makeExpression<E extends Expression>(fields: Fields<E>): E {
 
 /** The expression behind a Lazy, an expression itself, or undefined for any other value. */
 export function expressionOf(value: unknown): Expression | undefined {
-  if (typeof value !== "object" || value === null) return undefined
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return undefined
   const record = value as Record<symbol, unknown>
   if (record[EXPRESSION] === true) return value as Expression
   const inner = record[LAZY]
@@ -128,62 +159,6 @@ export function expressionOf(value: unknown): Expression | undefined {
 export function isLazy(value: unknown): boolean {
   return expressionOf(value) !== undefined
 }
-
-// ---------------------------------------------------------------------------------------------
-// Types
-
-/** Marks classes whose instances are opaque values (not mapped field by field in lazy types). */
-export const opaque: unique symbol = Symbol.for("reductio.opaque") as never
-
-declare const lazyBrand: unique symbol
-type Primitive = string | number | boolean | bigint | symbol | null | undefined
-// biome-ignore lint/complexity/noBannedTypes: any function type is a leaf here
-type Leaf = Primitive | Date | Uint8Array | Map<unknown, unknown> | Set<unknown> | Error | Function | { readonly [opaque]?: true }
-
-type LazyMembers<T> = [T] extends [Primitive]
-  ? unknown
-  : [T] extends [readonly (infer E)[]]
-    ? { readonly [index: number]: Lazy<E>; readonly length: Lazy<number> }
-    : [T] extends [Leaf]
-      ? { readonly [K in keyof T as K extends string ? (T[K] extends (...args: never[]) => unknown ? never : K) : never]-?: Lazy<T[K]> }
-      : { readonly [K in keyof T as K extends string ? K : never]-?: Lazy<T[K]> }
-
-/**
- * A value that will exist once the scheduler reduces it. Property and index access stay lazy and
- * typed; pass lazies to tasks, return them from tasks; never `await` them.
- */
-export type Lazy<T> = { readonly [lazyBrand]: T } & LazyMembers<T>
-
-/** What a task parameter of type `T` accepts: the value, a Lazy of it, or lazies inside it. */
-export type Lazily<T> =
-  | T
-  | Lazy<T>
-  | ([T] extends [Primitive]
-      ? never
-      : [T] extends [readonly (infer E)[]]
-        ? readonly Lazily<E>[]
-        : [T] extends [Map<infer K, infer V>]
-          ? Map<Lazily<K>, Lazily<V>>
-          : [T] extends [Set<infer E>]
-            ? Set<Lazily<E>>
-            : [T] extends [Leaf]
-              ? never
-              : { [K in keyof T]: Lazily<T[K]> })
-
-/** The value a task's result reduces to: every Lazy inside replaced by its value type. */
-export type Resolved<T> = T extends { readonly [lazyBrand]: infer U }
-  ? U
-  : T extends Primitive
-    ? T
-    : T extends readonly (infer E)[]
-      ? Resolved<E>[]
-      : T extends Map<infer K, infer V>
-        ? Map<Resolved<K>, Resolved<V>>
-        : T extends Set<infer E>
-          ? Set<Resolved<E>>
-          : T extends Leaf
-            ? T
-            : { [K in keyof T]: Resolved<T[K]> }
 
 // ---------------------------------------------------------------------------------------------
 // The proxy
@@ -198,7 +173,12 @@ function misuse(what: string): never {
   )
 }
 
-const handler: ProxyHandler<{ expression: Expression }> = {
+/** How far a Lazy whose length is unknown may be iterated before it is an error. */
+export const UNKNOWN_LENGTH_ITERATION_LIMIT = 1000
+
+type LazyTarget = { expression: Expression }
+
+const handler: ProxyHandler<LazyTarget> = {
   get(target, key) {
     if (key === LAZY) return target.expression
     if (key === "then") return undefined
@@ -206,12 +186,18 @@ const handler: ProxyHandler<{ expression: Expression }> = {
       if (key === Symbol.toPrimitive) return () => misuse("a primitive (in a template string, comparison or arithmetic)")
       if (key === inspectCustom) return () => `Lazy<${describeExpression(target.expression)}>`
       if (key === Symbol.toStringTag) return "Lazy"
+      if (key === Symbol.iterator) return () => lazyItems(target.expression)
       return undefined
     }
     if (key === "toJSON") return () => misuse("JSON")
     if (key === "toString" || key === "valueOf") return () => misuse("a string or number")
     if (key === "constructor") return undefined
     return toLazy(makeExpression<GetExpression>({ kind: "get", target: target.expression, key: INDEX.test(key) ? Number(key) : key }))
+  },
+  // A property read on a lazy value may be a method: calling it is a lazy method call.
+  apply(target, _this, args: unknown[]) {
+    const get = target.expression as GetExpression
+    return toLazy(makeExpression<ApplyExpression>({ kind: "apply", target: get.target, method: get.key, args }))
   },
   set() {
     return misuse("an object to assign to")
@@ -224,13 +210,44 @@ const handler: ProxyHandler<{ expression: Expression }> = {
   },
 }
 
-/** Wraps an expression in a typed Lazy proxy. */
+/**
+ * Wraps an expression in a typed Lazy proxy. The Lazy of a property read is callable (a method
+ * call on the value); every other Lazy is a plain object, the cheaper proxy.
+ */
 export function toLazy<T>(expression: Expression): Lazy<T> {
+  const target: LazyTarget = expression.kind === "get" ? Object.assign(() => undefined, { expression }) : { expression }
   // util.inspect looks at a proxy's target, not through its traps: give the target the method.
-  const target = { expression }
-  Object.defineProperty(target, inspectCustom, { value: () => `Lazy<${describeExpression(expression)}>` })
+  Object.defineProperty(target, inspectCustom, { value: () => `Lazy<${describeExpression(expression)}>`, configurable: true })
   return new Proxy(target, handler) as unknown as Lazy<T>
 }
+
+/**
+ * The items of a lazy list, for destructuring: `const [a, b] = split(x)`. A call of a task with
+ * `nout` has that many; any other lazy list yields items until the destructuring stops, and is an
+ * INVALID_ARGUMENT error past {@link UNKNOWN_LENGTH_ITERATION_LIMIT} (a spread of a lazy list
+ * needs its length: declare `nout`).
+ */
+function* lazyItems(expression: Expression): Generator<Lazy<unknown>> {
+  const length = knownLength(expression)
+  for (let index = 0; index < (length ?? UNKNOWN_LENGTH_ITERATION_LIMIT); index++) {
+    yield toLazy(makeExpression<GetExpression>({ kind: "get", target: expression, key: index }))
+  }
+  if (length === undefined) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `the lazy value ${describeExpression(expression)} was iterated past ${UNKNOWN_LENGTH_ITERATION_LIMIT} items but its length is unknown: give its task the nout option (task(name, fn, { nout: 3 })), or pass the list to a task and iterate it there`,
+    )
+  }
+}
+
+/** The `nout` of the task a call expression calls, when that task is registered here. */
+function knownLength(expression: Expression): number | undefined {
+  if (expression.kind !== "call") return undefined
+  const registry = (globalThis as unknown as Record<symbol, Map<string, { options: { nout?: number } }> | undefined>)[REGISTRY_KEY]
+  return registry?.get(expression.task)?.options.nout
+}
+
+const REGISTRY_KEY = Symbol.for("reductio.registry")
 
 /** A short human description of an expression, for logs and inspection. */
 export function describeExpression(expression: Expression): string {
@@ -244,6 +261,11 @@ export function describeExpression(expression: Expression): string {
     }
     case "map":
       return `map(${expression.task}, …)`
+    case "apply": {
+      const inner = expressionOf(expression.target)
+      const base = inner === undefined ? "value" : describeExpression(inner)
+      return expression.method === null ? `${base}(…)` : `${base}.${expression.method}(…)`
+    }
     default:
       return `${expression.kind}(…)`
   }
@@ -267,9 +289,22 @@ const FIELD_CHECKS: Readonly<Record<Expression["kind"], (fields: Record<string, 
   get: (f) => isText(f.key) || Number.isSafeInteger(f.key),
   cond: () => true,
   seq: (f) => Array.isArray(f.items),
-  map: (f) => isText(f.task) && Array.isArray(f.extraArgs) && isOptions(f.options),
+  map: (f) =>
+    isText(f.task) &&
+    Array.isArray(f.extraArgs) &&
+    isOptions(f.options) &&
+    (f.leading === undefined || Array.isArray(f.leading)) &&
+    (f.spread === undefined || f.spread === true),
   flatten: () => true,
-  catch: (f) => (f.handler === null || isText(f.handler)) && isTextList(f.codes) && isTextList(f.names),
+  catch: (f) =>
+    (f.handler === null || isText(f.handler)) &&
+    isTextList(f.codes) &&
+    isTextList(f.names) &&
+    (f.classes === undefined || isTextList(f.classes)) &&
+    (f.handlerArgs === undefined || Array.isArray(f.handlerArgs)) &&
+    isOptions(f.handlerOptions),
+  apply: (f) => (f.method === null || isText(f.method) || Number.isSafeInteger(f.method)) && Array.isArray(f.args),
+  zip: (f) => Array.isArray(f.lists),
   throw: (f) => isText(f.message) && isText(f.code) && isText(f.name),
 }
 

@@ -83,9 +83,21 @@ export function argsHashOf(encodedArgs: Uint8Array): string {
  */
 export const CACHE_VERSION = "2"
 
-/** The eval hash: the cache key of one call. */
-export function evalHashOf(taskHash: string, argsHash: string): string {
-  return hashRecord("eval", [CACHE_VERSION, taskHash, argsHash])
+/**
+ * The eval hash: the cache key of one call. A call of a task that reads context adds the hash of
+ * the values it reads ({@link contextHashOf}); every other call's is cache version + task hash +
+ * args hash.
+ */
+export function evalHashOf(taskHash: string, argsHash: string, contextHash?: string): string {
+  return hashRecord(
+    "eval",
+    contextHash === undefined ? [CACHE_VERSION, taskHash, argsHash] : [CACHE_VERSION, taskHash, argsHash, contextHash],
+  )
+}
+
+/** The hash of the context values a call reads (the encoded `{ key: value }` of its declared keys). */
+export function contextHashOf(encodedValues: Uint8Array): string {
+  return hashRecord("context", [encodedValues])
 }
 
 /** The value hash of already-encoded bytes. */

@@ -10,7 +10,10 @@
  * await run(main, 10)
  */
 export { task, isTask, type Task, type TaskOptions, type TaskDefinition, type LazilyArgs } from "./task.js"
-export { cond, seq, map, flatten, catchError, throwError, type CatchFilter } from "./builtins.js"
+export { genericTask, type GenericTaskCall, type TaskOf, type LeadingOf, type AfterLeading } from "./task.js"
+export type { ParamTypeName, ParamSchema } from "./task.js"
+export { cond, seq, map, flatten, catchError, throwError, type CatchFilter, type ErrorClass } from "./builtins.js"
+export { starmap, flatMap, zip, compose, delay, force, constant, evaluate, type FlatItem } from "./functools.js"
 export { isLazy, type Lazy, type Lazily, type Resolved, type CallOptions, type Expression } from "./expression.js"
 export { ReductioError, TaskError, isReductioError, isTaskError, ERROR_CODES, type ErrorCode, type ErrorRecord } from "./errors.js"
 export { registerCodec, type Codec } from "./codec.js"
@@ -25,6 +28,7 @@ export type { SchedulerEvent, JobEvent, ReusedCallsEvent } from "./scheduler/eve
 export { LocalExecutor, type LocalExecutorOptions } from "./executor/local-executor.js"
 export { run } from "./run.js"
 export { currentSignal } from "./task-context.js"
+export { getContext } from "./context.js"
 export { ShardedDataset, partitionTask, isShardedDataset, type Row, type Shard, type ShardFormat, type PartitionMapper } from "./dataset.js"
 export { defineConfig, type ReductioConfig, type ExecutorConfig } from "./config/config.js"
 export { File, Dir, StagingFile, type FileOptions } from "./file.js"

@@ -15,6 +15,7 @@
  */
 import { decode, encode } from "./codec.js"
 import { ReductioError } from "./errors.js"
+import type { TaskContext } from "./context.js"
 import type { CallOptions } from "./expression.js"
 
 /** Bumped on any incompatible change of the entry or the scratch layout. */
@@ -29,6 +30,8 @@ export interface JobEntry {
   /** Fully reduced arguments. */
   readonly args: readonly unknown[]
   readonly options: CallOptions
+  /** The context values the task reads, when it declares keys (see context.ts). */
+  readonly context?: TaskContext
 }
 
 /**

@@ -11,6 +11,8 @@ import type { LazilyArgs, Task } from "./task.js"
 export const MODE_KEY = Symbol.for("reductio.mode")
 /** `globalThis` key where the CLI finds the task a script's `run()` names. */
 export const ENTRY_KEY = Symbol.for("reductio.entry")
+/** `globalThis` key of the workflow file the CLI loaded (`script({ cwd })` resolves against its directory). */
+export const WORKFLOW_KEY = Symbol.for("reductio.workflowPath")
 
 /** The task and arguments a script's top-level `run()` asked for. */
 export interface ScriptEntry {

@@ -1,7 +1,7 @@
 /**
  * @module script
  * `script(command, { inputs, outputs })`: a task that runs a shell command in a fresh temporary
- * directory. Staged inputs (`file.stage("local")`, `dir.stage("local")`) are copied in first;
+ * directory (or in `cwd`). Staged inputs (`file.stage("local")`, `dir.stage("local")`) are copied in first;
  * staged outputs are copied out after, and the call's value is `outputs` with each staged file or
  * directory replaced by its remote File or Dir and `stdout` replaced by the command's standard
  * output. It is an ordinary task (registered as
@@ -18,12 +18,13 @@
  */
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { ReductioError } from "./errors.js"
 import type { CallOptions, Lazily, Lazy } from "./expression.js"
 import { Dir } from "./dir.js"
 import { File, isFile, isStagingDir, isStagingFile, STDOUT, type StagingDir, type StagingFile } from "./file.js"
 import { ENV_NAME, exists, firstLine, runShell, type ShellConfig } from "./script-shell.js"
+import { MODE_KEY, WORKFLOW_KEY } from "./run.js"
 import { task } from "./task.js"
 import { currentSignal } from "./task-context.js"
 
@@ -67,6 +68,18 @@ export interface ScriptOptions<O> extends CallOptions {
   readonly secretEnv?: readonly string[]
   /** The shell (default: bash with `set -euo pipefail`, or /bin/sh with `set -eu` without bash). */
   readonly shell?: string
+  /**
+   * Run in this directory instead of a fresh temporary one (relative: to the workflow file's
+   * directory; in a container, to the agent's working directory). Staged inputs are copied into it
+   * and staged outputs read from it; nothing in it is removed. Its absolute path is part of the
+   * cache key.
+   */
+  readonly cwd?: string
+}
+
+/** What the script task receives besides its command, inputs and outputs. */
+interface ScriptConfig extends ShellConfig {
+  readonly cwd?: string
 }
 
 const SCRIPT_TASK = "reductio.script"
@@ -93,11 +106,12 @@ type OutputSpec =
  * })
  */
 export function script<O = Stdout>(command: Lazily<string>, options: ScriptOptions<O> = {}): Lazy<ScriptResult<O>> {
-  const { inputs, outputs, env, shell, secretEnv, ...callOptions } = options
-  const config: ShellConfig = {
+  const { inputs, outputs, env, shell, secretEnv, cwd, ...callOptions } = options
+  const config: ScriptConfig = {
     ...(env === undefined ? {} : { env }),
     ...(shell === undefined ? {} : { shell }),
     ...(secretEnv === undefined || secretEnv.length === 0 ? {} : { secretEnv: checkSecretNames(secretEnv, env) }),
+    ...(cwd === undefined ? {} : { cwd: resolve(workflowDirectory(), cwd) }),
   }
   const args = [command, inputs ?? [], toSpec(outputs === undefined ? stdout : outputs), config] as const
   const call = Object.keys(callOptions).length === 0 ? scriptTask : scriptTask.options(callOptions)
@@ -135,12 +149,13 @@ function toSpec(value: unknown): unknown {
 
 const scriptTask = task(
   "script",
-  async (command: string, inputs: unknown, outputs: unknown, config: ShellConfig): Promise<unknown> => {
+  async (command: string, inputs: unknown, outputs: unknown, config: ScriptConfig): Promise<unknown> => {
     const signal = currentSignal()
     const root = await mkdtemp(join(tmpdir(), "reductio-script-"))
     try {
-      const work = join(root, "work")
-      await mkdir(work)
+      const work = config.cwd ?? join(root, "work")
+      if (config.cwd === undefined) await mkdir(work)
+      else await checkDirectory(config.cwd)
       await stageInputs(inputs, work)
       await runShell(command, config, root, work, signal)
       return await collectOutputs(outputs, root, work, command)
@@ -150,6 +165,22 @@ const scriptTask = task(
   },
   { namespace: "reductio", version: "1" },
 )
+
+/** Where a relative `cwd` starts: the workflow file's directory, else the working directory. */
+function workflowDirectory(): string {
+  const globals = globalThis as unknown as Record<symbol, unknown>
+  const loaded = globals[WORKFLOW_KEY]
+  if (typeof loaded === "string") return dirname(loaded)
+  const entry = process.argv[1]
+  return globals[MODE_KEY] !== "agent" && entry !== undefined ? dirname(resolve(entry)) : process.cwd()
+}
+
+async function checkDirectory(path: string): Promise<void> {
+  const found = await stat(path).catch(() => undefined)
+  if (found?.isDirectory() !== true) {
+    throw new ReductioError("FILE_NOT_FOUND", `script cwd ${path} is not a directory`, { details: { uri: path } })
+  }
+}
 
 async function stageInputs(inputs: unknown, work: string): Promise<void> {
   const staged: (StagingFile | StagingDir)[] = []

@@ -150,7 +150,16 @@ export class WireWriter {
         w.text(value.toString())
         return
       case "function":
-        throw unencodable(this.#path(), "a function", "tasks take and return data; pass a task's result, not the function")
+        // Task values and lazy property reads (callable) have codecs; other functions do not.
+        if (codecs.list.some((codec) => codec.is(value))) {
+          this.#open(w, value as object)
+          return
+        }
+        throw unencodable(
+          this.#path(),
+          "a function",
+          "tasks take and return data; pass a task's result, or the task itself, not a function",
+        )
       case "symbol":
         throw unencodable(this.#path(), "a symbol", "use a string instead")
       default:

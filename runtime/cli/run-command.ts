@@ -14,14 +14,16 @@ import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { resultJson } from "./json-output.js"
 import { formatFailure, formatValue } from "./output.js"
+import { runContext, runTaskOptions } from "./run-overrides.js"
 import { formatPlan, planJson } from "./run-plan.js"
 import { automaticTags, parseTagFlags } from "./run-tags.js"
 import { preloadBackendModules, progressModeFor, runSession, type SessionResult } from "./session.js"
-import { parseTaskArgs, taskUsage } from "./task-args.js"
+import { parameterLines, parseTaskArgs, taskUsage } from "./task-args.js"
+import { taskSpec } from "./task-params.js"
 import { loadWorkflow } from "./workflow.js"
 
 /** reductio options accepted after the task name too, unless the task has a parameter so named. */
-const RUN_FLAGS = new Map<string, "flag" | "value">([
+const RUN_FLAGS = new Map<string, "flag" | "value" | "list">([
   ["no-cache", "flag"],
   ["json", "flag"],
   ["quiet", "flag"],
@@ -29,7 +31,12 @@ const RUN_FLAGS = new Map<string, "flag" | "value">([
   ["config", "value"],
   ["executor", "value"],
   ["dryrun", "flag"],
-  ["tag", "value"],
+  ["tag", "list"],
+  ["args-file", "value"],
+  ["profile", "value"],
+  ["context", "list"],
+  ["context-file", "list"],
+  ["task-option", "list"],
 ])
 
 interface RunFlags {
@@ -41,6 +48,11 @@ interface RunFlags {
   executor?: string
   dryrun?: boolean
   tag?: string[]
+  argsFile?: string
+  profile?: string
+  context?: string[]
+  contextFile?: string[]
+  taskOption?: string[]
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -48,7 +60,7 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .command("run")
     .summary("run a task of a workflow file")
     .description(
-      "Run a task of a workflow file with arguments from the command line (--name value: JSON literals are parsed, anything else is a string).\n" +
+      "Run a task of a workflow file with arguments from the command line (--name value, parsed by each parameter's declared type).\n" +
         "Without a task name, runs the task the file's own run() names, else `main`.\n" +
         "`reductio run workflow.ts --help` lists the file's tasks and their parameters.",
     )
@@ -56,13 +68,26 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .argument("[task]", "the task to run")
     .argument("[args...]", "task arguments: --name value, or positional")
     .option("--no-cache", "run every call even when a cached result exists")
-    .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)")
-    .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)")
-    .option("--executor <name>", "default executor for tasks that name none")
+    .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)", once("--db"))
+    .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)", once("--config"))
+    .option("--executor <name>", "default executor for tasks that name none", once("--executor"))
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
     .option("--dryrun", "list what would run and why (the cache missed), without running or recording anything")
     .option("--tag <key=value>", "tag the execution (repeatable); user, host, git and reductio version tags are added", collect, [])
+    .option("--args-file <path>", "task parameters as one JSON object by name (flags win); a value may also be @path", once("--args-file"))
+    .option("--context <key=value>", "a context value task bodies read with getContext (repeatable; JSON or text)", collect)
+    .option("--context-file <path>", "context values from a JSON object file (repeatable; --context wins)", collect)
+    .option(
+      "--profile <names>",
+      "apply the configuration's profiles of these names, in order (comma-separated; env REDUCTIO_PROFILE)",
+      once("--profile"),
+    )
+    .option(
+      "-o, --task-option <task=option=value>",
+      "override a task's option for this run, e.g. -o align=memory=8192 (repeatable)",
+      collect,
+    )
     .helpOption(false)
     .option("-h, --help", "show help; after a workflow file, list its tasks")
     .allowUnknownOption()
@@ -94,7 +119,7 @@ async function runCommand(
     const loadedWorkflow = await loadWorkflow(workflow, io.cwd)
     const wantsHelp = flags.help === true || taskName === "--help" || taskName === "-h" || rest.includes("--help") || rest.includes("-h")
     if (wantsHelp) {
-      io.out(describeWorkflow(workflow, taskName?.startsWith("-") ? undefined : taskName))
+      io.out(describeWorkflow(workflow, taskName?.startsWith("-") ? undefined : taskName, loadedWorkflow.exportedTasks))
       return 0
     }
     let task: TaskDefinition
@@ -103,13 +128,25 @@ async function runCommand(
       const entry = loadedWorkflow.entry
       task = entry?.task.definition ?? defaultTask(workflow, loadedWorkflow.exportedTasks)
       const argv = extractRunFlags(task, taskName === undefined ? rest : [taskName, ...rest], flags)
-      args = entry !== undefined && argv.length === 0 ? [...entry.args] : parseTaskArgs(task, argv)
+      const useEntry = entry !== undefined && argv.length === 0 && flags.argsFile === undefined
+      args = useEntry ? [...entry.args] : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
     } else {
       task = findTask(taskName, loadedWorkflow.exportedTasks)
-      args = parseTaskArgs(task, extractRunFlags(task, rest, flags))
+      args = parseTaskArgs(task, extractRunFlags(task, rest, flags), { cwd: io.cwd, argsFile: flags.argsFile })
     }
     const userTags = parseTagFlags(flags.tag ?? [])
-    const loaded = await loadConfig(io.cwd, io.env, { configPath: flags.config, database: flags.db, defaultExecutor: flags.executor })
+    const loaded = await loadConfig(io.cwd, io.env, {
+      configPath: flags.config,
+      database: flags.db,
+      defaultExecutor: flags.executor,
+      profiles: flags.profile?.split(","),
+    })
+    const context = runContext(loaded.config.context ?? {}, flags.contextFile ?? [], flags.context ?? [], io.cwd)
+    const taskOptions = runTaskOptions(
+      loaded.config.tasks ?? {},
+      flags.taskOption ?? [],
+      (name) => findTask(name, loadedWorkflow.exportedTasks).name,
+    )
     const call = registeredTaskFunction(task)(...args)
     const result = await runSession({
       io,
@@ -121,6 +158,8 @@ async function runCommand(
       progress: progressModeFor(io, flags.quiet === true || flags.json === true),
       tags: autoTags.then((automatic) => ({ ...automatic, ...userTags })),
       dryRun: flags.dryrun === true,
+      context,
+      taskOptions,
     })
     printResult(io, result, flags.json === true)
     return result.ok ? 0 : exitCodeOf(result.error)
@@ -153,30 +192,28 @@ function failureJson(result: { executionId: string | undefined; error: unknown }
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
-
 /** Moves reductio's own flags found after the task name into `flags`; returns the rest. */
 function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: RunFlags): string[] {
   const params = new Set(parameterNames(task.fn))
   const rest: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
-    const name = arg.startsWith("--") ? (arg.slice(2).split("=")[0] ?? "") : ""
+    const name = arg === "-o" ? "task-option" : arg.startsWith("--") ? (arg.slice(2).split("=")[0] ?? "") : ""
     const kind = RUN_FLAGS.get(name)
     if (kind === undefined || params.has(name)) {
       rest.push(arg)
       continue
     }
-    const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : kind === "value" ? argv[++i] : undefined
+    const value = arg.startsWith("--") && arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : kind === "flag" ? undefined : argv[++i]
     if (name === "no-cache") flags.cache = false
     else if (name === "json") flags.json = true
     else if (name === "quiet") flags.quiet = true
     else if (name === "dryrun") flags.dryrun = true
     else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
-    else if (name === "tag") flags.tag = [...(flags.tag ?? []), value]
-    else flags[name as "db" | "config" | "executor"] = value
+    else if (kind === "list") {
+      const field = RUN_LIST_FIELDS[name] as "context"
+      flags[field] = collect(value, flags[field])
+    } else flags[RUN_FLAG_FIELDS[name] ?? (name as "db")] = once(`--${name}`)(value, flags[RUN_FLAG_FIELDS[name] ?? (name as "db")])
   }
   return rest
 }
@@ -208,15 +245,45 @@ function registeredTaskFunction(definition: TaskDefinition): (...args: unknown[]
   return (...args: unknown[]) => toLazy(makeExpression<CallExpression>({ kind: "call", task: definition.name, args }))
 }
 
-function describeWorkflow(workflow: string, taskName: string | undefined): string {
+function describeWorkflow(workflow: string, taskName: string | undefined, exported: ReadonlyMap<string, Task>): string {
   const tasks = [...registeredTasks().values()].filter((t) => !t.name.startsWith("reductio.")).sort((a, b) => a.name.localeCompare(b.name))
-  const shown = taskName === undefined ? tasks : [lookupTask(taskName)]
+  const shown = taskName === undefined ? tasks : [findTask(taskName, exported)]
   const lines = [`Usage: reductio run ${workflow} <task> [--param value ...]`, "", "Tasks:"]
-  for (const t of shown) lines.push(`  ${taskUsage(t)}${t.options.version === undefined ? "" : `   (version ${t.options.version})`}`)
+  for (const t of shown) {
+    lines.push(`  ${taskUsage(t)}${t.options.version === undefined ? "" : `   (version ${t.options.version})`}`)
+    const doc = taskSpec(t).doc
+    if (doc !== undefined) lines.push(...doc.split("\n").map((line) => `      ${line}`))
+    lines.push(...parameterLines(t).map((line) => `      ${line}`))
+  }
   lines.push(
     "",
-    'Values are parsed as JSON when they are JSON (10, true, [1,2], {"a":1}), else taken as strings.',
-    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --json  --quiet  --dryrun  --tag <key=value>",
+    "Values are parsed by each parameter's declared type: numbers, true/false, JSON for arrays and objects,",
+    "a path or URI for File and Dir; @path reads a value from a file. Untyped values are JSON when they parse, else text.",
+    "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --args-file <path>  --json  --quiet",
+    "             --dryrun  --tag <key=value>  --context key=value  --context-file <path>  --profile <names>",
+    "             -o task=option=value",
   )
   return `${lines.join("\n")}\n`
+}
+
+/** Which RunFlags field a run flag given after the task name sets. */
+const RUN_FLAG_FIELDS: Readonly<Record<string, "db" | "config" | "executor" | "argsFile" | "profile">> = { "args-file": "argsFile" }
+const RUN_LIST_FIELDS: Readonly<Record<string, "context" | "contextFile" | "taskOption" | "tag">> = {
+  tag: "tag",
+  context: "context",
+  "context-file": "contextFile",
+  "task-option": "taskOption",
+}
+
+/** A commander value parser collecting a repeatable flag's values. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** A commander value parser refusing a flag given twice (a repeated flag is an error, not last-wins). */
+function once(flag: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw new ReductioError("INVALID_ARGUMENT", `${flag} is given more than once`, { details: { flag } })
+    return value
+  }
 }

@@ -9,6 +9,7 @@ import { createExecutors } from "../config/executors.js"
 import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
 import { isReductioError, ReductioError } from "../errors.js"
+import type { CallOptions } from "../expression.js"
 import type { DryRunPlan } from "../scheduler/dry-run.js"
 import { type HeartbeatOptions, Scheduler } from "../scheduler/scheduler.js"
 import type { CliIo } from "./io.js"
@@ -28,6 +29,10 @@ export interface SessionOptions {
   readonly tags?: Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>
   /** Plan instead of run: see {@link Scheduler.dryRun}. Nothing is recorded. */
   readonly dryRun?: boolean
+  /** The run's context; default: the configuration's. */
+  readonly context?: Readonly<Record<string, unknown>>
+  /** Option overrides by task name; default: the configuration's `tasks`. */
+  readonly taskOptions?: Readonly<Record<string, CallOptions>>
 }
 
 /** How a session ended. */
@@ -60,6 +65,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       limits: loaded.config.limits ?? {},
       cache: options.cache,
       workflowPath: options.workflowPath,
+      context: options.context ?? loaded.config.context ?? {},
+      taskOptions: options.taskOptions ?? loaded.config.tasks ?? {},
       onEvent: progress.onEvent,
       ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
       ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),

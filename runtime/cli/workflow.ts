@@ -8,7 +8,7 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { ReductioError, isReductioError } from "../errors.js"
 import { ensureTypeScriptLoader } from "../config/typescript-loader.js"
-import { ENTRY_KEY, MODE_KEY, type ScriptEntry } from "../run.js"
+import { ENTRY_KEY, MODE_KEY, type ScriptEntry, WORKFLOW_KEY } from "../run.js"
 import { isTask, type Task } from "../task.js"
 
 /** A loaded workflow module. */
@@ -30,6 +30,7 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   let module: Record<string, unknown> = {}
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
+  globals[WORKFLOW_KEY] = path
   // The package root first: the workflow's `import "reductio"` then finds it, and the chunks it
   // shares with the CLI, loaded, rather than resolving each through the TypeScript hooks thread.
   await import("../index.js")

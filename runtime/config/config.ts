@@ -4,6 +4,7 @@
  * errors that name the bad key.
  */
 import { ReductioError } from "../errors.js"
+import type { CallOptions } from "../expression.js"
 
 /** In-process execution (the default `local` executor). */
 export interface LocalExecutorConfig {
@@ -99,6 +100,15 @@ export interface ReductioConfig {
   /** Named concurrency limits, e.g. `{ db: 2 }`. */
   readonly limits?: Readonly<Record<string, number>>
   readonly s3?: S3Config
+  /** The context task bodies read with `getContext("tool.param", fallback)`: nested plain data. */
+  readonly context?: Readonly<Record<string, unknown>>
+  /** Option overrides by task name for every call (executor, memory, image, retries, ...). */
+  readonly tasks?: Readonly<Record<string, CallOptions>>
+  /**
+   * Named sets of overrides selected with `--profile NAME` (several: `--profile aws,big`, applied
+   * in order): each may set any key above; executors and tasks merge by name, context deeply.
+   */
+  readonly profiles?: Readonly<Record<string, Omit<ReductioConfig, "profiles">>>
   /**
    * Call leases between hosts sharing the database (default true): a call another run is
    * executing is waited for, not run twice. `false` for a database only one run uses at a time.
@@ -236,7 +246,7 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     if (!isObject(value)) fail(source, key, "must be an object of limits by name, e.g. { db: 2 }")
     for (const [name, limit] of Object.entries(value)) c.positiveInteger(limit, `${key}.${name}`)
   }
-  const top = c.object({
+  const fields: Record<string, Check> = {
     database: c.string,
     executors,
     defaultExecutor: c.string,
@@ -251,7 +261,14 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     }),
     callLeases: c.boolean,
     heartbeat: c.object({ intervalSeconds: c.positiveNumber, expirySeconds: c.positiveNumber }),
-  })
+    context: plainData(source),
+    tasks: taskOptionsCheck(source),
+  }
+  const profiles: Check = (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object of profiles by name")
+    for (const [name, profile] of Object.entries(value)) c.object(fields)(profile, `${key}.${name}`)
+  }
+  const top = c.object({ ...fields, profiles })
   if (raw === undefined || raw === null) return {}
   top(raw, "config")
   const config = raw as ReductioConfig
@@ -264,4 +281,66 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     fail(source, "config.defaultExecutor", `names executor "${config.defaultExecutor}", which is not defined; defined: ${names.join(", ")}`)
   }
   return config
+}
+
+/** Context values: plain JSON-like data (objects, arrays, strings, numbers, booleans, null). */
+function plainData(source: string): Check {
+  const check: Check = (value, key) => {
+    if (value === null || ["string", "number", "boolean"].includes(typeof value)) return
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) check(item, `${key}[${i}]`)
+      return
+    }
+    if (!isObject(value) || Object.getPrototypeOf(value) !== Object.prototype)
+      fail(source, key, `must be plain data (objects, arrays, strings, numbers, booleans); got ${typeof value}`)
+    for (const [name, item] of Object.entries(value)) check(item, `${key}.${name}`)
+  }
+  return (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object, e.g. { bwa: { threads: 8 } }")
+    check(value, key)
+  }
+}
+
+/** The option overrides a task may get for a run: names and types of the call options. */
+export const TASK_OPTION_KINDS: Readonly<Record<string, "string" | "integer" | "number" | "boolean" | "limits">> = {
+  executor: "string",
+  image: "string",
+  memory: "number",
+  vcpus: "number",
+  gpus: "integer",
+  timeout: "number",
+  retries: "integer",
+  cache: "boolean",
+  limits: "limits",
+}
+
+/** Why a task option override is not valid, or undefined when it is. */
+export function taskOptionProblem(option: string, value: unknown): string | undefined {
+  const kind = TASK_OPTION_KINDS[option]
+  if (kind === undefined) return `is not a task option; known: ${Object.keys(TASK_OPTION_KINDS).join(", ")}`
+  const ok =
+    kind === "string"
+      ? typeof value === "string" && value !== ""
+      : kind === "boolean"
+        ? typeof value === "boolean"
+        : kind === "limits"
+          ? (Array.isArray(value) && value.every((item) => typeof item === "string")) ||
+            (isObject(value) && Object.values(value).every((n) => typeof n === "number" && Number.isInteger(n) && n > 0))
+          : typeof value === "number" && Number.isFinite(value) && value >= 0 && (kind !== "integer" || Number.isInteger(value))
+  return ok
+    ? undefined
+    : `must be ${kind === "limits" ? "a list of limit names or an object of counts" : `a ${kind === "integer" ? "whole number ≥ 0" : kind === "number" ? "number ≥ 0" : kind}`} (got ${JSON.stringify(value)})`
+}
+
+function taskOptionsCheck(source: string): Check {
+  return (value, key) => {
+    if (!isObject(value)) fail(source, key, "must be an object of option overrides by task name, e.g. { align: { memory: 8192 } }")
+    for (const [name, options] of Object.entries(value)) {
+      if (!isObject(options)) fail(source, `${key}.${name}`, "must be an object of task options")
+      for (const [option, setting] of Object.entries(options)) {
+        const problem = taskOptionProblem(option, setting)
+        if (problem !== undefined) fail(source, `${key}.${name}.${option}`, problem)
+      }
+    }
+  }
 }

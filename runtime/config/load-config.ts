@@ -32,6 +32,8 @@ export interface ConfigOverrides {
   readonly configPath?: string | undefined
   readonly database?: string | undefined
   readonly defaultExecutor?: string | undefined
+  /** Profiles to apply, in order (`--profile aws,big`); else `REDUCTIO_PROFILE`. */
+  readonly profiles?: readonly string[] | undefined
 }
 
 /** Looks for a config file in `cwd` and its parents. */
@@ -59,7 +61,9 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
   }
   let raw: unknown = {}
   if (path !== undefined) raw = await importConfig(path)
-  const fromFile = validateConfig(raw, path ?? "config")
+  const validated = validateConfig(raw, path ?? "config")
+  const profileNames = overrides.profiles ?? (env.REDUCTIO_PROFILE ? env.REDUCTIO_PROFILE.split(",") : [])
+  const fromFile = withProfiles(validated, profileNames, path ?? "config")
   const withEnv: ReductioConfig = {
     ...fromFile,
     ...(envValue(env, "REDUCTIO_DB") === undefined ? {} : { database: envValue(env, "REDUCTIO_DB") }),
@@ -78,6 +82,60 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
   // URI this process resolves; the environment fills what the file leaves out.
   if (config.s3 !== undefined) configureS3(config.s3)
   return { config, path, projectDir, database: resolveDatabase(config.database, projectDir) }
+}
+
+/**
+ * The configuration with the named profiles applied in order: each profile's keys replace the
+ * file's, except that executors, limits and task overrides merge by name and context deeply.
+ */
+export function withProfiles(config: ReductioConfig, names: readonly string[], source: string): ReductioConfig {
+  const { profiles, ...base } = config
+  let merged: ReductioConfig = base
+  for (const raw of names) {
+    const name = raw.trim()
+    const profile = profiles?.[name]
+    if (profile === undefined) {
+      const known = Object.keys(profiles ?? {})
+      throw new ReductioError(
+        "CONFIG_INVALID",
+        `${source}: no profile named ${JSON.stringify(name)}; profiles: ${known.length === 0 ? "(none defined)" : known.join(", ")}`,
+        { details: { key: `config.profiles.${name}`, source } },
+      )
+    }
+    merged = {
+      ...merged,
+      ...profile,
+      executors: { ...merged.executors, ...profile.executors },
+      limits: { ...merged.limits, ...profile.limits },
+      s3: { ...merged.s3, ...profile.s3 },
+      tasks: mergeByName(merged.tasks, profile.tasks),
+      context: deepMerge(merged.context ?? {}, profile.context ?? {}),
+    }
+  }
+  return merged
+}
+
+function mergeByName<T extends object>(
+  base: Readonly<Record<string, T>> | undefined,
+  more: Readonly<Record<string, T>> | undefined,
+): Record<string, T> {
+  const out: Record<string, T> = { ...base }
+  for (const [name, value] of Object.entries(more ?? {})) out[name] = { ...out[name], ...value }
+  return out
+}
+
+/** `more` laid over `base`: nested plain objects merge, anything else replaces. */
+export function deepMerge(base: Readonly<Record<string, unknown>>, more: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(more)) {
+    const under = out[key]
+    out[key] = isPlainRecord(under) && isPlainRecord(value) ? deepMerge(under, value) : value
+  }
+  return out
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype
 }
 
 /** A SQLite path resolved against the project, or a URL / `memory` as given. */

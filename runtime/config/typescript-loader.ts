@@ -82,9 +82,9 @@ async function targetFromTypeScript(cwd: string): Promise<boolean> {
  * A cache directory in the temp dir that only this user can write (anything cached there is run
  * as code); null when that cannot be ensured.
  */
-function privateCacheDir(): string | null {
+export function privateCacheDir(purpose = "typescript"): string | null {
   const uid = process.getuid?.()
-  const dir = join(tmpdir(), `reductio-typescript-${uid ?? "user"}`)
+  const dir = join(tmpdir(), `reductio-${purpose}-${uid ?? "user"}`)
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const stat = lstatSync(dir)

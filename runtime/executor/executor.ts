@@ -5,6 +5,7 @@
  */
 import type { ErrorRecord } from "../errors.js"
 import type { CallOptions } from "../expression.js"
+import type { TaskContext } from "../context.js"
 import type { TaskDefinition } from "../task.js"
 
 /** One call, arguments fully reduced, ready to run. */
@@ -25,6 +26,11 @@ export interface JobRequest {
   readonly attempt: number
   /** Aborted when the execution is cancelled (Ctrl-C): stop the work and settle as cancelled. */
   readonly signal: AbortSignal
+  /**
+   * The context values the task declares it reads (see context.ts), when it declares keys: run
+   * the body with `runWithContext`, or ship it in the job entry.
+   */
+  readonly context?: TaskContext
 }
 
 /**

@@ -3,6 +3,7 @@
  * Runs task functions in-process, asynchronously, with a concurrency limit. The default executor.
  * A body reads the execution's abort signal with `currentSignal()`.
  */
+import { runWithContext } from "../context.js"
 import { isReductioError, toErrorRecord } from "../errors.js"
 import { Semaphore } from "../scheduler/semaphore.js"
 import { callWithSignal } from "../task-context.js"
@@ -34,7 +35,7 @@ export class LocalExecutor implements Executor {
       if (job.signal.aborted) return cancelledOutcome("cancelled before it started")
       const fn = job.task.fn as (...args: unknown[]) => unknown
       startedAt = Date.now()
-      const result = callWithSignal(job.signal, () => fn(...job.args))
+      const result = runWithContext(job.context, () => callWithSignal(job.signal, () => fn(...job.args)))
       // A synchronous body ended now; awaiting it would count the scheduler's other work as its own.
       const value = isThenable(result) ? await result : result
       return { status: "done", value, startedAt, endedAt: Date.now() }

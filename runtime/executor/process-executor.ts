@@ -206,7 +206,14 @@ interface AgentExit {
 }
 
 function entryOf(job: JobRequest): JobEntry {
-  return { protocol: PROTOCOL_VERSION, evalHash: job.evalHash, task: job.task.name, args: job.args, options: job.options }
+  return {
+    protocol: PROTOCOL_VERSION,
+    evalHash: job.evalHash,
+    task: job.task.name,
+    args: job.args,
+    options: job.options,
+    ...(job.context === undefined ? {} : { context: job.context }),
+  }
 }
 
 /** Removes a previous run's output, error and log: the scheduler decided this call must run. */

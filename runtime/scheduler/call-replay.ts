@@ -24,6 +24,10 @@ export interface ReplayContext {
   readonly emit: (event: SchedulerEvent) => void
   /** The call with this eval hash already started in this execution, if one did. */
   readonly inFlight: (evalHash: string) => Promise<{ readonly callHash: string }> | undefined
+  /** The eval hash of a call of `task` with `argsHash` in this run (with the context it reads). */
+  readonly evalHashOf: (task: TaskDefinition, argsHash: string) => string
+  /** The run turns caching off for this task (`-o task=cache=false`). */
+  readonly cacheDisabled: (task: TaskDefinition) => boolean
   /** The execution's index of registered tasks by hash. */
   readonly tasks: TaskIndex
   /** Recorded calls known not to hold in this execution: no replay is tried at or above them. */
@@ -56,9 +60,10 @@ export async function replayCallTree(
   const failing = new Set<string>()
   for (const call of tree.calls) {
     const current = context.tasks.byHash(call.taskHash)
-    if (current === undefined || current.options.cache === false) failing.add(call.callHash)
+    if (current === undefined || current.options.cache === false || context.cacheDisabled(current)) failing.add(call.callHash)
     else counts[current.name] = (counts[current.name] ?? 0) + 1
-    evalHashes.push(evalHashOf(call.taskHash, call.argsHash))
+    // A call of a task that reads context is looked up with this run's values: changed ones miss.
+    evalHashes.push(current === undefined ? evalHashOf(call.taskHash, call.argsHash) : context.evalHashOf(current, call.argsHash))
   }
   const entries = await evaluationCalls(context.backend, evalHashes)
   for (const [i, call] of tree.calls.entries()) {

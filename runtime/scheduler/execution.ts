@@ -15,9 +15,11 @@ import {
   type CatchExpression,
   type Expression,
   expressionOf,
+  type MapExpression,
   makeExpression,
 } from "../expression.js"
-import { argsHashOf, callHashOf, evalHashOf, valueHashOf } from "../hashing.js"
+import { type TaskContext, taskContextFor } from "../context.js"
+import { argsHashOf, callHashOf, contextHashOf, evalHashOf, valueHashOf } from "../hashing.js"
 import { setOwn } from "../expression-table.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { callLabel } from "../preview.js"
@@ -32,6 +34,7 @@ import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
 import { containsExpression, expressionHolders, FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
+import { applyTo, handlerErrorOf, matchesFilter, namesUnregisteredTask, zipLists } from "./builtin-values.js"
 
 /** What an Execution needs from its Scheduler. */
 export interface ExecutionSettings {
@@ -42,6 +45,9 @@ export interface ExecutionSettings {
   readonly limits: Limits
   readonly cache: boolean
   readonly workflowPath: string | undefined
+  /** The run's context (see context.ts) and per-task option overrides. */
+  readonly context: Readonly<Record<string, unknown>>
+  readonly taskOptions: Readonly<Record<string, CallOptions>>
   readonly emit: (event: SchedulerEvent) => void
   readonly signal: AbortSignal
   /** Call leases between hosts (undefined: none): the heartbeat interval and lease expiry. */
@@ -82,6 +88,7 @@ export class Execution {
   /** A dry run's calls waiting on their arguments, so one expression is planned once. */
   readonly #waiting = new WeakMap<CallExpression, Promise<unknown>>()
   #idleScheduled = false
+  readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
@@ -109,6 +116,8 @@ export class Execution {
       recorder: this.#recorder,
       emit: settings.emit,
       inFlight: (evalHash) => this.#inflight.get(evalHash),
+      evalHashOf: (task, argsHash) => evalHashOf(task.hash, argsHash, this.#readContext(task)?.hash),
+      cacheDisabled: (task) => this.settings.taskOptions[task.name]?.cache === false,
       tasks: new TaskIndex(),
       broken: new Set(),
       reused: new Set(),
@@ -212,11 +221,12 @@ export class Execution {
         if (!Array.isArray(items))
           throw new ReductioError("INVALID_ARGUMENT", `map(${expression.task}, items): items reduced to ${typeof items}, not an array`)
         const extra = (await this.#reduceNested(expression.extraArgs, parent, "extraArgs")) as unknown[]
+        const leading = expression.leading ?? []
         const callItem = async (item: unknown) => {
           const call = makeExpression<CallExpression>({
             kind: "call",
             task: expression.task,
-            args: [item, ...extra],
+            args: [...leading, ...(expression.spread === true ? spreadItem(expression, item) : [item]), ...extra],
             options: expression.options,
           })
           return (await this.#reduceCall(call, parent)).value
@@ -232,6 +242,15 @@ export class Execution {
       }
       case "catch":
         return this.#reduceCatch(expression, parent)
+      case "apply": {
+        const [target, args] = await this.#all([
+          Promise.resolve(this.#reduceNested(expression.target, parent, "target")),
+          Promise.resolve(this.#reduceNested(expression.args, parent, "args")),
+        ])
+        return this.#reduceNested(await applyTo(target, expression.method, args as unknown[]), parent, "result")
+      }
+      case "zip":
+        return zipLists(await this.#reduceNested(expression.lists, parent, "lists"))
       case "throw": {
         const error = new ReductioError("WORKFLOW_ERROR", expression.message)
         Object.defineProperty(error, "code", { value: expression.code, enumerable: true })
@@ -248,9 +267,13 @@ export class Execution {
       if (this.settings.signal.aborted || isWouldRun(error) || !matchesFilter(error, expression)) throw error
       // Failures are not cached: a rerun must try the failed call again, not replay the recovery.
       if (parent !== null) parent.replayable = false
-      const original = error instanceof TaskError && error.cause instanceof Error ? error.cause : error
       if (expression.handler === null) return this.#reduceNested(expression.fallback, parent, "fallback")
-      const call = makeExpression<CallExpression>({ kind: "call", task: expression.handler, args: [original] })
+      const call = makeExpression<CallExpression>({
+        kind: "call",
+        task: expression.handler,
+        args: [...(expression.handlerArgs ?? []), handlerErrorOf(error)],
+        options: expression.handlerOptions,
+      })
       return (await this.#reduceCall(call, parent)).value
     }
   }
@@ -258,7 +281,7 @@ export class Execution {
   async #reduceCall(expression: CallExpression, parent: JobState | null): Promise<CallResult> {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
-    const task = lookupTask(expression.task)
+    const task = lookupTask(expression.task, DECLARE_AT_TOP_LEVEL)
     const reducing = this.#reduceArgs(expression, task, parent)
     // Most arguments hold no lazy value: those are used as they are, without waiting a turn.
     const args = (reducing instanceof Promise ? await reducing : reducing) as unknown[]
@@ -266,11 +289,12 @@ export class Execution {
     if (preparing !== undefined) await preparing
     const encodedArgs = encode(args, "args")
     const argsHash = argsHashOf(encodedArgs)
-    const evalHash = evalHashOf(task.hash, argsHash)
-    const options = jobOptions(task, expression.options)
+    const context = this.#readContext(task)
+    const evalHash = evalHashOf(task.hash, argsHash, context?.hash)
+    const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name])
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
-      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent)
+      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
       this.#inflight.set(evalHash, result)
     }
     const done = await result
@@ -306,18 +330,25 @@ export class Execution {
     evalHash: string,
     options: CallOptions,
     parent: JobState | null,
+    context: TaskContext | undefined,
   ): Promise<CallResult> {
     const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
+    job.context = context
     if (options.cache === false) job.replayable = false
     if (parent?.noReplay === true) job.noReplay = true
     this.#recorder.task(task)
     this.#setStatus(job, "PENDING", undefined)
     try {
-      const immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
-      if (immediate.checked) job.checked = true
+      let immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
+      if (job.cached && expressions && namesUnregisteredTask(immediate.value)) {
+        // A task declared inside this task's body is registered only when the body runs.
+        job.cached = false
+        immediate = await this.#evaluate(job, parent, args, encodedArgs, options, false)
+      }
+      if (immediate.checked) job.checked = true
       if (expressions) this.#setStatus(job, "WAITING", job.status)
       const value = expressions ? await this.#reduceNested(immediate.value, job, `result of ${task.name}`) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
@@ -368,11 +399,12 @@ export class Execution {
     args: unknown[],
     encodedArgs: Uint8Array,
     options: CallOptions,
+    useCache = true,
   ): Promise<Immediate> {
-    const caching = this.settings.cache && options.cache !== false
+    const caching = useCache && this.settings.cache && options.cache !== false
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
     // as it would share the result of an identical call reduced earlier in this execution.
-    const cacheOn = caching || this.#replayContext.reused.has(job.evalHash)
+    const cacheOn = useCache && (caching || this.#replayContext.reused.has(job.evalHash))
     const dryRun = this.settings.dryRun
     let invalid: Uint8Array | undefined
     if (cacheOn) {
@@ -458,6 +490,15 @@ export class Execution {
     })
   }
 
+  /** The context a task reads in this run and its hash, once per task; undefined when it reads none. */
+  #readContext(task: TaskDefinition): { context: TaskContext; hash: string } | undefined {
+    if (this.#contexts.has(task)) return this.#contexts.get(task)
+    const context = taskContextFor(task, this.settings.context)
+    const read = context === undefined ? undefined : { context, hash: contextHashOf(encode(context.values, `context of ${task.name}`)) }
+    this.#contexts.set(task, read)
+    return read
+  }
+
   #setStatus(job: JobState, status: JobStatus, previous: JobStatus | undefined): void {
     job.status = status
     this.#recorder.job(job)
@@ -499,16 +540,19 @@ export class Execution {
 /** A dry run records nothing. */
 const DISCARD = { write: async () => {} }
 
+const DECLARE_AT_TOP_LEVEL =
+  " (a task declared inside another task's body exists only in the process where that body ran: declare tasks at a module's top level)"
+
+/** The arguments a starmap item stands for. */
+function spreadItem(expression: MapExpression, item: unknown): unknown[] {
+  if (!Array.isArray(item)) {
+    throw new ReductioError(
+      "INVALID_ARGUMENT",
+      `starmap(${expression.task}, items): each item must be an argument list (an array), got ${typeof item}`,
+    )
+  }
+  return item
+}
+
 /** How many levels of a nested value reduce on one stack before going on from a fresh one. */
 const STACK_RESET_DEPTH = 512
-
-function matchesFilter(error: unknown, expression: CatchExpression): boolean {
-  if (expression.codes.length === 0 && expression.names.length === 0) return true
-  const candidates = [error, error instanceof Error ? error.cause : undefined].filter(
-    (e): e is object => typeof e === "object" && e !== null,
-  )
-  return candidates.some((candidate) => {
-    const { code, name } = candidate as { code?: unknown; name?: unknown }
-    return (typeof code === "string" && expression.codes.includes(code)) || (typeof name === "string" && expression.names.includes(name))
-  })
-}

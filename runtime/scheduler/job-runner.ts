@@ -74,6 +74,7 @@ export class JobRunner {
           options,
           attempt,
           signal: this.settings.signal,
+          ...(job.context === undefined ? {} : { context: job.context }),
         })
         if (executor.idle !== undefined) this.hooks.submitted()
         try {

@@ -5,6 +5,7 @@
 import type { JobRecord, JobStatus } from "../backend/backend.js"
 import { TaskError, toErrorRecord, type ErrorRecord } from "../errors.js"
 import type { CallOptions } from "../expression.js"
+import type { TaskContext } from "../context.js"
 import type { TaskDefinition } from "../task.js"
 import type { JobSource } from "./recorder.js"
 
@@ -25,6 +26,8 @@ export class JobState implements JobSource {
   leased = false
   /** How many recorded calls this job reused whole, when it replayed a call tree. */
   reusedCalls: number | null = null
+  /** The context the task body may read (see context.ts), when it declares keys. */
+  context: TaskContext | undefined = undefined
   readonly createdAt = Date.now()
   /** When its body started and ended on its executor (see JobRecord). */
   startedAt: number | null = null
@@ -64,11 +67,15 @@ export class JobState implements JobSource {
   }
 }
 
-/** Options only the task's identity uses; executors never see them. */
-const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes"])
+/** Options only the task's identity (or the command line) uses; executors never see them. */
+const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes", "params", "nout", "context"])
 
-/** The options a job runs with: the task's, then the call site's, without identity-only ones. */
-export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
+/**
+ * The options a job runs with: the task's, then the call site's, then the run's overrides for the
+ * task (`-o task=option=value`), without identity-only ones.
+ */
+export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined, forRun?: CallOptions): CallOptions {
+  if (forRun !== undefined) return mergeOptions(task, overrides === undefined ? forRun : { ...overrides, ...forRun })
   if (overrides === undefined) {
     let options = taskOnlyOptions.get(task)
     if (options === undefined) taskOnlyOptions.set(task, (options = mergeOptions(task, undefined)))

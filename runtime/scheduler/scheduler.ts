@@ -8,7 +8,7 @@ import type { Backend, ExecutionStatus } from "../backend/backend.js"
 import { ReductioError, isReductioError } from "../errors.js"
 import type { Executor } from "../executor/executor.js"
 import { LocalExecutor } from "../executor/local-executor.js"
-import type { Lazy } from "../expression.js"
+import type { CallOptions, Lazy } from "../expression.js"
 import type { SchedulerEvent } from "./events.js"
 import { DryRun, type DryRunPlan, isWouldRun } from "./dry-run.js"
 import { Execution } from "./execution.js"
@@ -44,6 +44,10 @@ export interface SchedulerOptions {
   readonly callLeases?: boolean
   /** How often a running execution renews its row and its call leases, and when they expire. */
   readonly heartbeat?: HeartbeatOptions
+  /** The context task bodies read with `getContext` (nested objects; keys are dotted paths). */
+  readonly context?: Readonly<Record<string, unknown>>
+  /** Option overrides per task name for every call of this scheduler's runs (`-o task=option=value`). */
+  readonly taskOptions?: Readonly<Record<string, CallOptions>>
 }
 
 /** Timing of an execution's heartbeat (see docs/architecture.md). */
@@ -215,6 +219,8 @@ export class Scheduler {
       limits: new Limits(this.#options.limits ?? {}),
       cache: this.#options.cache ?? true,
       workflowPath: this.#options.workflowPath,
+      context: this.#options.context ?? {},
+      taskOptions: this.#options.taskOptions ?? {},
       emit,
       signal,
       dryRun: extra.dryRun,

@@ -56,7 +56,7 @@ export function isPlainObject(value: object): boolean {
 
 /** True when an expression or Lazy appears anywhere inside `value` (iterative: no deep recursion). */
 export function containsExpression(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false
   const stack: unknown[] = [value]
   const seen = new VisitOnce()
   while (stack.length > 0) {
@@ -111,7 +111,8 @@ export function expressionHolders(value: unknown, name = "value", owner?: object
       continue
     }
     const child = top.children[top.next++]
-    if (typeof child !== "object" || child === null) continue
+    // A lazy property read is callable; a task value (a function) is kept as it is.
+    if ((typeof child !== "object" && typeof child !== "function") || child === null) continue
     const expression = expressionOf(child)
     if (expression !== undefined) {
       if (expression === owner) throw cycleError(name, stack, child, "the call these are the arguments of")

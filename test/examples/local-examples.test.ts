@@ -40,4 +40,17 @@ describe("the local examples", () => {
     assert.equal(result.code, 0, result.stderr)
     assert.deepEqual(JSON.parse(result.stdout), { total: 7, problems: ['cannot parse "oops"', 'cannot parse "c = x"'] })
   })
+
+  it("higher-order folds with a task value, composes, zips and reads the context", async () => {
+    const result = await run(
+      "examples/higher-order.ts",
+      "main",
+      "--words",
+      '["graph", "reduction", "work"]',
+      "--context",
+      "report.prefix=> ",
+    )
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stdout, "> TOTAL 36; SHORT: WORK; PAIRS: 120,136,116\n")
+  })
 })

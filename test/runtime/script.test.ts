@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { after, afterEach, before, beforeEach, describe, it } from "node:test"
 import { encode, prepareForEncoding } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
@@ -129,6 +129,40 @@ describe("script (local files)", () => {
     await rejectsCode(runCall(script("true", { inputs: [new Dir(join(dir, "no-such")).stage("in")] })), "FILE_NOT_FOUND", (details) => {
       assert.equal(details["uri"], join(dir, "no-such"))
     })
+  })
+
+  it("runs in a given cwd: inputs staged into it, outputs read from it, nothing removed after", async () => {
+    const work = join(dir, "work-here")
+    await mkdir(work)
+    await writeFile(join(work, "existing.txt"), "kept\n")
+    await writeFile(join(dir, "in.txt"), "x\n")
+    const result = await runCall(
+      script("pwd; cat existing.txt in.txt > both.txt", {
+        cwd: work,
+        inputs: [new File(join(dir, "in.txt")).stage("in.txt")],
+        outputs: { both: new File(join(dir, "both-out.txt")).stage("both.txt"), log: stdout },
+      }),
+    )
+    assert.equal(result.log.trim(), work)
+    assert.equal(await readFile(join(dir, "both-out.txt"), "utf8"), "kept\nx\n")
+    assert.equal(await readFile(join(work, "both.txt"), "utf8"), "kept\nx\n")
+    // The cwd is part of the cache key, as an absolute path.
+    const relative = expressionOf(script("true", { cwd: "data" })) as CallExpression
+    assert.equal((relative.args[3] as { cwd: string }).cwd, join(dirname(process.argv[1] ?? ""), "data"))
+    await rejectsCode(runCall(script("true", { cwd: join(dir, "missing") })), "FILE_NOT_FOUND")
+  })
+
+  it("removes its temporary directory after the command, also when it fails", async () => {
+    const where = (await runCall(script("pwd"))).trim()
+    assert.equal(await stat(where).catch(() => undefined), undefined)
+    let failedIn = ""
+    await rejectsCode(
+      runCall(script(`pwd > ${join(dir, "failed-in.txt")}; exit 3`)).finally(async () => {
+        failedIn = (await readFile(join(dir, "failed-in.txt"), "utf8")).trim()
+      }),
+      "SCRIPT_FAILED",
+    )
+    assert.equal(await stat(failedIn).catch(() => undefined), undefined)
   })
 
   it("returns an in-place output File the script wrote by absolute path", async () => {

@@ -136,5 +136,12 @@ function manifestOf(jobId: string, size: number | undefined): string {
 
 /** The agent's entry for a call. */
 export function entryOf(job: JobRequest): JobEntry {
-  return { protocol: PROTOCOL_VERSION, evalHash: job.evalHash, task: job.task.name, args: job.args, options: job.options }
+  return {
+    protocol: PROTOCOL_VERSION,
+    evalHash: job.evalHash,
+    task: job.task.name,
+    args: job.args,
+    options: job.options,
+    ...(job.context === undefined ? {} : { context: job.context }),
+  }
 }

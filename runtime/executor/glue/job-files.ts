@@ -85,7 +85,14 @@ export async function stageJob(root: string, job: JobRequest): Promise<string> {
   const input = scratch.jobInput(root, job.evalHash)
   // hashIncludes only shapes the task hash on the host; it may hold functions, which cannot travel.
   const { hashIncludes: _hashOnly, ...options } = job.options as typeof job.options & { hashIncludes?: unknown }
-  const entry = { protocol: PROTOCOL_VERSION, evalHash: job.evalHash, task: job.task.name, args: job.args, options }
+  const entry = {
+    protocol: PROTOCOL_VERSION,
+    evalHash: job.evalHash,
+    task: job.task.name,
+    args: job.args,
+    options,
+    ...(job.context === undefined ? {} : { context: job.context }),
+  }
   await storage.writeBytes(input, encodeEntries(entry))
   return input
 }
