@@ -121,7 +121,7 @@ export function decodeEntry(bytes: Uint8Array, index?: number): JobEntry {
 
 function checkedEntry(value: unknown, where: string): JobEntry {
   if (!isPlainObject(value)) throw invalidEntry(where, `is ${describeValue(value)}, not an object`)
-  const { protocol, evalHash, task, args, options } = value as Record<string, unknown>
+  const { protocol, evalHash, task, args, options, context } = value as Record<string, unknown>
   if (protocol !== PROTOCOL_VERSION) {
     throw new ReductioError(
       "PROTOCOL_MISMATCH",
@@ -132,7 +132,16 @@ function checkedEntry(value: unknown, where: string): JobEntry {
   if (typeof task !== "string" || task === "") throw invalidEntry(where, `has task ${describeValue(task)}, not a task name`)
   if (!Array.isArray(args)) throw invalidEntry(where, `has args ${describeValue(args)}, not an array`)
   if (!isPlainObject(options)) throw invalidEntry(where, `has options ${describeValue(options)}, not an object`)
-  return { protocol, evalHash, task, args, options: options as CallOptions }
+  if (context !== undefined && !isPlainObject(context)) throw invalidEntry(where, `has context ${describeValue(context)}, not an object`)
+  // The context's own shape is checked where it is used (checkedTaskContext in the agent).
+  return {
+    protocol,
+    evalHash,
+    task,
+    args,
+    options: options as CallOptions,
+    ...(context === undefined ? {} : { context: context as TaskContext }),
+  }
 }
 
 function isPlainObject(value: unknown): value is object {

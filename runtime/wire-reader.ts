@@ -251,7 +251,8 @@ export class WireReader {
       case TAGS.expression:
         return this.#expression(content)
     }
-    if (refsInside) throw undecodable(`a lazy value inside tag ${tag}`)
+    // A task value's bound arguments may be lazy: its codec keeps their list, filled in place later.
+    if (refsInside && tag !== TAGS.task) throw undecodable(`a lazy value inside tag ${tag}`)
     switch (tag) {
       case TAGS.date:
         if (typeof content !== "number") throw undecodable("a Date that is not a number")

@@ -179,7 +179,8 @@ export class WireWriter {
         return
       }
       w.head(MAJOR.tag, codec.tag)
-      this.#push(TAGGED, object, [codec.encode(object)], 1, `a ${codec.name}`)
+      // A task value's bound arguments may be lazy (a partial or delayed call); other types are data.
+      this.#push(TAGGED, object, [codec.encode(object)], 1, codec.tag === TAGS.task ? undefined : `a ${codec.name}`)
       return
     }
     const proto = Object.getPrototypeOf(object) as object | null
