@@ -66,7 +66,7 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
   const abort = new AbortController()
   try {
     const running = prepareAndRun(context, job, abort.signal)
-    const outcome = await Promise.race([running, termination.signaled.then((signal) => ({ signal }))])
+    const outcome = await Promise.race([running, termination.signaled.then((signal) => ({ signal })), neverSettles()])
     if ("signal" in outcome) {
       const stopped = cancelled(job, outcome.signal, capture, abort)
       // The body sees its signal abort (script() ends its command): give it a moment to stop.
@@ -85,6 +85,22 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
     termination.dispose()
     capture.stop()
   }
+}
+
+/**
+ * Rejects when the event loop empties while the task is pending: its promise can never settle
+ * (a `new Promise` whose resolve nobody will call), and Node would exit 13 without a record.
+ */
+function neverSettles(): Promise<never> {
+  return new Promise((_, reject) => {
+    process.once("beforeExit", () => {
+      const error = new ReductioError(
+        "TASK_FAILED",
+        "the task's promise never settled: nothing was left for it to wait on (a Promise whose resolve or reject is never called)",
+      )
+      reject(new UserCodeFailure(error))
+    })
+  })
 }
 
 /** Reads the entry and runs its task; `result` is undefined when a valid output exists already. */

@@ -60,6 +60,15 @@ describe("the agent, run as the image runs it", () => {
     assert.ok(isReductioError(fromErrorRecord(record), "INVALID_ARGUMENT"))
   })
 
+  it("records TASK_FAILED and exits 1 when the task's promise can never settle", async () => {
+    const input = await writeJobInput(root, entryFor("e-never", "fixture.neverSettles", []))
+    const run = await runBuiltAgent(flags(input))
+    assert.equal(run.code, AGENT_EXIT.taskFailed, run.stderr)
+    const record = decode(await readFile(scratch.error(root, hashOf("e-never")))) as ErrorRecord
+    assert.equal(record.code, "TASK_FAILED")
+    assert.match(record.message, /never settled/)
+  })
+
   it("skips the task when a valid output already exists", async () => {
     const input = await writeJobInput(root, entryFor("e-skip", "fixture.fail", ["would fail"]))
     await writeFile(scratch.output(root, hashOf("e-skip")), encode(42))
