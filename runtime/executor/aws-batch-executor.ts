@@ -63,8 +63,14 @@ export interface AwsBatchExecutorOptions {
   /** Batch calls per second of the shared token bucket (default 5) and its burst (default 10). */
   readonly callsPerSecond?: number | undefined
   readonly burst?: number | undefined
-  /** Backoff of throttled calls (tests shorten it). */
+  /** Backoff of throttled calls: first and longest wait, in ms (tests shorten them). */
   readonly baseBackoffMs?: number | undefined
+  readonly maxBackoffMs?: number | undefined
+  /**
+   * Seconds registration and SubmitJob keep retrying throttling (429) and server errors (5xx)
+   * before the calls fail with SERVICE_ERROR (default 600).
+   */
+  readonly submitDeadline?: number | undefined
   /** Polling: interval bounds and the monitor's share of the call budget. */
   readonly poll?: Omit<MonitorOptions, "log"> | undefined
   /** Longest a call waits for `idle()` before its group is sent anyway, in ms (default 2,000). */
@@ -192,6 +198,8 @@ export class AwsBatchExecutor implements Executor {
         callsPerSecond: this.#options.callsPerSecond,
         burst: this.#options.burst,
         baseBackoffMs: this.#options.baseBackoffMs,
+        maxBackoffMs: this.#options.maxBackoffMs,
+        submitDeadline: this.#options.submitDeadline,
       })
     const monitor = new Monitor(api, { ...this.#options.poll, log: (message) => this.#context?.log(message) })
     return { api, storage: await storageFor(this.#options.scratch), definitions: new JobDefinitions(api), monitor }
@@ -364,7 +372,8 @@ function submitFailure(key: string, cause: ErrorRecord): ErrorRecord {
   return {
     name: "ReductioError",
     message: `cannot submit to AWS Batch: ${cause.message}`,
-    code: "INFRASTRUCTURE_FAILURE",
+    // An outage that outlasted the submission deadline keeps its code: the service, not the call, failed.
+    code: cause.code === "SERVICE_ERROR" ? "SERVICE_ERROR" : "INFRASTRUCTURE_FAILURE",
     details: { group: key },
     cause,
   }
