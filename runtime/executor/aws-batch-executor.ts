@@ -99,6 +99,8 @@ interface Unit {
 
 /** Scratch outputs read at once. */
 const READ_CONCURRENCY = 32
+/** After the last outcome of a round is read, how long an idle() that came meanwhile waits to be replayed, in ms. */
+const IDLE_BACKSTOP_MS = 20
 
 /**
  * @example
@@ -122,6 +124,9 @@ export class AwsBatchExecutor implements Executor {
   #code: Promise<string> | undefined
   readonly #images = new Map<string, Promise<string>>()
   #stopped = false
+  /** Outcomes being read (a monitoring round's completions), and whether idle() came meanwhile. */
+  #reading = 0
+  #idleWanted = false
 
   constructor(options: AwsBatchExecutorOptions) {
     if (!options.scratch.startsWith("s3://")) {
@@ -134,6 +139,7 @@ export class AwsBatchExecutor implements Executor {
       flush: (key, pendings) => {
         const submission = this.#submitGroup(key, pendings).finally(() => this.#submissions.delete(submission))
         this.#submissions.add(submission)
+        return submission
       },
     })
   }
@@ -164,8 +170,18 @@ export class AwsBatchExecutor implements Executor {
     })
   }
 
-  /** The scheduler has no more ready work: send every group now. */
+  /**
+   * The scheduler has no more ready work: send every group now. While outcomes of a monitoring
+   * round are still being read, their dependents are still to come: the groups wait for them (the
+   * scheduler calls `idle()` again once it has submitted them), so one round of completions feeds
+   * one array.
+   */
   idle(): void {
+    if (this.#reading > 0) {
+      this.#idleWanted = true
+      return
+    }
+    this.#idleWanted = false
     this.#grouper.flushAll()
   }
 
@@ -300,6 +316,17 @@ export class AwsBatchExecutor implements Executor {
   }
 
   async #finish(pending: Pending, context: SubmitContext, state: BatchJobState): Promise<void> {
+    this.#reading++
+    try {
+      await this.#read(pending, context, state)
+    } finally {
+      // The scheduler's own idle() normally follows the dependents it submits; this is the backstop
+      // for a last completion that made nothing ready.
+      if (--this.#reading === 0 && this.#idleWanted) setTimeout(() => this.#reading === 0 && this.idle(), IDLE_BACKSTOP_MS)
+    }
+  }
+
+  async #read(pending: Pending, context: SubmitContext, state: BatchJobState): Promise<void> {
     await this.#reads.acquire()
     try {
       if (pending.settled) return

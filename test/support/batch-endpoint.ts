@@ -104,6 +104,11 @@ export interface BatchEndpointOptions {
   readonly jobQueues?: readonly string[]
   /** Reads a job definition secret's value (`valueFrom`) as a container starts. */
   readonly resolveSecret?: (valueFrom: string) => Promise<string>
+  /**
+   * Shows jobs ended in batches, every this many ms (default 0: at once), as real Batch does: a
+   * DescribeJobs round then sees many children end together.
+   */
+  readonly completionBatchMs?: number
 }
 
 /** A running test Batch endpoint. */
@@ -151,6 +156,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     env: { ...inheritedEnv(), ...options.env },
     jobQueues: options.jobQueues,
     resolveSecret: options.resolveSecret,
+    completionBatchMs: options.completionBatchMs,
   })
   const calls: Record<string, number> = {}
   const callLog: { action: string; at: number; refused?: boolean }[] = []
