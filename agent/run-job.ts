@@ -14,7 +14,16 @@ import { pathToFileURL } from "node:url"
 import { decode, encode, prepareForEncoding } from "../runtime/codec.js"
 import { checkedTaskContext, runWithContext } from "../runtime/context.js"
 import { ReductioError, isReductioError, toErrorRecord } from "../runtime/errors.js"
-import { AGENT_EXIT, type JobEntry, decodeEntry, scratch } from "../runtime/protocol.js"
+import {
+  AGENT_EXIT,
+  type JobEntry,
+  arraySlotRange,
+  decodeArrayEntry,
+  decodeArrayInput,
+  decodeArraySlot,
+  decodeEntry,
+  scratch,
+} from "../runtime/protocol.js"
 import { lookupTask } from "../runtime/task.js"
 import { callWithSignal } from "../runtime/task-context.js"
 import { type AgentArgs, parseAgentArgs } from "./args.js"
@@ -161,10 +170,32 @@ async function cancelled(job: JobState, signal: NodeJS.Signals, capture: LogCapt
   return AGENT_EXIT.cancelled
 }
 
+/**
+ * The job's entry. An array child reads its slot, then its entry, by Range (two small requests);
+ * an input that holds no slot there (protocol 1, one encoded list) is read whole.
+ */
 async function readEntry(args: AgentArgs): Promise<JobEntry> {
-  const bytes = await (await scratchIoFor(args.input)).read(args.input)
-  if (bytes === undefined) throw new ReductioError("FILE_NOT_FOUND", `no job input at ${args.input}`, { details: { uri: args.input } })
-  return decodeEntry(bytes, args.index)
+  const io = await scratchIoFor(args.input)
+  const missing = () => new ReductioError("FILE_NOT_FOUND", `no job input at ${args.input}`, { details: { uri: args.input } })
+  const index = args.index
+  if (index !== undefined) {
+    const range = arraySlotRange(index)
+    // A range past the end of a short protocol 1 input may be refused (416): read it whole then.
+    const slotBytes = await io.readRange(args.input, range.start, range.end).catch((error: unknown) => {
+      if (isReductioError(error, "FILE_NOT_FOUND")) throw error
+      return new Uint8Array(0)
+    })
+    if (slotBytes === undefined) throw missing()
+    const slot = decodeArraySlot(slotBytes, index)
+    if (slot !== undefined) {
+      const bytes = await io.readRange(args.input, slot.offset, slot.offset + slot.length - 1)
+      if (bytes === undefined) throw missing()
+      return decodeArrayEntry(bytes, slot, index)
+    }
+  }
+  const bytes = await io.read(args.input)
+  if (bytes === undefined) throw missing()
+  return index === undefined ? decodeEntry(bytes) : decodeArrayInput(bytes, index)
 }
 
 async function hasValidOutput(io: ScratchIo, root: string, evalHash: string): Promise<boolean> {

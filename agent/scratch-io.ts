@@ -5,7 +5,7 @@
  * adapter is a dynamic import, so the agent evaluates the SDK only when a job needs it.
  */
 import { randomBytes } from "node:crypto"
-import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises"
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ReductioError, isReductioError } from "../runtime/errors.js"
@@ -16,6 +16,8 @@ import type { Storage } from "../runtime/storage/storage.js"
 export interface ScratchIo {
   /** The object's bytes, or undefined when it does not exist. */
   read(uri: string): Promise<Uint8Array | undefined>
+  /** Bytes `start` to `end` (inclusive, as HTTP Range; fewer at the end of the object), or undefined when it does not exist. */
+  readRange(uri: string, start: number, end: number): Promise<Uint8Array | undefined>
   /** The object's size in bytes, or undefined when it does not exist. */
   size(uri: string): Promise<number | undefined>
   /** Writes the object so readers see either the old bytes or all the new ones. */
@@ -44,6 +46,14 @@ function storageScratchIo(storage: Storage): ScratchIo {
         throw error
       }
     },
+    async readRange(uri, start, end) {
+      try {
+        return await storage.readBytes(uri, { start, end })
+      } catch (error) {
+        if (isReductioError(error, "FILE_NOT_FOUND")) return undefined
+        throw error
+      }
+    },
     size: async (uri) => (await storage.stat(uri))?.size,
     write: async (uri, bytes) => {
       await storage.writeBytes(uri, bytes)
@@ -64,6 +74,20 @@ export const localScratchIo: ScratchIo = {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
       throw storageError(uri, error)
+    }
+  },
+  async readRange(uri, start, end) {
+    let file: Awaited<ReturnType<typeof open>> | undefined
+    try {
+      file = await open(localPath(uri), "r")
+      const buffer = new Uint8Array(end - start + 1)
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, start)
+      return buffer.subarray(0, bytesRead)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
+      throw storageError(uri, error)
+    } finally {
+      await file?.close()
     }
   },
   async size(uri) {

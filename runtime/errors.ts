@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   ARCHIVE_TOO_LARGE: 5,
   /** A secret environment variable a script names (`secretEnv`) is not set where the script runs. */
   SECRET_MISSING: 2,
+  /**
+   * The local container engine (docker, podman) is missing, has no daemon answering, or failed a
+   * build or push: a local problem, not a cloud service's; the message names the command and a fix.
+   */
+  CONTAINER_ENGINE_FAILED: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

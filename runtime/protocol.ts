@@ -6,11 +6,19 @@
  *
  * ```
  * <scratch>/code/<sha256>.tar.gz      deterministic code bundle (uploaded once)
- * <scratch>/arrays/<array-id>/input   encoded list of job entries, one per array index
+ * <scratch>/arrays/<array-id>/input   indexed array input (protocol 2, below; protocol 1: one encoded list)
  * <scratch>/jobs/<eval-hash>/input    single job entry
  * <scratch>/jobs/<eval-hash>/output   encoded result (may hold expressions)
  * <scratch>/jobs/<eval-hash>/error    encoded error record
  * <scratch>/jobs/<eval-hash>/log      the job's stdout and stderr
+ * ```
+ *
+ * The indexed array input (protocol 2) lets child i read only its own entry, in two Range reads of
+ * a few bytes and its entry: 16-byte slots, then the entries, each encoded as a single job input.
+ *
+ * ```
+ * slot 0      "RDXA" u32 version (2) u32 count u32 0            (big-endian)
+ * slot i + 1  "RDXE" u32 count u32 offset u32 length            entry i at [offset, offset + length)
  * ```
  */
 import { decode, encode } from "./codec.js"
@@ -18,8 +26,13 @@ import { ReductioError } from "./errors.js"
 import type { TaskContext } from "./context.js"
 import type { CallOptions } from "./expression.js"
 
-/** Bumped on any incompatible change of the entry or the scratch layout. */
-export const PROTOCOL_VERSION = 1
+/**
+ * Bumped on any incompatible change of the entry or the scratch layout. 2: the indexed array input.
+ * The agent also reads protocol 1 (entries and the whole-list array input) from older hosts.
+ */
+export const PROTOCOL_VERSION = 2
+/** Entry protocols the agent accepts. */
+const READABLE_PROTOCOLS: readonly number[] = [1, 2]
 
 /** What the agent needs to run one call. */
 export interface JobEntry {
@@ -122,7 +135,7 @@ export function decodeEntry(bytes: Uint8Array, index?: number): JobEntry {
 function checkedEntry(value: unknown, where: string): JobEntry {
   if (!isPlainObject(value)) throw invalidEntry(where, `is ${describeValue(value)}, not an object`)
   const { protocol, evalHash, task, args, options, context } = value as Record<string, unknown>
-  if (protocol !== PROTOCOL_VERSION) {
+  if (typeof protocol !== "number" || !READABLE_PROTOCOLS.includes(protocol)) {
     throw new ReductioError(
       "PROTOCOL_MISMATCH",
       `job entry speaks protocol ${String(protocol)} but this side speaks ${PROTOCOL_VERSION}: use the same reductio version for the host and the agent image`,
@@ -163,4 +176,115 @@ function invalidEntry(where: string, problem: string): ReductioError {
     "INVALID_JOB_ENTRY",
     `${where} ${problem}: it was not written by a reductio host (a corrupt or foreign scratch file); rerun the call from the host`,
   )
+}
+
+/** Bytes of one slot of the indexed array input. */
+export const ARRAY_SLOT_BYTES = 16
+/** The largest entry an indexed array input may name (a guard against hostile lengths). */
+export const MAX_ARRAY_ENTRY_BYTES = 64 * 1024 * 1024
+const HEADER_MAGIC = 0x52445841 // "RDXA"
+const SLOT_MAGIC = 0x52445845 // "RDXE"
+
+/**
+ * Encodes an array input in the indexed layout (module comment): child i reads slot i + 1, then
+ * its entry, by Range.
+ *
+ * @example
+ * await storage.writeBytes(scratch.arrayInput(root, id), encodeArrayInput(entries))
+ */
+export function encodeArrayInput(entries: readonly JobEntry[]): Uint8Array {
+  const encoded = entries.map((entry) => encodeEntries(entry))
+  const tableBytes = ARRAY_SLOT_BYTES * (entries.length + 1)
+  const total = encoded.reduce((sum, bytes) => sum + bytes.length, tableBytes)
+  if (total > 0xffffffff) throw new ReductioError("INVALID_ARGUMENT", `an array input of ${total} bytes exceeds the layout's 4 GiB`)
+  const out = new Uint8Array(total)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, HEADER_MAGIC)
+  view.setUint32(4, PROTOCOL_VERSION)
+  view.setUint32(8, entries.length)
+  let offset = tableBytes
+  encoded.forEach((bytes, index) => {
+    const slot = ARRAY_SLOT_BYTES * (index + 1)
+    view.setUint32(slot, SLOT_MAGIC)
+    view.setUint32(slot + 4, entries.length)
+    view.setUint32(slot + 8, offset)
+    view.setUint32(slot + 12, bytes.length)
+    out.set(bytes, offset)
+    offset += bytes.length
+  })
+  return out
+}
+
+/** Where entry `index` lies in an indexed array input. */
+export interface ArraySlot {
+  readonly count: number
+  readonly offset: number
+  readonly length: number
+}
+
+/** The byte range (inclusive ends, as HTTP Range) of slot `index`. */
+export function arraySlotRange(index: number): { start: number; end: number } {
+  checkIndex(index)
+  const start = ARRAY_SLOT_BYTES * (index + 1)
+  return { start, end: start + ARRAY_SLOT_BYTES - 1 }
+}
+
+/**
+ * Reads slot `index` from its 16 bytes, checked as hostile input: undefined when the bytes are not a
+ * slot (a protocol 1 input: read it whole); INVALID_ARGUMENT for an index outside the array;
+ * INVALID_JOB_ENTRY for offsets outside the entries or a length over {@link MAX_ARRAY_ENTRY_BYTES}.
+ */
+export function decodeArraySlot(bytes: Uint8Array, index: number): ArraySlot | undefined {
+  checkIndex(index)
+  if (bytes.length !== ARRAY_SLOT_BYTES) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (view.getUint32(0) !== SLOT_MAGIC) return undefined
+  const count = view.getUint32(4)
+  const offset = view.getUint32(8)
+  const length = view.getUint32(12)
+  if (index >= count) {
+    throw new ReductioError("INVALID_ARGUMENT", `no job entry at index ${index} (the array holds ${count})`, {
+      details: { index, size: count },
+    })
+  }
+  const where = `slot ${index} of the array input`
+  if (offset < ARRAY_SLOT_BYTES * (count + 1)) throw invalidEntry(where, `points at byte ${offset}, inside the slot table`)
+  if (length === 0 || length > MAX_ARRAY_ENTRY_BYTES) throw invalidEntry(where, `names an entry of ${length} bytes`)
+  if (offset + length > 0xffffffff) throw invalidEntry(where, `names bytes past the layout's 4 GiB`)
+  return { count, offset, length }
+}
+
+/** The entry a slot names, from the bytes read at its range; INVALID_JOB_ENTRY when they fall short. */
+export function decodeArrayEntry(bytes: Uint8Array, slot: ArraySlot, index: number): JobEntry {
+  if (bytes.length !== slot.length) {
+    throw invalidEntry(
+      `entry ${index} of the array input`,
+      `is ${bytes.length} bytes where its slot says ${slot.length} (a truncated file)`,
+    )
+  }
+  const entry = decodeEntry(bytes)
+  return entry
+}
+
+/** Entry `index` of a whole array input in either layout (readers that hold the whole object). */
+export function decodeArrayInput(bytes: Uint8Array, index: number): JobEntry {
+  const range = arraySlotRange(index)
+  const slot = bytes.length >= range.end + 1 ? decodeArraySlot(bytes.subarray(range.start, range.end + 1), index) : undefined
+  if (slot === undefined) {
+    const header = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0) : 0
+    if (header === HEADER_MAGIC) {
+      const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8)
+      throw new ReductioError("INVALID_ARGUMENT", `no job entry at index ${index} (the array holds ${count})`, {
+        details: { index, size: count },
+      })
+    }
+    return decodeEntry(bytes, index)
+  }
+  return decodeArrayEntry(bytes.subarray(slot.offset, slot.offset + slot.length), slot, index)
+}
+
+function checkIndex(index: number): void {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= 0xfffffff) {
+    throw new ReductioError("INVALID_ARGUMENT", `array index ${index} is not a non-negative integer`, { details: { index } })
+  }
 }

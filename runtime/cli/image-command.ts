@@ -54,7 +54,10 @@ export const registerImageCommand: CommandRegistration = (program, io, done) => 
     .command("build")
     .description("docker build the agent image from docker/Dockerfile (run npm run build first)")
     .option("--tag <image>", `image name and tag (default ${IMAGE_NAME}:<version>)`)
-    .option("--platform <platform>", "target platform, e.g. linux/amd64")
+    .option(
+      "--platform <platforms>",
+      "target platforms, e.g. linux/amd64 or linux/amd64,linux/arm64 (multi-platform: docker buildx, or podman)",
+    )
     .option("--docker <path>", "the docker CLI (env REDUCTIO_DOCKER; podman works)")
     .action((flags: BuildFlags) => guard(() => buildImage(io, flags))())
   ecrOptions(

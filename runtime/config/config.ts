@@ -41,6 +41,8 @@ export interface AwsBatchExecutorConfig {
   readonly retries?: number
   readonly arrayMinSize?: number
   readonly arrayMaxSize?: number
+  /** Seconds registration and SubmitJob retry throttling and server errors before failing (default 600). */
+  readonly submitDeadline?: number
   readonly tags?: Readonly<Record<string, string>>
   readonly region?: string
   /**
@@ -209,6 +211,7 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
         retries: c.nonNegativeInteger,
         arrayMinSize: c.positiveInteger,
         arrayMaxSize: c.positiveInteger,
+        submitDeadline: c.positiveInteger,
         tags: c.stringMap,
         region: c.string,
         secrets: c.envMap,

@@ -63,8 +63,14 @@ export interface AwsBatchExecutorOptions {
   /** Batch calls per second of the shared token bucket (default 5) and its burst (default 10). */
   readonly callsPerSecond?: number | undefined
   readonly burst?: number | undefined
-  /** Backoff of throttled calls (tests shorten it). */
+  /** Backoff of throttled calls: first and longest wait, in ms (tests shorten them). */
   readonly baseBackoffMs?: number | undefined
+  readonly maxBackoffMs?: number | undefined
+  /**
+   * Seconds registration and SubmitJob keep retrying throttling (429) and server errors (5xx)
+   * before the calls fail with SERVICE_ERROR (default 600).
+   */
+  readonly submitDeadline?: number | undefined
   /** Polling: interval bounds and the monitor's share of the call budget. */
   readonly poll?: Omit<MonitorOptions, "log"> | undefined
   /** Longest a call waits for `idle()` before its group is sent anyway, in ms (default 2,000). */
@@ -93,6 +99,8 @@ interface Unit {
 
 /** Scratch outputs read at once. */
 const READ_CONCURRENCY = 32
+/** After the last outcome of a round is read, how long an idle() that came meanwhile waits to be replayed, in ms. */
+const IDLE_BACKSTOP_MS = 20
 
 /**
  * @example
@@ -116,6 +124,9 @@ export class AwsBatchExecutor implements Executor {
   #code: Promise<string> | undefined
   readonly #images = new Map<string, Promise<string>>()
   #stopped = false
+  /** Outcomes being read (a monitoring round's completions), and whether idle() came meanwhile. */
+  #reading = 0
+  #idleWanted = false
 
   constructor(options: AwsBatchExecutorOptions) {
     if (!options.scratch.startsWith("s3://")) {
@@ -128,6 +139,7 @@ export class AwsBatchExecutor implements Executor {
       flush: (key, pendings) => {
         const submission = this.#submitGroup(key, pendings).finally(() => this.#submissions.delete(submission))
         this.#submissions.add(submission)
+        return submission
       },
     })
   }
@@ -158,8 +170,18 @@ export class AwsBatchExecutor implements Executor {
     })
   }
 
-  /** The scheduler has no more ready work: send every group now. */
+  /**
+   * The scheduler has no more ready work: send every group now. While outcomes of a monitoring
+   * round are still being read, their dependents are still to come: the groups wait for them (the
+   * scheduler calls `idle()` again once it has submitted them), so one round of completions feeds
+   * one array.
+   */
   idle(): void {
+    if (this.#reading > 0) {
+      this.#idleWanted = true
+      return
+    }
+    this.#idleWanted = false
     this.#grouper.flushAll()
   }
 
@@ -192,6 +214,8 @@ export class AwsBatchExecutor implements Executor {
         callsPerSecond: this.#options.callsPerSecond,
         burst: this.#options.burst,
         baseBackoffMs: this.#options.baseBackoffMs,
+        maxBackoffMs: this.#options.maxBackoffMs,
+        submitDeadline: this.#options.submitDeadline,
       })
     const monitor = new Monitor(api, { ...this.#options.poll, log: (message) => this.#context?.log(message) })
     return { api, storage: await storageFor(this.#options.scratch), definitions: new JobDefinitions(api), monitor }
@@ -292,6 +316,17 @@ export class AwsBatchExecutor implements Executor {
   }
 
   async #finish(pending: Pending, context: SubmitContext, state: BatchJobState): Promise<void> {
+    this.#reading++
+    try {
+      await this.#read(pending, context, state)
+    } finally {
+      // The scheduler's own idle() normally follows the dependents it submits; this is the backstop
+      // for a last completion that made nothing ready.
+      if (--this.#reading === 0 && this.#idleWanted) setTimeout(() => this.#reading === 0 && this.idle(), IDLE_BACKSTOP_MS)
+    }
+  }
+
+  async #read(pending: Pending, context: SubmitContext, state: BatchJobState): Promise<void> {
     await this.#reads.acquire()
     try {
       if (pending.settled) return
@@ -364,7 +399,8 @@ function submitFailure(key: string, cause: ErrorRecord): ErrorRecord {
   return {
     name: "ReductioError",
     message: `cannot submit to AWS Batch: ${cause.message}`,
-    code: "INFRASTRUCTURE_FAILURE",
+    // An outage that outlasted the submission deadline keeps its code: the service, not the call, failed.
+    code: cause.code === "SERVICE_ERROR" ? "SERVICE_ERROR" : "INFRASTRUCTURE_FAILURE",
     details: { group: key },
     cause,
   }

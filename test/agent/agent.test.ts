@@ -7,7 +7,7 @@ import { bundle } from "../../bundler/bundle.js"
 import { packTarGz } from "../../bundler/tarball.js"
 import { decode, encode } from "../../runtime/codec.js"
 import { type ErrorRecord, fromErrorRecord, isReductioError } from "../../runtime/errors.js"
-import { AGENT_EXIT, encodeEntries, scratch } from "../../runtime/protocol.js"
+import { AGENT_EXIT, ARRAY_SLOT_BYTES, encodeArrayInput, encodeEntries, scratch } from "../../runtime/protocol.js"
 import { builtAgent, entryFor, fixtureWorkflow, hashOf, runBuiltAgent, tempDir, writeJobInput } from "./agent-harness.js"
 
 describe("the agent, run as the image runs it", () => {
@@ -84,7 +84,7 @@ describe("the agent, run as the image runs it", () => {
     assert.equal(decode(await readFile(scratch.output(root, hashOf("e-corrupt")))), 3)
   })
 
-  describe("array inputs", () => {
+  describe("array inputs of protocol 1 (one encoded list, read whole)", () => {
     let arrayInput: string
     before(async () => {
       arrayInput = scratch.arrayInput(root, hashOf("a1").slice(0, 32))
@@ -110,6 +110,43 @@ describe("the agent, run as the image runs it", () => {
     it("exits 2 without an index or with one out of range", async () => {
       assert.equal((await runBuiltAgent(flags(arrayInput))).code, AGENT_EXIT.infrastructure)
       assert.equal((await runBuiltAgent(flags(arrayInput, "--index", "7"))).code, AGENT_EXIT.infrastructure)
+    })
+  })
+
+  describe("indexed array inputs (protocol 2)", () => {
+    let arrayInput: string
+    before(async () => {
+      arrayInput = scratch.arrayInput(root, hashOf("a2").slice(0, 32))
+      await mkdir(join(arrayInput, ".."), { recursive: true })
+      await writeFile(arrayInput, encodeArrayInput([0, 1, 2].map((i) => entryFor(`e-indexed-${i}`, "fixture.add", [i, 200]))))
+    })
+
+    it("picks its entry by its slot", async () => {
+      assert.equal((await runBuiltAgent(flags(arrayInput), { AWS_BATCH_JOB_ARRAY_INDEX: "1" })).code, AGENT_EXIT.done)
+      assert.equal(decode(await readFile(scratch.output(root, hashOf("e-indexed-1")))), 201)
+    })
+
+    it("exits 2 with an index outside the array", async () => {
+      const run = await runBuiltAgent(flags(arrayInput, "--index", "3"))
+      assert.equal(run.code, AGENT_EXIT.infrastructure)
+      assert.match(run.stderr, /no job entry at index 3 \(the array holds 3\)/)
+    })
+
+    it("refuses a slot whose offset points into the slot table or whose length runs past the file (INVALID_JOB_ENTRY)", async () => {
+      const good = encodeArrayInput([0, 1].map((i) => entryFor(`e-hostile-${i}`, "fixture.add", [i, 1])))
+      for (const [name, field, value] of [
+        ["inside", 8, 4],
+        ["past", 12, 1_000_000],
+      ] as const) {
+        const bytes = new Uint8Array(good)
+        new DataView(bytes.buffer).setUint32(ARRAY_SLOT_BYTES * 2 + field, value)
+        const input = scratch.arrayInput(root, hashOf(`hostile-${name}`).slice(0, 32))
+        await mkdir(join(input, ".."), { recursive: true })
+        await writeFile(input, bytes)
+        const run = await runBuiltAgent(flags(input, "--index", "1"))
+        assert.equal(run.code, AGENT_EXIT.infrastructure)
+        assert.match(run.stderr, /INVALID_JOB_ENTRY/)
+      }
     })
   })
 

@@ -2,7 +2,17 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { encode } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
-import { type JobEntry, PROTOCOL_VERSION, decodeEntry, encodeEntries, scratch } from "../../runtime/protocol.js"
+import {
+  type JobEntry,
+  PROTOCOL_VERSION,
+  arraySlotRange,
+  decodeArrayInput,
+  decodeArraySlot,
+  decodeEntry,
+  encodeArrayInput,
+  encodeEntries,
+  scratch,
+} from "../../runtime/protocol.js"
 
 const HASH = "ab".repeat(32)
 const entry: JobEntry = { protocol: PROTOCOL_VERSION, evalHash: HASH, task: "t.add", args: [1, 2], options: {} }
@@ -83,6 +93,51 @@ describe("decodeEntry", () => {
       assert.throws(
         () => decodeEntry(encodeEntries([entry, entry]), index),
         (error) => isReductioError(error, "INVALID_ARGUMENT"),
+      )
+    })
+  }
+})
+
+describe("the indexed array input", () => {
+  const entries = [0, 1, 2].map((i): JobEntry => ({ ...entry, evalHash: String(i).repeat(64), args: [i] }))
+  const bytes = encodeArrayInput(entries)
+
+  it("gives each index its entry from its slot and its entry's range alone", () => {
+    for (const index of [0, 1, 2]) {
+      const range = arraySlotRange(index)
+      const slot = decodeArraySlot(bytes.subarray(range.start, range.end + 1), index)
+      assert.ok(slot !== undefined)
+      assert.deepEqual(decodeArrayInput(bytes, index).args, [index])
+    }
+  })
+
+  it("reads a protocol 1 input (one encoded list) too", () => {
+    assert.deepEqual(decodeArrayInput(encodeEntries(entries), 2).args, [2])
+  })
+
+  it("refuses an index outside the array (INVALID_ARGUMENT)", () => {
+    assert.throws(
+      () => decodeArrayInput(bytes, 3),
+      (error) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
+    assert.throws(
+      () => arraySlotRange(-1),
+      (error) => isReductioError(error, "INVALID_ARGUMENT"),
+    )
+  })
+
+  for (const [what, field, value] of [
+    ["an offset inside the slot table", 8, 0],
+    ["a zero length", 12, 0],
+    ["a length over the limit", 12, 0xffffffff],
+    ["a length past the file", 12, 100_000],
+  ] as const) {
+    it(`refuses a slot with ${what} (INVALID_JOB_ENTRY)`, () => {
+      const hostile = new Uint8Array(bytes)
+      new DataView(hostile.buffer).setUint32(16 * 2 + field, value)
+      assert.throws(
+        () => decodeArrayInput(hostile, 1),
+        (error) => isReductioError(error, "INVALID_JOB_ENTRY"),
       )
     })
   }

@@ -16,7 +16,8 @@
  * (through `resolveSecret`, against moto's Secrets Manager and SSM). The image is ignored: its entrypoint is `node <agentPath>` (as docker/ builds it), so
  * a definition's command holds the agent's flags only.
  *
- * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), children
+ * Fault knobs: the next n calls throttled (429 TooManyRequestsException) or failing (500), a timed
+ * brown-out (429 or 503 until a time, for some actions or all), children
  * killed on start (a reason and exit code of your choice), slow starts, answers held back after
  * the call took effect. Counters per action.
  *
@@ -66,12 +67,25 @@ export interface BatchFaults {
   throttleActions?: readonly string[] | undefined
   /** The next n calls answer 500 ServerException. */
   serverErrors: number
+  /**
+   * A brown-out: for `ms` milliseconds from the first call of `actions` (or any) it meets, every
+   * such call answers 429 (`throttle`) or 503 (`unavailable`); counted in `refused`.
+   */
+  outage?: Outage | undefined
   /** Called when a child starts; a KillFault kills it at once. */
   kill?: ((spec: ChildSpec) => KillFault | undefined) | undefined
   /** Milliseconds a child spends in STARTING before its process starts. */
   startDelayMs: number
   /** Milliseconds an action's answer is held back after the call took effect (a slow network). */
   responseDelayMs: Partial<Record<string, number>>
+}
+
+/** A timed brown-out (see {@link BatchFaults.outage}); `startedAt` is set by the first call it refuses. */
+export interface Outage {
+  readonly ms: number
+  readonly kind: "throttle" | "unavailable"
+  readonly actions?: readonly string[] | undefined
+  startedAt?: number | undefined
 }
 
 /** Options of {@link startBatchEndpoint}. */
@@ -90,6 +104,11 @@ export interface BatchEndpointOptions {
   readonly jobQueues?: readonly string[]
   /** Reads a job definition secret's value (`valueFrom`) as a container starts. */
   readonly resolveSecret?: (valueFrom: string) => Promise<string>
+  /**
+   * Shows jobs ended in batches, every this many ms (default 0: at once), as real Batch does: a
+   * DescribeJobs round then sees many children end together.
+   */
+  readonly completionBatchMs?: number
 }
 
 /** A running test Batch endpoint. */
@@ -98,8 +117,10 @@ export interface BatchEndpoint {
   readonly endpoint: string
   /** HTTP calls received, by action (`SubmitJob`, `DescribeJobs`, …), faults included. */
   readonly calls: Record<string, number>
-  /** Every call's action and time (ms since the epoch), in order. */
-  readonly callLog: { readonly action: string; readonly at: number }[]
+  /** Every call's action and time (ms since the epoch), in order, and whether a fault refused it. */
+  readonly callLog: { readonly action: string; readonly at: number; refused?: boolean }[]
+  /** Calls refused by an injected fault (throttle, server error, outage), by action. */
+  readonly refused: Record<string, number>
   readonly faults: BatchFaults
   /** The jobs, for assertions. */
   readonly state: BatchState
@@ -135,25 +156,26 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     env: { ...inheritedEnv(), ...options.env },
     jobQueues: options.jobQueues,
     resolveSecret: options.resolveSecret,
+    completionBatchMs: options.completionBatchMs,
   })
   const calls: Record<string, number> = {}
-  const callLog: { action: string; at: number }[] = []
+  const callLog: { action: string; at: number; refused?: boolean }[] = []
+  const refused: Record<string, number> = {}
   const server = createServer((request, response) => {
     void handle(request, response)
   })
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const action = ACTIONS[(request.url ?? "").toLowerCase().split("?")[0] ?? ""] ?? "Unknown"
     calls[action] = (calls[action] ?? 0) + 1
-    callLog.push({ action, at: Date.now() })
+    const logged: { action: string; at: number; refused?: boolean } = { action, at: Date.now() }
+    callLog.push(logged)
     try {
       const body = await readJson(request)
-      if (faults.serverErrors > 0) {
-        faults.serverErrors--
-        throw new BatchApiError(500, "ServerException", "Internal server error (injected)")
-      }
-      if (faults.throttle > 0 && (faults.throttleActions === undefined || faults.throttleActions.includes(action))) {
-        faults.throttle--
-        throw new BatchApiError(429, "TooManyRequestsException", "Too Many Requests (injected)")
+      const fault = injectedFault(faults, action)
+      if (fault !== undefined) {
+        refused[action] = (refused[action] ?? 0) + 1
+        logged.refused = true
+        throw fault
       }
       const result = state.call(action, body)
       const delay = faults.responseDelayMs[action] ?? 0
@@ -175,6 +197,7 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     endpoint: `http://127.0.0.1:${port}`,
     calls,
     callLog,
+    refused,
     faults,
     state,
     totalCalls: () => Object.values(calls).reduce((a, b) => a + b, 0),
@@ -183,6 +206,27 @@ export async function startBatchEndpoint(options: BatchEndpointOptions): Promise
     },
     stop: () => stopServer(server, state),
   }
+}
+
+/** The error an injected fault answers this call with, consuming counted faults. */
+function injectedFault(faults: BatchFaults, action: string): BatchApiError | undefined {
+  if (faults.serverErrors > 0) {
+    faults.serverErrors--
+    return new BatchApiError(500, "ServerException", "Internal server error (injected)")
+  }
+  if (faults.throttle > 0 && (faults.throttleActions === undefined || faults.throttleActions.includes(action))) {
+    faults.throttle--
+    return new BatchApiError(429, "TooManyRequestsException", "Too Many Requests (injected)")
+  }
+  const outage = faults.outage
+  if (outage !== undefined && (outage.actions === undefined || outage.actions.includes(action))) {
+    outage.startedAt ??= Date.now()
+    if (Date.now() >= outage.startedAt + outage.ms) return undefined
+    return outage.kind === "throttle"
+      ? new BatchApiError(429, "TooManyRequestsException", "Too Many Requests (injected brown-out)")
+      : new BatchApiError(503, "ServerException", "Service unavailable (injected outage)")
+  }
+  return undefined
 }
 
 async function stopServer(server: Server, state: BatchState): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { decode, encode, prepareForEncoding } from "../../runtime/codec.js"
 import { toErrorRecord } from "../../runtime/errors.js"
-import { AGENT_EXIT, decodeEntry, encodeEntries, scratch } from "../../runtime/protocol.js"
+import { AGENT_EXIT, decodeArrayInput, decodeEntry, scratch } from "../../runtime/protocol.js"
 import { storageFor } from "../../runtime/storage/storage-registry.js"
 import { lookupTask } from "../../runtime/task.js"
 import { callWithSignal } from "../../runtime/task-context.js"
@@ -27,7 +27,7 @@ export interface InProcessRunnerOptions {
 
 /** Runs children in this process with the agent's protocol (see the module comment). */
 export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunner {
-  const inputs = new Map<string, Promise<unknown>>()
+  const inputs = new Map<string, Promise<Uint8Array>>()
   return (spec) => {
     let killed: (() => void) | undefined
     const stopped = new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -43,7 +43,7 @@ export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunn
         const indexText = spec.env.AWS_BATCH_JOB_ARRAY_INDEX
         let entries = inputs.get(input)
         if (entries === undefined) {
-          entries = storage.readBytes(input).then((bytes) => decode(bytes))
+          entries = storage.readBytes(input)
           entries.catch(() => inputs.delete(input))
           inputs.set(input, entries)
         }
@@ -76,8 +76,7 @@ export function inProcessRunner(options: InProcessRunnerOptions = {}): ChildRunn
   }
 }
 
-/** The entry at `index` of a decoded input, checked as the agent checks it. */
-function pickEntry(decoded: unknown, index: number | undefined) {
-  if (!Array.isArray(decoded) || index === undefined) return decodeEntry(encodeEntries(decoded as never), index)
-  return decodeEntry(encodeEntries(decoded[index] as never))
+/** The entry at `index` of an input (either array layout), checked as the agent checks it. */
+function pickEntry(bytes: Uint8Array, index: number | undefined) {
+  return index === undefined ? decodeEntry(bytes) : decodeArrayInput(bytes, index)
 }

@@ -46,6 +46,8 @@ export interface JobRecord {
   running?: RunningChild | undefined
   /** Set by TerminateJob: the running child is being stopped for this reason. */
   terminating?: string | undefined
+  /** Ended, but not shown ended until the next batch of completions. */
+  ending?: boolean | undefined
   output: string
 }
 
@@ -61,6 +63,8 @@ interface StateOptions {
   readonly jobQueues?: readonly string[] | undefined
   /** Reads a job definition secret's value (`valueFrom`), as Batch does when a container starts. */
   readonly resolveSecret?: ((valueFrom: string) => Promise<string>) | undefined
+  /** Jobs that end are shown ended in batches, every this many ms (0: at once). */
+  readonly completionBatchMs?: number | undefined
 }
 
 /** An error answered as AWS does: an HTTP status, `x-amzn-errortype` and a JSON message. */
@@ -84,6 +88,9 @@ export class BatchState {
   readonly #queue: JobRecord[] = []
   #running = 0
   #closed = false
+  /** Endings held back until the next batch of completions. */
+  #endings: (() => void)[] = []
+  #endingTimer: NodeJS.Timeout | undefined
 
   constructor(readonly options: StateOptions) {}
 
@@ -117,6 +124,7 @@ export class BatchState {
   /** Kills every running child and stops starting new ones. */
   async shutdown(): Promise<void> {
     this.#closed = true
+    if (this.#endingTimer !== undefined) clearTimeout(this.#endingTimer)
     const exits: Promise<unknown>[] = []
     for (const job of this.jobs.values()) {
       if (job.running !== undefined) {
@@ -295,7 +303,33 @@ export class BatchState {
     this.#finish(job, succeeded ? "SUCCEEDED" : "FAILED", reason, exitCode, containerReason)
   }
 
+  /**
+   * Ends a job. Real Batch shows state changes in batches (a DescribeJobs round sees many children
+   * end at once); with `completionBatchMs`, endings are held back and shown together.
+   */
   #finish(job: JobRecord, status: Status, reason: string, exitCode?: number, containerReason?: string): void {
+    const batchMs = this.options.completionBatchMs ?? 0
+    if (batchMs <= 0) {
+      this.#end(job, status, reason, exitCode, containerReason)
+      return
+    }
+    if (job.ending === true) return
+    job.ending = true
+    const stoppedAt = Date.now()
+    this.#endings.push(() => {
+      job.ending = undefined
+      this.#end(job, status, reason, exitCode, containerReason)
+      job.stoppedAt = stoppedAt
+    })
+    this.#endingTimer ??= setTimeout(() => {
+      this.#endingTimer = undefined
+      const endings = this.#endings
+      this.#endings = []
+      for (const end of endings) end()
+    }, batchMs)
+  }
+
+  #end(job: JobRecord, status: Status, reason: string, exitCode?: number, containerReason?: string): void {
     job.status = status
     job.statusReason = reason
     job.exitCode = exitCode
@@ -406,7 +440,7 @@ export class BatchState {
     if (job === undefined) throw clientError(`Job ${jobId} does not exist`)
     const targets = job.size === undefined ? [job] : job.children
     for (const target of targets) {
-      if (TERMINAL.includes(target.status)) continue
+      if (TERMINAL.includes(target.status) || target.ending === true) continue
       if (target.status === "RUNNING" || target.status === "STARTING") {
         if (!terminate) continue
         if (target.running !== undefined) {

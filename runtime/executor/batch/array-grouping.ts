@@ -1,9 +1,13 @@
 /**
  * @module array-grouping
  * Collects submitted calls into groups that can share one array job: same job definition, same
- * resources, same timeout. A group goes out when the scheduler reports it has no more ready work
- * (`flushAll`), when it reaches the largest array size, or after a maximum delay (a backstop for a
- * scheduler that keeps finding work): never after a fixed wait when nothing else is coming.
+ * resources, same timeout. Coalescing is adaptive, never a fixed wait:
+ * - a group goes out when the executor reports the scheduler has no more ready work (`flushAll`,
+ *   from `idle()`), at the largest array size, or after a maximum delay (a backstop for a scheduler
+ *   that keeps finding work);
+ * - while a submission of the same key is in flight, its key's new calls wait and go out together
+ *   as soon as it ends (so a dependent wave that trickles in while SubmitJob runs becomes one array,
+ *   not one job per call).
  */
 
 /** Options of a {@link Grouper}. */
@@ -12,8 +16,8 @@ export interface GrouperOptions<T> {
   readonly maxSize: number
   /** Longest a call waits for `flushAll`, in ms. */
   readonly maxDelayMs: number
-  /** Receives each group, in submission order. */
-  readonly flush: (key: string, items: T[]) => void
+  /** Receives each group, in submission order; the key's next group waits until the promise settles. */
+  readonly flush: (key: string, items: T[]) => Promise<void> | void
 }
 
 /** Largest array AWS Batch accepts. */
@@ -27,6 +31,10 @@ export const MAX_ARRAY_SIZE = 10_000
  */
 export class Grouper<T> {
   readonly #groups = new Map<string, T[]>()
+  /** Submissions in flight, by key. */
+  readonly #inFlight = new Map<string, number>()
+  /** Keys whose group was due (flushAll) while a submission of theirs was in flight. */
+  readonly #due = new Set<string>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(private readonly options: GrouperOptions<T>) {}
@@ -38,10 +46,7 @@ export class Grouper<T> {
       this.#groups.set(key, group)
     }
     group.push(item)
-    if (group.length >= Math.min(this.options.maxSize, MAX_ARRAY_SIZE)) {
-      this.#groups.delete(key)
-      this.options.flush(key, group)
-    }
+    if (group.length >= Math.min(this.options.maxSize, MAX_ARRAY_SIZE)) this.#send(key, group)
     if (this.#groups.size > 0) this.#timer ??= setTimeout(() => this.flushAll(), this.options.maxDelayMs)
   }
 
@@ -55,13 +60,19 @@ export class Grouper<T> {
     return true
   }
 
-  /** Sends every group now. */
+  /** Sends every group now, except those whose key has a submission in flight: they go when it ends. */
   flushAll(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    const groups = [...this.#groups]
-    this.#groups.clear()
-    for (const [key, items] of groups) this.options.flush(key, items)
+    for (const [key, items] of [...this.#groups]) {
+      if ((this.#inFlight.get(key) ?? 0) > 0) this.#due.add(key)
+      else this.#send(key, items)
+    }
+  }
+
+  /** Groups waiting (not sent yet). */
+  get waiting(): number {
+    return this.#groups.size
   }
 
   /** Drops every pending item and returns them. */
@@ -70,6 +81,25 @@ export class Grouper<T> {
     this.#timer = undefined
     const items = [...this.#groups.values()].flat()
     this.#groups.clear()
+    this.#due.clear()
     return items
+  }
+
+  #send(key: string, items: T[]): void {
+    this.#groups.delete(key)
+    this.#due.delete(key)
+    this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1)
+    const done = () => {
+      const left = (this.#inFlight.get(key) ?? 1) - 1
+      if (left > 0) this.#inFlight.set(key, left)
+      else this.#inFlight.delete(key)
+      const next = this.#groups.get(key)
+      if (left === 0 && this.#due.has(key) && next !== undefined) this.#send(key, next)
+    }
+    try {
+      void Promise.resolve(this.options.flush(key, items)).then(done, done)
+    } catch {
+      done()
+    }
   }
 }

@@ -7,7 +7,11 @@
  * Retries: the SDK's own retries are off (`maxAttempts: 1`) so that every try takes a token from
  * the shared bucket. Throttling (429, `TooManyRequestsException`) and server errors (5xx, network
  * errors) are retried with exponential backoff and full jitter; a throttled answer also pauses the
- * bucket for everyone. Client errors (4xx) are not retried.
+ * bucket for everyone. Client errors (4xx) are not retried. Submission (DescribeJobDefinitions,
+ * RegisterJobDefinition, SubmitJob) retries until a deadline (`submitDeadline`, default 10 minutes)
+ * rather than a count of tries, so a fan-out rides out a brown-out of minutes; an outage that
+ * outlasts it fails with SERVICE_ERROR naming the deadline. Monitoring calls keep a count of tries:
+ * the monitor has its own tolerance of failed polls.
  */
 import {
   BatchClient,
@@ -83,12 +87,22 @@ export interface BatchApiOptions {
   /** Calls per second of the shared bucket (default 5) and its burst (default 10). */
   readonly callsPerSecond?: number | undefined
   readonly burst?: number | undefined
-  /** Tries per call (default 8). */
+  /** Tries per monitoring call (default 8). */
   readonly maxAttempts?: number | undefined
+  /**
+   * Seconds a submission call (DescribeJobDefinitions, RegisterJobDefinition, SubmitJob) keeps
+   * retrying throttling and server errors before it fails with SERVICE_ERROR (default 600).
+   */
+  readonly submitDeadline?: number | undefined
   /** First backoff, in ms (default 500); doubles per try up to `maxBackoffMs` (default 20 s). */
   readonly baseBackoffMs?: number | undefined
   readonly maxBackoffMs?: number | undefined
 }
+
+/** Default of {@link BatchApiOptions.submitDeadline}, in seconds. */
+export const DEFAULT_SUBMIT_DEADLINE = 600
+/** Actions that retry until the submission deadline instead of a count of tries. */
+const SUBMISSION_ACTIONS = new Set(["DescribeJobDefinitions", "RegisterJobDefinition", "SubmitJob"])
 
 /** DescribeJobs' documented maximum of ids per call. */
 const DESCRIBE_MAX_IDS = 100
@@ -113,9 +127,12 @@ export function createBatchApi(options: BatchApiOptions = {}): BatchApi {
   const maxAttempts = options.maxAttempts ?? 8
   const base = options.baseBackoffMs ?? 500
   const cap = options.maxBackoffMs ?? 20_000
+  const deadlineMs = (options.submitDeadline ?? DEFAULT_SUBMIT_DEADLINE) * 1000
   let calls = 0
 
   async function send<T>(action: string, call: () => Promise<T>): Promise<T> {
+    const startedAt = Date.now()
+    const untilDeadline = SUBMISSION_ACTIONS.has(action)
     for (let attempt = 1; ; attempt++) {
       await bucket.take()
       calls++
@@ -123,13 +140,17 @@ export function createBatchApi(options: BatchApiOptions = {}): BatchApi {
         return await call()
       } catch (error) {
         const kind = classify(error)
-        if (kind === "fatal" || attempt >= maxAttempts) {
+        const left = startedAt + deadlineMs - Date.now()
+        if (kind === "fatal") {
           throw new ReductioError("SERVICE_ERROR", `AWS Batch ${action} failed: ${describe(error)}`, {
             cause: error,
             details: { action, attempts: attempt },
           })
         }
-        const delay = Math.random() * Math.min(cap, base * 2 ** (attempt - 1))
+        if (untilDeadline ? left <= 0 : attempt >= maxAttempts) throw outlasted(action, error, attempt, untilDeadline, deadlineMs)
+        // Exponential backoff with full jitter; the exponent is capped so 2 ** attempt stays finite.
+        const backoff = Math.random() * Math.min(cap, base * 2 ** Math.min(attempt - 1, 30))
+        const delay = untilDeadline ? Math.min(backoff, left) : backoff
         if (kind === "throttled") bucket.pause(delay)
         await new Promise((resolve) => setTimeout(resolve, delay))
       }
@@ -209,6 +230,19 @@ function classify(error: unknown): "throttled" | "retryable" | "fatal" {
   if (status === 429 || name === "TooManyRequestsException" || name === "ThrottlingException") return "throttled"
   if (status === undefined || status >= 500 || name === "ServerException") return "retryable"
   return "fatal"
+}
+
+/** The SERVICE_ERROR of a call whose throttling or server errors outlasted its retries. */
+function outlasted(action: string, error: unknown, attempts: number, untilDeadline: boolean, deadlineMs: number): ReductioError {
+  const seconds = Math.round(deadlineMs / 1000)
+  const message = untilDeadline
+    ? `AWS Batch ${action} kept failing for the whole submission deadline (${seconds} s, ${attempts} tries; last: ${describe(error)}): ` +
+      "the outage outlasted it; raise the executor's submitDeadline or rerun once Batch answers (cached calls are not run again)"
+    : `AWS Batch ${action} failed after ${attempts} tries: ${describe(error)}`
+  return new ReductioError("SERVICE_ERROR", message, {
+    cause: error,
+    details: { action, attempts, ...(untilDeadline ? { submitDeadline: seconds } : {}) },
+  })
 }
 
 function describe(error: unknown): string {

@@ -31,6 +31,8 @@ export interface MonitorOptions {
   /** Failed polls in a row (each after the client's own retries) before every followed call fails (default 5). */
   readonly failedPolls?: number | undefined
   readonly log?: ((message: string) => void) | undefined
+  /** Called after each poll with the completions (singles and children) it delivered (benches count rounds). */
+  readonly onRound?: ((completions: number) => void) | undefined
 }
 
 interface Watched {
@@ -62,6 +64,8 @@ export class Monitor {
   #polling = false
   #stopped = false
   #failedPolls = 0
+  /** Completions delivered by the poll in progress. */
+  #delivered = 0
 
   constructor(
     private readonly api: BatchApi,
@@ -128,6 +132,8 @@ export class Monitor {
       if (++this.#failedPolls >= (this.options.failedPolls ?? 5)) this.#giveUp(`cannot follow the job: ${message}`)
     } finally {
       this.#polling = false
+      this.options.onRound?.(this.#delivered)
+      this.#delivered = 0
     }
     this.#interval = changed ? this.#min : Math.min(this.#max, this.#interval * 1.5)
     this.#earliest = startedAt + (calls * 1000) / this.#budget
@@ -149,6 +155,7 @@ export class Monitor {
         if (!TERMINAL.has(state.status)) continue
         this.#watched.delete(state.jobId)
         watched.handler.finished(undefined, state)
+        this.#delivered++
         changed = true
         continue
       }
@@ -184,6 +191,7 @@ export class Monitor {
         if (watched.reported.has(index)) continue
         watched.reported.add(index)
         watched.handler.finished(index, child)
+        this.#delivered++
         changed = true
       }
     }

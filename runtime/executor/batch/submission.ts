@@ -1,6 +1,6 @@
 /**
  * @module submission
- * Sends one group of calls to AWS Batch: one array job with one S3 input for a group of at least
+ * Sends one group of calls to AWS Batch: one array job with one indexed S3 input for a group of at least
  * `arrayMinSize` calls, single jobs below it. Arguments never go in the command (SubmitJob's 30 KiB
  * limit): the input is an S3 object and the job gets its URI as a `Ref::input` parameter.
  *
@@ -11,7 +11,7 @@
  * picks up the jobs the crashed run left running.
  */
 import { sha256 } from "../../hashing.js"
-import { type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../../protocol.js"
+import { type JobEntry, PROTOCOL_VERSION, encodeArrayInput, encodeEntries, scratch } from "../../protocol.js"
 import type { Storage } from "../../storage/storage.js"
 import type { JobRequest } from "../executor.js"
 import type { BatchApi, BatchStatus, SubmitJobRequest } from "./batch-client.js"
@@ -55,7 +55,8 @@ const LIVE: readonly BatchStatus[] = ["SUBMITTED", "PENDING", "RUNNABLE", "START
 
 /** Submits (or re-attaches to) one array job running `jobs`, index by index. */
 export async function submitArray(context: SubmitContext, jobs: readonly JobRequest[]): Promise<Submitted> {
-  const bytes = encodeEntries(jobs.map(entryOf))
+  // Indexed: each child reads its slot and its entry by Range, not the whole input.
+  const bytes = encodeArrayInput(jobs.map(entryOf))
   const arrayId = sha256(bytes).slice(0, 32)
   const manifest = scratch.arrayFile(context.root, arrayId, "manifest")
   const followed = await reattach(context, manifest, jobs)
