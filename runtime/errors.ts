@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   ARCHIVE_TOO_LARGE: 5,
   /** A secret environment variable a script names (`secretEnv`) is not set where the script runs. */
   SECRET_MISSING: 2,
+  /**
+   * AWS Batch settings (the executor's, a task's or a call's `batch`, or a routing rule's) that
+   * AWS would refuse: the message names the key and what it must be.
+   */
+  BATCH_OPTIONS_INVALID: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
