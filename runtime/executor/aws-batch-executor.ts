@@ -85,6 +85,8 @@ export interface AwsBatchExecutorOptions
   /** Pin ECR image tags to their digests (default true); `ecrEndpoint` reaches an emulator. */
   readonly pinImages?: boolean | undefined
   readonly ecrEndpoint?: string | undefined
+  /** A CloudWatch Logs endpoint (an emulator) for the log tail of containers that died early. */
+  readonly logsEndpoint?: string | undefined
   /** A ready Batch API (tests); the client options above are then ignored. */
   readonly api?: BatchApi | undefined
 }
@@ -279,13 +281,14 @@ export class AwsBatchExecutor implements Executor {
       const first = live[0]
       if (first === undefined) return
       const { placement } = first
+      const pinned = await this.#pinned(placement.spec)
       const context: SubmitContext = {
         api,
         storage,
         root: this.#options.scratch.replace(/\/+$/, ""),
         codeUri,
         queue: placement.queue,
-        definitionArn: await definitions.ensure(await this.#pinned(placement.spec)),
+        definitionArn: await definitions.ensure(pinned),
         resources: placement.resources,
         tags: placement.tags,
         submitFields: placement.submitFields,
@@ -302,6 +305,10 @@ export class AwsBatchExecutor implements Executor {
           const jobs = pendings.map((pending) => pending.job)
           const submitted = asArray ? await submitArray(context, jobs) : await submitSingle(context, jobs[0] as JobRequest)
           this.#follow(unit, submitted, context, monitor)
+          for (const [index, pending] of pendings.entries()) {
+            const executorJobId = submitted.size === undefined ? submitted.jobId : `${submitted.jobId}:${index}`
+            if (!pending.settled) pending.job.placed?.({ executorJobId, image: pinned.image })
+          }
         }),
       )
     } catch (error) {
@@ -331,7 +338,10 @@ export class AwsBatchExecutor implements Executor {
     await this.#reads.acquire()
     try {
       if (pending.settled) return
-      const place = { storage: context.storage, root: context.root, evalHash: pending.job.evalHash }
+      // Against another Batch endpoint (an emulator), Logs is read only where logsEndpoint says.
+      const { endpoint, logsEndpoint, region, credentials } = this.#options
+      const logs = endpoint !== undefined && logsEndpoint === undefined ? undefined : { region, endpoint: logsEndpoint, credentials }
+      const place = { storage: context.storage, root: context.root, evalHash: pending.job.evalHash, logs }
       this.#settle(pending, await outcomeOf(place, state))
     } catch (error) {
       this.#settle(pending, infrastructure(toErrorRecord(error)))

@@ -111,6 +111,11 @@ export class Execution {
           })
     this.#runner = new JobRunner(settings, {
       running: (job) => this.#setStatus(job, "RUNNING", job.status),
+      placed: (job, where) => {
+        job.executorJobId = where.executorJobId
+        job.image = where.image ?? null
+        this.#recorder.job(job)
+      },
       submitted: () => this.#scheduleIdle(),
     })
     this.#replayContext = {

@@ -33,6 +33,9 @@ export class JobState implements JobSource {
   /** When its body started and ended on its executor (see JobRecord). */
   startedAt: number | null = null
   bodyEndedAt: number | null = null
+  /** Where its body ran, when the executor says (see JobRecord). */
+  executorJobId: string | null = null
+  image: string | null = null
   readonly children: string[] = []
 
   constructor(
@@ -64,6 +67,8 @@ export class JobState implements JobSource {
       reusedCalls: this.reusedCalls,
       argsHash: this.argsHash,
       name: this.name,
+      ...(this.executorJobId === null ? {} : { executorJobId: this.executorJobId }),
+      ...(this.image === null ? {} : { image: this.image }),
     }
   }
 }

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { MemoryBackend } from "../../../../runtime/backend/memory-backend.js"
+import { SqliteBackend } from "../../../../runtime/backend/sqlite-backend.js"
 import { isReductioError, type TaskError } from "../../../../runtime/errors.js"
 import type { AwsBatchExecutorOptions } from "../../../../runtime/executor/aws-batch-executor.js"
 import { Scheduler } from "../../../../runtime/scheduler/scheduler.js"
@@ -165,5 +169,26 @@ describe("AWS Batch placement (job definitions and SubmitJob payloads on the tes
         error.details?.key === "batch.secrets.TOKEN" &&
         !error.message.includes("hunter2"),
     )
+  })
+
+  it("records each job's Batch job id (array children as <parent>:<index>) and its image digest in the job row", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "reductio-batch-rows-"))
+    const backend = new SqliteBackend(join(dir, "reductio.db"))
+    await backend.open()
+    try {
+      const image = `123456789012.dkr.ecr.us-east-1.amazonaws.com/agent@sha256:${"c".repeat(64)}`
+      const executor = harness.executor({ scratch: harness.scratch(), image })
+      const scheduler = new Scheduler({ backend, executors: { batch: executor }, workflowPath })
+      assert.equal(await scheduler.run(fixture.sumOfSquares(3, 10)), 100 + 121 + 144)
+      const parent = harness.batch.state.topLevelJobs().at(-1)
+      const jobs = await backend.listJobs(scheduler.lastExecutionId as string)
+      const squares = jobs.filter((job) => job.taskName === "batchfx.square")
+      assert.deepEqual(squares.map((job) => job.executorJobId).sort(), [0, 1, 2].map((index) => `${parent?.jobId}:${index}`))
+      assert.ok(squares.every((job) => job.image === image))
+      assert.equal(jobs.find((job) => job.taskName === "batchfx.total")?.executorJobId, undefined)
+    } finally {
+      await backend.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
