@@ -113,7 +113,9 @@ function lsCommand(io: CliIo, flags: BatchFlags): Promise<number> {
     io.out(`execution ${execution.id}: ${rows.length} AWS Batch job${rows.length === 1 ? "" : "s"}\n`)
     for (const row of rows) {
       const reason = row.statusReason === undefined ? "" : `  ${row.statusReason.slice(0, 120)}`
-      io.out(`  #${String(row.seq).padEnd(5)} ${row.task.padEnd(24)} ${row.status.padEnd(9)} ${row.batchJobId}  ${row.batchStatus}${reason}\n`)
+      io.out(
+        `  #${String(row.seq).padEnd(5)} ${row.task.padEnd(24)} ${row.status.padEnd(9)} ${row.batchJobId}  ${row.batchStatus}${reason}\n`,
+      )
     }
   })
 }
@@ -161,7 +163,8 @@ function logsCommand(io: CliIo, ref: string, flags: BatchFlags): Promise<number>
     const { job } = found
     const config = batchExecutorConfig(loaded, flags.executor)
     const { source, text } = await jobLog(job, config, lines)
-    if (flags.json === true) io.out(`${JSON.stringify({ executionId: job.executionId, seq: job.seq, batchJobId: job.executorJobId, source, log: text })}\n`)
+    if (flags.json === true)
+      io.out(`${JSON.stringify({ executionId: job.executionId, seq: job.seq, batchJobId: job.executorJobId, source, log: text })}\n`)
     else io.out(text.endsWith("\n") || text === "" ? text : `${text}\n`)
   })
 }
@@ -175,7 +178,10 @@ async function jobLog(job: JobView, config: AwsBatchExecutorConfig, lines: numbe
   const uploaded = await readIfExists(await storageFor(uri), uri)
   if (uploaded !== undefined) return { source: uri, text: new TextDecoder().decode(uploaded) }
   if (typeof job.executorJobId !== "string") {
-    throw new ReductioError("NOT_FOUND", `job ${job.executionId}/${job.seq} (${job.taskName}) left no log in ${root} and did not run on AWS Batch`)
+    throw new ReductioError(
+      "NOT_FOUND",
+      `job ${job.executionId}/${job.seq} (${job.taskName}) left no log in ${root} and did not run on AWS Batch`,
+    )
   }
   const api = await batchApi(config)
   let stream: string | undefined

@@ -45,10 +45,14 @@ export async function logStreamTail(logStreamName: string, options: LogsOptions,
     return text.length > MAX_TAIL_BYTES ? text.slice(-MAX_TAIL_BYTES) : text
   } catch (error) {
     if ((error as { name?: string }).name === "ResourceNotFoundException") return undefined
-    throw new ReductioError("SERVICE_ERROR", `cannot read CloudWatch log stream ${logGroupName}/${logStreamName}: ${(error as Error).message}`, {
-      cause: error,
-      details: { logGroupName, logStreamName },
-    })
+    throw new ReductioError(
+      "SERVICE_ERROR",
+      `cannot read CloudWatch log stream ${logGroupName}/${logStreamName}: ${(error as Error).message}`,
+      {
+        cause: error,
+        details: { logGroupName, logStreamName },
+      },
+    )
   } finally {
     client.destroy()
   }

@@ -20,7 +20,10 @@ describe("reductio batch ls, logs and kill (test Batch endpoint + moto)", { skip
   let project: TempProject
   let scratch: string
   const cli = (args: string[]) =>
-    runCli(["batch", ...args], { cwd: project.dir, env: { ...process.env, ...harness.moto.env, AWS_ENDPOINT_URL_BATCH: harness.batch.endpoint } })
+    runCli(["batch", ...args], {
+      cwd: project.dir,
+      env: { ...process.env, ...harness.moto.env, AWS_ENDPOINT_URL_BATCH: harness.batch.endpoint },
+    })
   /** Runs an expression in this process against the project's database, as `reductio run` would. */
   async function runHere<T>(use: (scheduler: Scheduler) => Promise<T>): Promise<T> {
     const backend = new SqliteBackend(join(project.dir, ".reductio", "reductio.db"))
@@ -56,7 +59,10 @@ describe("reductio batch ls, logs and kill (test Batch endpoint + moto)", { skip
     assert.equal(listed.code, 0, listed.stderr)
     const { jobs } = JSON.parse(listed.stdout) as { jobs: { task: string; batchJobId: string; batchStatus: string }[] }
     const parent = harness.batch.state.topLevelJobs().at(-1)?.jobId
-    assert.deepEqual(jobs.map((job) => job.batchJobId).sort(), [0, 1, 2].map((index) => `${parent}:${index}`))
+    assert.deepEqual(
+      jobs.map((job) => job.batchJobId).sort(),
+      [0, 1, 2].map((index) => `${parent}:${index}`),
+    )
     assert.ok(jobs.every((job) => job.task === "batchfx.square" && job.batchStatus === "SUCCEEDED"))
     const text = await cli(["ls"])
     assert.match(text.stdout, new RegExp(`${executionId}: 3 AWS Batch jobs`))
@@ -72,7 +78,11 @@ describe("reductio batch ls, logs and kill (test Batch endpoint + moto)", { skip
     assert.equal(missing.code, 4, missing.stderr)
     assert.match(missing.stderr, /NOT_FOUND/)
     const stream = `${job?.definition.name}/default/${job?.jobId}`
-    const logs = new CloudWatchLogsClient({ endpoint: harness.moto.endpoint, region: harness.moto.region, credentials: harness.moto.credentials })
+    const logs = new CloudWatchLogsClient({
+      endpoint: harness.moto.endpoint,
+      region: harness.moto.region,
+      credentials: harness.moto.credentials,
+    })
     await logs.send(new CreateLogGroupCommand({ logGroupName: "/aws/batch/job" })).catch(() => undefined)
     await logs.send(new CreateLogStreamCommand({ logGroupName: "/aws/batch/job", logStreamName: stream }))
     await logs.send(

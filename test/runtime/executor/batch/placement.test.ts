@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs"
 import { MemoryBackend } from "../../../../runtime/backend/memory-backend.js"
 import { SqliteBackend } from "../../../../runtime/backend/sqlite-backend.js"
 import { isReductioError, type TaskError } from "../../../../runtime/errors.js"
@@ -183,12 +184,48 @@ describe("AWS Batch placement (job definitions and SubmitJob payloads on the tes
       const parent = harness.batch.state.topLevelJobs().at(-1)
       const jobs = await backend.listJobs(scheduler.lastExecutionId as string)
       const squares = jobs.filter((job) => job.taskName === "batchfx.square")
-      assert.deepEqual(squares.map((job) => job.executorJobId).sort(), [0, 1, 2].map((index) => `${parent?.jobId}:${index}`))
+      assert.deepEqual(
+        squares.map((job) => job.executorJobId).sort(),
+        [0, 1, 2].map((index) => `${parent?.jobId}:${index}`),
+      )
       assert.ok(squares.every((job) => job.image === image))
       assert.equal(jobs.find((job) => job.taskName === "batchfx.total")?.executorJobId, undefined)
     } finally {
       await backend.close()
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("gives a container that died before its agent wrote a log the tail of its CloudWatch stream", async () => {
+    const { moto, batch } = harness
+    const logs = new CloudWatchLogsClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials })
+    await logs.send(new CreateLogGroupCommand({ logGroupName: "/aws/batch/job" })).catch(() => undefined)
+    const before = batch.state.topLevelJobs().length
+    batch.faults.startDelayMs = 1_500
+    batch.faults.kill = () => ({ reason: "OutOfMemoryError: Container killed due to memory usage", exitCode: 137 })
+    try {
+      const failed = run({ logsEndpoint: moto.endpoint }, fixture.square(5))
+      failed.catch(() => undefined)
+      const deadline = Date.now() + 10_000
+      while (batch.state.topLevelJobs().length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      const job = batch.state.topLevelJobs().at(-1)
+      const stream = `${job?.definition.name}/default/${job?.jobId}`
+      await logs.send(new CreateLogStreamCommand({ logGroupName: "/aws/batch/job", logStreamName: stream }))
+      await logs.send(
+        new PutLogEventsCommand({
+          logGroupName: "/aws/batch/job",
+          logStreamName: stream,
+          logEvents: [{ timestamp: Date.now(), message: "fatal: cannot allocate 64 GiB" }],
+        }),
+      )
+      await assert.rejects(failed, (error: TaskError) => {
+        const details = (error.cause as { details?: { logTail?: string } } | undefined)?.details
+        return isReductioError(error.cause, "INFRASTRUCTURE_FAILURE") && String(details?.logTail).includes("cannot allocate 64 GiB")
+      })
+    } finally {
+      batch.faults.startDelayMs = 0
+      batch.faults.kill = undefined
+      logs.destroy()
     }
   })
 })
