@@ -95,6 +95,11 @@ export const ERROR_CODES = {
    * build or push: a local problem, not a cloud service's; the message names the command and a fix.
    */
   CONTAINER_ENGINE_FAILED: 2,
+  /**
+   * AWS Batch settings (the executor's, a task's or a call's `batch`, or a routing rule's) that
+   * AWS would refuse: the message names the key and what it must be.
+   */
+  BATCH_OPTIONS_INVALID: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

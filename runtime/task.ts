@@ -4,6 +4,7 @@
  * The registry lives on `globalThis` under `Symbol.for("reductio.registry")`, so a user bundle and
  * the host (or the agent) share it even when each loads its own copy of the kernel.
  */
+import { batchOptionsFailure, checkBatchOptions } from "./executor/batch/batch-options.js"
 import { encode, registerCodec, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 import { type CallExpression, type CallOptions, type LazilyParams, type Lazy, makeExpression, type Resolved, toLazy } from "./expression.js"
@@ -218,7 +219,7 @@ export function genericTask<A extends unknown[], R>(name: string, fn: (...args: 
   return task(name, fn, options) as unknown as GenericTaskCall<A, R>
 }
 
-const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
+const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image", "batch"] as const
 const CALL_OPTIONS_KNOWN = [...RUN_OPTIONS, "name"] as const
 const TASK_OPTIONS = [...RUN_OPTIONS, "version", "namespace", "hashIncludes", "params", "nout", "context"] as const
 const MAX_CALL_NAME = 200
@@ -230,7 +231,8 @@ function checkOptions(options: object, known: readonly string[], where: string):
       throw new ReductioError("INVALID_ARGUMENT", `${where}: unknown option "${key}"; known options: ${known.join(", ")}`)
     }
   }
-  const { name } = options as { name?: unknown }
+  const { name, batch } = options as { name?: unknown; batch?: unknown }
+  if (batch !== undefined) checkBatchOptions(batch, "batch", batchOptionsFailure(where))
   if (name !== undefined && (typeof name !== "string" || name === "" || name.length > MAX_CALL_NAME || [...name].some((c) => c < " "))) {
     throw new ReductioError(
       "INVALID_ARGUMENT",

@@ -8,6 +8,7 @@ import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
+import { routingFor } from "../config/routes.js"
 import { isReductioError, ReductioError } from "../errors.js"
 import type { CallOptions } from "../expression.js"
 import type { DryRunPlan } from "../scheduler/dry-run.js"
@@ -67,6 +68,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       workflowPath: options.workflowPath,
       context: options.context ?? loaded.config.context ?? {},
       taskOptions: options.taskOptions ?? loaded.config.tasks ?? {},
+      routing: routingFor(loaded.config.routes),
       onEvent: progress.onEvent,
       ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
       ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),
