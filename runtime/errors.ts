@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   UNKNOWN_EXECUTOR: 2,
   /** The database cannot be opened or read. */
   DB_UNREADABLE: 3,
+  /**
+   * No SQLite driver loads in this runtime (node:sqlite missing or too old, better-sqlite3 not
+   * installed or built for another runtime); the message names each cause and the fix.
+   */
+  DB_DRIVER_UNAVAILABLE: 3,
   /** The database was written by a newer reductio (its schema has migrations this code lacks). */
   DB_SCHEMA_NEWER: 3,
   /** The database server cannot be reached. */

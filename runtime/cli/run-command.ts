@@ -56,6 +56,7 @@ interface RunFlags {
   context?: string[]
   contextFile?: string[]
   taskOption?: string[]
+  jobs?: string
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -74,6 +75,11 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)", once("--db"))
     .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)", once("--config"))
     .option("--executor <name>", "default executor for tasks that name none", once("--executor"))
+    .option(
+      "--jobs <n>",
+      "run at most N local calls at once (default: script calls and calls with vcpus/memory share the cores)",
+      once("--jobs"),
+    )
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
     .option("--dryrun", "list what would run and why (the cache missed), without running or recording anything")
@@ -177,6 +183,7 @@ async function runCommand(
       dryRun: flags.dryrun === true,
       context,
       taskOptions,
+      ...(flags.jobs === undefined ? {} : { jobs: jobsOf(flags.jobs) }),
     })
     printResult(io, result, flags.json === true)
     if (result.ok && "plan" in result && flags.json !== true && (loaded.config.routes?.length ?? 0) > 0) {
@@ -189,6 +196,16 @@ async function runCommand(
     void command
     return exitCodeOf(error)
   }
+}
+
+function jobsOf(text: string): number {
+  const jobs = Number(text)
+  if (!Number.isSafeInteger(jobs) || jobs < 1) {
+    throw new ReductioError("INVALID_ARGUMENT", `--jobs must be a whole number of at least 1, got ${JSON.stringify(text)}`, {
+      details: { flag: "--jobs", value: text },
+    })
+  }
+  return jobs
 }
 
 function printResult(io: CliIo, result: SessionResult, json: boolean): void {
