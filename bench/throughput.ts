@@ -92,7 +92,12 @@ try {
   }
   if (million) {
     const cold = run("fanout", ["--n", "1000000"], "fan1m.db")
-    figures.fanout1m = { calls: 1_000_000, seconds: cold.seconds, peakRssMb: cold.maxRssMb, dbBytesPerCall: bytesPerCall("fan1m.db", 1_000_001) }
+    figures.fanout1m = {
+      calls: 1_000_000,
+      seconds: cold.seconds,
+      peakRssMb: cold.maxRssMb,
+      dbBytesPerCall: bytesPerCall("fan1m.db", 1_000_001),
+    }
   }
   figures.loadAverageAfter = round(loadavg()[0] as number, 2)
   figures.targets = {
