@@ -32,7 +32,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { CANCELLED_OUTCOME, JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
-import { containsExpression, expressionHolders, FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
+import { containsExpression, expressionHolders, FAN_OUT_WINDOW, LOCAL_FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 import { applyTo, handlerErrorOf, matchesFilter, namesUnregisteredTask, zipLists } from "./builtin-values.js"
 
@@ -90,9 +90,12 @@ export class Execution {
   #idleScheduled = false
   readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #replayContext: ReplayContext
+  /** How many items of one list reduce at once (see FAN_OUT_WINDOW). */
+  readonly #window: number
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
+    this.#window = Object.values(settings.executors).some((executor) => executor.idle !== undefined) ? FAN_OUT_WINDOW : LOCAL_FAN_OUT_WINDOW
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#leases =
       settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
@@ -182,7 +185,7 @@ export class Execution {
     const reduce = (item: unknown) => this.#reduceValue(item, parent, holders, depth + 1)
     if (Array.isArray(value)) {
       if (this.settings.dryRun !== undefined) return reduceEveryItem(value, reduce)
-      return mapWindowed(value, FAN_OUT_WINDOW, reduce)
+      return mapWindowed(value, this.#window, reduce)
     }
     if (value instanceof Map) {
       const entries = await this.#all(Array.from(value, async ([k, v]) => [await reduce(k), await reduce(v)] as const))
@@ -232,7 +235,7 @@ export class Execution {
           return (await this.#reduceCall(call, parent)).value
         }
         if (this.settings.dryRun !== undefined) return this.#all(items.map(callItem))
-        return mapWindowed(items, FAN_OUT_WINDOW, callItem)
+        return mapWindowed(items, this.#window, callItem)
       }
       case "flatten": {
         const items = await this.#reduceNested(expression.items, parent, "items")
