@@ -6,6 +6,9 @@
  * since timings on a shared machine are noisy.
  *
  *   npm run build && npx tsx bench/throughput.ts [--million] [--only fanout10k,fanout100k,...]
+ *
+ * BENCH_RUNS (default 5) sets the runs of the 10,000-call benches, BENCH_LARGE_RUNS (default 3)
+ * those of the 100,000-call ones.
  */
 import { statSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -41,6 +44,8 @@ const onlyIndex = argv.indexOf("--only")
 const only = onlyIndex >= 0 ? (argv[onlyIndex + 1] ?? "").split(",") : undefined
 const wanted = (name: string) => only === undefined || only.includes(name)
 const runs = Number(process.env.BENCH_RUNS ?? 5)
+/** Runs of the 100,000-call benches (each takes many seconds). */
+const largeRuns = Number(process.env.BENCH_LARGE_RUNS ?? 3)
 const project = benchProject({ "workflow.ts": workflow })
 const run = (name: string, args: string[], db: string) =>
   reductio(["run", "workflow.ts", name, ...args, "--quiet", "--db", db], project.dir)
@@ -69,7 +74,7 @@ try {
     if (!wanted(key)) continue
     const cold: Timed[] = []
     const cached: Timed[] = []
-    const times = n >= 100_000 ? Math.min(runs, 3) : runs
+    const times = n >= 100_000 ? largeRuns : runs
     for (let i = 0; i < times; i++) {
       cold.push(run("fanout", ["--n", String(n)], `${key}-${i}.db`))
       cached.push(run("fanout", ["--n", String(n)], `${key}-${i}.db`))
@@ -87,7 +92,7 @@ try {
     figures.chain10k = summary(chains)
   }
   if (wanted("mapReduce100k")) {
-    const mapReduce = Array.from({ length: Math.min(runs, 3) }, (_, i) => run("mapReduce", ["--n", "100000"], `mr-${i}.db`))
+    const mapReduce = Array.from({ length: largeRuns }, (_, i) => run("mapReduce", ["--n", "100000"], `mr-${i}.db`))
     figures.mapReduce100k = { calls: 199_999, ...summary(mapReduce) }
   }
   if (million) {
