@@ -314,7 +314,9 @@ export class Execution {
   /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
   #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> | unknown {
     const dryRun = this.settings.dryRun
-    if (dryRun === undefined || !containsExpression(expression.args)) return this.#reduceNested(expression.args, parent, "args", expression)
+    if (dryRun === undefined)
+      return this.#reduceFlatArgs(expression, parent) ?? this.#reduceNested(expression.args, parent, "args", expression)
+    if (!containsExpression(expression.args)) return this.#reduceNested(expression.args, parent, "args", expression)
     let waiting = this.#waiting.get(expression)
     if (waiting === undefined) {
       waiting = Promise.resolve(this.#reduceNested(expression.args, parent, "args", expression)).catch((error: unknown) => {
@@ -323,6 +325,29 @@ export class Execution {
       this.#waiting.set(expression, waiting)
     }
     return waiting
+  }
+
+  /**
+   * The common case without walking the arguments: each is a plain scalar or itself a lazy value
+   * (`add(inc(1), inc(2))`). Undefined when any is a container or anything else, which the
+   * general walk reduces (and checks for cycles).
+   */
+  #reduceFlatArgs(expression: CallExpression, parent: JobState | null): readonly unknown[] | Promise<unknown[]> | undefined {
+    const args = expression.args
+    let lazy = false
+    for (const arg of args) {
+      if (arg === null || (typeof arg !== "object" && typeof arg !== "function")) continue
+      const inner = expressionOf(arg)
+      if (inner === undefined || inner === expression) return undefined
+      lazy = true
+    }
+    if (!lazy) return args
+    return Promise.all(
+      args.map((arg) => {
+        const inner = expressionOf(arg)
+        return inner === undefined ? arg : this.#reduceExpression(inner, parent)
+      }),
+    )
   }
 
   async #runJob(
