@@ -15,6 +15,8 @@ const rssHook = join(repoRoot, "bench/support/report-rss.mjs")
 export interface Timed {
   readonly seconds: number
   readonly maxRssMb: number
+  /** User plus system CPU time of the process, in seconds. */
+  readonly cpuSeconds: number
   readonly stdout: string
   readonly stderr: string
 }
@@ -46,7 +48,14 @@ export function node(args: readonly string[], cwd: string): Timed {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (result.status !== 0) throw new Error(`node ${args.join(" ")} failed (${result.status}):\n${result.stderr}`)
   const rss = /BENCH_MAX_RSS_KB=(\d+)/.exec(result.stderr)
-  return { seconds: round(seconds), maxRssMb: round(Number(rss?.[1] ?? 0) / 1024), stdout: result.stdout, stderr: result.stderr }
+  const cpu = /BENCH_CPU_US=(\d+)/.exec(result.stderr)
+  return {
+    seconds: round(seconds),
+    maxRssMb: round(Number(rss?.[1] ?? 0) / 1024),
+    cpuSeconds: round(Number(cpu?.[1] ?? 0) / 1e6),
+    stdout: result.stdout,
+    stderr: result.stderr,
+  }
 }
 
 export function round(value: number, digits = 3): number {

@@ -123,6 +123,12 @@ export interface JobQuery {
   readonly offset?: number
 }
 
+/** Where a job sits in its execution's tree. */
+export interface JobParent {
+  readonly seq: number
+  readonly parentSeq: number | null
+}
+
 /** How many jobs an execution has, per status, and how many calls were reused below them. */
 export interface JobCounts {
   readonly jobs: number
@@ -348,6 +354,11 @@ export interface Backend {
   findJobs?(query: JobQuery): Promise<JobView[]>
   /** An execution's jobs counted by status, with the calls reused below them. */
   countJobs?(executionId: string): Promise<JobCounts>
+  /**
+   * The shape of an execution's job tree: each job's seq and parent, in seq order. Two integers a
+   * row, so a truncated tree of a 100,000-job execution reads only the rows it shows in full.
+   */
+  jobParents?(executionId: string): Promise<JobParent[]>
   /** The recorded versions of a task name (for "edited task" in a dry run). */
   tasksNamed?(name: string): Promise<TaskRecord[]>
   getTask?(hash: string): Promise<TaskRecord | undefined>

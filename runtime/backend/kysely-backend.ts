@@ -19,6 +19,7 @@ import type {
   ExecutionView,
   FileUseRecord,
   JobCounts,
+  JobParent,
   JobQuery,
   JobView,
   LeaseClaim,
@@ -26,7 +27,7 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
-import { chunked, loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
+import { loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -289,6 +290,16 @@ export class KyselyBackend implements Backend {
 
   findJobs(query: JobQuery): Promise<JobView[]> {
     return findJobs(this.db, this.#adapter, query)
+  }
+
+  async jobParents(executionId: string): Promise<JobParent[]> {
+    const rows = await this.db
+      .selectFrom("job")
+      .select(["seq", "parent_seq"])
+      .where("execution_id", "=", executionId)
+      .orderBy("seq")
+      .execute()
+    return rows.map((row) => ({ seq: Number(row.seq), parentSeq: row.parent_seq === null ? null : Number(row.parent_seq) }))
   }
 
   countJobs(executionId: string): Promise<JobCounts> {

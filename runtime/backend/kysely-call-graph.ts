@@ -12,7 +12,11 @@ import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters">
 
-/** See {@link Backend.loadCallTree}. */
+/**
+ * See {@link Backend.loadCallTree}. One recursive query reads every edge below the root with its
+ * child's node; only when some call may hold something to check (a File) does a second query
+ * read those values.
+ */
 export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callHash: string): Promise<CallTree | undefined> {
   const root = hashToBuffer(callHash)
   const node = await db
@@ -22,40 +26,45 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   if (node?.value_hash == null) return undefined
-  const { rows } = await sql<{ call_hash: string; task_hash: string | null; args_hash: string | null }>`
+  const { rows } = await sql<EdgeRow>`
     with recursive ${descendants(root)}
-    select ${adapter.hex("t.hash")} as call_hash, ${adapter.hex("c.task_hash")} as task_hash, ${adapter.hex("c.args_hash")} as args_hash
-    from tree t left join call_node c on c.call_hash = t.hash`.execute(db)
+    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash,
+      ${adapter.hex("c.task_hash")} as task_hash, ${adapter.hex("c.args_hash")} as args_hash,
+      case when c.checked = 0 then null else ${adapter.hex("c.value_hash")} end as checked_value_hash
+    from call_edge e left join call_node c on c.call_hash = e.child_hash
+    where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`.execute(db)
   const calls: TreeCall[] = []
+  const edges: [string, string][] = []
+  const seen = new Set<string>()
+  const toCheck = new Set<string>()
   for (const row of rows) {
+    edges.push([row.parent_hash, row.child_hash])
+    if (seen.has(row.child_hash)) continue
+    seen.add(row.child_hash)
     // A child without its node (a partial copy) cannot be checked: no replay.
     if (!row.task_hash || !row.args_hash) return undefined
-    calls.push({ callHash: row.call_hash, taskHash: row.task_hash, argsHash: row.args_hash })
+    calls.push({ callHash: row.child_hash, taskHash: row.task_hash, argsHash: row.args_hash })
+    if (row.checked_value_hash) toCheck.add(row.checked_value_hash).add(row.args_hash)
   }
-  const edges = await sql<{ parent_hash: string; child_hash: string }>`
-    with recursive ${descendants(root)}
-    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash
-    from call_edge e where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`.execute(db)
-  const checked =
-    calls.length === 0
-      ? { rows: [] }
-      : await sql<{ bytes: Uint8Array | null }>`
-    with recursive ${descendants(root)},
-    flagged(value_hash, args_hash) as (
-      select c.value_hash, c.args_hash from tree t join call_node c on c.call_hash = t.hash
-      where c.checked is null or c.checked <> 0
-    ),
-    hashes(hash) as (select value_hash from flagged union select args_hash from flagged)
-    select h.hash, v.bytes from hashes h left join value v on v.hash = h.hash`.execute(db)
+  const checkedValues = await readValues(db, adapter, [...toCheck])
   // A value to check that is not recorded (a partial copy): no replay.
-  if (checked.rows.some((row) => row.bytes === null)) return undefined
-  return {
-    valueHash: node.value_hash,
-    bytes: plainBytes(node.bytes),
-    calls,
-    edges: edges.rows.map((row) => [row.parent_hash, row.child_hash] as const),
-    checkedValues: checked.rows.map((row) => plainBytes(row.bytes as Uint8Array)),
-  }
+  if (checkedValues === undefined) return undefined
+  return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), calls, edges, checkedValues }
+}
+
+interface EdgeRow {
+  parent_hash: string
+  child_hash: string
+  task_hash: string | null
+  args_hash: string | null
+  /** The child's value hash when its value may hold something to check, else null. */
+  checked_value_hash: string | null
+}
+
+/** The bytes of every value in `hashes`; undefined when one is not recorded. */
+async function readValues(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Uint8Array[] | undefined> {
+  const rows = await chunked(adapter, hashes, (chunk) => db.selectFrom("value").select("bytes").where("hash", "in", chunk).execute())
+  return rows.length === hashes.length ? rows.map((row) => plainBytes(row.bytes)) : undefined
 }
 
 /** `tree(hash)`: every call below `root`; UNION (not UNION ALL) visits a shared call once. */

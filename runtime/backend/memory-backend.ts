@@ -16,6 +16,7 @@ import type {
   ExecutionView,
   FileUseRecord,
   JobCounts,
+  JobParent,
   JobQuery,
   JobRecord,
   JobStatus,
@@ -177,6 +178,10 @@ export class MemoryBackend implements Backend {
 
   async #view(execution: ExecutionRecord): Promise<ExecutionView> {
     return { ...execution, tags: await this.getTags(execution.id) }
+  }
+
+  async jobParents(executionId: string): Promise<JobParent[]> {
+    return (await this.findJobs({ executionId })).map((job) => ({ seq: job.seq, parentSeq: job.parentSeq }))
   }
 
   async listJobs(executionId: string): Promise<JobView[]> {

@@ -46,6 +46,9 @@ export class SqliteBackend extends KyselyBackend {
   }
 }
 
+/** The columns that hold a hash (32 bytes in the table, hex in a row). */
+const HASH_COLUMN = /(^|_)hash$/
+
 /** Rows per multi-row INSERT: fewer statement runs, well under SQLite's 32,766 variables. */
 const ROWS_PER_STATEMENT = 64
 
@@ -70,7 +73,8 @@ function sqliteAdapter(
     const key = `${spec.table}:${rowCount}`
     let prepared = statements.get(key)
     if (prepared === undefined) {
-      const placeholders = `(${spec.columns.map(() => "?").join(", ")})`
+      // Hashes are bound as their hex and decoded by SQLite: no Buffer per hash on the hot path.
+      const placeholders = `(${spec.columns.map((column) => (HASH_COLUMN.test(column) ? "unhex(?)" : "?")).join(", ")})`
       const text = `insert into "${spec.table}" (${spec.columns.map((c) => `"${c}"`).join(", ")}) values ${Array(rowCount).fill(placeholders).join(", ")} ${conflictSql(spec)}`
       statements.set(key, (prepared = (raw as SqliteConnection).prepare(text)))
     }
@@ -177,7 +181,7 @@ function sqliteAdapter(
       return prepared.arrays([JSON.stringify(evalHashes.map(checkHash))]) as [string, string, Uint8Array, string | null, number | null][]
     },
     writeBatch(batch) {
-      const rows = batchRows(batch)
+      const rows = batchRows(batch, "hex")
       if (rows.size === 0 && batch.leases === undefined) return
       writeTransaction(rows, batch.leases)
     },

@@ -4,7 +4,7 @@
  * counts (the run summary's) and job tree, truncated with a word on how to see the rest;
  * `--all` shows the whole tree, `--limit/--offset` a flat page of jobs in sequence order.
  */
-import type { Backend, ExecutionView, JobView } from "../backend/backend.js"
+import type { Backend, ExecutionView, JobCounts, JobParent, JobView } from "../backend/backend.js"
 import type { CliIo } from "./io.js"
 import {
   briefError,
@@ -60,6 +60,26 @@ export async function printExecution(
   view: ExecutionLayout,
   json: boolean,
 ): Promise<void> {
+  // A truncated tree reads the tree's shape, then only the jobs it shows.
+  if (view.mode === "tree" && !view.all && !json && backend.jobParents !== undefined && backend.findJobs !== undefined) {
+    const counts = (await backend.countJobs?.(execution.id)) ?? countsOf(await backend.listJobs(execution.id))
+    const tree = jobTree(await backend.jobParents(execution.id), false)
+    const shown = await jobsBySeq(
+      backend,
+      execution.id,
+      tree.shown.map(({ job }) => job.seq),
+    )
+    const lines = headerLines(execution, counts)
+    const previews = new ValuePreviews(backend)
+    await previews.load([...shown.values()].map((job) => job.argsHash))
+    for (const { job, depth, parent } of tree.shown) {
+      const full = shown.get(job.seq)
+      if (full !== undefined) lines.push(jobLine(full, depth, parent === undefined ? undefined : shown.get(parent.seq), previews))
+    }
+    if (tree.hidden > 0) lines.push(moreLine(execution, tree.hidden))
+    io.out(`${lines.join("\n")}\n`)
+    return
+  }
   const page = view.mode === "page" && backend.findJobs !== undefined
   const jobs = page
     ? ((await backend.findJobs?.({ executionId: execution.id, limit: view.limit, offset: view.offset })) ?? [])
@@ -69,14 +89,7 @@ export async function printExecution(
     io.out(`${JSON.stringify({ execution, counts, totals: totalsOf(counts), jobs }, null, 2)}\n`)
     return
   }
-  const lines = [
-    `execution ${execution.id}  ${execution.status}  ${formatTime(execution.startedAt)}  ${formatDuration(execution.startedAt, execution.endedAt)}`,
-    `  ${previewText(execution.command, 1000)}`,
-  ]
-  const tags = Object.entries(execution.tags)
-  if (tags.length > 0) lines.push(`  tags: ${previewText(tags.map(([key, value]) => `${key}=${value}`).join(" "), 1000)}`)
-  lines.push(`  ${formatTotals(totalsOf(counts))}`)
-  if (execution.error !== null) lines.push(`  error: ${previewText(execution.error.split("\n")[0] ?? "", 300)}`)
+  const lines = headerLines(execution, counts)
   const previews = new ValuePreviews(backend)
   if (view.mode === "page") {
     await previews.load(jobs.map((job) => job.argsHash))
@@ -90,13 +103,35 @@ export async function printExecution(
         jobLine({ ...job, argsHash: argsHashes.get(job.seq) ?? null }, depth, parent, previews),
       ),
     )
-    if (tree.hidden > 0) {
-      lines.push(
-        `  … ${tree.hidden} more jobs not shown: reductio log ${execution.id} --all (the whole tree), or --limit 100 --offset 0 (a page in sequence order)`,
-      )
-    }
+    if (tree.hidden > 0) lines.push(moreLine(execution, tree.hidden))
   }
   io.out(`${lines.join("\n")}\n`)
+}
+
+/** The execution's own lines: id, status, times, command, tags, totals, error. */
+function headerLines(execution: ExecutionView, counts: JobCounts): string[] {
+  const lines = [
+    `execution ${execution.id}  ${execution.status}  ${formatTime(execution.startedAt)}  ${formatDuration(execution.startedAt, execution.endedAt)}`,
+    `  ${previewText(execution.command, 1000)}`,
+  ]
+  const tags = Object.entries(execution.tags)
+  if (tags.length > 0) lines.push(`  tags: ${previewText(tags.map(([key, value]) => `${key}=${value}`).join(" "), 1000)}`)
+  lines.push(`  ${formatTotals(totalsOf(counts))}`)
+  if (execution.error !== null) lines.push(`  error: ${previewText(execution.error.split("\n")[0] ?? "", 300)}`)
+  return lines
+}
+
+function moreLine(execution: ExecutionView, hidden: number): string {
+  return `  … ${hidden} more jobs not shown: reductio log ${execution.id} --all (the whole tree), or --limit 100 --offset 0 (a page in sequence order)`
+}
+
+/** The jobs of `seqs`, with their args hashes, by seq. */
+async function jobsBySeq(backend: Backend, executionId: string, seqs: readonly number[]): Promise<Map<number, JobView>> {
+  const jobs = new Map<number, JobView>()
+  for (let i = 0; i < seqs.length && backend.findJobs !== undefined; i += SEQS_PER_QUERY) {
+    for (const job of await backend.findJobs({ executionId, seqs: seqs.slice(i, i + SEQS_PER_QUERY) })) jobs.set(job.seq, job)
+  }
+  return jobs
 }
 
 /** The args hashes of the jobs shown: listJobs leaves finished jobs' to their call nodes. */
@@ -139,16 +174,16 @@ function jobLine(job: JobView, depth: number, parent: JobView | undefined, previ
   return `${indent}${lineBody(job, parent, previews)}`
 }
 
-interface TreeLine {
-  readonly job: JobView
+interface TreeLine<J extends JobParent = JobView> {
+  readonly job: J
   readonly depth: number
-  readonly parent: JobView | undefined
+  readonly parent: J | undefined
 }
 
 /** The tree's lines, depth first; unless `all`, at most MAX_SIBLINGS per parent and MAX_LINES in all. */
-function jobTree(jobs: readonly JobView[], all: boolean): { shown: TreeLine[]; hidden: number } {
-  const children = new Map<number | null, JobView[]>()
-  const bySeq = new Map<number, JobView>()
+function jobTree<J extends JobParent>(jobs: readonly J[], all: boolean): { shown: TreeLine<J>[]; hidden: number } {
+  const children = new Map<number | null, J[]>()
+  const bySeq = new Map<number, J>()
   for (const job of jobs) {
     bySeq.set(job.seq, job)
     const list = children.get(job.parentSeq)
@@ -157,14 +192,14 @@ function jobTree(jobs: readonly JobView[], all: boolean): { shown: TreeLine[]; h
   }
   // A job whose parent is not listed (a partial copy) is a root.
   const roots = jobs.filter((job) => job.parentSeq === null || !bySeq.has(job.parentSeq))
-  const shown: TreeLine[] = []
-  const stack: TreeLine[] = roots.map((job) => ({ job, depth: 1, parent: undefined })).reverse()
+  const shown: TreeLine<J>[] = []
+  const stack: TreeLine<J>[] = roots.map((job) => ({ job, depth: 1, parent: undefined })).reverse()
   while (stack.length > 0 && (all || shown.length < MAX_LINES)) {
-    const line = stack.pop() as TreeLine
+    const line = stack.pop() as TreeLine<J>
     shown.push(line)
     const kids = children.get(line.job.seq) ?? []
     const visible = all ? kids : kids.slice(0, MAX_SIBLINGS)
-    for (let i = visible.length - 1; i >= 0; i--) stack.push({ job: visible[i] as JobView, depth: line.depth + 1, parent: line.job })
+    for (let i = visible.length - 1; i >= 0; i--) stack.push({ job: visible[i] as J, depth: line.depth + 1, parent: line.job })
   }
   return { shown, hidden: jobs.length - shown.length }
 }

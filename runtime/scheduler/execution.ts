@@ -32,7 +32,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { CANCELLED_OUTCOME, JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
-import { containsExpression, expressionHolders, FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
+import { containsExpression, expressionHolders, FAN_OUT_WINDOW, LOCAL_FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 import { applyTo, handlerErrorOf, matchesFilter, namesUnregisteredTask, zipLists } from "./builtin-values.js"
 
@@ -93,9 +93,12 @@ export class Execution {
   readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #routes = new Map<TaskDefinition, CallOptions | undefined>()
   readonly #replayContext: ReplayContext
+  /** How many items of one list reduce at once (see FAN_OUT_WINDOW). */
+  readonly #window: number
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
+    this.#window = Object.values(settings.executors).some((executor) => executor.idle !== undefined) ? FAN_OUT_WINDOW : LOCAL_FAN_OUT_WINDOW
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#leases =
       settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
@@ -190,7 +193,7 @@ export class Execution {
     const reduce = (item: unknown) => this.#reduceValue(item, parent, holders, depth + 1)
     if (Array.isArray(value)) {
       if (this.settings.dryRun !== undefined) return reduceEveryItem(value, reduce)
-      return mapWindowed(value, FAN_OUT_WINDOW, reduce)
+      return mapWindowed(value, this.#window, reduce)
     }
     if (value instanceof Map) {
       const entries = await this.#all(Array.from(value, async ([k, v]) => [await reduce(k), await reduce(v)] as const))
@@ -240,7 +243,7 @@ export class Execution {
           return (await this.#reduceCall(call, parent)).value
         }
         if (this.settings.dryRun !== undefined) return this.#all(items.map(callItem))
-        return mapWindowed(items, FAN_OUT_WINDOW, callItem)
+        return mapWindowed(items, this.#window, callItem)
       }
       case "flatten": {
         const items = await this.#reduceNested(expression.items, parent, "items")
@@ -319,7 +322,9 @@ export class Execution {
   /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
   #reduceArgs(expression: CallExpression, task: TaskDefinition, parent: JobState | null): Promise<unknown> | unknown {
     const dryRun = this.settings.dryRun
-    if (dryRun === undefined || !containsExpression(expression.args)) return this.#reduceNested(expression.args, parent, "args", expression)
+    if (dryRun === undefined)
+      return this.#reduceFlatArgs(expression, parent) ?? this.#reduceNested(expression.args, parent, "args", expression)
+    if (!containsExpression(expression.args)) return this.#reduceNested(expression.args, parent, "args", expression)
     let waiting = this.#waiting.get(expression)
     if (waiting === undefined) {
       waiting = Promise.resolve(this.#reduceNested(expression.args, parent, "args", expression)).catch((error: unknown) => {
@@ -328,6 +333,29 @@ export class Execution {
       this.#waiting.set(expression, waiting)
     }
     return waiting
+  }
+
+  /**
+   * The common case without walking the arguments: each is a plain scalar or itself a lazy value
+   * (`add(inc(1), inc(2))`). Undefined when any is a container or anything else, which the
+   * general walk reduces (and checks for cycles).
+   */
+  #reduceFlatArgs(expression: CallExpression, parent: JobState | null): readonly unknown[] | Promise<unknown[]> | undefined {
+    const args = expression.args
+    let lazy = false
+    for (const arg of args) {
+      if (arg === null || (typeof arg !== "object" && typeof arg !== "function")) continue
+      const inner = expressionOf(arg)
+      if (inner === undefined || inner === expression) return undefined
+      lazy = true
+    }
+    if (!lazy) return args
+    return Promise.all(
+      args.map((arg) => {
+        const inner = expressionOf(arg)
+        return inner === undefined ? arg : this.#reduceExpression(inner, parent)
+      }),
+    )
   }
 
   async #runJob(

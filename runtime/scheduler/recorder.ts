@@ -11,10 +11,16 @@
  * batch written when a beat is due carries the execution row with a fresh lease and renews the
  * execution's call leases; when no batch goes out for an interval, a timer writes one. Released
  * call leases travel in the batch that records the call's evaluation.
+ *
+ * A live job (pending, running or waiting) gets its row only once it has been alive for
+ * {@link LIVE_ROW_DELAY_MS}: most calls of a fan-out finish sooner, and then cost one row write,
+ * not two. Nothing is kept once written: the values seen are forgotten with each batch (a value
+ * sent again is an insert that finds its row), so memory does not grow with the calls finished.
  */
 import type { TaskDefinition } from "../task.js"
 import type {
   Backend,
+  JobStatus,
   CallRecord,
   EvaluationRecord,
   ExecutionRecord,
@@ -41,8 +47,16 @@ export interface Liveness {
 /** A job whose row is built when it is written. */
 export interface JobSource {
   readonly seq: number
+  readonly status: JobStatus
+  /** When the job was created (ms since the epoch). */
+  readonly createdAt: number
   toRecord(): JobRecord
 }
+
+/** How long a live job goes without a row (ms): one that finishes sooner is written once. */
+export const LIVE_ROW_DELAY_MS = 1000
+
+const LIVE: ReadonlySet<JobStatus> = new Set(["PENDING", "RUNNING", "WAITING"])
 
 export class Recorder {
   #executions = new Map<string, ExecutionRecord>()
@@ -173,7 +187,7 @@ export class Recorder {
   async flush(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    this.#writeBuffered()
+    this.#writeBuffered(true)
     await this.#writing
     if (this.#failure !== undefined) throw this.#failure
   }
@@ -218,7 +232,21 @@ export class Recorder {
     }
   }
 
-  #writeBuffered(): void {
+  /** The rows of the jobs due: every job not live, and live ones old enough (or all). The rest stay. */
+  #jobRows(now: number, all: boolean): JobRecord[] {
+    const rows: JobRecord[] = []
+    const young = new Map<number, JobRecord | JobSource>()
+    for (const job of this.#jobs.values()) {
+      if (!("toRecord" in job)) rows.push(job)
+      else if (!all && LIVE.has(job.status) && now - job.createdAt < LIVE_ROW_DELAY_MS) young.set(job.seq, job)
+      else rows.push(job.toRecord())
+    }
+    this.#jobs = young
+    return rows
+  }
+
+  /** Writes what is buffered; `all`: live jobs too, however young. */
+  #writeBuffered(all = false): void {
     const now = Date.now()
     const beat = this.#beatDue(now)
     if (this.#size === 0 && !beat) return
@@ -230,7 +258,7 @@ export class Recorder {
       values: this.#values,
       evaluations: [...this.#evaluations.values()],
       calls: this.#calls,
-      jobs: [...this.#jobs.values()].map((job) => ("toRecord" in job ? job.toRecord() : job)),
+      jobs: this.#jobRows(now, all),
       files: this.#files,
       ...(leases === undefined ? {} : { leases }),
       tags: this.#tags,
@@ -243,10 +271,17 @@ export class Recorder {
     this.#values = []
     this.#evaluations = new Map()
     this.#calls = []
-    this.#jobs = new Map()
     this.#files = []
     this.#tags = []
-    this.#size = 0
+    this.#seenValues.clear()
+    // Young live jobs wait for a later batch, which a timer sends if nothing else does.
+    this.#size = this.#jobs.size
+    if (this.#size > 0 && this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#writeBuffered()
+      }, this.interval)
+    }
     // Writes are chained so batches land in order (a job's final state after its first).
     this.#writing = this.#writing
       .then(() => this.backend.write(batch))

