@@ -114,6 +114,8 @@ export interface JobQuery {
   readonly evalHashPrefix?: string
   /** The task's full name. */
   readonly taskName?: string
+  /** Jobs that reduced to this call (a full call hash); with `executionId` it reads that execution's jobs. */
+  readonly callHash?: string
   readonly status?: JobStatus
   readonly limit?: number
   readonly offset?: number
@@ -308,6 +310,12 @@ export interface ExecutionQuery {
   readonly tag?: string
   /** Only executions whose id starts with this. */
   readonly idPrefix?: string
+  /** Only executions with this status. */
+  readonly status?: ExecutionStatus
+  /** Only executions with a job of this task (its full name); reads those executions' jobs. */
+  readonly taskName?: string
+  /** Skips this many (newest first), for paging; SQLite needs `limit` with it, which the backends supply. */
+  readonly offset?: number
 }
 
 /**

@@ -9,7 +9,7 @@ import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./back
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import type { Database } from "./schema.js"
-import { bufferToHash, toTime, toTimeOrNull } from "./sql-rows.js"
+import { bufferToHash, hashToBuffer, toTime, toTimeOrNull } from "./sql-rows.js"
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "selectArrays">
 
@@ -72,6 +72,7 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
   if (query.parentSeq !== undefined)
     select = query.parentSeq === null ? select.where("job.parent_seq", "is", null) : select.where("job.parent_seq", "=", query.parentSeq)
   if (query.status !== undefined) select = select.where("job.status", "=", query.status)
+  if (query.callHash !== undefined) select = select.where("job.call_hash", "=", hashToBuffer(query.callHash))
   if (query.taskName !== undefined) {
     const name = query.taskName
     select = select.where("job.task_hash", "in", (eb) => eb.selectFrom("task").select("task.hash").where("task.name", "=", name))

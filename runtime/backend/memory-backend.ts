@@ -162,10 +162,15 @@ export class MemoryBackend implements Backend {
       const found = this.#tags.get(e.id)?.get(key)
       return found !== undefined && (value === undefined || found === value)
     }
+    const ranTask = (e: ExecutionRecord) =>
+      query.taskName === undefined ||
+      [...(this.#jobs.get(e.id)?.values() ?? [])].some((job) => this.#tasks.get(job.taskHash)?.name === query.taskName)
     const all = [...this.#executions.values()]
-      .filter((e) => tagged(e) && e.id.startsWith(query.idPrefix ?? ""))
+      .filter((e) => tagged(e) && e.id.startsWith(query.idPrefix ?? "") && (query.status === undefined || e.status === query.status))
+      .filter(ranTask)
       .sort((a, b) => (a.id < b.id ? 1 : -1))
-    return Promise.all(all.slice(0, query.limit ?? all.length).map((e) => this.#view(e)))
+    const offset = query.offset ?? 0
+    return Promise.all(all.slice(offset, query.limit === undefined ? undefined : offset + query.limit).map((e) => this.#view(e)))
   }
 
   async getExecution(idOrPrefix: string): Promise<ExecutionView | undefined> {
@@ -200,6 +205,7 @@ export class MemoryBackend implements Backend {
       (query.seqs === undefined || query.seqs.includes(job.seq)) &&
       (query.parentSeq === undefined || job.parentSeq === query.parentSeq) &&
       (query.status === undefined || job.status === query.status) &&
+      (query.callHash === undefined || job.callHash === query.callHash) &&
       (query.evalHashPrefix === undefined || job.evalHash.startsWith(query.evalHashPrefix)) &&
       (query.taskName === undefined || this.#tasks.get(job.taskHash)?.name === query.taskName)
     const found = executions.flatMap((id) => [...(this.#jobs.get(id)?.values() ?? [])].sort((a, b) => a.seq - b.seq).filter(matches))

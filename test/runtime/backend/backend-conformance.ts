@@ -282,6 +282,26 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       )
     })
 
+    it("filters executions by status and by a task they ran, and pages them newest first", async () => {
+      await backend.write({
+        tasks: [{ hash: hash("task filt.align"), name: "filt.align", source: "(x) => x", version: null }],
+        executions: [
+          execution("03FILT-1", { status: "DONE", endedAt: 1_700_000_000_100 }),
+          execution("03FILT-2", { status: "FAILED", endedAt: 1_700_000_000_100, error: "boom" }),
+          execution("03FILT-3", { status: "DONE", endedAt: 1_700_000_000_100 }),
+        ],
+        jobs: [job("03FILT-2", 1, { taskHash: hash("task filt.align"), status: "FAILED" }), job("03FILT-3", 1, { status: "DONE" })],
+      })
+      const ids = async (query: Parameters<Backend["listExecutions"]>[0]) =>
+        (await backend.listExecutions({ idPrefix: "03FILT", ...query })).map((e) => e.id)
+      assert.deepEqual(await ids({ status: "DONE" }), ["03FILT-3", "03FILT-1"])
+      assert.deepEqual(await ids({ status: "FAILED" }), ["03FILT-2"])
+      assert.deepEqual(await ids({ taskName: "filt.align" }), ["03FILT-2"])
+      assert.deepEqual(await ids({ taskName: "no-such-task" }), [])
+      assert.deepEqual(await ids({ limit: 1, offset: 1 }), ["03FILT-2"])
+      assert.deepEqual(await ids({ offset: 2 }), ["03FILT-1"])
+    })
+
     it("keeps a job's own times: created, its body's start and end on its executor, and its end", async () => {
       const times = {
         createdAt: 1_700_000_000_010,

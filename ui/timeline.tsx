@@ -1,0 +1,155 @@
+/**
+ * The timeline: a Gantt chart of jobs by their own times, one lane per task (jobs that overlap
+ * stacked in rows): the wait (created → body started) light, the run (the body on its executor)
+ * solid, the time spent on children after the body outlined.
+ */
+import { useEffect, useMemo, useRef, useState } from "preact/hooks"
+import { duration } from "./format.js"
+import { href } from "./router.js"
+import type { Timeline } from "./types.js"
+
+const LABEL_WIDTH = 190
+const MAX_ROWS_PER_LANE = 60
+const AXIS_HEIGHT = 26
+
+interface Bar {
+  readonly index: number
+  readonly row: number
+}
+
+interface Lane {
+  readonly task: string
+  readonly bars: Bar[]
+  readonly rows: number
+  readonly jobs: number
+}
+
+function lanesOf(timeline: Timeline): Lane[] {
+  const { jobs } = timeline
+  const byTask = new Map<number, number[]>()
+  for (let i = 0; i < jobs.seq.length; i++) {
+    const task = jobs.task[i] ?? 0
+    const list = byTask.get(task)
+    if (list === undefined) byTask.set(task, [i])
+    else list.push(i)
+  }
+  const end = (i: number) => jobs.ended[i] ?? timeline.durationMs
+  return [...byTask.entries()].map(([task, indexes]) => {
+    indexes.sort((a, b) => (jobs.created[a] ?? 0) - (jobs.created[b] ?? 0))
+    // Greedy interval packing: each job in the first row free at its start.
+    const rowEnds: number[] = []
+    const bars = indexes.map((index) => {
+      const start = jobs.created[index] ?? 0
+      let row = rowEnds.findIndex((rowEnd) => rowEnd <= start)
+      if (row === -1) {
+        row = rowEnds.length < MAX_ROWS_PER_LANE ? rowEnds.length : rowEnds.indexOf(Math.min(...rowEnds))
+        if (row === rowEnds.length) rowEnds.push(0)
+      }
+      rowEnds[row] = Math.max(rowEnds[row] ?? 0, end(index))
+      return { index, row }
+    })
+    return { task: timeline.tasks[task] ?? "?", bars, rows: Math.max(1, rowEnds.length), jobs: indexes.length }
+  })
+}
+
+function ticksOf(total: number, count: number): number[] {
+  if (total <= 0) return [0]
+  const raw = total / count
+  const step = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000,
+  ].find((s) => s >= raw)
+  const size = step ?? raw
+  return Array.from({ length: Math.floor(total / size) + 1 }, (_, i) => i * size)
+}
+
+export function TimelineChart({ timeline, executionId }: { timeline: Timeline; executionId: string }) {
+  const lanes = useMemo(() => lanesOf(timeline), [timeline])
+  const box = useRef<HTMLDivElement>(null)
+  const [width, setWidth] = useState(1000)
+  useEffect(() => {
+    const measure = () => setWidth(Math.max(500, box.current?.clientWidth ?? 1000))
+    measure()
+    addEventListener("resize", measure)
+    return () => removeEventListener("resize", measure)
+  }, [])
+  const { jobs } = timeline
+  const total = Math.max(1, timeline.durationMs)
+  const plot = width - LABEL_WIDTH - 16
+  const x = (ms: number | null) => LABEL_WIDTH + ((ms ?? total) / total) * plot
+  const jobCount = jobs.seq.length
+  const rowHeight = jobCount > 2000 ? 4 : jobCount > 300 ? 7 : 14
+  let y = AXIS_HEIGHT
+  const placed = lanes.map((lane) => {
+    const top = y
+    const height = Math.max(22, lane.rows * (rowHeight + 2) + 8)
+    y += height
+    return { lane, top, height }
+  })
+  return (
+    <div class="timeline" ref={box}>
+      <svg width={width} height={y + 8} role="img" aria-label="timeline">
+        {ticksOf(total, 8).map((tick) => (
+          <g key={tick}>
+            <line class="tick" x1={x(tick)} x2={x(tick)} y1={AXIS_HEIGHT - 6} y2={y} />
+            <text class="tick-label" x={x(tick) + 3} y={14}>
+              {duration(tick)}
+            </text>
+          </g>
+        ))}
+        {placed.map(({ lane, top, height }, laneIndex) => (
+          <g key={lane.task}>
+            <rect class={laneIndex % 2 === 0 ? "lane lane-even" : "lane"} x={0} y={top} width={width} height={height} />
+            <text class="lane-label" x={8} y={top + 15}>
+              {lane.task.length > 24 ? `${lane.task.slice(0, 23)}…` : lane.task}
+            </text>
+            <text class="lane-count" x={8} y={top + 15 + (height > 30 ? 13 : 0)} dx={height > 30 ? 0 : LABEL_WIDTH - 60}>
+              {lane.jobs} job{lane.jobs === 1 ? "" : "s"}
+            </text>
+            {lane.bars.map(({ index, row }) => {
+              const status = (jobs.status[index] ?? "DONE").toLowerCase()
+              const rowY = top + 4 + row * (rowHeight + 2)
+              const created = jobs.created[index] ?? 0
+              const started = jobs.started[index] ?? null
+              const bodyEnded = jobs.bodyEnded[index] ?? null
+              const ended = jobs.ended[index] ?? null
+              const runEnd = bodyEnded ?? (started === null ? null : ended)
+              return (
+                <a key={index} class="bar-job" href={href.job(executionId, jobs.seq[index] ?? 0)}>
+                  <title>{`#${jobs.seq[index]} ${lane.task} ${jobs.status[index]}\nwait ${duration(started === null ? null : started - created)}  run ${duration(started === null || runEnd === null ? null : runEnd - started)}`}</title>
+                  <rect
+                    class={`wait fill-${status}`}
+                    x={x(created)}
+                    y={rowY}
+                    width={Math.max(1, x(started ?? ended) - x(created))}
+                    height={rowHeight}
+                  />
+                  {started !== null && (
+                    <rect
+                      class={`run fill-${status}`}
+                      x={x(started)}
+                      y={rowY}
+                      width={Math.max(1.5, x(runEnd) - x(started))}
+                      height={rowHeight}
+                    />
+                  )}
+                  {bodyEnded !== null && ended !== null && ended - bodyEnded > 0 && (
+                    <rect
+                      class={`children stroke-${status}`}
+                      x={x(bodyEnded)}
+                      y={rowY + 0.5}
+                      width={Math.max(1, x(ended) - x(bodyEnded))}
+                      height={rowHeight - 1}
+                    />
+                  )}
+                </a>
+              )
+            })}
+          </g>
+        ))}
+      </svg>
+      <p class="muted small">
+        Light: waiting (created → its body started on its executor). Solid: the body running. Outlined: waiting on its children.
+      </p>
+    </div>
+  )
+}
