@@ -185,7 +185,7 @@ function JobNode({ job, at, link, onOpen }: { job: JobSummary; at: Placed | unde
   const x = at.x - at.width / 2
   const y = at.y - at.height / 2
   return (
-    <a href={link} class={`node node-${status}`} data-seq={job.seq} data-status={job.status} onClick={onOpen}>
+    <a href={link} class={`node node-${status}`} data-seq={job.seq} data-task={job.task} data-status={job.status} onClick={onOpen}>
       <g transform={`translate(${x},${y})`}>
         <title>{`#${job.seq} ${job.label} (${job.args})\n${job.status}${job.error ? `\n${job.error}` : ""}`}</title>
         <rect class="node-box" width={at.width} height={at.height} rx="6" />
