@@ -11,6 +11,8 @@ import type { Timeline } from "./types.js"
 const LABEL_WIDTH = 190
 const MAX_ROWS_PER_LANE = 60
 const AXIS_HEIGHT = 26
+/** Above this many jobs the bars are drawn on a canvas: tens of thousands of SVG elements render slowly. */
+const SVG_BARS_MAX = 1500
 
 interface Bar {
   readonly index: number
@@ -85,71 +87,171 @@ export function TimelineChart({ timeline, executionId }: { timeline: Timeline; e
     y += height
     return { lane, top, height }
   })
+  const onCanvas = jobCount > SVG_BARS_MAX
   return (
     <div class="timeline" ref={box}>
-      <svg width={width} height={y + 8} role="img" aria-label="timeline">
-        {ticksOf(total, 8).map((tick) => (
-          <g key={tick}>
-            <line class="tick" x1={x(tick)} x2={x(tick)} y1={AXIS_HEIGHT - 6} y2={y} />
-            <text class="tick-label" x={x(tick) + 3} y={14}>
-              {duration(tick)}
-            </text>
-          </g>
-        ))}
-        {placed.map(({ lane, top, height }, laneIndex) => (
-          <g key={lane.task}>
-            <rect class={laneIndex % 2 === 0 ? "lane lane-even" : "lane"} x={0} y={top} width={width} height={height} />
-            <text class="lane-label" x={8} y={top + 15}>
-              {lane.task.length > 24 ? `${lane.task.slice(0, 23)}…` : lane.task}
-            </text>
-            <text class="lane-count" x={8} y={top + 15 + (height > 30 ? 13 : 0)} dx={height > 30 ? 0 : LABEL_WIDTH - 60}>
-              {lane.jobs} job{lane.jobs === 1 ? "" : "s"}
-            </text>
-            {lane.bars.map(({ index, row }) => {
-              const status = (jobs.status[index] ?? "DONE").toLowerCase()
-              const rowY = top + 4 + row * (rowHeight + 2)
-              const created = jobs.created[index] ?? 0
-              const started = jobs.started[index] ?? null
-              const bodyEnded = jobs.bodyEnded[index] ?? null
-              const ended = jobs.ended[index] ?? null
-              const runEnd = bodyEnded ?? (started === null ? null : ended)
-              return (
-                <a key={index} class="bar-job" href={href.job(executionId, jobs.seq[index] ?? 0)}>
-                  <title>{`#${jobs.seq[index]} ${lane.task} ${jobs.status[index]}\nwait ${duration(started === null ? null : started - created)}  run ${duration(started === null || runEnd === null ? null : runEnd - started)}`}</title>
-                  <rect
-                    class={`wait fill-${status}`}
-                    x={x(created)}
-                    y={rowY}
-                    width={Math.max(1, x(started ?? ended) - x(created))}
-                    height={rowHeight}
-                  />
-                  {started !== null && (
-                    <rect
-                      class={`run fill-${status}`}
-                      x={x(started)}
-                      y={rowY}
-                      width={Math.max(1.5, x(runEnd) - x(started))}
-                      height={rowHeight}
-                    />
-                  )}
-                  {bodyEnded !== null && ended !== null && ended - bodyEnded > 0 && (
-                    <rect
-                      class={`children stroke-${status}`}
-                      x={x(bodyEnded)}
-                      y={rowY + 0.5}
-                      width={Math.max(1, x(ended) - x(bodyEnded))}
-                      height={rowHeight - 1}
-                    />
-                  )}
-                </a>
-              )
-            })}
-          </g>
-        ))}
-      </svg>
+      <div class="timeline-plot">
+        <svg width={width} height={y + 8} role="img" aria-label="timeline">
+          {ticksOf(total, 8).map((tick) => (
+            <g key={tick}>
+              <line class="tick" x1={x(tick)} x2={x(tick)} y1={AXIS_HEIGHT - 6} y2={y} />
+              <text class="tick-label" x={x(tick) + 3} y={14}>
+                {duration(tick)}
+              </text>
+            </g>
+          ))}
+          {placed.map(({ lane, top, height }, laneIndex) => (
+            <g key={lane.task}>
+              <rect class={laneIndex % 2 === 0 ? "lane lane-even" : "lane"} x={0} y={top} width={width} height={height} />
+              <text class="lane-label" x={8} y={top + 15}>
+                {lane.task.length > 24 ? `${lane.task.slice(0, 23)}…` : lane.task}
+              </text>
+              <text class="lane-count" x={8} y={top + 15 + (height > 30 ? 13 : 0)} dx={height > 30 ? 0 : LABEL_WIDTH - 60}>
+                {lane.jobs} job{lane.jobs === 1 ? "" : "s"}
+              </text>
+              {!onCanvas &&
+                lane.bars.map(({ index, row }) => {
+                  const status = (jobs.status[index] ?? "DONE").toLowerCase()
+                  const rowY = top + 4 + row * (rowHeight + 2)
+                  const created = jobs.created[index] ?? 0
+                  const started = jobs.started[index] ?? null
+                  const bodyEnded = jobs.bodyEnded[index] ?? null
+                  const ended = jobs.ended[index] ?? null
+                  const runEnd = bodyEnded ?? (started === null ? null : ended)
+                  return (
+                    <a key={index} class="bar-job" href={href.job(executionId, jobs.seq[index] ?? 0)}>
+                      <title>{`#${jobs.seq[index]} ${lane.task} ${jobs.status[index]}\nwait ${duration(started === null ? null : started - created)}  run ${duration(started === null || runEnd === null ? null : runEnd - started)}`}</title>
+                      <rect
+                        class={`wait fill-${status}`}
+                        x={x(created)}
+                        y={rowY}
+                        width={Math.max(1, x(started ?? ended) - x(created))}
+                        height={rowHeight}
+                      />
+                      {started !== null && (
+                        <rect
+                          class={`run fill-${status}`}
+                          x={x(started)}
+                          y={rowY}
+                          width={Math.max(1.5, x(runEnd) - x(started))}
+                          height={rowHeight}
+                        />
+                      )}
+                      {bodyEnded !== null && ended !== null && ended - bodyEnded > 0 && (
+                        <rect
+                          class={`children stroke-${status}`}
+                          x={x(bodyEnded)}
+                          y={rowY + 0.5}
+                          width={Math.max(1, x(ended) - x(bodyEnded))}
+                          height={rowHeight - 1}
+                        />
+                      )}
+                    </a>
+                  )
+                })}
+            </g>
+          ))}
+        </svg>
+        {onCanvas && (
+          <CanvasBars
+            timeline={timeline}
+            placed={placed}
+            x={x}
+            rowHeight={rowHeight}
+            width={width}
+            height={y + 8}
+            executionId={executionId}
+          />
+        )}
+      </div>
       <p class="muted small">
         Light: waiting (created → its body started on its executor). Solid: the body running. Outlined: waiting on its children.
       </p>
     </div>
+  )
+}
+
+interface PlacedLane {
+  readonly lane: Lane
+  readonly top: number
+  readonly height: number
+}
+
+/** The bars of a big timeline on a canvas; a click opens the job under the pointer. */
+function CanvasBars(props: {
+  timeline: Timeline
+  placed: readonly PlacedLane[]
+  x: (ms: number | null) => number
+  rowHeight: number
+  width: number
+  height: number
+  executionId: string
+}) {
+  const { timeline, placed, x, rowHeight, width, height, executionId } = props
+  const canvas = useRef<HTMLCanvasElement>(null)
+  const hits = useRef<{ index: number; x0: number; x1: number; y: number }[]>([])
+  useEffect(() => {
+    const element = canvas.current
+    const context = element?.getContext("2d")
+    if (element == null || context == null) return
+    const ratio = devicePixelRatio || 1
+    element.width = Math.round(width * ratio)
+    element.height = Math.round(height * ratio)
+    context.scale(ratio, ratio)
+    const style = getComputedStyle(document.documentElement)
+    const colors = new Map<string, string>()
+    const color = (status: string) => {
+      let found = colors.get(status)
+      if (found === undefined) colors.set(status, (found = style.getPropertyValue(`--${status}`).trim() || "#888"))
+      return found
+    }
+    const { jobs } = timeline
+    const list: { index: number; x0: number; x1: number; y: number }[] = []
+    for (const { lane, top } of placed) {
+      for (const { index, row } of lane.bars) {
+        const status = (jobs.status[index] ?? "DONE").toLowerCase()
+        const rowY = top + 4 + row * (rowHeight + 2)
+        const created = jobs.created[index] ?? 0
+        const started = jobs.started[index] ?? null
+        const bodyEnded = jobs.bodyEnded[index] ?? null
+        const ended = jobs.ended[index] ?? null
+        const runEnd = bodyEnded ?? (started === null ? null : ended)
+        context.fillStyle = color(status)
+        context.globalAlpha = 0.25
+        context.fillRect(x(created), rowY, Math.max(1, x(started ?? ended) - x(created)), rowHeight)
+        context.globalAlpha = 1
+        if (started !== null) context.fillRect(x(started), rowY, Math.max(1.5, x(runEnd) - x(started)), rowHeight)
+        list.push({ index, x0: x(created), x1: Math.max(x(ended), x(created) + 2), y: rowY })
+      }
+    }
+    hits.current = list
+    element.dataset["bars"] = String(list.length)
+  }, [timeline, placed, x, rowHeight, width, height])
+  const at = (event: MouseEvent) => {
+    const rect = (event.currentTarget as HTMLCanvasElement).getBoundingClientRect()
+    const px = event.clientX - rect.left
+    const py = event.clientY - rect.top
+    return hits.current.find((hit) => px >= hit.x0 - 1 && px <= hit.x1 + 1 && py >= hit.y && py <= hit.y + rowHeight)
+  }
+  return (
+    <canvas
+      ref={canvas}
+      class="timeline-bars"
+      style={{ width: `${width}px`, height: `${height}px` }}
+      onClick={(event) => {
+        const hit = at(event)
+        const seq = hit === undefined ? undefined : timeline.jobs.seq[hit.index]
+        if (seq !== undefined) location.hash = href.job(executionId, seq)
+      }}
+      onMouseMove={(event) => {
+        const hit = at(event)
+        const element = event.currentTarget as HTMLCanvasElement
+        element.title =
+          hit === undefined
+            ? ""
+            : `#${timeline.jobs.seq[hit.index]} ${timeline.tasks[timeline.jobs.task[hit.index] ?? 0]} ${timeline.jobs.status[hit.index]}`
+        element.style.cursor = hit === undefined ? "default" : "pointer"
+      }}
+    />
   )
 }
