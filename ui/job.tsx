@@ -51,12 +51,18 @@ export function JobView({ executionId, seq }: { executionId: string; seq: string
                 </div>
                 <div>
                   <dt>executor</dt>
-                  <dd class="muted">{detail.executor ?? "not recorded"}</dd>
+                  <dd>{detail.executor ?? <span class="muted">none (no body ran, or not recorded)</span>}</dd>
                 </div>
-                <div>
-                  <dt>Batch job</dt>
-                  <dd class="muted">{detail.batchJobId ?? "–"}</dd>
-                </div>
+                {detail.externalJobId !== null && (
+                  <div>
+                    <dt>
+                      {detail.externalJobId.includes(":") || /^[0-9a-f-]{36}/.test(detail.externalJobId) ? "Batch job" : "executor job id"}
+                    </dt>
+                    <dd>
+                      <code class="hash">{detail.externalJobId}</code>
+                    </dd>
+                  </div>
+                )}
               </dl>
             </header>
             {detail.error && (

@@ -8,7 +8,7 @@ import { duration } from "./format.js"
 import { href } from "./router.js"
 import type { Timeline } from "./types.js"
 
-const LABEL_WIDTH = 190
+const LABEL_WIDTH = 200
 const MAX_ROWS_PER_LANE = 60
 const AXIS_HEIGHT = 26
 /** Above this many jobs the bars are drawn on a canvas: tens of thousands of SVG elements render slowly. */
@@ -20,23 +20,30 @@ interface Bar {
 }
 
 interface Lane {
+  readonly key: string
   readonly task: string
+  /** The executor its jobs were submitted to; null: none (cached jobs). */
+  readonly executor: string | null
   readonly bars: Bar[]
   readonly rows: number
   readonly jobs: number
 }
 
+/** One lane per executor and task, grouped by executor in order of appearance. */
 function lanesOf(timeline: Timeline): Lane[] {
   const { jobs } = timeline
-  const byTask = new Map<number, number[]>()
+  const byLane = new Map<string, { task: number; executor: number; indexes: number[] }>()
   for (let i = 0; i < jobs.seq.length; i++) {
     const task = jobs.task[i] ?? 0
-    const list = byTask.get(task)
-    if (list === undefined) byTask.set(task, [i])
-    else list.push(i)
+    const executor = jobs.executor?.[i] ?? 0
+    const key = `${executor}:${task}`
+    const lane = byLane.get(key)
+    if (lane === undefined) byLane.set(key, { task, executor, indexes: [i] })
+    else lane.indexes.push(i)
   }
   const end = (i: number) => jobs.ended[i] ?? timeline.durationMs
-  return [...byTask.entries()].map(([task, indexes]) => {
+  const ordered = [...byLane.entries()].sort(([, a], [, b]) => a.executor - b.executor)
+  return ordered.map(([key, { task, executor, indexes }]) => {
     indexes.sort((a, b) => (jobs.created[a] ?? 0) - (jobs.created[b] ?? 0))
     // Greedy interval packing: each job in the first row free at its start.
     const rowEnds: number[] = []
@@ -50,7 +57,14 @@ function lanesOf(timeline: Timeline): Lane[] {
       rowEnds[row] = Math.max(rowEnds[row] ?? 0, end(index))
       return { index, row }
     })
-    return { task: timeline.tasks[task] ?? "?", bars, rows: Math.max(1, rowEnds.length), jobs: indexes.length }
+    return {
+      key,
+      task: timeline.tasks[task] ?? "?",
+      executor: timeline.executors?.[executor] ?? null,
+      bars,
+      rows: Math.max(1, rowEnds.length),
+      jobs: indexes.length,
+    }
   })
 }
 
@@ -83,7 +97,7 @@ export function TimelineChart({ timeline, executionId }: { timeline: Timeline; e
   let y = AXIS_HEIGHT
   const placed = lanes.map((lane) => {
     const top = y
-    const height = Math.max(22, lane.rows * (rowHeight + 2) + 8)
+    const height = Math.max(36, lane.rows * (rowHeight + 2) + 8)
     y += height
     return { lane, top, height }
   })
@@ -101,13 +115,13 @@ export function TimelineChart({ timeline, executionId }: { timeline: Timeline; e
             </g>
           ))}
           {placed.map(({ lane, top, height }, laneIndex) => (
-            <g key={lane.task}>
+            <g key={lane.key}>
               <rect class={laneIndex % 2 === 0 ? "lane lane-even" : "lane"} x={0} y={top} width={width} height={height} />
               <text class="lane-label" x={8} y={top + 15}>
                 {lane.task.length > 24 ? `${lane.task.slice(0, 23)}…` : lane.task}
               </text>
-              <text class="lane-count" x={8} y={top + 15 + (height > 30 ? 13 : 0)} dx={height > 30 ? 0 : LABEL_WIDTH - 60}>
-                {lane.jobs} job{lane.jobs === 1 ? "" : "s"}
+              <text class="lane-count" x={8} y={top + 28}>
+                {lane.jobs} job{lane.jobs === 1 ? "" : "s"} · {lane.executor ?? "no executor"}
               </text>
               {!onCanvas &&
                 lane.bars.map(({ index, row }) => {

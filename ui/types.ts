@@ -81,10 +81,12 @@ export interface Timeline {
   startedAt: number
   durationMs: number
   tasks: string[]
+  executors: (string | null)[]
   jobs: {
     seq: number[]
     parentSeq: (number | null)[]
     task: number[]
+    executor: number[]
     status: JobStatus[]
     cached: boolean[]
     created: number[]
@@ -140,7 +142,7 @@ export interface JobDetail {
   cached: boolean
   replayed: number | null
   executor: string | null
-  batchJobId: string | null
+  externalJobId: string | null
   parent: JobSummary | null
   children: JobSummary[]
   moreChildren: boolean

@@ -76,6 +76,10 @@ export interface JobRecord {
   readonly argsHash?: string | null
   /** The name the call site gave the call (`script(command, { name })`), shown instead of its task's. */
   readonly name?: string | null
+  /** The configured executor its body was submitted to (`local`, `batch`...); null when none was (cached). */
+  readonly executor?: string | null
+  /** That executor's own id for the job: the AWS Batch job id (`<array job id>:<index>` for an array child). */
+  readonly externalJobId?: string | null
   /**
    * For a job whose result came from replaying a recorded call tree (see
    * {@link Backend.loadCallTree}): how many calls below it were reused without a job of their own.
@@ -94,6 +98,8 @@ export interface JobView extends JobRecord {
   readonly argsHash: string | null
   readonly bodyEndedAt: number | null
   readonly name: string | null
+  readonly executor: string | null
+  readonly externalJobId: string | null
 }
 
 /** An execution with its tags, as listings read it. */

@@ -31,6 +31,8 @@ type JobTuple = [
   ownArgsHash: string | null,
   callArgsHash: string | null,
   name: string | null,
+  executor: string | null,
+  externalJobId: string | null,
 ]
 
 const HEX_PREFIX = /^[0-9a-f]{1,64}$/
@@ -62,6 +64,8 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
       hex("job.args_hash").as("own_args_hash"),
       (callArgs ? hex("call_node.args_hash") : sql<string | null>`null`).as("call_args_hash"),
       "job.name",
+      "job.executor",
+      "job.external_job_id",
     ])
   if (query.executionId !== undefined) select = select.where("job.execution_id", "=", query.executionId)
   if (query.seq !== undefined) select = select.where("job.seq", "=", query.seq)
@@ -118,6 +122,8 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobVi
     error: row[12],
     argsHash: row[14] || row[15] || null,
     name: row[16],
+    executor: row[17],
+    externalJobId: row[18],
     taskName: taskNames.get(row[3]) ?? "?",
   }
   // As before migration 0004: absent unless the job reused calls.

@@ -220,6 +220,8 @@ export class MemoryBackend implements Backend {
       bodyEndedAt: job.bodyEndedAt ?? null,
       argsHash: (job.callHash === null ? job.argsHash : this.#calls.get(job.callHash)?.argsHash) ?? null,
       name: job.name ?? null,
+      executor: job.executor ?? null,
+      externalJobId: job.externalJobId ?? null,
       // Absent unless the job reused calls.
       ...(reusedCalls == null ? {} : { reusedCalls }),
       taskName: this.#tasks.get(job.taskHash)?.name ?? "?",

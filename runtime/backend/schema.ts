@@ -49,6 +49,9 @@ export interface JobTable {
   args_hash: HashColumn | null
   /** The call site's name for the call (a script's `name`), else null. */
   name: string | null
+  /** The configured executor the body was submitted to, and its id for the job (see migration 0007). */
+  executor: string | null
+  external_job_id: string | null
 }
 
 export interface TaskTable {

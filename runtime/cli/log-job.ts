@@ -47,6 +47,8 @@ export async function printJob(io: CliIo, backend: Backend, job: JobView, others
   lines.push(
     `  times     created ${formatTime(job.createdAt)}  ${formatJobTimes(job)}  total ${formatDuration(job.createdAt, job.endedAt)}`,
   )
+  if (job.executor !== null)
+    lines.push(`  executor  ${job.executor}${job.externalJobId === null ? "" : `  job ${previewText(job.externalJobId, 200)}`}`)
   if (job.reusedCalls != null) lines.push(`  reused    ${job.reusedCalls} recorded calls below it (call replay)`)
   if (parent !== undefined) lines.push(`  parent    ${job.executionId}/${parent.seq}  ${jobLabel(parent)}`)
   if (error !== undefined) lines.push(...errorLines(error))

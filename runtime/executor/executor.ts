@@ -43,6 +43,8 @@ export interface BodyTimes {
   readonly startedAt?: number | undefined
   /** The body ended: the function settled, the process exited, the container stopped. */
   readonly endedAt?: number | undefined
+  /** The executor's own id for the job, when it has one: an AWS Batch job id (`<array job id>:<index>` for an array child). */
+  readonly externalJobId?: string | undefined
 }
 
 /** How a job ended. A rejected `submit` promise counts as an infrastructure failure. */

@@ -61,6 +61,7 @@ export class JobRunner {
       if (limits.length > 0) await this.settings.limits.acquire(limits)
       try {
         if (this.settings.signal.aborted) return outcome
+        job.executor = executorName
         this.hooks.running(job)
         const submittedAt = Date.now()
         const submitted = executor.submit({
@@ -111,6 +112,7 @@ export class JobRunner {
  * A call cancelled before it started has none.
  */
 function recordBodyTimes(job: JobState, outcome: JobOutcome, submittedAt: number): void {
+  if (outcome.externalJobId !== undefined) job.externalJobId = outcome.externalJobId
   if (outcome.startedAt === undefined && outcome.status === "failed" && outcome.kind === "cancelled") return
   job.startedAt = outcome.startedAt ?? submittedAt
   job.bodyEndedAt = outcome.endedAt ?? Date.now()

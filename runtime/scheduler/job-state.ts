@@ -32,6 +32,9 @@ export class JobState implements JobSource {
   /** When its body started and ended on its executor (see JobRecord). */
   startedAt: number | null = null
   bodyEndedAt: number | null = null
+  /** The configured executor it was submitted to, and that executor's id for it (see JobRecord). */
+  executor: string | null = null
+  externalJobId: string | null = null
   readonly children: string[] = []
 
   constructor(
@@ -63,6 +66,8 @@ export class JobState implements JobSource {
       reusedCalls: this.reusedCalls,
       argsHash: this.argsHash,
       name: this.name,
+      executor: this.executor,
+      externalJobId: this.externalJobId,
     }
   }
 }

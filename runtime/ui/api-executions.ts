@@ -189,19 +189,23 @@ export async function executionJobsView(backend: Backend, ref: string, params: U
 
 /**
  * The timeline, in columns (10,000 jobs are a few hundred KB): times in ms from the execution's
- * start, null where unknown; `task` indexes `tasks`.
+ * start, null where unknown; `task` indexes `tasks`, `executor` indexes `executors` (null: no
+ * executor saw the job, e.g. cached).
  */
 export async function timelineView(backend: Backend, ref: string) {
   const execution = await findExecution(backend, ref)
   const jobs = await backend.listJobs(execution.id)
   const tasks: string[] = []
   const taskIndex = new Map<string, number>()
+  const executors: (string | null)[] = []
+  const executorIndex = new Map<string | null, number>()
   const t0 = execution.startedAt
   const rel = (time: number | null) => (time === null ? null : time - t0)
   const columns = {
     seq: [] as number[],
     parentSeq: [] as (number | null)[],
     task: [] as number[],
+    executor: [] as number[],
     status: [] as JobStatus[],
     cached: [] as boolean[],
     created: [] as number[],
@@ -216,6 +220,13 @@ export async function timelineView(backend: Backend, ref: string) {
       tasks.push(job.taskName)
       taskIndex.set(job.taskName, index)
     }
+    let executor = executorIndex.get(job.executor)
+    if (executor === undefined) {
+      executor = executors.length
+      executors.push(job.executor)
+      executorIndex.set(job.executor, executor)
+    }
+    columns.executor.push(executor)
     columns.seq.push(job.seq)
     columns.parentSeq.push(job.parentSeq)
     columns.task.push(index)
@@ -227,5 +238,13 @@ export async function timelineView(backend: Backend, ref: string) {
     columns.ended.push(rel(job.endedAt))
   }
   const end = execution.endedAt ?? Date.now()
-  return { executionId: execution.id, status: execution.status, startedAt: t0, durationMs: Math.max(0, end - t0), tasks, jobs: columns }
+  return {
+    executionId: execution.id,
+    status: execution.status,
+    startedAt: t0,
+    durationMs: Math.max(0, end - t0),
+    tasks,
+    executors,
+    jobs: columns,
+  }
 }

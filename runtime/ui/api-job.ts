@@ -64,9 +64,8 @@ export async function jobView(backend: Backend, executionRef: string, seq: numbe
     times: timesOf(job),
     cached: job.cached,
     replayed: job.reusedCalls ?? null,
-    // Not recorded by this version's schema: the job row keeps no executor or Batch job id.
-    executor: null,
-    batchJobId: null,
+    executor: job.executor,
+    externalJobId: job.externalJobId,
     parent: parentSummaries[0] ?? null,
     children: await summariesOf(backend, children.slice(0, CHILDREN_SHOWN), 80),
     moreChildren: children.length > CHILDREN_SHOWN,

@@ -27,7 +27,7 @@ const LOG_TAIL_BYTES = 8 * 1024
  * started and stopped as Batch reports them.
  */
 export async function outcomeOf(place: ScratchPlace, state: BatchJobState): Promise<JobOutcome> {
-  const outcome = await outcomeFromScratch(place, state)
+  const outcome = { ...(await outcomeFromScratch(place, state)), externalJobId: state.jobId }
   return state.startedAt === undefined ? outcome : { ...outcome, startedAt: state.startedAt, endedAt: state.stoppedAt }
 }
 

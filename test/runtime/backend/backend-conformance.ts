@@ -229,7 +229,7 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
           [2, "DONE", "inc"],
         ],
       )
-      const read = { taskName: "inc", argsHash: null, bodyEndedAt: null, name: null }
+      const read = { taskName: "inc", argsHash: null, bodyEndedAt: null, name: null, executor: null, externalJobId: null }
       assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), ...read })
       assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), ...read })
     })
@@ -312,6 +312,24 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ executions: [execution("06TIMES")], jobs: [job("06TIMES", 1, { status: "DONE", ...times })] })
       const [read] = await backend.listJobs("06TIMES")
       assert.deepEqual(read && [read.createdAt, read.startedAt, read.bodyEndedAt, read.endedAt], Object.values(times))
+    })
+
+    it("keeps where a job's body ran: its executor and that executor's id for it", async () => {
+      await backend.write({
+        executions: [execution("07EXEC")],
+        jobs: [
+          job("07EXEC", 1, { status: "DONE", executor: "batch", externalJobId: "0b3f7c1e-aaaa:17" }),
+          job("07EXEC", 2, { status: "CACHED", cached: true }),
+        ],
+      })
+      const read = await backend.listJobs("07EXEC")
+      assert.deepEqual(
+        read.map((j) => [j.executor, j.externalJobId]),
+        [
+          ["batch", "0b3f7c1e-aaaa:17"],
+          [null, null],
+        ],
+      )
     })
 
     it("keeps a job's args hash and name: findJobs reads a finished job's from its call node", async () => {

@@ -63,6 +63,7 @@ describe("SqliteBackend", () => {
       "0004_call_replay",
       "0005_execution_heartbeat_leases",
       "0006_job_times",
+      "0007_job_executor",
     ])
     await second.close()
   })

@@ -133,6 +133,8 @@ describe("the UI's JSON API", () => {
     assert.equal(jobs.seq.length, 7)
     for (const column of Object.values(jobs) as unknown[][]) assert.equal(column.length, 7)
     assert.ok(tasks.includes("uitest.inc"))
+    assert.deepEqual(timeline.executors, ["local"])
+    assert.deepEqual(jobs.executor, [0, 0, 0, 0, 0, 0, 0])
     for (let i = 0; i < 7; i++) {
       assert.ok(jobs.created[i] >= 0)
       assert.ok(jobs.started[i] >= jobs.created[i] && jobs.bodyEnded[i] >= jobs.started[i] && jobs.ended[i] >= jobs.bodyEnded[i])
@@ -152,6 +154,8 @@ describe("the UI's JSON API", () => {
     assert.equal(typeof job.times.waitMs, "number")
     assert.equal(job.parent.task, "uitest.failing")
     assert.equal(job.cached, false)
+    assert.equal(job.executor, "local")
+    assert.equal(job.externalJobId, null)
   })
 
   it("shows Files in a job's result, and a file's lineage: who produced it and who consumed it", async () => {
