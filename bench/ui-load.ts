@@ -76,12 +76,15 @@ try {
       await page.goto(`${url}#/executions/${executionId}`)
       await page.locator("svg.graph-canvas .node").first().waitFor()
       const graphWarmMs = performance.now() - start
+      const shots = process.env["REDUCTIO_UI_SCREENSHOTS"]
+      if (shots !== undefined) await page.screenshot({ path: join(shots, "bench-graph-10000.png"), fullPage: true })
       start = performance.now()
       await page.goto(`${url}#/executions/${executionId}?view=timeline`)
       // Big timelines draw their bars on a canvas, which says how many it drew.
       const drawn = jobs > 1500 ? page.locator(`.timeline canvas[data-bars="${jobs}"]`) : page.locator(".timeline .bar-job").nth(jobs - 1)
       await drawn.waitFor({ state: "attached" })
       const timelineMs = performance.now() - start
+      if (shots !== undefined) await page.screenshot({ path: join(shots, "bench-timeline-10000.png"), fullPage: true })
       start = performance.now()
       await page.goto(`${url}#/jobs/${executionId}/5000`)
       await page.locator("#arguments").waitFor()

@@ -235,6 +235,10 @@ function CanvasBars(props: {
         context.fillRect(x(created), rowY, Math.max(1, x(started ?? ended) - x(created)), rowHeight)
         context.globalAlpha = 1
         if (started !== null) context.fillRect(x(started), rowY, Math.max(1.5, x(runEnd) - x(started)), rowHeight)
+        if (bodyEnded !== null && ended !== null && ended > bodyEnded) {
+          context.strokeStyle = color(status)
+          context.strokeRect(x(bodyEnded) + 0.5, rowY + 0.5, Math.max(1, x(ended) - x(bodyEnded) - 1), rowHeight - 1)
+        }
         list.push({ index, x0: x(created), x1: Math.max(x(ended), x(created) + 2), y: rowY })
       }
     }
