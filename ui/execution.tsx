@@ -28,7 +28,7 @@ export function ExecutionView({ id, query }: { id: string; query: URLSearchParam
             <nav class="tabs">
               {tab("graph", "Call graph")}
               {tab("timeline", "Timeline")}
-              {tab("jobs", "Jobs")}
+              {!report && tab("jobs", "Jobs")}
             </nav>
             {view === "graph" && (
               <CallGraph
