@@ -35,5 +35,22 @@ await build({
   logLevel: "warning",
 })
 
+// The web UI (`reductio ui`, `reductio report`): the browser code in ui/ with preact and dagre in
+// one minified script and one stylesheet, shipped in dist/ui (no CDN at run time).
+await build({
+  entryPoints: { app: join(root, "ui/app.tsx") },
+  outdir: join(root, "dist/ui"),
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["chrome110", "firefox110", "safari16"],
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  minify: true,
+  legalComments: "none",
+  loader: { ".css": "css" },
+  logLevel: "warning",
+})
+
 const agentBuild = join(root, "agent/build.js")
 if (existsSync(agentBuild)) await import(agentBuild)

@@ -76,6 +76,8 @@ export interface JobRecord {
   readonly argsHash?: string | null
   /** The name the call site gave the call (`script(command, { name })`), shown instead of its task's. */
   readonly name?: string | null
+  /** The configured executor its body was submitted to (`local`, `batch`...); null when none was (cached). */
+  readonly executor?: string | null
   /**
    * For a job whose result came from replaying a recorded call tree (see
    * {@link Backend.loadCallTree}): how many calls below it were reused without a job of their own.
@@ -98,6 +100,7 @@ export interface JobView extends JobRecord {
   readonly argsHash: string | null
   readonly bodyEndedAt: number | null
   readonly name: string | null
+  readonly executor: string | null
 }
 
 /** An execution with its tags, as listings read it. */
@@ -118,6 +121,8 @@ export interface JobQuery {
   readonly evalHashPrefix?: string
   /** The task's full name. */
   readonly taskName?: string
+  /** Jobs that reduced to this call (a full call hash); with `executionId` it reads that execution's jobs. */
+  readonly callHash?: string
   readonly status?: JobStatus
   readonly limit?: number
   readonly offset?: number
@@ -318,6 +323,12 @@ export interface ExecutionQuery {
   readonly tag?: string
   /** Only executions whose id starts with this. */
   readonly idPrefix?: string
+  /** Only executions with this status. */
+  readonly status?: ExecutionStatus
+  /** Only executions with a job of this task (its full name); reads those executions' jobs. */
+  readonly taskName?: string
+  /** Skips this many (newest first), for paging; SQLite needs `limit` with it, which the backends supply. */
+  readonly offset?: number
 }
 
 /**

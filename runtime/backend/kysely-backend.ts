@@ -250,7 +250,23 @@ export class KyselyBackend implements Backend {
         ),
       )
     }
+    if (query.status !== undefined) select = select.where("status", "=", query.status)
+    if (query.taskName !== undefined) {
+      const name = query.taskName
+      select = select.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("job")
+            .select("job.seq")
+            .whereRef("job.execution_id", "=", "execution.id")
+            .where("job.task_hash", "in", (inner) => inner.selectFrom("task").select("task.hash").where("task.name", "=", name)),
+        ),
+      )
+    }
     if (query.limit !== undefined) select = select.limit(query.limit)
+    // SQLite takes an offset only after a limit.
+    if (query.offset !== undefined)
+      select = (query.limit === undefined ? select.limit(Number.MAX_SAFE_INTEGER) : select).offset(query.offset)
     return this.#withTags((await select.execute()).map(toExecution))
   }
 

@@ -9,7 +9,7 @@ import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./back
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import type { Database } from "./schema.js"
-import { bufferToHash, toTime, toTimeOrNull } from "./sql-rows.js"
+import { bufferToHash, hashToBuffer, toTime, toTimeOrNull } from "./sql-rows.js"
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "selectArrays">
 
@@ -31,6 +31,7 @@ type JobTuple = [
   ownArgsHash: string | null,
   callArgsHash: string | null,
   name: string | null,
+  executor: string | null,
   executorJobId: string | null,
   image: string | null,
 ]
@@ -64,6 +65,7 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
       hex("job.args_hash").as("own_args_hash"),
       (callArgs ? hex("call_node.args_hash") : sql<string | null>`null`).as("call_args_hash"),
       "job.name",
+      "job.executor",
       "job.executor_job_id",
       "job.image",
     ])
@@ -76,6 +78,7 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
   if (query.parentSeq !== undefined)
     select = query.parentSeq === null ? select.where("job.parent_seq", "is", null) : select.where("job.parent_seq", "=", query.parentSeq)
   if (query.status !== undefined) select = select.where("job.status", "=", query.status)
+  if (query.callHash !== undefined) select = select.where("job.call_hash", "=", hashToBuffer(query.callHash))
   if (query.taskName !== undefined) {
     const name = query.taskName
     select = select.where("job.task_hash", "in", (eb) => eb.selectFrom("task").select("task.hash").where("task.name", "=", name))
@@ -121,13 +124,14 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobVi
     error: row[12],
     argsHash: row[14] || row[15] || null,
     name: row[16],
+    executor: row[17],
     taskName: taskNames.get(row[3]) ?? "?",
   }
   // As before migration 0004: absent unless the job reused calls.
   if (row[13] !== null) view.reusedCalls = Number(row[13])
   // Absent unless the executor named them (migration 0009).
-  if (row[17] !== null) view.executorJobId = row[17]
-  if (row[18] !== null) view.image = row[18]
+  if (row[18] !== null) view.executorJobId = row[18]
+  if (row[19] !== null) view.image = row[19]
   return view
 }
 

@@ -163,10 +163,15 @@ export class MemoryBackend implements Backend {
       const found = this.#tags.get(e.id)?.get(key)
       return found !== undefined && (value === undefined || found === value)
     }
+    const ranTask = (e: ExecutionRecord) =>
+      query.taskName === undefined ||
+      [...(this.#jobs.get(e.id)?.values() ?? [])].some((job) => this.#tasks.get(job.taskHash)?.name === query.taskName)
     const all = [...this.#executions.values()]
-      .filter((e) => tagged(e) && e.id.startsWith(query.idPrefix ?? ""))
+      .filter((e) => tagged(e) && e.id.startsWith(query.idPrefix ?? "") && (query.status === undefined || e.status === query.status))
+      .filter(ranTask)
       .sort((a, b) => (a.id < b.id ? 1 : -1))
-    return Promise.all(all.slice(0, query.limit ?? all.length).map((e) => this.#view(e)))
+    const offset = query.offset ?? 0
+    return Promise.all(all.slice(offset, query.limit === undefined ? undefined : offset + query.limit).map((e) => this.#view(e)))
   }
 
   async getExecution(idOrPrefix: string): Promise<ExecutionView | undefined> {
@@ -205,6 +210,7 @@ export class MemoryBackend implements Backend {
       (query.seqs === undefined || query.seqs.includes(job.seq)) &&
       (query.parentSeq === undefined || job.parentSeq === query.parentSeq) &&
       (query.status === undefined || job.status === query.status) &&
+      (query.callHash === undefined || job.callHash === query.callHash) &&
       (query.evalHashPrefix === undefined || job.evalHash.startsWith(query.evalHashPrefix)) &&
       (query.taskName === undefined || this.#tasks.get(job.taskHash)?.name === query.taskName)
     const found = executions.flatMap((id) => [...(this.#jobs.get(id)?.values() ?? [])].sort((a, b) => a.seq - b.seq).filter(matches))
@@ -221,6 +227,7 @@ export class MemoryBackend implements Backend {
       bodyEndedAt: job.bodyEndedAt ?? null,
       argsHash: (job.callHash === null ? job.argsHash : this.#calls.get(job.callHash)?.argsHash) ?? null,
       name: job.name ?? null,
+      executor: job.executor ?? null,
       // Absent unless the job reused calls.
       ...(reusedCalls == null ? {} : { reusedCalls }),
       taskName: this.#tasks.get(job.taskHash)?.name ?? "?",

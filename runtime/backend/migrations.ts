@@ -20,6 +20,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0004_call_replay": { up: (db) => callReplay(db) },
     "0005_execution_heartbeat_leases": { up: (db) => executionHeartbeatLeases(db, dialect) },
     "0006_job_times": { up: (db) => jobTimes(db, dialect) },
+    "0007_job_executor": { up: (db) => jobExecutor(db) },
     "0009_job_executor_ids": { up: (db) => jobExecutorIds(db) },
   }
 }
@@ -215,6 +216,15 @@ async function jobTimes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<v
     .addColumn("args_hash", dialect === "sqlite" ? "blob" : "bytea")
     .execute()
   await db.schema.alterTable("job").addColumn("name", "text").execute()
+}
+
+/**
+ * Where a job's body ran: `executor` is the configured executor it was submitted to, for the UI
+ * and `log` (its own id for the job is 0009's `executor_job_id`). Null on rows from before, and for
+ * jobs no executor saw (cached, cancelled before they started).
+ */
+async function jobExecutor(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("job").addColumn("executor", "text").execute()
 }
 
 /**

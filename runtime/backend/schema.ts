@@ -49,6 +49,8 @@ export interface JobTable {
   args_hash: HashColumn | null
   /** The call site's name for the call (a script's `name`), else null. */
   name: string | null
+  /** The configured executor the body was submitted to (see migration 0007). */
+  executor: string | null
   /** The executor's id for the job (an AWS Batch job id) and the image it ran, by digest (migration 0009). */
   executor_job_id: string | null
   image: string | null

@@ -59,6 +59,7 @@ export const TABLES: readonly TableSpec[] = [
       "body_ended_at",
       "args_hash",
       "name",
+      "executor",
       "executor_job_id",
       "image",
     ],
@@ -256,6 +257,7 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       // A finished job's args hash is its call node's: one hash less per row.
       j.callHash === null ? nullable(j.argsHash ?? null) : null,
       j.name ?? null,
+      j.executor ?? null,
       j.executorJobId ?? null,
       j.image ?? null,
     ]),

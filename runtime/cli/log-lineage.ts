@@ -10,10 +10,10 @@ import { ReductioError } from "../errors.js"
 import type { CliIo } from "./io.js"
 import { formatTime, ValuePreviews } from "./log-format.js"
 
-type FileUse = NonNullable<Awaited<ReturnType<NonNullable<Backend["fileUses"]>>>>[number]
+export type FileUse = NonNullable<Awaited<ReturnType<NonNullable<Backend["fileUses"]>>>>[number]
 
 /** One producing call with the producers of its input files. */
-interface Upstream {
+export interface Upstream {
   readonly use: FileUse
   readonly args: string
   readonly inputs: readonly { readonly path: string; readonly fileHash: string; readonly producers: readonly Upstream[] }[]
@@ -27,12 +27,8 @@ const MAX_NODES = 200
 export async function printLineage(io: CliIo, backend: Backend, uri: string, json: boolean): Promise<void> {
   if (backend.fileUses === undefined) throw new ReductioError("INVALID_ARGUMENT", `${backend.description} does not record file lineage`)
   const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : resolve(io.cwd, uri)
-  const uses = await backend.fileUses(path)
-  const previews = new ValuePreviews(backend)
-  const producers = uses.filter((use) => use.role === "output").slice(0, MAX_PRODUCERS)
+  const { uses, upstream, previews } = await fileLineage(backend, path)
   const consumers = uses.filter((use) => use.role === "input")
-  const budget = { nodes: MAX_NODES }
-  const upstream = await Promise.all(producers.map((use) => traceUpstream(backend, previews, use, new Set(), budget)))
   if (json) {
     io.out(`${JSON.stringify({ path, uses, upstream }, null, 2)}\n`)
     return
@@ -48,6 +44,28 @@ export async function printLineage(io: CliIo, backend: Backend, uri: string, jso
   if (consumers.length === 0) lines.push("  (no recorded call)")
   for (const use of consumers) lines.push(`  ${useLine(use, await argsOf(backend, previews, use.callHash))}`)
   io.out(`${lines.join("\n")}\n`)
+}
+
+/**
+ * A file's lineage: every recorded use (newest first) and, for its producers, the calls upstream
+ * (bounded: depth 8, 5 producers a file, 200 calls in all).
+ */
+export async function fileLineage(
+  backend: Backend,
+  path: string,
+): Promise<{ uses: FileUse[]; upstream: Upstream[]; previews: ValuePreviews }> {
+  if (backend.fileUses === undefined) throw new ReductioError("INVALID_ARGUMENT", `${backend.description} does not record file lineage`)
+  const uses = await backend.fileUses(path)
+  const previews = new ValuePreviews(backend)
+  const producers = uses.filter((use) => use.role === "output").slice(0, MAX_PRODUCERS)
+  const budget = { nodes: MAX_NODES }
+  const upstream = await Promise.all(producers.map((use) => traceUpstream(backend, previews, use, new Set(), budget)))
+  return { uses, upstream, previews }
+}
+
+/** Arguments of a recorded call, previewed in `width` characters ("" when not recorded). */
+export async function callArgsPreview(backend: Backend, previews: ValuePreviews, callHash: string, width = 80): Promise<string> {
+  return argsOf(backend, previews, callHash, width)
 }
 
 function useLine(use: FileUse, args: string): string {
@@ -103,10 +121,10 @@ function dedupe(files: readonly FileUseRecord[]): FileUseRecord[] {
   return [...byKey.values()]
 }
 
-async function argsOf(backend: Backend, previews: ValuePreviews, callHash: string): Promise<string> {
+async function argsOf(backend: Backend, previews: ValuePreviews, callHash: string, width = 80): Promise<string> {
   const call = await backend.getCall?.(callHash)
   if (call === undefined) return ""
   await previews.load([call.argsHash])
   const task = await backend.getTask?.(call.taskHash)
-  return previews.args({ argsHash: call.argsHash, taskName: task?.name ?? "" }, 80)
+  return previews.args({ argsHash: call.argsHash, taskName: task?.name ?? "" }, width)
 }

@@ -17,6 +17,7 @@ import { registerImageCommand } from "./image-command.js"
 import { registerAwsCommand } from "./aws-command.js"
 import { registerSyncCommand } from "./sync-command.js"
 import { registerBatchCommand } from "./batch-command.js"
+import { registerUiCommands } from "./ui-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
@@ -32,6 +33,7 @@ const registrations: CommandRegistration[] = [
   registerAwsCommand,
   registerSyncCommand,
   registerBatchCommand,
+  registerUiCommands,
 ]
 
 /**

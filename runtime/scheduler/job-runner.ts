@@ -63,6 +63,7 @@ export class JobRunner {
       if (limits.length > 0) await this.settings.limits.acquire(limits)
       try {
         if (this.settings.signal.aborted) return outcome
+        job.executor = executorName
         this.hooks.running(job)
         const submittedAt = Date.now()
         const submitted = executor.submit({

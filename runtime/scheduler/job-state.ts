@@ -33,7 +33,8 @@ export class JobState implements JobSource {
   /** When its body started and ended on its executor (see JobRecord). */
   startedAt: number | null = null
   bodyEndedAt: number | null = null
-  /** Where its body ran, when the executor says (see JobRecord). */
+  /** The configured executor it was submitted to, and where its body ran, when the executor says (see JobRecord). */
+  executor: string | null = null
   executorJobId: string | null = null
   image: string | null = null
   readonly children: string[] = []
@@ -67,6 +68,7 @@ export class JobState implements JobSource {
       reusedCalls: this.reusedCalls,
       argsHash: this.argsHash,
       name: this.name,
+      executor: this.executor,
       ...(this.executorJobId === null ? {} : { executorJobId: this.executorJobId }),
       ...(this.image === null ? {} : { image: this.image }),
     }

@@ -229,7 +229,7 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
           [2, "DONE", "inc"],
         ],
       )
-      const read = { taskName: "inc", argsHash: null, bodyEndedAt: null, name: null }
+      const read = { taskName: "inc", argsHash: null, bodyEndedAt: null, name: null, executor: null }
       assert.deepEqual(jobs[0], { ...job("01JOBS", 1, { status: "FAILED", error: '{"message":"boom"}', cached: true }), ...read })
       assert.deepEqual(jobs[1], { ...job("01JOBS", 2, { status: "DONE", endedAt: 5, callHash: hash("call x") }), ...read })
     })
@@ -282,6 +282,26 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       )
     })
 
+    it("filters executions by status and by a task they ran, and pages them newest first", async () => {
+      await backend.write({
+        tasks: [{ hash: hash("task filt.align"), name: "filt.align", source: "(x) => x", version: null }],
+        executions: [
+          execution("03FILT-1", { status: "DONE", endedAt: 1_700_000_000_100 }),
+          execution("03FILT-2", { status: "FAILED", endedAt: 1_700_000_000_100, error: "boom" }),
+          execution("03FILT-3", { status: "DONE", endedAt: 1_700_000_000_100 }),
+        ],
+        jobs: [job("03FILT-2", 1, { taskHash: hash("task filt.align"), status: "FAILED" }), job("03FILT-3", 1, { status: "DONE" })],
+      })
+      const ids = async (query: Parameters<Backend["listExecutions"]>[0]) =>
+        (await backend.listExecutions({ idPrefix: "03FILT", ...query })).map((e) => e.id)
+      assert.deepEqual(await ids({ status: "DONE" }), ["03FILT-3", "03FILT-1"])
+      assert.deepEqual(await ids({ status: "FAILED" }), ["03FILT-2"])
+      assert.deepEqual(await ids({ taskName: "filt.align" }), ["03FILT-2"])
+      assert.deepEqual(await ids({ taskName: "no-such-task" }), [])
+      assert.deepEqual(await ids({ limit: 1, offset: 1 }), ["03FILT-2"])
+      assert.deepEqual(await ids({ offset: 2 }), ["03FILT-1"])
+    })
+
     it("keeps a job's own times: created, its body's start and end on its executor, and its end", async () => {
       const times = {
         createdAt: 1_700_000_000_010,
@@ -292,6 +312,24 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ executions: [execution("06TIMES")], jobs: [job("06TIMES", 1, { status: "DONE", ...times })] })
       const [read] = await backend.listJobs("06TIMES")
       assert.deepEqual(read && [read.createdAt, read.startedAt, read.bodyEndedAt, read.endedAt], Object.values(times))
+    })
+
+    it("keeps where a job's body ran: its executor and that executor's id for it", async () => {
+      await backend.write({
+        executions: [execution("07EXEC")],
+        jobs: [
+          job("07EXEC", 1, { status: "DONE", executor: "batch", executorJobId: "0b3f7c1e-aaaa:17" }),
+          job("07EXEC", 2, { status: "CACHED", cached: true }),
+        ],
+      })
+      const read = await backend.listJobs("07EXEC")
+      assert.deepEqual(
+        read.map((j) => [j.executor, j.executorJobId ?? null]),
+        [
+          ["batch", "0b3f7c1e-aaaa:17"],
+          [null, null],
+        ],
+      )
     })
 
     it("keeps a job's args hash and name: findJobs reads a finished job's from its call node", async () => {

@@ -77,6 +77,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0004_call_replay",
         "0005_execution_heartbeat_leases",
         "0006_job_times",
+        "0007_job_executor",
         "0009_job_executor_ids",
       ])
       await second.close()

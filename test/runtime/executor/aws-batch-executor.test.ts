@@ -123,6 +123,8 @@ describe("AwsBatchExecutor (test Batch endpoint + moto S3)", { skip }, () => {
     const [record] = (await scheduler.backend.findJobs?.({ executionId: latest?.id ?? "", taskName: fixture.square.taskName })) ?? []
     assert.ok(job?.startedAt !== undefined && job.stoppedAt !== undefined)
     assert.deepEqual([record?.startedAt, record?.bodyEndedAt], [job.startedAt, job.stoppedAt])
+    // Where it ran: the configured executor and the Batch job id, for the UI's job page.
+    assert.deepEqual([record?.executor, record?.executorJobId], ["batch", job.jobId])
     const storage = await storageFor(harness.scratch())
     const manifests: string[] = []
     for await (const entry of storage.list(`${harness.scratch("shared")}/jobs/`))
