@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
+import { createGunzip } from "node:zlib"
 import { ReductioError } from "../runtime/errors.js"
 import { type ArchiveTree, entryParts, unsafe } from "./archive-tree.js"
 import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS, extractSafely } from "./extract.js"
@@ -78,7 +79,7 @@ export async function loadCode(
   return { sha256: expected, dir, entry: join(dir, ...entry), cached: false }
 }
 
-/** The bundle's bytes, within the size limit and matching their sha256 name. */
+/** The bundle's bytes, within the size limit and holding the tar their sha256 name names. */
 async function readBundle(codeUri: string, io: ScratchIo, expected: string, limits: ArchiveLimits): Promise<Uint8Array> {
   const size = await io.size(codeUri)
   if (size === undefined) throw new ReductioError("FILE_NOT_FOUND", `no code bundle at ${codeUri}`, { details: { uri: codeUri } })
@@ -91,13 +92,42 @@ async function readBundle(codeUri: string, io: ScratchIo, expected: string, limi
   }
   const bytes = await io.read(codeUri)
   if (bytes === undefined) throw new ReductioError("FILE_NOT_FOUND", `no code bundle at ${codeUri}`, { details: { uri: codeUri } })
-  const actual = createHash("sha256").update(bytes).digest("hex")
+  const actual = await tarSha256(bytes, limits.maxBytes)
   if (actual !== expected) {
-    throw new ReductioError("BUNDLE_TAMPERED", `code bundle ${codeUri} has sha256 ${actual}, not the ${expected} it is named by`, {
-      details: { expected, actual },
+    const what = actual === undefined ? "is not a gzip stream" : `holds a tar with sha256 ${actual}`
+    throw new ReductioError("BUNDLE_TAMPERED", `code bundle ${codeUri} ${what}, not the ${expected} it is named by`, {
+      details: { expected, actual: actual ?? null },
     })
   }
   return bytes
+}
+
+/**
+ * The sha256 of the tar inside a tar.gz, which names a bundle (the gzip bytes of one tar differ
+ * between zlib builds: Node's, Bun's, Deno's); undefined when the bytes do not gunzip. Streamed:
+ * only the hash is kept, and no more than `maxBytes` of tar is read (the extraction refuses more).
+ */
+async function tarSha256(tarGz: Uint8Array, maxBytes: number): Promise<string | undefined> {
+  const hash = createHash("sha256")
+  const gunzip = createGunzip({ chunkSize: 128 * 1024 })
+  gunzip.end(tarGz)
+  let bytes = 0
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      bytes += chunk.length
+      if (bytes > maxBytes) {
+        throw new ReductioError("ARCHIVE_TOO_LARGE", `the code bundle expands to more than ${maxBytes} bytes`, {
+          details: { limit: "maxBytes", value: maxBytes },
+        })
+      }
+      hash.update(chunk)
+    }
+  } catch (error) {
+    gunzip.destroy()
+    if (error instanceof ReductioError) throw error
+    return undefined
+  }
+  return hash.digest("hex")
 }
 
 /** Writes the kernel shim (and a package scope) next to the extracted bundle, never through or over its files. */

@@ -25,6 +25,7 @@ import {
   scratch,
 } from "../runtime/protocol.js"
 import { lookupTask } from "../runtime/task.js"
+import { callWithSignal } from "../runtime/task-context.js"
 import { type AgentArgs, parseAgentArgs } from "./args.js"
 import { loadCode } from "./code.js"
 import { installKernel } from "./kernel-link.js"
@@ -56,6 +57,10 @@ interface JobState {
 
 /** How long a record written on the way out (after SIGTERM) may take. */
 const CANCEL_WRITE_MS = 5_000
+/** How long the task body may take to stop once its signal aborted, before the agent exits anyway. */
+const BODY_STOP_MS = 2_000
+
+const noop = () => undefined
 
 /**
  * Runs one job and resolves to the agent's exit code. Never rejects.
@@ -67,9 +72,16 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
   const capture = captureOutput()
   const termination = watchTermination()
   const job: JobState = {}
+  const abort = new AbortController()
   try {
-    const outcome = await Promise.race([prepareAndRun(context, job), termination.signaled.then((signal) => ({ signal }))])
-    if ("signal" in outcome) return await cancelled(job, outcome.signal, capture)
+    const running = prepareAndRun(context, job, abort.signal)
+    const outcome = await Promise.race([running, termination.signaled.then((signal) => ({ signal })), neverSettles()])
+    if ("signal" in outcome) {
+      const stopped = cancelled(job, outcome.signal, capture, abort)
+      // The body sees its signal abort (script() ends its command): give it a moment to stop.
+      await atMost(running.then(noop, noop), BODY_STOP_MS).catch(noop)
+      return await stopped
+    }
     const { args, io, entry } = job as Required<JobState>
     if (outcome.result === undefined) return AGENT_EXIT.done
     await io.write(scratch.output(args.scratch, entry.evalHash), outcome.result)
@@ -84,8 +96,24 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
   }
 }
 
+/**
+ * Rejects when the event loop empties while the task is pending: its promise can never settle
+ * (a `new Promise` whose resolve nobody will call), and Node would exit 13 without a record.
+ */
+function neverSettles(): Promise<never> {
+  return new Promise((_, reject) => {
+    process.once("beforeExit", () => {
+      const error = new ReductioError(
+        "TASK_FAILED",
+        "the task's promise never settled: nothing was left for it to wait on (a Promise whose resolve or reject is never called)",
+      )
+      reject(new UserCodeFailure(error))
+    })
+  })
+}
+
 /** Reads the entry and runs its task; `result` is undefined when a valid output exists already. */
-async function prepareAndRun(context: AgentContext, job: JobState): Promise<{ result: Uint8Array | undefined }> {
+async function prepareAndRun(context: AgentContext, job: JobState, signal: AbortSignal): Promise<{ result: Uint8Array | undefined }> {
   const args = parseAgentArgs(context.argv, context.env)
   job.args = args
   const io = await scratchIoFor(args.scratch)
@@ -96,7 +124,7 @@ async function prepareAndRun(context: AgentContext, job: JobState): Promise<{ re
     console.error(`reductio agent: ${entry.task} (${entry.evalHash.slice(0, 12)}) already has an output; skipping`)
     return { result: undefined }
   }
-  return { result: await runTask(args, entry, context.kernel) }
+  return { result: await runTask(args, entry, context.kernel, signal) }
 }
 
 /** Writes the error record (when the entry was read) and returns the exit code of the failure. */
@@ -119,11 +147,15 @@ async function failed(job: JobState, thrown: unknown, capture: LogCapture): Prom
   return exit
 }
 
-/** After SIGTERM or SIGINT: the CANCELLED record (when the entry was read, within a few seconds), exit 143. */
-async function cancelled(job: JobState, signal: NodeJS.Signals, capture: LogCapture): Promise<ExitCode> {
+/**
+ * After SIGTERM or SIGINT: aborts the body's {@link currentSignal}, writes the CANCELLED record
+ * (when the entry was read, within a few seconds) and resolves to exit 143.
+ */
+async function cancelled(job: JobState, signal: NodeJS.Signals, capture: LogCapture, abort: AbortController): Promise<ExitCode> {
   const { args, io, entry } = job
   const subject = entry === undefined ? "the job" : `task ${entry.task} (${entry.evalHash.slice(0, 12)})`
   const error = new ReductioError("CANCELLED", `the agent received ${signal} and stopped ${subject}`, { details: { signal } })
+  abort.abort(error)
   console.error(`reductio agent: ${error.message}`)
   if (args !== undefined && io !== undefined && entry !== undefined) {
     const record = encode(toErrorRecord(error), "error")
@@ -178,7 +210,7 @@ async function hasValidOutput(io: ScratchIo, root: string, evalHash: string): Pr
 }
 
 /** Loads the bundle, runs the task once and returns its encoded result. User-code errors become UserCodeFailure. */
-async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, unknown>): Promise<Uint8Array> {
+async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, unknown>, signal: AbortSignal): Promise<Uint8Array> {
   const code = await loadCode(args.code, await scratchIoFor(args.code), await privateWorkDir(args.workdir), kernel, args.limits)
   installKernel(kernel)
   // Remote stacks then point at the workflow's TypeScript sources (the bundle carries a source map).
@@ -193,7 +225,8 @@ async function runTask(args: AgentArgs, entry: JobEntry, kernel: Record<string, 
   const context = checkedTaskContext(entry.context)
   try {
     const definition = lookupTask(entry.task)
-    const result: unknown = await runWithContext(context, () => (definition.fn as (...args: unknown[]) => unknown)(...entry.args))
+    const fn = definition.fn as (...args: unknown[]) => unknown
+    const result: unknown = await runWithContext(context, () => callWithSignal(signal, () => fn(...entry.args)))
     await prepareForEncoding(result)
     return encode(result, "result")
   } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * @module termination
  * SIGTERM (what TerminateJob, `docker stop` and `podman stop` send) and SIGINT end the job: the
- * agent stops waiting for the task, writes a CANCELLED error record and exits 143. A second signal
+ * agent aborts the task's signal, stops waiting for the task, writes a CANCELLED error record and
+ * exits 143. A second signal
  * while that record is written exits at once. A task that blocks the event loop (a synchronous busy
  * loop) cannot be interrupted this way; the container runtime's SIGKILL ends it after its grace
  * period.

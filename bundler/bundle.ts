@@ -1,6 +1,6 @@
 /**
  * @module bundle
- * The code bundler: esbuild bundle of a workflow → reproducible tar.gz → named by its sha256 →
+ * The code bundler: esbuild bundle of a workflow → reproducible tar.gz → named by its tar's sha256 →
  * uploaded to `<scratch>/code/<sha256>.tar.gz` only when absent. Same source, same hash, no upload.
  *
  * The archive holds:
@@ -12,7 +12,7 @@ import { isAbsolute, resolve } from "node:path"
 import { sha256 } from "../runtime/hashing.js"
 import { PROTOCOL_VERSION } from "../runtime/protocol.js"
 import { BUNDLE_ENTRY, type BuildCodeOptions, buildCode } from "./esbuild-code.js"
-import { type ArchiveFile, packTarGz } from "./tarball.js"
+import { type ArchiveFile, packArchive } from "./tarball.js"
 import { uploadBundle } from "./upload.js"
 
 /** The manifest file of a bundle. */
@@ -36,7 +36,7 @@ export interface BundleOptions extends BuildCodeOptions {
 
 /** A built (and possibly uploaded) code bundle. */
 export interface CodeBundle {
-  /** sha256 of the tar.gz bytes: the bundle's name. */
+  /** sha256 of the uncompressed tar (not of the gzip bytes, which differ between zlib builds): the bundle's name. */
   readonly sha256: string
   /** The tar.gz bytes. */
   readonly bytes: Uint8Array
@@ -66,8 +66,8 @@ export async function bundle(entry: string, options: BundleOptions = {}): Promis
     { path: `${BUNDLE_ENTRY}.map`, bytes: built.map },
     { path: BUNDLE_MANIFEST, bytes: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`) },
   ]
-  const bytes = await packTarGz(files)
-  const hash = sha256(bytes)
+  const { tar, tarGz: bytes } = await packArchive(files)
+  const hash = sha256(tar)
   const listing = files.map((file) => ({ path: file.path, size: file.bytes.length })).sort((a, b) => (a.path < b.path ? -1 : 1))
   const result: CodeBundle = { sha256: hash, bytes, files: listing, inputs: built.inputs, manifest }
   if (options.scratch === undefined) return result

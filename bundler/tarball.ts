@@ -28,6 +28,17 @@ const EPOCH = new Date(0)
  * const bytes = await packTarGz([{ path: "workflow.mjs", bytes: code }])
  */
 export async function packTarGz(files: readonly ArchiveFile[]): Promise<Uint8Array> {
+  return (await packArchive(files)).tarGz
+}
+
+/**
+ * Packs files into a reproducible tar and its tar.gz. A bundle is named by the sha256 of the tar:
+ * the gzip bytes of one tar differ between zlib builds (Node's, Bun's, Deno's).
+ *
+ * @example
+ * const { tar, tarGz } = await packArchive([{ path: "workflow.mjs", bytes: code }])
+ */
+export async function packArchive(files: readonly ArchiveFile[]): Promise<{ tar: Uint8Array; tarGz: Uint8Array }> {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   const archive = pack()
   const chunks: Buffer[] = []
@@ -55,7 +66,8 @@ export async function packTarGz(files: readonly ArchiveFile[]): Promise<Uint8Arr
   }
   archive.finalize()
   await done
-  return gzipFixed(Buffer.concat(chunks))
+  const tar = Buffer.concat(chunks)
+  return { tar, tarGz: gzipFixed(tar) }
 }
 
 /**

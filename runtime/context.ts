@@ -67,8 +67,11 @@ export function contextKeysOf(task: TaskDefinition): readonly string[] {
   const known = keysByTask.get(task)
   if (known !== undefined) return known
   const keys = new Set<string>()
-  if (task.source.includes("getContext")) {
-    for (const match of task.source.matchAll(LITERAL_READ)) keys.add((match[1] ?? match[2] ?? match[3]) as string)
+  // The function as it runs, not the source as written: a type argument (`getContext<T>(…)`)
+  // is gone there, and a comment that names a key does not count.
+  const code = task.fn.toString()
+  if (code.includes("getContext")) {
+    for (const match of code.matchAll(LITERAL_READ)) keys.add((match[1] ?? match[2] ?? match[3]) as string)
   }
   for (const key of task.options.context ?? []) keys.add(key)
   const sorted = Object.freeze([...keys].sort())

@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   UNKNOWN_EXECUTOR: 2,
   /** The database cannot be opened or read. */
   DB_UNREADABLE: 3,
+  /**
+   * No SQLite driver loads in this runtime (node:sqlite missing or too old, better-sqlite3 not
+   * installed or built for another runtime); the message names each cause and the fix.
+   */
+  DB_DRIVER_UNAVAILABLE: 3,
   /** The database was written by a newer reductio (its schema has migrations this code lacks). */
   DB_SCHEMA_NEWER: 3,
   /** The database server cannot be reached. */
@@ -95,6 +100,11 @@ export const ERROR_CODES = {
    * build or push: a local problem, not a cloud service's; the message names the command and a fix.
    */
   CONTAINER_ENGINE_FAILED: 2,
+  /**
+   * AWS Batch settings (the executor's, a task's or a call's `batch`, or a routing rule's) that
+   * AWS would refuse: the message names the key and what it must be.
+   */
+  BATCH_OPTIONS_INVALID: 2,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

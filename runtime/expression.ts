@@ -4,6 +4,7 @@
  * and index access on a lazy value stay lazy (`aligned.bam` is `Lazy<File>`). A Lazy is never
  * thenable: an async task body returns lazies, it does not await them.
  */
+import type { BatchJobOptions } from "./executor/batch/batch-options.js"
 import { registerCodec, setExpressionIdentity, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 import type { Lazy } from "./lazy-types.js"
@@ -31,6 +32,11 @@ export interface CallOptions {
   readonly timeout?: number
   /** The container image (AWS Batch), instead of the executor's. */
   readonly image?: string
+  /**
+   * AWS Batch settings (queue, Fargate, roles, environment, secrets, volumes, priority, ...), over
+   * the executor's; environment, secrets, tags and linuxParameters merge by name.
+   */
+  readonly batch?: BatchJobOptions
   /**
    * What listings and errors call this call besides its task's name (`script(cmd, { name })`):
    * at most 200 characters, never part of a hash.

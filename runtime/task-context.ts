@@ -28,7 +28,8 @@ const NEVER = new AbortController().signal
  * cancelled (Ctrl-C, or the embedding app's `signal`). Call it at the start of the body, before
  * the first `await`, and keep the result; the run ends CANCELLED whether or not the body stops.
  * Called anywhere else on the host it throws INVALID_ARGUMENT. Inside the agent (AWS Batch, the
- * process executor) the job is stopped by its process being ended, and the signal never aborts.
+ * process executor) it aborts when the agent receives SIGTERM or SIGINT, with a CANCELLED error as
+ * its reason; called outside a body's start there, it returns a signal that never aborts.
  *
  * @example
  * const download = task("download", async (url: string) => {

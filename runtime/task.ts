@@ -4,11 +4,13 @@
  * The registry lives on `globalThis` under `Symbol.for("reductio.registry")`, so a user bundle and
  * the host (or the agent) share it even when each loads its own copy of the kernel.
  */
+import { batchOptionsFailure, checkBatchOptions } from "./executor/batch/batch-options.js"
 import { encode, registerCodec, TAGS } from "./codec.js"
 import { ReductioError } from "./errors.js"
 import { type CallExpression, type CallOptions, type LazilyParams, type Lazy, makeExpression, type Resolved, toLazy } from "./expression.js"
 import { taskHash } from "./hashing.js"
-import { recordDeclaration } from "./task-declarations.js"
+import { declaringModule, recordDeclaration } from "./task-declarations.js"
+import { writtenSource } from "./task-source.js"
 
 /** Options of a task, fixed where it is declared. Call sites may override the {@link CallOptions}. */
 export interface TaskOptions extends Omit<CallOptions, "name"> {
@@ -67,9 +69,12 @@ export interface TaskDefinition {
   readonly name: string
   readonly fn: (...args: never[]) => unknown
   readonly options: TaskOptions
-  /** The task hash (name + version or normalized source + hashIncludes). */
+  /** The task hash (name + version or source as written + hashIncludes). */
   readonly hash: string
-  /** The function source as loaded (for provenance). */
+  /**
+   * The function as written in its module (TypeScript, for provenance) where `task()` was called
+   * as `task("name", fn)` there; else the function source as loaded (`fn.toString()`).
+   */
   readonly source: string
 }
 
@@ -162,6 +167,10 @@ export function task<F extends (...args: never[]) => unknown, const N extends nu
 ): TaskOf<F, N>
 export function task<F extends (...args: never[]) => unknown>(name: string, fn: F, options?: TaskOptions): TaskOf<F>
 export function task<F extends (...args: never[]) => unknown>(name: string, fn: F, options: TaskOptions = {}): TaskOf<F> {
+  return declareTask(name, fn, options)
+}
+
+function declareTask<F extends (...args: never[]) => unknown>(name: string, fn: F, options: TaskOptions): TaskOf<F> {
   if (typeof name !== "string" || !NAME.test(name)) {
     throw new ReductioError(
       "INVALID_ARGUMENT",
@@ -176,10 +185,18 @@ export function task<F extends (...args: never[]) => unknown>(name: string, fn: 
     throw new ReductioError("INVALID_ARGUMENT", `task ${name}: nout must be a whole number ≥ 0 (got ${JSON.stringify(options.nout)})`)
   }
   const fullName = options.namespace === undefined ? name : `${options.namespace}.${name}`
-  const source = fn.toString()
+  const module = declaringModule()
+  // The function as written hashes the same under every runtime and transpiler; fn.toString()
+  // (the fallback) differs between them (tsx minifies, Bun inlines constants, Deno keeps comments).
+  const written = writtenSource(name, options.namespace, module)
+  const source = written?.text ?? fn.toString()
   const includes =
     options.hashIncludes === undefined ? undefined : encode(options.hashIncludes.map(includeForHash), `task ${fullName} hashIncludes`)
-  const hash = taskHash(fullName, options.version === undefined ? { source } : { version: options.version }, includes)
+  const hash = taskHash(
+    fullName,
+    options.version === undefined ? { source: written?.canonical ?? source } : { version: options.version },
+    includes,
+  )
   const definition: TaskDefinition = Object.freeze({
     name: fullName,
     fn: fn as (...args: never[]) => unknown,
@@ -195,7 +212,7 @@ export function task<F extends (...args: never[]) => unknown>(name: string, fn: 
     )
   }
   registry.set(fullName, definition)
-  recordDeclaration(fullName, task)
+  recordDeclaration(fullName, module)
   return makeTask(refOf(definition), UNBOUND) as TaskOf<F>
 }
 
@@ -215,10 +232,10 @@ export type GenericTaskCall<A extends unknown[], R> = (...args: LazilyArgs<A>) =
  * first([1, 2, 3])   // Lazy<number>
  */
 export function genericTask<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions): GenericTaskCall<A, R> {
-  return task(name, fn, options) as unknown as GenericTaskCall<A, R>
+  return declareTask(name, fn, options ?? {}) as unknown as GenericTaskCall<A, R>
 }
 
-const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image"] as const
+const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image", "batch"] as const
 const CALL_OPTIONS_KNOWN = [...RUN_OPTIONS, "name"] as const
 const TASK_OPTIONS = [...RUN_OPTIONS, "version", "namespace", "hashIncludes", "params", "nout", "context"] as const
 const MAX_CALL_NAME = 200
@@ -230,7 +247,8 @@ function checkOptions(options: object, known: readonly string[], where: string):
       throw new ReductioError("INVALID_ARGUMENT", `${where}: unknown option "${key}"; known options: ${known.join(", ")}`)
     }
   }
-  const { name } = options as { name?: unknown }
+  const { name, batch } = options as { name?: unknown; batch?: unknown }
+  if (batch !== undefined) checkBatchOptions(batch, "batch", batchOptionsFailure(where))
   if (name !== undefined && (typeof name !== "string" || name === "" || name.length > MAX_CALL_NAME || [...name].some((c) => c < " "))) {
     throw new ReductioError(
       "INVALID_ARGUMENT",

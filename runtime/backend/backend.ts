@@ -81,6 +81,10 @@ export interface JobRecord {
    * {@link Backend.loadCallTree}): how many calls below it were reused without a job of their own.
    */
   readonly reusedCalls?: number | null
+  /** The executor's own id for the job (an AWS Batch job id, `<parent>:<index>` in an array). */
+  readonly executorJobId?: string | null
+  /** The container image the job ran, pinned by digest (`repo@sha256:…`). */
+  readonly image?: string | null
 }
 
 /** A job with its task's name, for listings. */

@@ -31,6 +31,8 @@ type JobTuple = [
   ownArgsHash: string | null,
   callArgsHash: string | null,
   name: string | null,
+  executorJobId: string | null,
+  image: string | null,
 ]
 
 const HEX_PREFIX = /^[0-9a-f]{1,64}$/
@@ -62,6 +64,8 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
       hex("job.args_hash").as("own_args_hash"),
       (callArgs ? hex("call_node.args_hash") : sql<string | null>`null`).as("call_args_hash"),
       "job.name",
+      "job.executor_job_id",
+      "job.image",
     ])
   if (query.executionId !== undefined) select = select.where("job.execution_id", "=", query.executionId)
   if (query.seq !== undefined) select = select.where("job.seq", "=", query.seq)
@@ -121,6 +125,9 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobVi
   }
   // As before migration 0004: absent unless the job reused calls.
   if (row[13] !== null) view.reusedCalls = Number(row[13])
+  // Absent unless the executor named them (migration 0009).
+  if (row[17] !== null) view.executorJobId = row[17]
+  if (row[18] !== null) view.image = row[18]
   return view
 }
 

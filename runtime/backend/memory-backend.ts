@@ -208,9 +208,11 @@ export class MemoryBackend implements Backend {
   }
 
   /** A job as the SQL backends read it back. */
-  #jobView({ reusedCalls, ...job }: JobRecord): JobView {
+  #jobView({ reusedCalls, executorJobId, image, ...job }: JobRecord): JobView {
     return {
       ...job,
+      ...(executorJobId == null ? {} : { executorJobId }),
+      ...(image == null ? {} : { image }),
       bodyEndedAt: job.bodyEndedAt ?? null,
       argsHash: (job.callHash === null ? job.argsHash : this.#calls.get(job.callHash)?.argsHash) ?? null,
       name: job.name ?? null,

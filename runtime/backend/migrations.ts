@@ -20,6 +20,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0004_call_replay": { up: (db) => callReplay(db) },
     "0005_execution_heartbeat_leases": { up: (db) => executionHeartbeatLeases(db, dialect) },
     "0006_job_times": { up: (db) => jobTimes(db, dialect) },
+    "0009_job_executor_ids": { up: (db) => jobExecutorIds(db) },
   }
 }
 
@@ -214,4 +215,14 @@ async function jobTimes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<v
     .addColumn("args_hash", dialect === "sqlite" ? "blob" : "bytea")
     .execute()
   await db.schema.alterTable("job").addColumn("name", "text").execute()
+}
+
+/**
+ * Where a job ran: `executor_job_id` is the executor's own id for it (an AWS Batch job id, or
+ * `<array parent id>:<index>` for an array child), `image` the container image it ran, pinned by
+ * digest (`repo@sha256:…`). Null for jobs of executors without either, and on rows from before.
+ */
+async function jobExecutorIds(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable("job").addColumn("executor_job_id", "text").execute()
+  await db.schema.alterTable("job").addColumn("image", "text").execute()
 }

@@ -49,6 +49,9 @@ export interface JobTable {
   args_hash: HashColumn | null
   /** The call site's name for the call (a script's `name`), else null. */
   name: string | null
+  /** The executor's id for the job (an AWS Batch job id) and the image it ran, by digest (migration 0009). */
+  executor_job_id: string | null
+  image: string | null
 }
 
 export interface TaskTable {

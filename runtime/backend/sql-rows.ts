@@ -59,6 +59,8 @@ export const TABLES: readonly TableSpec[] = [
       "body_ended_at",
       "args_hash",
       "name",
+      "executor_job_id",
+      "image",
     ],
     key: ["execution_id", "seq"],
     upsert: true,
@@ -254,6 +256,8 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       // A finished job's args hash is its call node's: one hash less per row.
       j.callHash === null ? nullable(j.argsHash ?? null) : null,
       j.name ?? null,
+      j.executorJobId ?? null,
+      j.image ?? null,
     ]),
   )
   put(

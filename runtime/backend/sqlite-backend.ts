@@ -1,19 +1,19 @@
 /**
  * @module sqlite-backend
- * The embedded default backend: a SQLite file through better-sqlite3, in WAL mode. Reads go
- * through kysely; writes use better-sqlite3 prepared statements directly (the same rows and
- * conflict rules as kysely's path), since compiling kysely queries for thousands of rows every
- * 50 ms costs more than the inserts themselves.
+ * The embedded default backend: a SQLite file in WAL mode, through node:sqlite or better-sqlite3
+ * (sqlite-driver.ts picks the one the runtime has). Reads go through kysely; writes use prepared
+ * statements directly (the same rows and conflict rules as kysely's path), since compiling kysely
+ * queries for thousands of rows every 50 ms costs more than the inserts themselves.
  */
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
-import BetterSqlite3 from "better-sqlite3"
 import { Kysely, SqliteDialect, sql } from "kysely"
-import { ReductioError } from "../errors.js"
+import { isReductioError, ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
 import type { WriteBatch } from "./backend.js"
 import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec } from "./sql-rows.js"
+import { type SqliteConnection, type SqliteDriverName, type SqliteStatement, openSqliteConnection } from "./sqlite-driver.js"
 import { sqliteLeases } from "./sqlite-leases.js"
 
 /**
@@ -30,21 +30,34 @@ export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
   readonly path: string
 
-  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+  readonly #connection: () => SqliteConnection | undefined
+
+  constructor(path: string, options: { busyTimeoutMs?: number; driver?: SqliteDriverName } = {}) {
     const absolute = resolve(path)
-    super(sqliteAdapter(absolute, path, options.busyTimeoutMs ?? 10_000))
+    const adapter = sqliteAdapter(absolute, path, options.busyTimeoutMs ?? 10_000, options.driver)
+    super(adapter)
     this.path = absolute
+    this.#connection = adapter.connection
+  }
+
+  /** The SQLite binding the open database runs on (undefined before `open()`). */
+  get driver(): SqliteDriverName | undefined {
+    return this.#connection()?.driver
   }
 }
 
 /** Rows per multi-row INSERT: fewer statement runs, well under SQLite's 32,766 variables. */
 const ROWS_PER_STATEMENT = 64
 
-function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): SqlDialectAdapter {
-  let raw: BetterSqlite3.Database | undefined
-  let writeTransaction: ((rows: BatchRows, leases: WriteBatch["leases"]) => void) | undefined
-  const leases = sqliteLeases(() => raw as BetterSqlite3.Database)
-  const statements = new Map<string, BetterSqlite3.Statement>()
+function sqliteAdapter(
+  path: string,
+  shownPath: string,
+  busyTimeoutMs: number,
+  driver: SqliteDriverName | undefined,
+): SqlDialectAdapter & { connection: () => SqliteConnection | undefined } {
+  let raw: SqliteConnection | undefined
+  const leases = sqliteLeases(() => raw as SqliteConnection)
+  const statements = new Map<string, SqliteStatement>()
   const unreadable = (error: unknown) =>
     new ReductioError("DB_UNREADABLE", `cannot open the SQLite database ${shownPath}: ${messageOf(error)}`, {
       cause: error,
@@ -59,7 +72,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     if (prepared === undefined) {
       const placeholders = `(${spec.columns.map(() => "?").join(", ")})`
       const text = `insert into "${spec.table}" (${spec.columns.map((c) => `"${c}"`).join(", ")}) values ${Array(rowCount).fill(placeholders).join(", ")} ${conflictSql(spec)}`
-      statements.set(key, (prepared = (raw as BetterSqlite3.Database).prepare(text)))
+      statements.set(key, (prepared = (raw as SqliteConnection).prepare(text)))
     }
     return prepared
   }
@@ -84,7 +97,21 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     }
   }
 
+  // One transaction per batch; a failed statement rolls the whole batch back.
+  const writeTransaction = (rows: BatchRows, update: WriteBatch["leases"]) => {
+    const database = raw as SqliteConnection
+    database.exec("begin")
+    try {
+      insertAll(rows, update)
+      database.exec("commit")
+    } catch (error) {
+      if (database.inTransaction) database.exec("rollback")
+      throw error
+    }
+  }
+
   return {
+    connection: () => raw,
     name: "sqlite",
     description: `sqlite:${shownPath}`,
     // SQLITE_MAX_VARIABLE_NUMBER defaults to 32,766 since SQLite 3.32.
@@ -92,23 +119,25 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     async connect() {
       try {
         mkdirSync(dirname(path), { recursive: true })
-        raw = new BetterSqlite3(path)
-        raw.pragma(`busy_timeout = ${busyTimeoutMs}`)
+        raw = await openSqliteConnection(path, { driver })
+        raw.exec(`pragma busy_timeout = ${busyTimeoutMs}`)
         // Reading the journal mode reads the header: a file that is not a database fails here.
-        raw.pragma("journal_mode = WAL")
-        raw.pragma("synchronous = NORMAL")
+        raw.exec("pragma journal_mode = WAL")
+        raw.exec("pragma synchronous = NORMAL")
         // Statement journals (one per multi-row INSERT) and sorts stay in memory, not temp files:
         // in temp files they tripled the bytes a batch wrote.
-        raw.pragma("temp_store = MEMORY")
+        raw.exec("pragma temp_store = MEMORY")
         // Checkpoint every 16 MiB of WAL rather than 4 MiB: each checkpoint copies pages and syncs
         // twice, and with hash keys nearly every batch rewrites the same pages, so fewer
         // checkpoints write less in all. The WAL file is removed when the last connection closes.
-        raw.pragma("wal_autocheckpoint = 4000")
+        raw.exec("pragma wal_autocheckpoint = 4000")
         // 64 MiB of page cache: hash keys land on random pages of every b-tree.
-        raw.pragma("cache_size = -65536")
+        raw.exec("pragma cache_size = -65536")
       } catch (error) {
-        raw?.close()
+        if (raw?.isOpen === true) raw.close()
         raw = undefined
+        // A driver that will not load says so itself, with its fix: it is not the file's fault.
+        if (isReductioError(error)) throw error
         throw unreadable(error)
       }
       return new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) })
@@ -123,7 +152,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
       // SQLite DDL is transactional but kysely's Migrator does not open a transaction for it:
       // one IMMEDIATE transaction on the same connection makes the upgrade all-or-nothing and
       // makes a second process wait for the first.
-      const database = raw as BetterSqlite3.Database
+      const database = raw as SqliteConnection
       try {
         database.exec("begin immediate")
       } catch (error) {
@@ -139,19 +168,17 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     },
     async selectArrays(query) {
       let prepared = statements.get(query.sql)
-      if (prepared === undefined) statements.set(query.sql, (prepared = (raw as BetterSqlite3.Database).prepare(query.sql).raw(true)))
-      return prepared.all(query.parameters) as unknown[][]
+      if (prepared === undefined) statements.set(query.sql, (prepared = (raw as SqliteConnection).prepare(query.sql)))
+      return prepared.arrays(query.parameters)
     },
     lookupEvaluations(evalHashes) {
       let prepared = statements.get(LOOKUP_EVALUATIONS)
-      if (prepared === undefined)
-        statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as BetterSqlite3.Database).prepare(LOOKUP_EVALUATIONS).raw(true)))
-      return prepared.all(JSON.stringify(evalHashes.map(checkHash))) as [string, string, Uint8Array, string | null, number | null][]
+      if (prepared === undefined) statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as SqliteConnection).prepare(LOOKUP_EVALUATIONS)))
+      return prepared.arrays([JSON.stringify(evalHashes.map(checkHash))]) as [string, string, Uint8Array, string | null, number | null][]
     },
     writeBatch(batch) {
       const rows = batchRows(batch)
       if (rows.size === 0 && batch.leases === undefined) return
-      writeTransaction ??= (raw as BetterSqlite3.Database).transaction(insertAll)
       writeTransaction(rows, batch.leases)
     },
     async claimLeases(claim) {
@@ -167,8 +194,7 @@ function sqliteAdapter(path: string, shownPath: string, busyTimeoutMs: number): 
     close() {
       statements.clear()
       leases.clear()
-      writeTransaction = undefined
-      if (raw?.open === true) raw.close()
+      if (raw?.isOpen === true) raw.close()
       raw = undefined
     },
   }

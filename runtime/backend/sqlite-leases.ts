@@ -1,14 +1,14 @@
 /**
  * @module sqlite-leases
- * Call leases on SQLite, through better-sqlite3 directly. A claim is one INSERT … ON CONFLICT DO
+ * Call leases on SQLite, through the driver's statements directly. A claim is one INSERT … ON CONFLICT DO
  * UPDATE … RETURNING: a write statement takes the write lock before it reads, so its check for an
  * evaluation and its insert see the same, latest state, and no other writer slips in between.
  * Only the calls it did not get are read back (who holds them). A batch's lease release and
  * renewal run inside the batch's own transaction. Hashes travel as one JSON array per statement.
  */
-import type BetterSqlite3 from "better-sqlite3"
 import type { LeaseClaim, LeaseClaims, LeaseUpdate } from "./backend.js"
 import { checkHash } from "./sql-rows.js"
+import type { SqliteConnection, SqliteStatement } from "./sqlite-driver.js"
 
 const HASHES = "select unhex(value) from json_each(?)"
 const LEASES = `select lower(hex(eval_hash)), holder, expires_at from call_lease where eval_hash in (${HASHES})`
@@ -23,8 +23,8 @@ const CLAIM = `insert into call_lease (eval_hash, holder, expires_at) select unh
 type LeaseRow = [evalHash: string, holder: string, expiresAt: number]
 
 /** Prepared statements of one connection. */
-export function sqliteLeases(database: () => BetterSqlite3.Database) {
-  const statements = new Map<string, BetterSqlite3.Statement>()
+export function sqliteLeases(database: () => SqliteConnection) {
+  const statements = new Map<string, SqliteStatement>()
   const prepared = (text: string) => {
     let statement = statements.get(text)
     if (statement === undefined) statements.set(text, (statement = database().prepare(text)))
@@ -35,8 +35,8 @@ export function sqliteLeases(database: () => BetterSqlite3.Database) {
     /** See {@link Backend.claimLeases}. */
     claim(claim: LeaseClaim): LeaseClaims {
       const checked = claim.evalHashes.map(checkHash)
-      const statement = prepared(claim.unlessEvaluated === false ? CLAIM : CLAIM_UNLESS_EVALUATED).raw(true)
-      const rows = statement.all(claim.holder, claim.expiresAt, JSON.stringify(checked), claim.now) as [string, string | null][]
+      const statement = prepared(claim.unlessEvaluated === false ? CLAIM : CLAIM_UNLESS_EVALUATED)
+      const rows = statement.arrays([claim.holder, claim.expiresAt, JSON.stringify(checked), claim.now]) as [string, string | null][]
       const claimed: string[] = []
       const takenOver = new Map<string, string>()
       for (const [evalHash, from] of rows) {
@@ -47,7 +47,7 @@ export function sqliteLeases(database: () => BetterSqlite3.Database) {
       if (claimed.length < checked.length) {
         const got = new Set(claimed)
         const rest = checked.filter((evalHash) => !got.has(evalHash))
-        for (const [evalHash, holder, expiresAt] of prepared(LEASES).raw(true).all(JSON.stringify(rest)) as LeaseRow[]) {
+        for (const [evalHash, holder, expiresAt] of prepared(LEASES).arrays([JSON.stringify(rest)]) as LeaseRow[]) {
           if (holder !== claim.holder) held.set(evalHash, { holder, expiresAt: Number(expiresAt) })
         }
       }
@@ -58,20 +58,20 @@ export function sqliteLeases(database: () => BetterSqlite3.Database) {
       if (update.acquire !== undefined && update.acquire.evalHashes.length > 0) {
         prepared(
           `insert into call_lease (eval_hash, holder, expires_at) select unhex(value), ?, ? from json_each(?) where true on conflict do nothing`,
-        ).run(update.holder, update.acquire.expiresAt, JSON.stringify(update.acquire.evalHashes.map(checkHash)))
+        ).run([update.holder, update.acquire.expiresAt, JSON.stringify(update.acquire.evalHashes.map(checkHash))])
       }
       if (update.release === "all") {
-        prepared("delete from call_lease where holder = ?").run(update.holder)
+        prepared("delete from call_lease where holder = ?").run([update.holder])
         return
       }
       if (update.release !== undefined && update.release.length > 0) {
-        prepared(`delete from call_lease where holder = ? and eval_hash in (${HASHES})`).run(
+        prepared(`delete from call_lease where holder = ? and eval_hash in (${HASHES})`).run([
           update.holder,
           JSON.stringify(update.release.map(checkHash)),
-        )
+        ])
       }
       if (update.renewUntil !== undefined)
-        prepared("update call_lease set expires_at = ? where holder = ?").run(update.renewUntil, update.holder)
+        prepared("update call_lease set expires_at = ? where holder = ?").run([update.renewUntil, update.holder])
     },
     clear(): void {
       statements.clear()

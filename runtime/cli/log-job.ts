@@ -48,6 +48,7 @@ export async function printJob(io: CliIo, backend: Backend, job: JobView, others
     `  times     created ${formatTime(job.createdAt)}  ${formatJobTimes(job)}  total ${formatDuration(job.createdAt, job.endedAt)}`,
   )
   if (job.reusedCalls != null) lines.push(`  reused    ${job.reusedCalls} recorded calls below it (call replay)`)
+  if (job.executorJobId != null) lines.push(`  ran as    ${job.executorJobId}${job.image == null ? "" : `  image ${job.image}`}`)
   if (parent !== undefined) lines.push(`  parent    ${job.executionId}/${parent.seq}  ${jobLabel(parent)}`)
   if (error !== undefined) lines.push(...errorLines(error))
   else if (job.error !== null) lines.push(`  error     ${briefError(job.error)}`)

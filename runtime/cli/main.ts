@@ -16,6 +16,7 @@ import { registerBundleCommand } from "./bundle-command.js"
 import { registerImageCommand } from "./image-command.js"
 import { registerAwsCommand } from "./aws-command.js"
 import { registerSyncCommand } from "./sync-command.js"
+import { registerBatchCommand } from "./batch-command.js"
 
 /** A subcommand's registration: adds itself to the program; its action resolves to an exit code. */
 export type CommandRegistration = (program: Command, io: CliIo, done: (exitCode: number) => void) => void
@@ -30,6 +31,7 @@ const registrations: CommandRegistration[] = [
   registerImageCommand,
   registerAwsCommand,
   registerSyncCommand,
+  registerBatchCommand,
 ]
 
 /**

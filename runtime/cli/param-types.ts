@@ -8,7 +8,7 @@ import { resolve } from "node:path"
 import { ReductioError } from "../errors.js"
 import { Dir, File } from "../file.js"
 import type { ParamTypeName } from "../task.js"
-import { closingIndex, type SourceToken, splitTopLevel, tokenize } from "./source-tokens.js"
+import { closingIndex, type SourceToken, splitTopLevel, tokenize } from "../source-tokens.js"
 
 /** How one parameter is parsed. `unknown`: JSON when the text is JSON, else the text itself. */
 export type ParamType =

@@ -16,6 +16,7 @@ import { resultJson } from "./json-output.js"
 import { formatFailure, formatValue } from "./output.js"
 import { runContext, runTaskOptions } from "./run-overrides.js"
 import { formatPlan, planJson } from "./run-plan.js"
+import { explainRouting, formatRouting } from "./run-routing.js"
 import { automaticTags, parseTagFlags } from "./run-tags.js"
 import { preloadBackendModules, progressModeFor, runSession, type SessionResult } from "./session.js"
 import { parameterLines, parseTaskArgs, taskUsage } from "./task-args.js"
@@ -31,6 +32,7 @@ const RUN_FLAGS = new Map<string, "flag" | "value" | "list">([
   ["config", "value"],
   ["executor", "value"],
   ["dryrun", "flag"],
+  ["explain-routing", "flag"],
   ["tag", "list"],
   ["args-file", "value"],
   ["profile", "value"],
@@ -47,12 +49,14 @@ interface RunFlags {
   config?: string
   executor?: string
   dryrun?: boolean
+  explainRouting?: boolean
   tag?: string[]
   argsFile?: string
   profile?: string
   context?: string[]
   contextFile?: string[]
   taskOption?: string[]
+  jobs?: string
 }
 
 export const registerRunCommand: CommandRegistration = (program, io, done) => {
@@ -71,9 +75,15 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .option("--db <url>", "database: a SQLite path or postgres:// URL (env REDUCTIO_DB)", once("--db"))
     .option("--config <path>", "configuration file (default: reductio.config.ts found upwards)", once("--config"))
     .option("--executor <name>", "default executor for tasks that name none", once("--executor"))
+    .option(
+      "--jobs <n>",
+      "run at most N local calls at once (default: script calls and calls with vcpus/memory share the cores)",
+      once("--jobs"),
+    )
     .option("--json", "print the result as JSON with the execution id")
     .option("--quiet", "no progress output")
     .option("--dryrun", "list what would run and why (the cache missed), without running or recording anything")
+    .option("--explain-routing", "print which routing rule (config routes) places each task of the workflow, and run nothing")
     .option("--tag <key=value>", "tag the execution (repeatable); user, host, git and reductio version tags are added", collect, [])
     .option("--args-file <path>", "task parameters as one JSON object by name (flags win); a value may also be @path", once("--args-file"))
     .option("--context <key=value>", "a context value task bodies read with getContext (repeatable; JSON or text)", collect)
@@ -129,10 +139,15 @@ async function runCommand(
       task = entry?.task.definition ?? defaultTask(workflow, loadedWorkflow.exportedTasks)
       const argv = extractRunFlags(task, taskName === undefined ? rest : [taskName, ...rest], flags)
       const useEntry = entry !== undefined && argv.length === 0 && flags.argsFile === undefined
-      args = useEntry ? [...entry.args] : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
+      // --explain-routing runs nothing, so the task's arguments are not needed.
+      args =
+        useEntry || flags.explainRouting === true
+          ? [...(entry?.args ?? [])]
+          : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
     } else {
       task = findTask(taskName, loadedWorkflow.exportedTasks)
-      args = parseTaskArgs(task, extractRunFlags(task, rest, flags), { cwd: io.cwd, argsFile: flags.argsFile })
+      const argv = extractRunFlags(task, rest, flags)
+      args = flags.explainRouting === true ? [] : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
     }
     const userTags = parseTagFlags(flags.tag ?? [])
     const loaded = await loadConfig(io.cwd, io.env, {
@@ -147,6 +162,14 @@ async function runCommand(
       flags.taskOption ?? [],
       (name) => findTask(name, loadedWorkflow.exportedTasks).name,
     )
+    const tasks = () => [...registeredTasks().values()].filter((t) => !t.name.startsWith("reductio."))
+    const routing = (shown: Iterable<TaskDefinition>) =>
+      explainRouting(shown, loaded.config.routes, loaded.config.defaultExecutor ?? "local", taskOptions)
+    if (flags.explainRouting === true) {
+      const lines = routing(tasks())
+      io.out(flags.json === true ? `${JSON.stringify({ routing: lines })}\n` : formatRouting(lines, loaded.config.routes?.length ?? 0))
+      return 0
+    }
     const call = registeredTaskFunction(task)(...args)
     const result = await runSession({
       io,
@@ -160,14 +183,29 @@ async function runCommand(
       dryRun: flags.dryrun === true,
       context,
       taskOptions,
+      ...(flags.jobs === undefined ? {} : { jobs: jobsOf(flags.jobs) }),
     })
     printResult(io, result, flags.json === true)
+    if (result.ok && "plan" in result && flags.json !== true && (loaded.config.routes?.length ?? 0) > 0) {
+      const planned = new Set(result.plan.calls.map((planned) => planned.task))
+      io.out(formatRouting(routing(tasks().filter((t) => planned.has(t.name))), loaded.config.routes?.length ?? 0))
+    }
     return result.ok ? 0 : exitCodeOf(result.error)
   } catch (error) {
     io.err(`${formatFailure(error)}\n`)
     void command
     return exitCodeOf(error)
   }
+}
+
+function jobsOf(text: string): number {
+  const jobs = Number(text)
+  if (!Number.isSafeInteger(jobs) || jobs < 1) {
+    throw new ReductioError("INVALID_ARGUMENT", `--jobs must be a whole number of at least 1, got ${JSON.stringify(text)}`, {
+      details: { flag: "--jobs", value: text },
+    })
+  }
+  return jobs
 }
 
 function printResult(io: CliIo, result: SessionResult, json: boolean): void {
@@ -209,6 +247,7 @@ function extractRunFlags(task: TaskDefinition, argv: readonly string[], flags: R
     else if (name === "json") flags.json = true
     else if (name === "quiet") flags.quiet = true
     else if (name === "dryrun") flags.dryrun = true
+    else if (name === "explain-routing") flags.explainRouting = true
     else if (value === undefined) throw new ReductioError("INVALID_ARGUMENT", `--${name} needs a value`)
     else if (kind === "list") {
       const field = RUN_LIST_FIELDS[name] as "context"
@@ -260,7 +299,7 @@ function describeWorkflow(workflow: string, taskName: string | undefined, export
     "Values are parsed by each parameter's declared type: numbers, true/false, JSON for arrays and objects,",
     "a path or URI for File and Dir; @path reads a value from a file. Untyped values are JSON when they parse, else text.",
     "Run options: --no-cache  --db <url>  --config <path>  --executor <name>  --args-file <path>  --json  --quiet",
-    "             --dryrun  --tag <key=value>  --context key=value  --context-file <path>  --profile <names>",
+    "             --dryrun  --explain-routing  --tag <key=value>  --context key=value  --context-file <path>  --profile <names>",
     "             -o task=option=value",
   )
   return `${lines.join("\n")}\n`

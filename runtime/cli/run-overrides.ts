@@ -94,6 +94,8 @@ function optionValue(option: string, text: string): unknown {
       return text
     case "boolean":
       return text === "true" ? true : text === "false" ? false : text
+    case "batch":
+      return jsonOrText(text)
     case "limits":
       return text.trim().startsWith("[") || text.trim().startsWith("{") ? jsonOrText(text) : text.split(",").filter((name) => name !== "")
     default:

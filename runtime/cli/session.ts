@@ -8,6 +8,7 @@ import { loadBackendModules, openBackend } from "../backend/open-backend.js"
 import { createExecutors } from "../config/executors.js"
 import type { HeartbeatConfig } from "../config/config.js"
 import type { LoadedConfig } from "../config/load-config.js"
+import { routingFor } from "../config/routes.js"
 import { isReductioError, ReductioError } from "../errors.js"
 import type { CallOptions } from "../expression.js"
 import type { DryRunPlan } from "../scheduler/dry-run.js"
@@ -33,6 +34,8 @@ export interface SessionOptions {
   readonly context?: Readonly<Record<string, unknown>>
   /** Option overrides by task name; default: the configuration's `tasks`. */
   readonly taskOptions?: Readonly<Record<string, CallOptions>>
+  /** `--jobs N`: the local executor's concurrency, over `executors.local.concurrency`. */
+  readonly jobs?: number
 }
 
 /** How a session ended. */
@@ -40,6 +43,14 @@ export type SessionResult =
   | { readonly ok: true; readonly executionId: string; readonly value: unknown }
   | { readonly ok: true; readonly executionId: undefined; readonly plan: DryRunPlan }
   | { readonly ok: false; readonly executionId: string | undefined; readonly error: unknown }
+
+/** The configuration with the local executor's concurrency set to `jobs`, when given. */
+function withJobs(config: LoadedConfig["config"], jobs: number | undefined): LoadedConfig["config"] {
+  if (jobs === undefined) return config
+  const local = config.executors?.local
+  const base = local?.type === "local" ? local : { type: "local" as const }
+  return { ...config, executors: { ...config.executors, local: { ...base, concurrency: jobs } } }
+}
 
 /** Runs one execution end to end. Never throws: failures come back as `{ ok: false }`. */
 export async function runSession(options: SessionOptions): Promise<SessionResult> {
@@ -60,13 +71,14 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     backend = await openBackend(loaded.database, { cwd: loaded.projectDir })
     scheduler = new Scheduler({
       backend,
-      executors: await createExecutors(loaded.config, loaded.projectDir),
+      executors: await createExecutors(withJobs(loaded.config, options.jobs), loaded.projectDir),
       defaultExecutor: loaded.config.defaultExecutor ?? "local",
       limits: loaded.config.limits ?? {},
       cache: options.cache,
       workflowPath: options.workflowPath,
       context: options.context ?? loaded.config.context ?? {},
       taskOptions: options.taskOptions ?? loaded.config.tasks ?? {},
+      routing: routingFor(loaded.config.routes),
       onEvent: progress.onEvent,
       ...(loaded.config.callLeases === undefined ? {} : { callLeases: loaded.config.callLeases }),
       ...(loaded.config.heartbeat === undefined ? {} : { heartbeat: heartbeatMs(loaded.config.heartbeat) }),

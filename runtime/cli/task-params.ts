@@ -12,7 +12,7 @@ import { privateCacheDir } from "../config/typescript-loader.js"
 import { sha256 } from "../hashing.js"
 import { type ParamSchema, type TaskDefinition, taskDeclarations, taskParameters } from "../task.js"
 import { type ParamType, paramTypeFromName, paramTypeOf } from "./param-types.js"
-import { type DeclaredTask, readSignatures, type SourceSignatures } from "./task-signatures.js"
+import { type DeclaredTask, readSignatures, type SourceSignatures } from "../task-signatures.js"
 
 /** One parameter as the command line parses it. */
 export interface ParamSpec {
@@ -34,7 +34,7 @@ export interface TaskSpec {
 }
 
 /** Bumped when the cached form of read signatures changes. */
-const SIGNATURE_FORMAT = "1"
+const SIGNATURE_FORMAT = "2"
 const specs = new WeakMap<TaskDefinition, TaskSpec>()
 const bySource = new Map<string, SourceSignatures>()
 

@@ -4,7 +4,9 @@
  * errors that name the bad key.
  */
 import { ReductioError } from "../errors.js"
+import { BATCH_OPTION_NAMES, type BatchJobOptions, checkBatchOptions, checkPlacement } from "../executor/batch/batch-options.js"
 import type { CallOptions } from "../expression.js"
+import { checkRoutes, type Route } from "./routes.js"
 
 /** In-process execution (the default `local` executor). */
 export interface LocalExecutorConfig {
@@ -22,8 +24,12 @@ export interface ProcessExecutorConfig {
   readonly scratch?: string
 }
 
-/** AWS Batch, with fan-outs grouped into array jobs. */
-export interface AwsBatchExecutorConfig {
+/**
+ * AWS Batch, with fan-outs grouped into array jobs. The {@link BatchJobOptions} (Fargate, roles,
+ * environment, secrets, volumes, priority, tags, `jobDefinitionExtra`) are every job's defaults;
+ * a task's or a call's `batch` option refines them.
+ */
+export interface AwsBatchExecutorConfig extends Omit<BatchJobOptions, "queue" | "role" | "tags" | "secrets" | "executionRole"> {
   readonly type: "aws_batch"
   /** Agent image (a tag is resolved to its digest). */
   readonly image: string
@@ -50,7 +56,7 @@ export interface AwsBatchExecutorConfig {
    * resolved by Batch when a container starts (never stored by reductio).
    */
   readonly secrets?: Readonly<Record<string, string>>
-  /** The execution role Batch reads `secrets` with. */
+  /** The execution role Batch reads `secrets` with (and, on Fargate, pulls the image with). */
   readonly executionRole?: string
 }
 
@@ -106,6 +112,12 @@ export interface ReductioConfig {
   readonly context?: Readonly<Record<string, unknown>>
   /** Option overrides by task name for every call (executor, memory, image, retries, ...). */
   readonly tasks?: Readonly<Record<string, CallOptions>>
+  /**
+   * Routing rules, tried in order on each task's name: the first match sets the task's executor,
+   * image, queue, resources and retries over its declared options (call sites and `tasks` still
+   * win). A profile's rules are tried before the file's. See {@link Route}.
+   */
+  readonly routes?: readonly Route[]
   /**
    * Named sets of overrides selected with `--profile NAME` (several: `--profile aws,big`, applied
    * in order): each may set any key above; executors and tasks merge by name, context deeply.
@@ -194,31 +206,39 @@ function checker(source: string) {
  */
 export function validateConfig(raw: unknown, source: string): ReductioConfig {
   const c = checker(source)
+  const batchFail = (key: string, problem: string): never => fail(source, key, problem)
+  const batchOption: Check = (value, key) => {
+    const dot = key.lastIndexOf(".")
+    checkBatchOptions({ [key.slice(dot + 1)]: value }, key.slice(0, dot), batchFail)
+  }
+  const batchOptions = Object.fromEntries(BATCH_OPTION_NAMES.map((name) => [name, batchOption]))
   const executorChecks: Record<ExecutorConfig["type"], Check> = {
     local: c.object({ type: c.string, concurrency: c.positiveInteger }),
     process: c.object({ type: c.string, concurrency: c.positiveInteger, scratch: c.string }),
-    aws_batch: c.object(
-      {
-        type: c.string,
-        image: c.string,
-        queue: c.string,
-        scratch: c.string,
-        role: c.string,
-        vcpus: c.positiveInteger,
-        memory: c.positiveInteger,
-        gpus: c.nonNegativeInteger,
-        timeout: c.positiveInteger,
-        retries: c.nonNegativeInteger,
-        arrayMinSize: c.positiveInteger,
-        arrayMaxSize: c.positiveInteger,
-        submitDeadline: c.positiveInteger,
-        tags: c.stringMap,
-        region: c.string,
-        secrets: c.envMap,
-        executionRole: c.string,
-      },
-      ["image", "queue", "scratch"],
-    ),
+    aws_batch: (value, key) => {
+      c.object(
+        {
+          ...batchOptions,
+          type: c.string,
+          image: c.string,
+          queue: c.string,
+          scratch: c.string,
+          vcpus: c.positiveNumber,
+          memory: c.positiveInteger,
+          gpus: c.nonNegativeInteger,
+          timeout: c.positiveInteger,
+          retries: c.nonNegativeInteger,
+          arrayMinSize: c.positiveInteger,
+          arrayMaxSize: c.positiveInteger,
+          submitDeadline: c.positiveInteger,
+          region: c.string,
+        },
+        ["image", "queue", "scratch"],
+      )(value, key)
+      const executor = value as AwsBatchExecutorConfig
+      const resources = { vcpus: executor.vcpus ?? 1, memory: executor.memory ?? 2048, gpus: executor.gpus ?? 0 }
+      checkPlacement(executor as BatchJobOptions, resources, (at, problem) => fail(source, `${key}.${at}`, problem))
+    },
     aws_glue: c.object(
       {
         type: c.string,
@@ -266,6 +286,7 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
     heartbeat: c.object({ intervalSeconds: c.positiveNumber, expirySeconds: c.positiveNumber }),
     context: plainData(source),
     tasks: taskOptionsCheck(source),
+    routes: (value, key) => checkRoutes(value, key, undefined, (at, problem) => fail(source, at, problem)),
   }
   const profiles: Check = (value, key) => {
     if (!isObject(value)) fail(source, key, "must be an object of profiles by name")
@@ -282,6 +303,12 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
   const names = [...new Set(["local", "process", ...Object.keys(config.executors ?? {})])]
   if (config.defaultExecutor !== undefined && !names.includes(config.defaultExecutor)) {
     fail(source, "config.defaultExecutor", `names executor "${config.defaultExecutor}", which is not defined; defined: ${names.join(", ")}`)
+  }
+  const routeFail = (at: string, problem: string): never => fail(source, at, problem)
+  if (config.routes !== undefined) checkRoutes(config.routes, "config.routes", names, routeFail)
+  for (const [name, profile] of Object.entries(config.profiles ?? {})) {
+    const withProfile = [...new Set([...names, ...Object.keys(profile.executors ?? {})])]
+    if (profile.routes !== undefined) checkRoutes(profile.routes, `config.profiles.${name}.routes`, withProfile, routeFail)
   }
   return config
 }
@@ -305,7 +332,7 @@ function plainData(source: string): Check {
 }
 
 /** The option overrides a task may get for a run: names and types of the call options. */
-export const TASK_OPTION_KINDS: Readonly<Record<string, "string" | "integer" | "number" | "boolean" | "limits">> = {
+export const TASK_OPTION_KINDS: Readonly<Record<string, "string" | "integer" | "number" | "boolean" | "limits" | "batch">> = {
   executor: "string",
   image: "string",
   memory: "number",
@@ -315,12 +342,14 @@ export const TASK_OPTION_KINDS: Readonly<Record<string, "string" | "integer" | "
   retries: "integer",
   cache: "boolean",
   limits: "limits",
+  batch: "batch",
 }
 
 /** Why a task option override is not valid, or undefined when it is. */
 export function taskOptionProblem(option: string, value: unknown): string | undefined {
   const kind = TASK_OPTION_KINDS[option]
   if (kind === undefined) return `is not a task option; known: ${Object.keys(TASK_OPTION_KINDS).join(", ")}`
+  if (kind === "batch") return batchOptionsProblem(value)
   const ok =
     kind === "string"
       ? typeof value === "string" && value !== ""
@@ -333,6 +362,17 @@ export function taskOptionProblem(option: string, value: unknown): string | unde
   return ok
     ? undefined
     : `must be ${kind === "limits" ? "a list of limit names or an object of counts" : `a ${kind === "integer" ? "whole number ≥ 0" : kind === "number" ? "number ≥ 0" : kind}`} (got ${JSON.stringify(value)})`
+}
+
+function batchOptionsProblem(value: unknown): string | undefined {
+  try {
+    checkBatchOptions(value, "batch", (key, problem) => {
+      throw new ReductioError("CONFIG_INVALID", `${key.slice("batch.".length) || "batch"} ${problem}`)
+    })
+    return undefined
+  } catch (error) {
+    return `is not valid: ${(error as Error).message}`
+  }
 }
 
 function taskOptionsCheck(source: string): Check {

@@ -4,6 +4,7 @@
  * tsx), applies environment overrides (`REDUCTIO_DB`, `REDUCTIO_EXECUTOR`; an empty variable counts as
  * unset) and validates it once.
  */
+import { markRouteOrigin } from "./routes.js"
 import { existsSync } from "node:fs"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -86,7 +87,8 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
 
 /**
  * The configuration with the named profiles applied in order: each profile's keys replace the
- * file's, except that executors, limits and task overrides merge by name and context deeply.
+ * file's, except that executors, limits and task overrides merge by name, context deeply, and
+ * a profile's routing rules go before the ones it extends.
  */
 export function withProfiles(config: ReductioConfig, names: readonly string[], source: string): ReductioConfig {
   const { profiles, ...base } = config
@@ -109,6 +111,10 @@ export function withProfiles(config: ReductioConfig, names: readonly string[], s
       limits: { ...merged.limits, ...profile.limits },
       s3: { ...merged.s3, ...profile.s3 },
       tasks: mergeByName(merged.tasks, profile.tasks),
+      // A profile's rules are tried first: it refines the placement the file gives.
+      ...(profile.routes === undefined && merged.routes === undefined
+        ? {}
+        : { routes: [...markRouteOrigin(profile.routes, `profile ${name}`), ...markRouteOrigin(merged.routes, "config")] }),
       context: deepMerge(merged.context ?? {}, profile.context ?? {}),
     }
   }

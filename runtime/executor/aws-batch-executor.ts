@@ -18,14 +18,27 @@ import { Semaphore } from "../scheduler/semaphore.js"
 import type { Storage } from "../storage/storage.js"
 import { MAX_ARRAY_SIZE, Grouper } from "./batch/array-grouping.js"
 import type { BatchApi, BatchApiOptions, BatchJobState } from "./batch/batch-client.js"
+import {
+  BATCH_OPTION_NAMES,
+  type BatchJobOptions,
+  batchOptionsFailure,
+  checkBatchOptions,
+  checkPlacement,
+  mergeBatchOptions,
+} from "./batch/batch-options.js"
 import { type DefinitionSpec, JobDefinitions } from "./batch/job-definition.js"
 import { Monitor, type MonitorOptions } from "./batch/monitor.js"
 import { infrastructure, outcomeOf } from "./batch/outcome.js"
 import { type Resources, type SubmitContext, type Submitted, submitArray, submitSingle } from "./batch/submission.js"
 import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 
-/** Options of an {@link AwsBatchExecutor} (the `aws_batch` entry of reductio.config.ts, plus tuning). */
-export interface AwsBatchExecutorOptions {
+/**
+ * Options of an {@link AwsBatchExecutor} (the `aws_batch` entry of reductio.config.ts, plus
+ * tuning). The {@link BatchJobOptions} here are every job's defaults; a task's or a call's `batch`
+ * option refines them.
+ */
+export interface AwsBatchExecutorOptions
+  extends Omit<BatchJobOptions, "queue" | "environment" | "secrets" | "tags" | "role" | "executionRole"> {
   /** The agent image (its entrypoint is `node agent.js`). */
   readonly image: string
   /** Job queue name or ARN. */
@@ -78,6 +91,8 @@ export interface AwsBatchExecutorOptions {
   /** Pin ECR image tags to their digests (default true); `ecrEndpoint` reaches an emulator. */
   readonly pinImages?: boolean | undefined
   readonly ecrEndpoint?: string | undefined
+  /** A CloudWatch Logs endpoint (an emulator) for the log tail of containers that died early. */
+  readonly logsEndpoint?: string | undefined
   /** A ready Batch API (tests); the client options above are then ignored. */
   readonly api?: BatchApi | undefined
 }
@@ -85,6 +100,7 @@ export interface AwsBatchExecutorOptions {
 /** One call between `submit` and its outcome. */
 interface Pending {
   readonly job: JobRequest
+  readonly placement: Placement
   readonly key: string
   readonly resolve: (outcome: JobOutcome) => void
   settled: boolean
@@ -163,7 +179,13 @@ export class AwsBatchExecutor implements Executor {
   submit(job: JobRequest): Promise<JobOutcome> {
     return new Promise((resolve) => {
       if (job.signal.aborted || this.#stopped) return resolve(cancelledOutcome("cancelled before it was submitted"))
-      const pending: Pending = { job, key: groupKeyOf(this.#definitionSpec(job), this.#resources(job)), resolve, settled: false }
+      let placement: Placement
+      try {
+        placement = this.#placement(job)
+      } catch (error) {
+        return resolve({ status: "failed", kind: "task", error: toErrorRecord(error) })
+      }
+      const pending: Pending = { job, placement, key: groupKeyOf(placement), resolve, settled: false }
       this.#listen(pending)
       this.#live.add(pending)
       this.#grouper.add(pending.key, pending)
@@ -221,16 +243,30 @@ export class AwsBatchExecutor implements Executor {
     return { api, storage: await storageFor(this.#options.scratch), definitions: new JobDefinitions(api), monitor }
   }
 
-  #definitionSpec(job: JobRequest): DefinitionSpec {
+  /**
+   * Where and how a call runs: the executor's Batch options under the call's `batch`, checked as
+   * AWS would check them (BATCH_OPTIONS_INVALID naming the task and the key).
+   */
+  #placement(job: JobRequest): Placement {
+    const fail = batchOptionsFailure(`task ${job.task.name}`)
+    if (job.options.batch !== undefined) checkBatchOptions(job.options.batch, "batch", fail)
+    const defaults: Record<string, unknown> = {}
+    for (const name of BATCH_OPTION_NAMES) defaults[name] = (this.#options as unknown as Record<string, unknown>)[name]
+    const options = mergeBatchOptions(defaults as BatchJobOptions, job.options.batch)
+    const resources = this.#resources(job)
+    checkPlacement(options, resources, fail)
+    const { queue, schedulingPriority, shareIdentifier, propagateTags, ...definition } = options
     const image = typeof job.options.image === "string" ? job.options.image : this.#options.image
     return {
-      image,
-      role: this.#options.role,
-      environment: this.#options.environment,
-      secrets: this.#options.secrets,
-      executionRole: this.#options.executionRole,
-      hostRetries: this.#options.retries,
-      tags: this.#options.tags,
+      spec: { ...definition, image, hostRetries: this.#options.retries },
+      resources,
+      queue: queue ?? this.#options.queue,
+      tags: options.tags,
+      submitFields: {
+        ...(schedulingPriority === undefined ? {} : { schedulingPriorityOverride: schedulingPriority }),
+        ...(shareIdentifier === undefined ? {} : { shareIdentifier }),
+        ...(propagateTags === undefined ? {} : { propagateTags }),
+      },
     }
   }
 
@@ -268,15 +304,18 @@ export class AwsBatchExecutor implements Executor {
       const live = group.filter((pending) => !pending.settled)
       const first = live[0]
       if (first === undefined) return
+      const { placement } = first
+      const pinned = await this.#pinned(placement.spec)
       const context: SubmitContext = {
         api,
         storage,
         root: this.#options.scratch.replace(/\/+$/, ""),
         codeUri,
-        queue: this.#options.queue,
-        definitionArn: await definitions.ensure(await this.#pinned(this.#definitionSpec(first.job))),
-        resources: this.#resources(first.job),
-        tags: this.#options.tags,
+        queue: placement.queue,
+        definitionArn: await definitions.ensure(pinned),
+        resources: placement.resources,
+        tags: placement.tags,
+        submitFields: placement.submitFields,
         log: (message) => this.#context?.log(message),
       }
       const asArray = live.length >= Math.max(2, this.#options.arrayMinSize ?? 2)
@@ -290,6 +329,10 @@ export class AwsBatchExecutor implements Executor {
           const jobs = pendings.map((pending) => pending.job)
           const submitted = asArray ? await submitArray(context, jobs) : await submitSingle(context, jobs[0] as JobRequest)
           this.#follow(unit, submitted, context, monitor)
+          for (const [index, pending] of pendings.entries()) {
+            const executorJobId = submitted.size === undefined ? submitted.jobId : `${submitted.jobId}:${index}`
+            if (!pending.settled) pending.job.placed?.({ executorJobId, image: pinned.image })
+          }
         }),
       )
     } catch (error) {
@@ -330,7 +373,10 @@ export class AwsBatchExecutor implements Executor {
     await this.#reads.acquire()
     try {
       if (pending.settled) return
-      const place = { storage: context.storage, root: context.root, evalHash: pending.job.evalHash }
+      // Against another Batch endpoint (an emulator), Logs is read only where logsEndpoint says.
+      const { endpoint, logsEndpoint, region, credentials } = this.#options
+      const logs = endpoint !== undefined && logsEndpoint === undefined ? undefined : { region, endpoint: logsEndpoint, credentials }
+      const place = { storage: context.storage, root: context.root, evalHash: pending.job.evalHash, logs }
       this.#settle(pending, await outcomeOf(place, state))
     } catch (error) {
       this.#settle(pending, infrastructure(toErrorRecord(error)))
@@ -390,9 +436,28 @@ export class AwsBatchExecutor implements Executor {
   }
 }
 
-/** Calls group together when they share a job definition and resources. */
-function groupKeyOf(spec: DefinitionSpec, resources: Resources): string {
-  return JSON.stringify([spec.image, resources.vcpus, resources.memory, resources.gpus, resources.timeout ?? null])
+/** A call's job definition, resources, queue and SubmitJob settings. */
+interface Placement {
+  readonly spec: DefinitionSpec
+  readonly resources: Resources
+  readonly queue: string
+  readonly tags: Readonly<Record<string, string>> | undefined
+  readonly submitFields: NonNullable<SubmitContext["submitFields"]>
+}
+
+/** Calls group together when they share a job definition, resources, queue and SubmitJob settings. */
+function groupKeyOf(placement: Placement): string {
+  const { spec, resources, queue, tags, submitFields } = placement
+  return JSON.stringify([
+    spec,
+    resources.vcpus,
+    resources.memory,
+    resources.gpus,
+    resources.timeout ?? null,
+    queue,
+    tags ?? null,
+    submitFields,
+  ])
 }
 
 function submitFailure(key: string, cause: ErrorRecord): ErrorRecord {

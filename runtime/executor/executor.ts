@@ -31,6 +31,17 @@ export interface JobRequest {
    * the body with `runWithContext`, or ship it in the job entry.
    */
   readonly context?: TaskContext
+  /**
+   * Tells the scheduler where the call runs, once the executor knows (after SubmitJob): its own
+   * id for the job and the image, pinned by digest. Recorded in the job row.
+   */
+  readonly placed?: ((where: JobPlacement) => void) | undefined
+}
+
+/** Where an executor placed a call (see {@link JobRequest.placed}). */
+export interface JobPlacement {
+  readonly executorJobId: string
+  readonly image?: string | undefined
 }
 
 /**

@@ -48,6 +48,8 @@ export interface ExecutionSettings {
   /** The run's context (see context.ts) and per-task option overrides. */
   readonly context: Readonly<Record<string, unknown>>
   readonly taskOptions: Readonly<Record<string, CallOptions>>
+  /** The options a routing rule gives a task (laid between its declared options and the call site's). */
+  readonly routing?: ((task: TaskDefinition) => CallOptions | undefined) | undefined
   readonly emit: (event: SchedulerEvent) => void
   readonly signal: AbortSignal
   /** Call leases between hosts (undefined: none): the heartbeat interval and lease expiry. */
@@ -89,6 +91,7 @@ export class Execution {
   readonly #waiting = new WeakMap<CallExpression, Promise<unknown>>()
   #idleScheduled = false
   readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
+  readonly #routes = new Map<TaskDefinition, CallOptions | undefined>()
   readonly #replayContext: ReplayContext
 
   constructor(private readonly settings: ExecutionSettings) {
@@ -108,6 +111,11 @@ export class Execution {
           })
     this.#runner = new JobRunner(settings, {
       running: (job) => this.#setStatus(job, "RUNNING", job.status),
+      placed: (job, where) => {
+        job.executorJobId = where.executorJobId
+        job.image = where.image ?? null
+        this.#recorder.job(job)
+      },
       submitted: () => this.#scheduleIdle(),
     })
     this.#replayContext = {
@@ -291,7 +299,7 @@ export class Execution {
     const argsHash = argsHashOf(encodedArgs)
     const context = this.#readContext(task)
     const evalHash = evalHashOf(task.hash, argsHash, context?.hash)
-    const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name])
+    const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name], this.#routed(task))
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
       result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
@@ -491,6 +499,14 @@ export class Execution {
   }
 
   /** The context a task reads in this run and its hash, once per task; undefined when it reads none. */
+  /** The options the run's routing rules give a task, once per task. */
+  #routed(task: TaskDefinition): CallOptions | undefined {
+    const routing = this.settings.routing
+    if (routing === undefined) return undefined
+    if (!this.#routes.has(task)) this.#routes.set(task, routing(task))
+    return this.#routes.get(task)
+  }
+
   #readContext(task: TaskDefinition): { context: TaskContext; hash: string } | undefined {
     if (this.#contexts.has(task)) return this.#contexts.get(task)
     const context = taskContextFor(task, this.settings.context)

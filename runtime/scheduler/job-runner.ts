@@ -5,7 +5,7 @@
  * failed outcome turned into the TaskError that names the call.
  */
 import { type ErrorRecord, ReductioError, TaskError, toErrorRecord } from "../errors.js"
-import { cancelledOutcome, type Executor, type JobOutcome } from "../executor/executor.js"
+import { cancelledOutcome, type Executor, type JobOutcome, type JobPlacement } from "../executor/executor.js"
 import type { CallOptions } from "../expression.js"
 import { callLabel, previewArgs } from "../preview.js"
 import type { SchedulerEvent } from "./events.js"
@@ -29,6 +29,8 @@ export interface RunnerHooks {
   readonly running: (job: JobState) => void
   /** An executor that batches (has `idle()`) was given a call. */
   readonly submitted: () => void
+  /** The executor named where the job runs (its id there, the image). */
+  readonly placed?: (job: JobState, where: JobPlacement) => void
 }
 
 export const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
@@ -75,6 +77,7 @@ export class JobRunner {
           attempt,
           signal: this.settings.signal,
           ...(job.context === undefined ? {} : { context: job.context }),
+          ...(this.hooks.placed === undefined ? {} : { placed: (where: JobPlacement) => this.hooks.placed?.(job, where) }),
         })
         if (executor.idle !== undefined) this.hooks.submitted()
         try {

@@ -2,6 +2,7 @@
  * @module job-state
  * One job's mutable state while it is alive, and the options it runs with.
  */
+import { type BatchJobOptions, mergeBatchOptions } from "../executor/batch/batch-options.js"
 import type { JobRecord, JobStatus } from "../backend/backend.js"
 import { TaskError, toErrorRecord, type ErrorRecord } from "../errors.js"
 import type { CallOptions } from "../expression.js"
@@ -32,6 +33,9 @@ export class JobState implements JobSource {
   /** When its body started and ended on its executor (see JobRecord). */
   startedAt: number | null = null
   bodyEndedAt: number | null = null
+  /** Where its body ran, when the executor says (see JobRecord). */
+  executorJobId: string | null = null
+  image: string | null = null
   readonly children: string[] = []
 
   constructor(
@@ -63,6 +67,8 @@ export class JobState implements JobSource {
       reusedCalls: this.reusedCalls,
       argsHash: this.argsHash,
       name: this.name,
+      ...(this.executorJobId === null ? {} : { executorJobId: this.executorJobId }),
+      ...(this.image === null ? {} : { image: this.image }),
     }
   }
 }
@@ -71,27 +77,35 @@ export class JobState implements JobSource {
 const IDENTITY_OPTIONS = new Set(["version", "namespace", "hashIncludes", "params", "nout", "context"])
 
 /**
- * The options a job runs with: the task's, then the call site's, then the run's overrides for the
- * task (`-o task=option=value`), without identity-only ones.
+ * The options a job runs with: the task's, then its routing rule's, then the call site's, then the
+ * run's overrides for the task (`-o task=option=value`), without identity-only ones.
  */
-export function jobOptions(task: TaskDefinition, overrides: CallOptions | undefined, forRun?: CallOptions): CallOptions {
-  if (forRun !== undefined) return mergeOptions(task, overrides === undefined ? forRun : { ...overrides, ...forRun })
-  if (overrides === undefined) {
+export function jobOptions(
+  task: TaskDefinition,
+  overrides: CallOptions | undefined,
+  forRun?: CallOptions,
+  routed?: CallOptions,
+): CallOptions {
+  if (forRun === undefined && overrides === undefined && routed === undefined) {
     let options = taskOnlyOptions.get(task)
-    if (options === undefined) taskOnlyOptions.set(task, (options = mergeOptions(task, undefined)))
+    if (options === undefined) taskOnlyOptions.set(task, (options = mergeOptions([task.options])))
     return options
   }
-  return mergeOptions(task, overrides)
+  return mergeOptions([task.options, routed, overrides, forRun])
 }
 
 /** The options of calls without call-site overrides, once per task. */
 const taskOnlyOptions = new WeakMap<TaskDefinition, CallOptions>()
 
-function mergeOptions(task: TaskDefinition, overrides: CallOptions | undefined): CallOptions {
+function mergeOptions(layers: readonly (CallOptions | undefined)[]): CallOptions {
   const merged: Record<string, unknown> = {}
-  for (const source of [task.options, overrides]) {
+  for (const source of layers) {
     if (source === undefined) continue
-    for (const [key, value] of Object.entries(source)) if (!IDENTITY_OPTIONS.has(key) && value !== undefined) merged[key] = value
+    for (const [key, value] of Object.entries(source)) {
+      if (IDENTITY_OPTIONS.has(key) || value === undefined) continue
+      // A call's Batch settings refine its task's (a call adding one variable keeps the others).
+      merged[key] = key === "batch" ? mergeBatchOptions(merged.batch as BatchJobOptions | undefined, value as BatchJobOptions) : value
+    }
   }
   return Object.freeze(merged) as CallOptions
 }

@@ -3,6 +3,7 @@
  * The embedding API: `new Scheduler({ backend, executors }).run(expression)` reduces an
  * expression graph and resolves to its typed value. No server is needed.
  */
+import type { TaskDefinition } from "../task.js"
 import { MemoryBackend } from "../backend/memory-backend.js"
 import type { Backend, ExecutionStatus } from "../backend/backend.js"
 import { ReductioError, isReductioError } from "../errors.js"
@@ -48,6 +49,11 @@ export interface SchedulerOptions {
   readonly context?: Readonly<Record<string, unknown>>
   /** Option overrides per task name for every call of this scheduler's runs (`-o task=option=value`). */
   readonly taskOptions?: Readonly<Record<string, CallOptions>>
+  /**
+   * The options a routing rule gives a task (see config/routes.ts), laid over its declared ones
+   * and under the call site's; called once per task and run.
+   */
+  readonly routing?: (task: TaskDefinition) => CallOptions | undefined
 }
 
 /** Timing of an execution's heartbeat (see docs/architecture.md). */
@@ -221,6 +227,7 @@ export class Scheduler {
       workflowPath: this.#options.workflowPath,
       context: this.#options.context ?? {},
       taskOptions: this.#options.taskOptions ?? {},
+      routing: this.#options.routing,
       emit,
       signal,
       dryRun: extra.dryRun,

@@ -18,6 +18,7 @@ export const HOST_STATEMENTS = [
   "BatchJobDefinitions",
   "BatchSubmit",
   "BatchJobs",
+  "BatchLogs",
   "PassJobRoles",
   "ScratchObjects",
   "ScratchList",
@@ -43,6 +44,7 @@ export const STATEMENT_SCOPES: Readonly<Record<HostStatementId, StatementScope>>
   BatchJobDefinitions: { resources: [batchArn("job-definition/reductio-*")] },
   BatchSubmit: { resources: [batchArn("job-definition/reductio-*"), batchArn("job-queue/${AWS::StackName}-*")] },
   BatchJobs: { resources: [batchArn("job/*")] },
+  BatchLogs: { resources: ["arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/batch/job:*"] },
   PassJobRoles: { resources: ["${JobRole.Arn}", "${FargateExecutionRole.Arn}"] },
   ScratchObjects: { resources: ["arn:${AWS::Partition}:s3:::${ScratchBucket}/${ScratchPrefix}/*"] },
   ScratchList: {
@@ -80,6 +82,7 @@ export interface HostCall {
 const grant = (statement: HostStatementId, ...actions: string[]): Grant => ({ statement, actions })
 const BATCH = "runtime/executor/batch/batch-client.ts"
 const GLUE = "runtime/executor/glue/glue-client.ts"
+const LOGS = "runtime/executor/batch/cloudwatch-logs.ts"
 const S3 = "runtime/storage/s3-storage.ts"
 const S3_TRANSFER = "runtime/storage/s3-transfer.ts"
 const ECR = "runtime/image/ecr-registry.ts"
@@ -109,6 +112,12 @@ export const HOST_CALLS: readonly HostCall[] = [
   { adapter: BATCH, command: "TerminateJobCommand", grants: [grant("BatchJobs", "batch:TerminateJob")] },
   { adapter: BATCH, command: "DescribeJobQueuesCommand", grants: [grant("BatchRead", "batch:DescribeJobQueues")] },
   { adapter: BATCH, command: "DescribeComputeEnvironmentsCommand", grants: [grant("BatchRead", "batch:DescribeComputeEnvironments")] },
+  {
+    adapter: LOGS,
+    command: "GetLogEventsCommand",
+    grants: [grant("BatchLogs", "logs:GetLogEvents")],
+    note: "the tail of a container's log when it died before its agent uploaded one, and reductio batch logs",
+  },
   { adapter: GLUE, command: "GetJobCommand", grants: [grant("GlueJobs", "glue:GetJob")] },
   {
     adapter: GLUE,

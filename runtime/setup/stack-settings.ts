@@ -87,8 +87,8 @@ export function stackSettings(stack: StackSummary, imageTag: string): StackSetti
 }
 
 /**
- * A `reductio.config.ts` with the stack's executor as `batch`. The Fargate queue is named in a
- * comment: job definitions for Fargate need platform settings the executor does not write yet.
+ * A `reductio.config.ts` with the stack's executor as `batch`, and a Fargate executor on the
+ * stack's Fargate queue, commented out, ready to use.
  */
 export function configSnippet(settings: StackSettings): string {
   const { executor, fargate } = settings
@@ -107,8 +107,14 @@ export function configSnippet(settings: StackSettings): string {
     field("image"),
     field("region"),
     "    },",
-    `    // The stack also has a Fargate queue, ${fargate.queue}, with the execution role`,
-    `    // ${fargate.executionRole}; an aws_batch executor can use it once its job definitions target Fargate.`,
+    '    // The stack\'s Fargate queue: uncomment to run tasks given { executor: "fargate" } on Fargate.',
+    "    // fargate: {",
+    `    //   type: "aws_batch", platform: "FARGATE", assignPublicIp: true, vcpus: 1, memory: 2048,`,
+    `    //   queue: ${JSON.stringify(fargate.queue)},`,
+    `    //   executionRole: ${JSON.stringify(fargate.executionRole)},`,
+    `    //   scratch: ${JSON.stringify(executor.scratch)}, role: ${JSON.stringify(executor.role)},`,
+    `    //   image: ${JSON.stringify(executor.image)}, region: ${JSON.stringify(executor.region)},`,
+    "    // },",
     "  },",
     "})",
     "",

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto"
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
 import { buildAgent } from "../../agent/build-agent.js"
 import { type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../../runtime/protocol.js"
 
@@ -83,9 +84,18 @@ export async function runBuiltAgent(args: readonly string[], env: Record<string,
   return (await startBuiltAgent(args, env)).done
 }
 
+/** The name of bundle bytes: the sha256 of their tar (of the bytes themselves when they do not gunzip). */
+export function bundleName(bytes: Uint8Array): string {
+  let tar: Uint8Array = bytes
+  try {
+    tar = gunzipSync(bytes)
+  } catch {}
+  return createHash("sha256").update(tar).digest("hex")
+}
+
 /** Writes bundle bytes to `<root>/code/<sha256>.tar.gz` (so they pass the tamper check) and returns the path. */
 export async function writeBundle(root: string, bytes: Uint8Array): Promise<string> {
-  const path = scratch.code(root, createHash("sha256").update(bytes).digest("hex"))
+  const path = scratch.code(root, bundleName(bytes))
   await mkdir(join(path, ".."), { recursive: true })
   await writeFile(path, bytes)
   return path

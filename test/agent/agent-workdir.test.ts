@@ -162,4 +162,24 @@ describe("the agent on SIGTERM", () => {
     assert.equal(existsSync(scratch.output(root, job.evalHash)), false)
     assert.match(await readFile(scratch.log(root, job.evalHash), "utf8"), /hanging/)
   })
+
+  it("aborts the task's currentSignal() so the body can stop its own work", async () => {
+    const root = await tempDir("reductio-scratch-")
+    const marker = join(await tempDir("reductio-marker-"), "aborted")
+    const code = (await bundle(fixtureWorkflow, { scratch: root })).uri as string
+    const job = entryFor("sigterm-signal", "fixture.hangUntilAborted", [marker])
+    const input = await writeJobInput(root, job)
+    const agent = await startBuiltAgent(["--code", code, "--input", input, "--scratch", root, "--workdir", await tempDir("reductio-work-")])
+    const deadline = Date.now() + 20_000
+    while (!agent.printed().includes("hanging")) {
+      assert.ok(Date.now() < deadline, `the task never started: ${agent.printed()}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    agent.child.kill("SIGTERM")
+    const run = await agent.done
+    assert.equal(run.code, AGENT_EXIT.cancelled, agent.printed())
+    assert.equal(await readFile(marker, "utf8"), "CANCELLED")
+    const record = decode(await readFile(scratch.error(root, job.evalHash))) as ErrorRecord
+    assert.equal(record.code, "CANCELLED")
+  })
 })

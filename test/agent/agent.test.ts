@@ -1,5 +1,4 @@
 import assert from "node:assert/strict"
-import { createHash } from "node:crypto"
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { before, describe, it } from "node:test"
@@ -8,7 +7,7 @@ import { packTarGz } from "../../bundler/tarball.js"
 import { decode, encode } from "../../runtime/codec.js"
 import { type ErrorRecord, fromErrorRecord, isReductioError } from "../../runtime/errors.js"
 import { AGENT_EXIT, ARRAY_SLOT_BYTES, encodeArrayInput, encodeEntries, scratch } from "../../runtime/protocol.js"
-import { builtAgent, entryFor, fixtureWorkflow, hashOf, runBuiltAgent, tempDir, writeJobInput } from "./agent-harness.js"
+import { builtAgent, bundleName, entryFor, fixtureWorkflow, hashOf, runBuiltAgent, tempDir, writeJobInput } from "./agent-harness.js"
 
 describe("the agent, run as the image runs it", () => {
   let root: string
@@ -58,6 +57,15 @@ describe("the agent, run as the image runs it", () => {
     const record = decode(await readFile(scratch.error(root, hashOf("e-code")))) as ErrorRecord
     assert.equal(record.code, "INVALID_ARGUMENT")
     assert.ok(isReductioError(fromErrorRecord(record), "INVALID_ARGUMENT"))
+  })
+
+  it("records TASK_FAILED and exits 1 when the task's promise can never settle", async () => {
+    const input = await writeJobInput(root, entryFor("e-never", "fixture.neverSettles", []))
+    const run = await runBuiltAgent(flags(input))
+    assert.equal(run.code, AGENT_EXIT.taskFailed, run.stderr)
+    const record = decode(await readFile(scratch.error(root, hashOf("e-never")))) as ErrorRecord
+    assert.equal(record.code, "TASK_FAILED")
+    assert.match(record.message, /never settled/)
   })
 
   it("skips the task when a valid output already exists", async () => {
@@ -158,7 +166,7 @@ describe("the agent, run as the image runs it", () => {
     const original = await readFile(code)
     const tampered = Buffer.from(original)
     tampered[tampered.length - 9] = (tampered[tampered.length - 9] as number) ^ 0xff
-    const name = createHash("sha256").update(original).digest("hex")
+    const name = bundleName(original)
     const tamperedRoot = await tempDir("reductio-tampered-")
     const tamperedCode = scratch.code(tamperedRoot, name)
     await mkdir(join(tamperedCode, ".."), { recursive: true })
@@ -177,7 +185,7 @@ describe("the agent, run as the image runs it", () => {
       { path: "workflow.mjs", bytes: new TextEncoder().encode("export {}") },
       { path: "../../escaped.txt", bytes: new TextEncoder().encode("owned") },
     ])
-    const evilCode = scratch.code(evilRoot, createHash("sha256").update(bytes).digest("hex"))
+    const evilCode = scratch.code(evilRoot, bundleName(bytes))
     await mkdir(join(evilCode, ".."), { recursive: true })
     await writeFile(evilCode, bytes)
     const input = await writeJobInput(evilRoot, entryFor("e-evil", "fixture.add", [1, 1]))

@@ -6,6 +6,7 @@ import { before, describe, it } from "node:test"
 import { extract } from "tar-stream"
 import { BUNDLE_MANIFEST, bundle } from "../../bundler/bundle.js"
 import { isReductioError } from "../../runtime/errors.js"
+import { sha256 } from "../../runtime/hashing.js"
 import { PROTOCOL_VERSION, scratch } from "../../runtime/protocol.js"
 import { tempDir } from "../agent/agent-harness.js"
 
@@ -44,6 +45,12 @@ describe("bundle", () => {
     assert.equal(first.sha256, second.sha256)
     assert.deepEqual(first.bytes, second.bytes)
     assert.equal(first.sha256, third.sha256)
+  })
+
+  it("is named by the sha256 of its uncompressed tar, not of the gzip bytes (which differ between zlib builds)", async () => {
+    const built = await bundle(join(dir, "workflow.ts"))
+    assert.equal(built.sha256, sha256(gunzipSync(built.bytes)))
+    assert.notEqual(built.sha256, sha256(built.bytes))
   })
 
   it("gives a new hash after an edit", async () => {

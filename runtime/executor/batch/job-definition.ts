@@ -12,30 +12,25 @@
  */
 import { sha256 } from "../../hashing.js"
 import type { BatchApi, JobDefinitionRequest } from "./batch-client.js"
+import type { BatchJobOptions, BatchVolume } from "./batch-options.js"
 
-/** What decides a job definition. */
-export interface DefinitionSpec {
+/**
+ * What decides a job definition: the image and the container settings of {@link BatchJobOptions}
+ * (queue, priority, share and `propagateTags` of the options go in each SubmitJob instead).
+ */
+export interface DefinitionSpec extends Omit<BatchJobOptions, "queue" | "schedulingPriority" | "shareIdentifier" | "propagateTags"> {
   readonly image: string
-  /** The job role (S3 access for the agent). */
-  readonly role?: string | undefined
-  /** Variables every container gets. */
-  readonly environment?: Readonly<Record<string, string>> | undefined
-  /**
-   * Secret variables every container gets: name → the ARN of a Secrets Manager secret or an SSM
-   * parameter. Batch resolves them when the container starts; only the ARNs are in the definition.
-   */
-  readonly secrets?: Readonly<Record<string, string>> | undefined
-  /** The execution role Batch uses to read `secrets` (and, on Fargate, to pull the image). */
-  readonly executionRole?: string | undefined
   /** Batch-level retries of infrastructure failures a new host may fix (spot reclaim); default 0. */
   readonly hostRetries?: number | undefined
-  readonly tags?: Readonly<Record<string, string>> | undefined
 }
 
 /** The agent's flags; the values come from each SubmitJob's parameters. */
 export const AGENT_COMMAND = ["--code", "Ref::code", "--input", "Ref::input", "--scratch", "Ref::scratch"] as const
 
-/** Defaults the definition carries; each submit overrides them with the call's resources. */
+/**
+ * Defaults the definition carries; each submit overrides them with the call's resources. Fargate
+ * checks the pair at registration, so its defaults are a valid Fargate size.
+ */
 const DEFAULT_RESOURCES = [
   { type: "VCPU" as const, value: "1" },
   { type: "MEMORY" as const, value: "2048" },
@@ -45,18 +40,31 @@ const DEFAULT_RESOURCES = [
 export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
   const environment = sortedEntries(spec.environment).map(([name, value]) => ({ name, value }))
   const secrets = sortedEntries(spec.secrets).map(([name, valueFrom]) => ({ name, valueFrom }))
+  const fargate = spec.platform === "FARGATE"
+  const { jobDefinitionExtra: extra, ...rest } = spec
+  const containerProperties = {
+    image: spec.image,
+    command: [...AGENT_COMMAND],
+    resourceRequirements: DEFAULT_RESOURCES,
+    environment,
+    linuxParameters: {
+      initProcessEnabled: true,
+      ...(spec.sharedMemorySize === undefined ? {} : { sharedMemorySize: spec.sharedMemorySize }),
+      ...spec.linuxParameters,
+    },
+    ...(secrets.length === 0 ? {} : { secrets }),
+    ...(spec.role === undefined ? {} : { jobRoleArn: spec.role }),
+    ...(spec.executionRole === undefined ? {} : { executionRoleArn: spec.executionRole }),
+    ...(spec.privileged === undefined ? {} : { privileged: spec.privileged }),
+    ...(spec.volumes === undefined ? {} : { volumes: spec.volumes.map(volumeOf) }),
+    ...(spec.mountPoints === undefined ? {} : { mountPoints: spec.mountPoints.map((mount) => ({ ...mount })) }),
+    ...(fargate ? fargateProperties(rest) : {}),
+  }
+  const extraContainer = (extra?.containerProperties ?? {}) as Record<string, unknown>
   const body = {
     type: "container" as const,
-    containerProperties: {
-      image: spec.image,
-      command: [...AGENT_COMMAND],
-      resourceRequirements: DEFAULT_RESOURCES,
-      environment,
-      linuxParameters: { initProcessEnabled: true },
-      ...(secrets.length === 0 ? {} : { secrets }),
-      ...(spec.role === undefined ? {} : { jobRoleArn: spec.role }),
-      ...(spec.executionRole === undefined ? {} : { executionRoleArn: spec.executionRole }),
-    },
+    ...(fargate ? { platformCapabilities: ["FARGATE" as const] } : {}),
+    containerProperties,
     retryStrategy: {
       attempts: 1 + (spec.hostRetries ?? 0),
       // Only a lost host is worth a Batch-level retry; the scheduler retries everything else per task policy.
@@ -67,9 +75,30 @@ export function jobDefinitionOf(spec: DefinitionSpec): JobDefinitionRequest {
     },
     propagateTags: true,
     ...(spec.tags === undefined ? {} : { tags: { ...spec.tags } }),
+    ...extra,
+    ...(extra?.containerProperties === undefined ? {} : { containerProperties: { ...containerProperties, ...extraContainer } }),
   }
   const name = `reductio-${sha256(JSON.stringify(body)).slice(0, 16)}`
-  return { jobDefinitionName: name, ...body }
+  return { jobDefinitionName: name, ...body } as JobDefinitionRequest
+}
+
+/** The Fargate-only container properties. */
+function fargateProperties(spec: Omit<DefinitionSpec, "jobDefinitionExtra">) {
+  return {
+    networkConfiguration: { assignPublicIp: spec.assignPublicIp === true ? ("ENABLED" as const) : ("DISABLED" as const) },
+    ...(spec.fargatePlatformVersion === undefined
+      ? {}
+      : { fargatePlatformConfiguration: { platformVersion: spec.fargatePlatformVersion } }),
+    ...(spec.ephemeralStorage === undefined ? {} : { ephemeralStorage: { sizeInGiB: spec.ephemeralStorage } }),
+  }
+}
+
+function volumeOf(volume: BatchVolume) {
+  return {
+    name: volume.name,
+    ...(volume.efs === undefined ? {} : { efsVolumeConfiguration: { ...volume.efs } }),
+    ...(volume.host === undefined ? {} : { host: { ...volume.host } }),
+  }
 }
 
 function sortedEntries(record: Readonly<Record<string, string>> | undefined): [string, string][] {

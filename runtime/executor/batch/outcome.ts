@@ -11,12 +11,15 @@ import { AGENT_EXIT, scratch } from "../../protocol.js"
 import type { Storage } from "../../storage/storage.js"
 import type { JobOutcome } from "../executor.js"
 import type { BatchJobState } from "./batch-client.js"
+import type { LogsOptions } from "./cloudwatch-logs.js"
 
 /** Where a call's files are. */
 export interface ScratchPlace {
   readonly storage: Storage
   readonly root: string
   readonly evalHash: string
+  /** Where the job's CloudWatch log stream is read when the agent left no log (it died first). */
+  readonly logs?: LogsOptions | undefined
 }
 
 /** Bytes of the log kept in a failure. */
@@ -37,7 +40,7 @@ async function outcomeFromScratch(place: ScratchPlace, state: BatchJobState): Pr
     if (bytes !== undefined) return { status: "done", value: decode(bytes) }
     return infrastructure(batchFailure(state, "the job succeeded but wrote no output"), await logTail(place))
   }
-  const [record, tail] = await Promise.all([readRecord(place), logTail(place)])
+  const [record, tail] = await Promise.all([readRecord(place), logTail(place).then((tail) => tail ?? cloudWatchTail(place, state))])
   if (record !== undefined && state.exitCode === AGENT_EXIT.taskFailed)
     return withTail({ status: "failed", kind: record.code === "CANCELLED" ? "cancelled" : "task", error: record }, tail)
   if (record !== undefined && state.exitCode === AGENT_EXIT.infrastructure) {
@@ -99,6 +102,24 @@ async function logTail(place: ScratchPlace): Promise<string | undefined> {
     return undefined
   }
 }
+
+/**
+ * The tail of the container's CloudWatch log stream: what a container that died before its agent
+ * uploaded a log (out of memory at start, an image that would not pull) printed. Best effort.
+ */
+async function cloudWatchTail(place: ScratchPlace, state: BatchJobState): Promise<string | undefined> {
+  if (place.logs === undefined || state.logStreamName === undefined) return undefined
+  try {
+    const { logStreamTail } = await import("./cloudwatch-logs.js")
+    const tail = await logStreamTail(state.logStreamName, place.logs, CLOUDWATCH_TAIL_LINES)
+    return tail === undefined ? undefined : tail.slice(-LOG_TAIL_BYTES)
+  } catch {
+    return undefined
+  }
+}
+
+/** Lines of a CloudWatch log stream kept in a failure. */
+const CLOUDWATCH_TAIL_LINES = 50
 
 /** An object's bytes, or undefined when it does not exist. */
 export async function readIfExists(storage: Storage, uri: string): Promise<Uint8Array | undefined> {

@@ -29,6 +29,8 @@ export interface SubmitContext {
   readonly definitionArn: string
   readonly resources: Resources
   readonly tags?: Readonly<Record<string, string>> | undefined
+  /** SubmitJob fields of the group's Batch options (priority, share, tag propagation). */
+  readonly submitFields?: Pick<SubmitJobRequest, "schedulingPriorityOverride" | "shareIdentifier" | "propagateTags"> | undefined
   readonly log: (message: string) => void
 }
 
@@ -122,6 +124,7 @@ function requestOf(context: SubmitContext, job: JobRequest, suffix: string, inpu
     ...(timeout === undefined ? {} : { timeout: { attemptDurationSeconds: Math.max(60, Math.ceil(timeout)) } }),
     tags: { "reductio:execution": job.executionId, "reductio:task": job.task.name.slice(0, 256), ...context.tags },
     propagateTags: true,
+    ...context.submitFields,
   }
 }
 

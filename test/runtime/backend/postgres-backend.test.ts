@@ -96,6 +96,7 @@ describe("PostgresBackend", { skip }, () => {
         "0004_call_replay",
         "0005_execution_heartbeat_leases",
         "0006_job_times",
+        "0009_job_executor_ids",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

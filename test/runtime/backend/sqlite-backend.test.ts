@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
-import BetterSqlite3 from "better-sqlite3"
 import { Kysely, Migrator, SqliteDialect } from "kysely"
 import { migrationProvider } from "../../../runtime/backend/migrations.js"
+import { loadSqliteDriver, openSqliteConnection, SQLITE_DRIVERS, type SqliteDriverName } from "../../../runtime/backend/sqlite-driver.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
@@ -20,207 +20,248 @@ before(async () => {
 })
 after(async () => rm(dir, { recursive: true, force: true }))
 
-backendConformance("SqliteBackend", async () => {
-  const backend = new SqliteBackend(join(dir, "conformance", "reductio.db"))
-  await backend.open()
-  return { backend, dispose: () => backend.close() }
-})
+/** Each driver's suite runs where its driver loads, and says why where it does not. */
+const unavailable = new Map<SqliteDriverName, string>()
+for (const driver of SQLITE_DRIVERS) {
+  await loadSqliteDriver(driver).catch((error: Error) => unavailable.set(driver, `${driver} does not load here: ${error.message}`))
+}
 
-leaseConformance("SqliteBackend", async () => {
-  const path = join(dir, "leases", "reductio.db")
-  const backend = new SqliteBackend(path)
-  await backend.open()
-  const peers: SqliteBackend[] = []
-  return {
-    backend,
-    peer: async () => {
-      const peer = new SqliteBackend(path)
-      await peer.open()
-      peers.push(peer)
-      return peer
-    },
-    dispose: async () => {
-      await Promise.all([backend, ...peers].map((b) => b.close()))
-    },
+for (const driver of SQLITE_DRIVERS) {
+  const skip = unavailable.get(driver)
+  if (skip !== undefined) {
+    describe(`SqliteBackend on ${driver}`, () => {
+      it(`runs the SQLite suite where ${driver} loads`, { skip }, () => {})
+    })
+    continue
   }
-})
-
-describe("SqliteBackend", () => {
-  it("creates the parent directory and keeps what it wrote across a reopen", async () => {
-    const path = join(dir, "nested", "deeper", "reductio.db")
-    const first = new SqliteBackend(path)
-    await first.open()
-    await first.write({ executions: [execution("01KEEP")], values: [{ hash: hash("kept"), bytes: new Uint8Array([9]) }] })
-    await first.close()
-    const second = new SqliteBackend(path)
-    await second.open()
-    assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
-    assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
-    assert.deepEqual(await second.appliedMigrations(), [
-      "0001_initial",
-      "0002_file_use_origin",
-      "0003_evaluation_call",
-      "0004_call_replay",
-      "0005_execution_heartbeat_leases",
-      "0006_job_times",
-    ])
-    await second.close()
-  })
-
-  it("upgrades a 0001 database: file uses get the execution that made their call, and job(call_hash) loses its index", async () => {
-    const path = join(dir, "v1.db")
-    const raw = new BetterSqlite3(path)
-    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
-    assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0001_initial")).error, undefined)
-    const bytes = (label: string) => Buffer.from(hash(label), "hex")
-    raw.prepare("insert into job values ('01OLD', 1, null, ?, ?, ?, 'DONE', 0, 5, 6, null)").run(bytes("t"), bytes("e"), bytes("c"))
-    raw.prepare("insert into file_use values ('/out.txt', 'output', ?, ?)").run(bytes("c"), bytes("f"))
-    await db.destroy()
-    const backend = new SqliteBackend(path)
+  backendConformance(`SqliteBackend on ${driver}`, async () => {
+    const backend = new SqliteBackend(join(dir, driver, "conformance", "reductio.db"), { driver })
     await backend.open()
-    const [use] = (await backend.fileUses("/out.txt")) ?? []
-    assert.equal(use?.executionId, "01OLD")
-    assert.equal(use?.at, 5)
-    await backend.close()
-    const check = new BetterSqlite3(path)
-    assert.equal((check.prepare("select count(*) as n from sqlite_master where name = 'job_call_hash'").get() as { n: number }).n, 0)
-    check.close()
+    return { backend, dispose: () => backend.close() }
   })
 
-  it("upgrades a 0004 database: a job's recorded start becomes its creation time, its body's times stay unknown", async () => {
-    const path = join(dir, "v4.db")
-    const raw = new BetterSqlite3(path)
-    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
-    assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0004_call_replay")).error, undefined)
-    const bytes = (label: string) => Buffer.from(hash(label), "hex")
-    raw.prepare("insert into job values ('01V4', 1, null, ?, ?, null, 'FAILED', 0, 5, 9, '{}', null)").run(bytes("t"), bytes("e"))
-    await db.destroy()
-    const backend = new SqliteBackend(path)
+  leaseConformance(`SqliteBackend on ${driver}`, async () => {
+    const path = join(dir, driver, "leases", "reductio.db")
+    const backend = new SqliteBackend(path, { driver })
     await backend.open()
-    const [old] = await backend.listJobs("01V4")
-    assert.deepEqual(old && [old.createdAt, old.startedAt, old.bodyEndedAt, old.endedAt, old.argsHash, old.name], [
-      5,
-      null,
-      null,
-      9,
-      null,
-      null,
-    ])
-    await backend.close()
-  })
-
-  it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {
-    const path = join(dir, "replay.db")
-    const double = task("test.sqlite.double", (x: number) => x * 2)
-    const all = task("test.sqlite.all", (n: number) => Array.from({ length: n }, (_, i) => double(i)))
-    const runAll = async () => {
-      const backend = new SqliteBackend(path)
-      await backend.open()
-      try {
-        const scheduler = new Scheduler({ backend })
-        assert.deepEqual(await scheduler.run(all(3)), [0, 2, 4])
-        const [latest] = await backend.listExecutions({ limit: 1 })
-        return (await backend.listJobs(latest?.id ?? "")).map((j) => [j.status, j.reusedCalls ?? null])
-      } finally {
-        await backend.close()
-      }
+    const peers: SqliteBackend[] = []
+    return {
+      backend,
+      peer: async () => {
+        const peer = new SqliteBackend(path, { driver })
+        await peer.open()
+        peers.push(peer)
+        return peer
+      },
+      dispose: async () => {
+        await Promise.all([backend, ...peers].map((b) => b.close()))
+      },
     }
-    assert.equal((await runAll()).length, 4)
-    // What migration 0004 leaves on rows written before it: replayable unknown.
-    const raw = new BetterSqlite3(path)
-    raw.prepare("update evaluation set replayable = null").run()
-    raw.close()
-    assert.deepEqual(await runAll(), [
-      ["CACHED", null],
-      ["CACHED", null],
-      ["CACHED", null],
-      ["CACHED", null],
-    ])
-    assert.deepEqual(await runAll(), [["CACHED", 3]])
   })
 
-  it("refuses a database with migrations it does not know (DB_SCHEMA_NEWER) and leaves it untouched", async () => {
-    const path = join(dir, "newer.db")
-    const backend = new SqliteBackend(path)
-    await backend.open()
-    await backend.close()
-    const raw = new BetterSqlite3(path)
-    raw.prepare("insert into kysely_migration (name, timestamp) values (?, ?)").run("9999_from_the_future", new Date().toISOString())
-    raw.close()
-    const before = await readFile(path)
-    await assert.rejects(new SqliteBackend(path).open(), (error) => isReductioError(error, "DB_SCHEMA_NEWER"))
-    assert.deepEqual(await readFile(path), before)
-  })
+  describe(`SqliteBackend on ${driver}`, () => {
+    it("creates the parent directory and keeps what it wrote across a reopen", async () => {
+      const path = join(dir, driver, "nested", "deeper", "reductio.db")
+      const first = new SqliteBackend(path, { driver })
+      await first.open()
+      await first.write({ executions: [execution("01KEEP")], values: [{ hash: hash("kept"), bytes: new Uint8Array([9]) }] })
+      await first.close()
+      const second = new SqliteBackend(path, { driver })
+      await second.open()
+      assert.equal((await second.getExecution("01KEEP"))?.id, "01KEEP")
+      assert.deepEqual(await second.getValue(hash("kept")), new Uint8Array([9]))
+      assert.deepEqual(await second.appliedMigrations(), [
+        "0001_initial",
+        "0002_file_use_origin",
+        "0003_evaluation_call",
+        "0004_call_replay",
+        "0005_execution_heartbeat_leases",
+        "0006_job_times",
+        "0009_job_executor_ids",
+      ])
+      await second.close()
+    })
 
-  it("reports a file that is not a SQLite database as DB_UNREADABLE naming the path, without changing it", async () => {
-    const path = join(dir, "garbage.db")
-    const garbage = Buffer.from("this is not a database, just some text that is long enough ".repeat(20))
-    await writeFile(path, garbage)
-    await assert.rejects(new SqliteBackend(path).open(), (error) => {
-      assert.ok(isReductioError(error, "DB_UNREADABLE"))
-      assert.equal(error.details?.path, path)
+    it("upgrades a 0001 database: file uses get the execution that made their call, and job(call_hash) loses its index", async () => {
+      const path = join(dir, `${driver}-v1.db`)
+      const raw = await openSqliteConnection(path, { driver })
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+      assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0001_initial")).error, undefined)
+      const bytes = (label: string) => Buffer.from(hash(label), "hex")
+      raw.prepare("insert into job values ('01OLD', 1, null, ?, ?, ?, 'DONE', 0, 5, 6, null)").run([bytes("t"), bytes("e"), bytes("c")])
+      raw.prepare("insert into file_use values ('/out.txt', 'output', ?, ?)").run([bytes("c"), bytes("f")])
+      await db.destroy()
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      const [use] = (await backend.fileUses("/out.txt")) ?? []
+      assert.equal(use?.executionId, "01OLD")
+      assert.equal(use?.at, 5)
+      await backend.close()
+      const check = await openSqliteConnection(path, { driver })
+      assert.equal((check.prepare("select count(*) as n from sqlite_master where name = 'job_call_hash'").all([])[0] as { n: number }).n, 0)
+      check.close()
+    })
+
+    it("upgrades a 0004 database: a job's recorded start becomes its creation time, its body's times stay unknown", async () => {
+      const path = join(dir, `${driver}-v4.db`)
+      const raw = await openSqliteConnection(path, { driver })
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+      assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0004_call_replay")).error, undefined)
+      const bytes = (label: string) => Buffer.from(hash(label), "hex")
+      raw.prepare("insert into job values ('01V4', 1, null, ?, ?, null, 'FAILED', 0, 5, 9, '{}', null)").run([bytes("t"), bytes("e")])
+      await db.destroy()
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      const [old] = await backend.listJobs("01V4")
+      assert.deepEqual(old && [old.createdAt, old.startedAt, old.bodyEndedAt, old.endedAt, old.argsHash, old.name], [
+        5,
+        null,
+        null,
+        9,
+        null,
+        null,
+      ])
+      await backend.close()
+    })
+
+    it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {
+      const path = join(dir, `${driver}-replay.db`)
+      const double = task("test.sqlite.double", (x: number) => x * 2)
+      const all = task("test.sqlite.all", (n: number) => Array.from({ length: n }, (_, i) => double(i)))
+      const runAll = async () => {
+        const backend = new SqliteBackend(path, { driver })
+        await backend.open()
+        try {
+          const scheduler = new Scheduler({ backend })
+          assert.deepEqual(await scheduler.run(all(3)), [0, 2, 4])
+          const [latest] = await backend.listExecutions({ limit: 1 })
+          return (await backend.listJobs(latest?.id ?? "")).map((j) => [j.status, j.reusedCalls ?? null])
+        } finally {
+          await backend.close()
+        }
+      }
+      assert.equal((await runAll()).length, 4)
+      // What migration 0004 leaves on rows written before it: replayable unknown.
+      const raw = await openSqliteConnection(path, { driver })
+      raw.prepare("update evaluation set replayable = null").run([])
+      raw.close()
+      assert.deepEqual(await runAll(), [
+        ["CACHED", null],
+        ["CACHED", null],
+        ["CACHED", null],
+        ["CACHED", null],
+      ])
+      assert.deepEqual(await runAll(), [["CACHED", 3]])
+    })
+
+    it("refuses a database with migrations it does not know (DB_SCHEMA_NEWER) and leaves it untouched", async () => {
+      const path = join(dir, `${driver}-newer.db`)
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      await backend.close()
+      const raw = await openSqliteConnection(path, { driver })
+      raw.prepare("insert into kysely_migration (name, timestamp) values (?, ?)").run(["9999_from_the_future", new Date().toISOString()])
+      raw.close()
+      const before = await readFile(path)
+      await assert.rejects(new SqliteBackend(path, { driver }).open(), (error) => isReductioError(error, "DB_SCHEMA_NEWER"))
+      assert.deepEqual(await readFile(path), before)
+    })
+
+    it("reports a file that is not a SQLite database as DB_UNREADABLE naming the path, without changing it", async () => {
+      const path = join(dir, `${driver}-garbage.db`)
+      const garbage = Buffer.from("this is not a database, just some text that is long enough ".repeat(20))
+      await writeFile(path, garbage)
+      await assert.rejects(new SqliteBackend(path, { driver }).open(), (error) => {
+        assert.ok(isReductioError(error, "DB_UNREADABLE"))
+        assert.equal(error.details?.path, path)
+        return true
+      })
+      assert.deepEqual(await readFile(path), garbage)
+      assert.equal(existsSync(`${path}-wal`), false)
+    })
+
+    it("reports a directory in place of the database file as DB_UNREADABLE", async () => {
+      await assert.rejects(new SqliteBackend(dir, { driver }).open(), (error) => isReductioError(error, "DB_UNREADABLE"))
+    })
+
+    it("lets two backends on one file write overlapping batches", async () => {
+      const path = join(dir, `${driver}-shared.db`)
+      const [a, b] = [new SqliteBackend(path, { driver }), new SqliteBackend(path, { driver })]
+      await a.open()
+      await b.open()
+      const { batch } = finishedCall("shared")
+      await Promise.all([a.write({ ...batch, jobs: [job("01SHARED", 1)] }), b.write({ ...batch, jobs: [job("01SHARED", 1)] })])
+      assert.equal((await a.listJobs("01SHARED")).length, 1)
+      await a.close()
+      await b.close()
+    })
+
+    it("grows by less than 1 KB per trivial job", async () => {
+      const path = join(dir, `${driver}-size.db`)
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      await backend.close()
+      const empty = (await readFile(path)).length
+      await backend.open()
+      const jobs = 2000
+      const calls = Array.from({ length: jobs }, (_, i) => finishedCall(`size ${i}`))
+      await backend.write({
+        executions: [execution("01SIZE")],
+        values: calls.flatMap((c) => c.batch.values ?? []),
+        evaluations: calls.flatMap((c) => c.batch.evaluations ?? []),
+        calls: [
+          ...calls.map((c) => c.call),
+          finishedCall(
+            "size root",
+            calls.map((c) => c.call.callHash),
+          ).call,
+        ],
+        jobs: calls.map((c, i) => job("01SIZE", i + 1, { callHash: c.call.callHash, status: "DONE", endedAt: 1 })),
+      })
+      await backend.close()
+      const perJob = ((await readFile(path)).length - empty) / jobs
+      assert.ok(perJob <= 1024, `${perJob} bytes per job`)
+    })
+
+    it("lists 10,000 jobs in well under a second", async () => {
+      const backend = new SqliteBackend(join(dir, `${driver}-list.db`), { driver })
+      await backend.open()
+      await backend.write({
+        tasks: [{ hash: hash("task inc"), name: "inc", source: "", version: null }],
+        jobs: Array.from({ length: 10_000 }, (_, i) => job("01LIST", i + 1, { callHash: hash(`c${i}`), status: "DONE" })),
+      })
+      const start = performance.now()
+      const jobs = await backend.listJobs("01LIST")
+      const elapsed = performance.now() - start
+      assert.equal(jobs.length, 10_000)
+      // The target is 50 ms; the bound here leaves room for a loaded CI machine.
+      assert.ok(elapsed < 1000, `${elapsed} ms`)
+      await backend.close()
+    })
+  })
+}
+
+describe("SQLite drivers", () => {
+  const missing = SQLITE_DRIVERS.find((driver) => unavailable.has(driver))
+  it("reports a driver that does not load as DB_DRIVER_UNAVAILABLE with its cause and the fix, not DB_UNREADABLE", {
+    skip: missing === undefined ? "every driver loads here" : false,
+  }, async () => {
+    const path = join(dir, "driverless", "reductio.db")
+    await assert.rejects(new SqliteBackend(path, { driver: missing }).open(), (error) => {
+      assert.ok(isReductioError(error, "DB_DRIVER_UNAVAILABLE"))
+      assert.deepEqual(error.details?.drivers, [missing])
+      assert.ok(error.cause instanceof Error)
       return true
     })
-    assert.deepEqual(await readFile(path), garbage)
-    assert.equal(existsSync(`${path}-wal`), false)
+    assert.equal(existsSync(path), false)
   })
 
-  it("reports a directory in place of the database file as DB_UNREADABLE", async () => {
-    await assert.rejects(new SqliteBackend(dir).open(), (error) => isReductioError(error, "DB_UNREADABLE"))
-  })
-
-  it("lets two backends on one file write overlapping batches", async () => {
-    const path = join(dir, "shared.db")
-    const [a, b] = [new SqliteBackend(path), new SqliteBackend(path)]
-    await a.open()
-    await b.open()
-    const { batch } = finishedCall("shared")
-    await Promise.all([a.write({ ...batch, jobs: [job("01SHARED", 1)] }), b.write({ ...batch, jobs: [job("01SHARED", 1)] })])
-    assert.equal((await a.listJobs("01SHARED")).length, 1)
-    await a.close()
-    await b.close()
-  })
-
-  it("grows by less than 1 KB per trivial job", async () => {
-    const path = join(dir, "size.db")
-    const backend = new SqliteBackend(path)
-    await backend.open()
-    await backend.close()
-    const empty = (await readFile(path)).length
-    await backend.open()
-    const jobs = 2000
-    const calls = Array.from({ length: jobs }, (_, i) => finishedCall(`size ${i}`))
-    await backend.write({
-      executions: [execution("01SIZE")],
-      values: calls.flatMap((c) => c.batch.values ?? []),
-      evaluations: calls.flatMap((c) => c.batch.evaluations ?? []),
-      calls: [
-        ...calls.map((c) => c.call),
-        finishedCall(
-          "size root",
-          calls.map((c) => c.call.callHash),
-        ).call,
-      ],
-      jobs: calls.map((c, i) => job("01SIZE", i + 1, { callHash: c.call.callHash, status: "DONE", endedAt: 1 })),
-    })
-    await backend.close()
-    const perJob = ((await readFile(path)).length - empty) / jobs
-    assert.ok(perJob <= 1024, `${perJob} bytes per job`)
-  })
-
-  it("lists 10,000 jobs in well under a second", async () => {
-    const backend = new SqliteBackend(join(dir, "list.db"))
-    await backend.open()
-    await backend.write({
-      tasks: [{ hash: hash("task inc"), name: "inc", source: "", version: null }],
-      jobs: Array.from({ length: 10_000 }, (_, i) => job("01LIST", i + 1, { callHash: hash(`c${i}`), status: "DONE" })),
-    })
-    const start = performance.now()
-    const jobs = await backend.listJobs("01LIST")
-    const elapsed = performance.now() - start
-    assert.equal(jobs.length, 10_000)
-    // The target is 50 ms; the bound here leaves room for a loaded CI machine.
-    assert.ok(elapsed < 1000, `${elapsed} ms`)
-    await backend.close()
+  it("refuses a REDUCTIO_SQLITE_DRIVER it does not know (CONFIG_INVALID)", async () => {
+    process.env.REDUCTIO_SQLITE_DRIVER = "sqlite4"
+    try {
+      await assert.rejects(new SqliteBackend(join(dir, "unknown-driver.db")).open(), (error) => isReductioError(error, "CONFIG_INVALID"))
+    } finally {
+      delete process.env.REDUCTIO_SQLITE_DRIVER
+    }
   })
 })

@@ -39,6 +39,7 @@ describe("reductio db, tag, push and pull", () => {
       "0004_call_replay",
       "0005_execution_heartbeat_leases",
       "0006_job_times",
+      "0009_job_executor_ids",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)

@@ -79,7 +79,16 @@ describe("the settings of a stack", () => {
     const config = validateConfig(new Function(`return (${body})`)(), "snippet")
     assert.equal(config.executors?.batch?.type, "aws_batch")
     assert.deepEqual(Object.keys(config.executors ?? {}), ["batch"])
-    assert.match(snippet, /Fargate queue, arn:aws:batch:eu-west-1:123456789012:job-queue\/rdx-fargate/)
+    assert.match(snippet, /queue: "arn:aws:batch:eu-west-1:123456789012:job-queue\/rdx-fargate"/)
+  })
+
+  it("carry a commented-out Fargate executor that validates once uncommented", () => {
+    const snippet = configSnippet(stackSettings(deployed, "0.1.0"))
+    const uncommented = snippet.replace(/^ {4}\/\/ ( *(?:fargate: \{|type:|queue:|executionRole:|scratch:|image:|\}))/gm, "    $1")
+    const body = /export default defineConfig\(([\s\S]*)\)\n$/.exec(uncommented)?.[1] as string
+    const config = validateConfig(new Function(`return (${body})`)(), "snippet")
+    const fargate = config.executors?.fargate
+    assert.equal(fargate?.type === "aws_batch" && fargate.platform, "FARGATE")
   })
 
   it("write reductio.config.ts, leave an identical one alone and replace a different one only with force", async () => {

@@ -8,7 +8,8 @@ describe("TokenBucket", () => {
     const startedAt = Date.now()
     const times: number[] = []
     await Promise.all(Array.from({ length: 10 }, () => bucket.take().then(() => times.push(Date.now() - startedAt))))
-    assert.ok((times[4] ?? 0) < 50, `burst served at once: ${times}`)
+    // Measured from the first grant, so a busy event loop that delays every grant alike passes.
+    assert.ok((times[4] ?? 0) - (times[0] ?? 0) < 50, `burst served at once: ${times}`)
     // Five more tokens at 50/s take about 100 ms.
     assert.ok((times[9] ?? 0) >= 80, `paced: ${times}`)
   })

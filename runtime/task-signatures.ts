@@ -2,8 +2,9 @@
  * @module task-signatures
  * Reads the declared signatures of the tasks in a workflow's source: for each `task("name", fn)`
  * call, the parameters of `fn` with their type annotations, defaults and doc comments, and the
- * file's type aliases (to resolve `type Mode = "fast" | "slow"`). Only the command line uses this
- * (to parse flags by type and to print `--help`); a run never does.
+ * file's type aliases (to resolve `type Mode = "fast" | "slow"`), and the function as written. The
+ * command line reads signatures to parse flags by type and to print `--help`; task-source.ts reads
+ * the function as written for the task hash and provenance.
  */
 import { closingIndex, type SourceToken, splitTopLevel, tokenize } from "./source-tokens.js"
 
@@ -30,6 +31,8 @@ export interface DeclaredTask {
   /** The description of the declaration's doc comment. */
   readonly doc?: string | undefined
   readonly parameters: readonly DeclaredParameter[]
+  /** The task function as written: its text, and its tokens joined by one space (no comments). */
+  readonly written: { readonly text: string; readonly canonical: string }
 }
 
 /** What a source file declares. */
@@ -56,7 +59,7 @@ export function readSignatures(source: string): SourceSignatures {
     if (token.kind !== "ident") continue
     const previous = tokens[i - 1]
     if (previous?.text === "." || previous?.text === "?.") continue
-    if (token.text === "task" && tokens[i + 1]?.text === "(") {
+    if ((token.text === "task" || token.text === "genericTask") && tokens[i + 1]?.text === "(") {
       const declared = readTaskCall(source, tokens, i)
       if (declared !== undefined) tasks.push(declared)
     } else if ((token.text === "type" || token.text === "interface") && tokens[i + 1]?.kind === "ident" && atStatementStart(tokens, i)) {
@@ -115,7 +118,14 @@ function readTaskCall(source: string, tokens: readonly SourceToken[], at: number
   const parameters = fn.parameters.map((parameter) =>
     parameter.doc === undefined && doc.params[parameter.name] !== undefined ? { ...parameter, doc: doc.params[parameter.name] } : parameter,
   )
-  return { name: nameToken.text.slice(1, -1), namespace, doc: doc.description, parameters }
+  const fnTokens = tokens.slice(at + 4, fn.end)
+  const first = fnTokens[0]
+  const last = fnTokens[fnTokens.length - 1]
+  const written = {
+    text: first === undefined || last === undefined ? "" : source.slice(first.start, last.end),
+    canonical: fnTokens.map((token) => token.text).join(" "),
+  }
+  return { name: nameToken.text.slice(1, -1), namespace, doc: doc.description, parameters, written }
 }
 
 function isPlainTemplate(token: SourceToken): boolean {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { isReductioError } from "reductio"
-import { paramTypeOf, valueFromJson, valueFromText } from "../../../runtime/cli/param-types.js"
-import { readSignatures } from "../../../runtime/cli/task-signatures.js"
+import { paramTypeOf, valueFromJson, valueFromText } from "../../runtime/cli/param-types.js"
+import { readSignatures } from "../../runtime/task-signatures.js"
 
 const source = `
 import { task } from "reductio"
