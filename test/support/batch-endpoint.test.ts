@@ -220,4 +220,71 @@ describe("the test Batch endpoint", () => {
     })
     assert.ok((batch.calls.DescribeJobs ?? 0) >= 3)
   })
+
+  it("refuses the chosen actions during a timed brown-out from its first refused call, then answers again", async () => {
+    batch.faults.outage = { ms: 300, kind: "unavailable", actions: ["DescribeJobs"] }
+    try {
+      const refusedBefore = batch.refused.DescribeJobs ?? 0
+      await assert.rejects(
+        client.send(new DescribeJobsCommand({ jobs: [] })),
+        (error: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          assert.equal(error.$metadata?.httpStatusCode, 503)
+          return true
+        },
+      )
+      await client.send(new DescribeJobDefinitionsCommand({}))
+      await new Promise((resolve) => setTimeout(resolve, 350))
+      await client.send(new DescribeJobsCommand({ jobs: [] }))
+      assert.equal((batch.refused.DescribeJobs ?? 0) - refusedBefore, 1)
+    } finally {
+      batch.faults.outage = undefined
+    }
+  })
+})
+
+describe("the test Batch endpoint with completions in batches", () => {
+  it("shows the children that ended within one batch interval as ended together", async () => {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+    const dir = await tempDir("reductio-batch-endpoint-")
+    const agentPath = join(dir, "exit.js")
+    await writeFile(agentPath, script)
+    // Children that end at once, so all four end within one interval.
+    const batch = await startBatchEndpoint({
+      agentPath,
+      concurrency: 8,
+      completionBatchMs: 400,
+      runner: () => ({ exit: Promise.resolve({ code: 0, output: "" }), kill: () => undefined }),
+    })
+    const client = new BatchClient({
+      endpoint: batch.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+      maxAttempts: 1,
+    })
+    try {
+      const registered = await client.send(
+        new RegisterJobDefinitionCommand({
+          jobDefinitionName: "def-batched",
+          type: "container",
+          containerProperties: { image: "agent:latest", command: ["0", "0"] },
+        }),
+      )
+      const { jobId } = await client.send(
+        new SubmitJobCommand({ jobName: "arr", jobQueue: "q", jobDefinition: registered.jobDefinitionArn, arrayProperties: { size: 4 } }),
+      )
+      // Each round sees either none or all of the children ended, never some.
+      const seen = new Set<number>()
+      for (;;) {
+        const { jobs } = await client.send(new DescribeJobsCommand({ jobs: [jobId as string] }))
+        const succeeded = jobs?.[0]?.arrayProperties?.statusSummary?.SUCCEEDED ?? 0
+        seen.add(succeeded)
+        if (succeeded === 4) break
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      assert.deepEqual([...seen].sort(), [0, 4])
+    } finally {
+      client.destroy()
+      await batch.stop()
+    }
+  })
 })

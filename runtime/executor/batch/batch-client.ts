@@ -101,6 +101,8 @@ export interface BatchApiOptions {
 
 /** Default of {@link BatchApiOptions.submitDeadline}, in seconds. */
 export const DEFAULT_SUBMIT_DEADLINE = 600
+/** The longest backoff of a submission try, in ms. */
+const SUBMIT_BACKOFF_CAP_MS = 5_000
 /** Actions that retry until the submission deadline instead of a count of tries. */
 const SUBMISSION_ACTIONS = new Set(["DescribeJobDefinitions", "RegisterJobDefinition", "SubmitJob"])
 
@@ -149,7 +151,10 @@ export function createBatchApi(options: BatchApiOptions = {}): BatchApi {
         }
         if (untilDeadline ? left <= 0 : attempt >= maxAttempts) throw outlasted(action, error, attempt, untilDeadline, deadlineMs)
         // Exponential backoff with full jitter; the exponent is capped so 2 ** attempt stays finite.
-        const backoff = Math.random() * Math.min(cap, base * 2 ** Math.min(attempt - 1, 30))
+        // Submission waits at most SUBMIT_BACKOFF_CAP_MS a try: a long outage is ridden out by the
+        // deadline, and the first answer after it ends is not missed by tens of seconds.
+        const longest = untilDeadline ? Math.min(cap, SUBMIT_BACKOFF_CAP_MS) : cap
+        const backoff = Math.random() * Math.min(longest, base * 2 ** Math.min(attempt - 1, 30))
         const delay = untilDeadline ? Math.min(backoff, left) : backoff
         if (kind === "throttled") bucket.pause(delay)
         await new Promise((resolve) => setTimeout(resolve, delay))

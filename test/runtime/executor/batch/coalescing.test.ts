@@ -26,8 +26,10 @@ describe("AwsBatchExecutor coalescing of a dependent wave (test Batch endpoint)"
       assert.equal(await scheduler.run(fixture.twoWaves(n, 0)), ((n - 1) * n * (2 * n - 1)) / 6 + n)
       const submits = harness.batch.calls.SubmitJob ?? 0
       const delivering = rounds.filter((completions) => completions > 0).length
-      assert.ok(submits <= delivering, `${submits} SubmitJob calls for ${delivering} rounds that delivered completions`)
-      assert.ok(submits < n / 4, `${submits} SubmitJob calls for ${n} second-wave calls`)
+      // About half the delivering rounds carry first-wave completions: one array each at most, plus
+      // the first wave's own. (Flushing on every idle() made 17 SubmitJob calls of 22 rounds here.)
+      assert.ok(submits <= delivering / 2 + 1, `${submits} SubmitJob calls for ${delivering} rounds that delivered completions`)
+      assert.ok(submits < n / 10, `${submits} SubmitJob calls for ${n} second-wave calls`)
     } finally {
       await scheduler.stop()
     }
