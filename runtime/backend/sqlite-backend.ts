@@ -5,7 +5,7 @@
  * statements directly (the same rows and conflict rules as kysely's path), since compiling kysely
  * queries for thousands of rows every 50 ms costs more than the inserts themselves.
  */
-import { mkdirSync } from "node:fs"
+import { mkdirSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { Kysely, SqliteDialect, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
@@ -62,7 +62,7 @@ function sqliteAdapter(
   const leases = sqliteLeases(() => raw as SqliteConnection)
   const statements = new Map<string, SqliteStatement>()
   const unreadable = (error: unknown) =>
-    new ReductioError("DB_UNREADABLE", `cannot open the SQLite database ${shownPath}: ${messageOf(error)}`, {
+    new ReductioError("DB_UNREADABLE", `cannot open the SQLite database ${shownPath}: ${messageOf(error)}. ${recoveryHint(path)}`, {
       cause: error,
       details: { path },
     })
@@ -123,6 +123,7 @@ function sqliteAdapter(
     async connect() {
       try {
         mkdirSync(dirname(path), { recursive: true })
+        refuseEmptyFile(path)
         raw = await openSqliteConnection(path, { driver })
         raw.exec(`pragma busy_timeout = ${busyTimeoutMs}`)
         // Reading the journal mode reads the header: a file that is not a database fails here.
@@ -202,4 +203,36 @@ function sqliteAdapter(
       raw = undefined
     },
   }
+}
+
+/** How long a 0-byte database file may be someone else's database being created. */
+const CREATING_MS = 10_000
+
+/**
+ * SQLite takes a 0-byte file for a new, empty database and would write a fresh one over it:
+ * one that has stayed empty is more likely a truncated database (a full disk, a bad copy) than a
+ * database being created, so it is refused rather than silently replaced.
+ */
+function refuseEmptyFile(path: string): void {
+  let stat: { size: number; mtimeMs: number; isFile(): boolean }
+  try {
+    stat = statSync(path)
+  } catch {
+    return
+  }
+  if (!stat.isFile() || stat.size > 0 || Date.now() - stat.mtimeMs < CREATING_MS) return
+  throw new ReductioError(
+    "DB_UNREADABLE",
+    `the SQLite database ${path} is an empty (0-byte) file, not a database: it may have been truncated. If it held runs, restore it from a copy; to start a new database, remove it (\`rm ${path}\`)`,
+    { details: { path, size: 0 } },
+  )
+}
+
+/** What to do about a database file SQLite cannot read. */
+function recoveryHint(path: string): string {
+  return (
+    `If the file is damaged: check it with \`sqlite3 ${path} "pragma integrity_check"\`, ` +
+    `save what it holds into a new file with \`sqlite3 ${path} ".recover" | sqlite3 ${path}.recovered\` and move that in place, ` +
+    `or move it aside (\`mv ${path} ${path}.broken\`) to start a new database (every call then runs once again)`
+  )
 }

@@ -53,25 +53,30 @@ export const registerLogCommand: CommandRegistration = (program, io, done) => {
 }
 
 function logCommand(io: CliIo, ref: string | undefined, flags: LogFlags): Promise<number> {
-  return withProjectBackend(io, flags, async (backend) => {
-    // An execution whose host died shows as ABANDONED, not RUNNING forever.
-    await backend.abandonStaleExecutions?.(Date.now())
-    const json = flags.json === true
-    if (flags.file !== undefined) return printLineage(io, backend, flags.file, json)
-    if (flags.task !== undefined || flags.status !== undefined) return listJobs(io, backend, ref, flags)
-    if (ref === undefined) {
-      const executions = await backend.listExecutions({
-        limit: count(flags.limit, "--limit", 20),
-        ...(flags.tag === undefined ? {} : { tag: flags.tag }),
-      })
-      if (json) io.out(`${JSON.stringify(executions, null, 2)}\n`)
-      else await printExecutions(io, backend, executions, flags.tag)
-      return
-    }
-    const found = await resolveRef(backend, ref)
-    if (found.kind === "job") return printJob(io, backend, found.job, found.others, json)
-    await printExecution(io, backend, found.execution, layoutOf(flags), json)
-  })
+  return withProjectBackend(
+    io,
+    flags,
+    async (backend) => {
+      // An execution whose host died shows as ABANDONED, not RUNNING forever.
+      await backend.abandonStaleExecutions?.(Date.now())
+      const json = flags.json === true
+      if (flags.file !== undefined) return printLineage(io, backend, flags.file, json)
+      if (flags.task !== undefined || flags.status !== undefined) return listJobs(io, backend, ref, flags)
+      if (ref === undefined) {
+        const executions = await backend.listExecutions({
+          limit: count(flags.limit, "--limit", 20),
+          ...(flags.tag === undefined ? {} : { tag: flags.tag }),
+        })
+        if (json) io.out(`${JSON.stringify(executions, null, 2)}\n`)
+        else await printExecutions(io, backend, executions, flags.tag)
+        return
+      }
+      const found = await resolveRef(backend, ref)
+      if (found.kind === "job") return printJob(io, backend, found.job, found.others, json)
+      await printExecution(io, backend, found.execution, layoutOf(flags), json)
+    },
+    { existing: true },
+  )
 }
 
 function layoutOf(flags: LogFlags): ExecutionLayout {

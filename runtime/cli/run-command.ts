@@ -3,7 +3,7 @@
  * `reductio run <workflow.ts> [task] [--param value ...]`: loads the workflow, runs the task with
  * arguments from the command line, prints the result; the exit code tells success or failure.
  */
-import { relative, resolve } from "node:path"
+import { dirname, relative, resolve } from "node:path"
 import type { Command } from "commander"
 import { loadConfig } from "../config/load-config.js"
 import { envValue } from "../env.js"
@@ -151,6 +151,7 @@ async function runCommand(
     }
     const userTags = parseTagFlags(flags.tag ?? [])
     const loaded = await loadConfig(io.cwd, io.env, {
+      workflowDir: dirname(loadedWorkflow.path),
       configPath: flags.config,
       database: flags.db,
       defaultExecutor: flags.executor,

@@ -4,9 +4,10 @@
  * a record of the entry point instead of a run.
  */
 import { existsSync } from "node:fs"
-import { resolve } from "node:path"
+import { basename, dirname, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { ReductioError, isReductioError } from "../errors.js"
+import { nearestPackageJson } from "../config/package-json.js"
 import { ensureTypeScriptLoader } from "../config/typescript-loader.js"
 import { ENTRY_KEY, MODE_KEY, type ScriptEntry, WORKFLOW_KEY } from "../run.js"
 import { isTask, type Task } from "../task.js"
@@ -18,6 +19,20 @@ export interface LoadedWorkflow {
   readonly entry: ScriptEntry | undefined
   /** The module's exported tasks, by export name. */
   readonly exportedTasks: ReadonlyMap<string, Task>
+}
+
+/**
+ * What to change when a workflow was loaded as CommonJS: `npm init -y` writes `"type": "commonjs"`,
+ * and a CommonJS workflow cannot import reductio (an ES module with top-level await) in a cycle.
+ */
+function commonJsHint(path: string): string {
+  const found = nearestPackageJson(dirname(path))
+  const where = found === undefined ? "a package.json beside the workflow" : join(found.dir, "package.json")
+  const now = found?.json.type === undefined ? 'has no "type"' : `says "type": ${JSON.stringify(found.json.type)}`
+  return (
+    ` (workflows are ES modules, and ${where} ${found === undefined ? "is missing" : now}: set "type": "module" there ` +
+    `(\`npm pkg set type=module\`), or rename the workflow to ${basename(path).replace(/\.(c|m)?ts$/, "")}.mts)`
+  )
 }
 
 /** Imports a workflow file; WORKFLOW_NOT_FOUND or WORKFLOW_LOAD_FAILED when it cannot. */
@@ -40,8 +55,8 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   } catch (error) {
     if (isReductioError(error)) throw error
     const message = error instanceof Error ? error.message : String(error)
-    const hint = /top-level await/i.test(message)
-      ? ' (workflows are ES modules: add "type": "module" to package.json or name the file .mts)'
+    const hint = /top-level await|require\(\) ES Module|require\(\) of ES Module|ERR_REQUIRE_(ESM|CYCLE_MODULE|ASYNC_MODULE)/i.test(message)
+      ? commonJsHint(path)
       : ""
     throw new ReductioError("WORKFLOW_LOAD_FAILED", `cannot load workflow ${file}: ${message.trim()}${hint}`, { cause: error })
   }

@@ -12,6 +12,7 @@ import { ReductioError, isReductioError } from "../errors.js"
 import { type ReductioConfig, validateConfig } from "./config.js"
 import { configureS3 } from "../storage/storage-registry.js"
 import { envValue } from "../env.js"
+import { nearestPackageJson } from "./package-json.js"
 import { ensureTypeScriptLoader } from "./typescript-loader.js"
 
 /** The names a configuration file may have, in the order they are looked for. */
@@ -35,6 +36,12 @@ export interface ConfigOverrides {
   readonly defaultExecutor?: string | undefined
   /** Profiles to apply, in order (`--profile aws,big`); else `REDUCTIO_PROFILE`. */
   readonly profiles?: readonly string[] | undefined
+  /**
+   * The directory of the workflow being run: the project (its config file, else its nearest
+   * package.json) is looked for from there first, so `reductio run ../workflow.ts` from a data
+   * folder uses the workflow's database, not a new one in the data folder.
+   */
+  readonly workflowDir?: string | undefined
 }
 
 /** Looks for a config file in `cwd` and its parents. */
@@ -56,7 +63,8 @@ export function findConfigFile(cwd: string): string | undefined {
  */
 export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Promise<LoadedConfig> {
   const explicit = overrides.configPath ?? envValue(env, "REDUCTIO_CONFIG")
-  const path = explicit === undefined ? findConfigFile(cwd) : resolve(cwd, explicit)
+  const start = overrides.workflowDir ?? cwd
+  const path = explicit === undefined ? (findConfigFile(start) ?? findConfigFile(cwd)) : resolve(cwd, explicit)
   if (explicit !== undefined && (path === undefined || !existsSync(path))) {
     throw new ReductioError("CONFIG_INVALID", `config file ${explicit} does not exist`)
   }
@@ -78,7 +86,9 @@ export async function loadConfig(cwd: string, env: NodeJS.ProcessEnv, overrides:
     },
     path === undefined ? "settings" : `${path} (with environment and flags)`,
   )
-  const projectDir = path === undefined ? resolve(cwd) : dirname(path)
+  // Without a config file the project is the nearest package.json's folder (of the workflow when
+  // running one), else the working directory.
+  const projectDir = path === undefined ? (nearestPackageJson(resolve(cwd, start))?.dir ?? resolve(cwd)) : dirname(path)
   // The file's S3 settings (endpoint, path style, region, transfer tuning) apply to every s3://
   // URI this process resolves; the environment fills what the file leaves out.
   if (config.s3 !== undefined) configureS3(config.s3)

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict"
-import { existsSync } from "node:fs"
+import { existsSync, utimesSync } from "node:fs"
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -179,6 +179,36 @@ for (const driver of SQLITE_DRIVERS) {
       })
       assert.deepEqual(await readFile(path), garbage)
       assert.equal(existsSync(`${path}-wal`), false)
+    })
+
+    it("refuses a 0-byte database file that has stayed empty instead of writing a new database over it", async () => {
+      const path = join(dir, `${driver}-empty.db`)
+      await writeFile(path, "")
+      const old = new Date(Date.now() - 60_000)
+      utimesSync(path, old, old)
+      await assert.rejects(new SqliteBackend(path, { driver }).open(), (error) => {
+        assert.ok(isReductioError(error, "DB_UNREADABLE"))
+        assert.equal(error.details?.size, 0)
+        return true
+      })
+      assert.equal((await readFile(path)).length, 0)
+      const fresh = join(dir, `${driver}-being-created.db`)
+      await writeFile(fresh, "")
+      const backend = new SqliteBackend(fresh, { driver })
+      await backend.open()
+      await backend.close()
+    })
+
+    it("names the ways to check, recover or move aside a file it cannot read", async () => {
+      const path = join(dir, `${driver}-hint.db`)
+      await writeFile(path, Buffer.from("not a database at all, but long enough to have a header ".repeat(20)))
+      await assert.rejects(new SqliteBackend(path, { driver }).open(), (error) => {
+        assert.ok(isReductioError(error, "DB_UNREADABLE"))
+        assert.match(error.message, /integrity_check/)
+        assert.match(error.message, /\.recover/)
+        assert.match(error.message, /mv /)
+        return true
+      })
     })
 
     it("reports a directory in place of the database file as DB_UNREADABLE", async () => {
