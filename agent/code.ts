@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promise
 import { join } from "node:path"
 import { createGunzip } from "node:zlib"
 import { ReductioError } from "../runtime/errors.js"
+import { PACKAGE_NAME } from "../runtime/package-name.js"
 import { type ArchiveTree, entryParts, unsafe } from "./archive-tree.js"
 import { type ArchiveLimits, DEFAULT_ARCHIVE_LIMITS, extractSafely } from "./extract.js"
 import { type ShimFile, kernelShim, shimFingerprint } from "./kernel-link.js"
@@ -22,8 +23,8 @@ const MANIFEST = "reductio-bundle.json"
 const DEFAULT_ENTRY = "workflow.mjs"
 /**
  * Written at the root of a bundle that has no package.json: it makes the bundle its own package
- * scope, so `import "reductio"` resolves to the shim in its node_modules even when the work
- * directory sits inside a package named `reductio` (Node resolves a package's own name first).
+ * scope, so `import "reductio-workflow"` resolves to the shim in its node_modules even when the work
+ * directory sits inside a package named `reductio-workflow` (Node resolves a package's own name first).
  */
 const SCOPE_PACKAGE: ShimFile = { path: "package.json", text: `${JSON.stringify({ private: true })}\n` }
 
@@ -133,8 +134,8 @@ async function tarSha256(tarGz: Uint8Array, maxBytes: number): Promise<string | 
 /** Writes the kernel shim (and a package scope) next to the extracted bundle, never through or over its files. */
 async function writeShim(staging: string, tree: ArchiveTree, shim: readonly ShimFile[]): Promise<void> {
   const modules = tree.get("node_modules")
-  if ((modules !== undefined && modules !== "dir") || tree.has("node_modules/reductio")) {
-    throw unsafe("node_modules/reductio", "the bundle brings its own `reductio`, which the agent provides")
+  if ((modules !== undefined && modules !== "dir") || tree.has(`node_modules/${PACKAGE_NAME}`)) {
+    throw unsafe(`node_modules/${PACKAGE_NAME}`, `the bundle brings its own \`${PACKAGE_NAME}\`, which the agent provides`)
   }
   if (tree.has(SEAL_FILE)) throw unsafe(SEAL_FILE, "the name is the agent's")
   const files = tree.has(SCOPE_PACKAGE.path) ? shim : [...shim, SCOPE_PACKAGE]

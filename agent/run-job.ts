@@ -36,7 +36,7 @@ import { privateWorkDir } from "./work-dir.js"
 
 type ExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT]
 
-/** The agent's environment: its kernel module (the namespace the user's `reductio` resolves to). */
+/** The agent's environment: its kernel module (the namespace the user's `reductio-workflow` resolves to). */
 export interface AgentContext {
   readonly argv: readonly string[]
   readonly env: NodeJS.ProcessEnv

@@ -24,7 +24,7 @@ try {
   const workflow = join(dir, "project", "workflow.ts")
   await mkdir(join(dir, "project"))
   await writeFile(join(dir, "project", "package.json"), "{}\n")
-  await writeFile(workflow, 'import { task } from "reductio"\nexport const up = task("bench.up", () => performance.now())\n')
+  await writeFile(workflow, 'import { task } from "reductio-workflow"\nexport const up = task("bench.up", () => performance.now())\n')
   const root = join(dir, "scratch")
   const code = (await bundle(workflow, { scratch: root })).uri as string
   const evalHash = "0".repeat(64)

@@ -16,7 +16,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const DEPTH = Number(process.env.BENCH_DEPTH ?? 100_000)
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const square = task("square", (x: number) => x * x)
 export const fanout = task("fanout", (n: number) => Array.from({ length: n }, (_, i) => square(i)))
 export const rows = task("rows", (n: number) => Array.from({ length: n }, (_, i) => ({ id: i, name: \`row \${i}\` })))
@@ -37,7 +37,7 @@ export const measureNested = task("measureNested", (depth: number) => depthOf(ne
 
 // The embedding API as a program uses it: the built package, one Scheduler per run.
 const embedding = `
-import { openBackend, Scheduler } from "reductio"
+import { openBackend, Scheduler } from "reductio-workflow"
 import { countRows, fanout, measureNested } from "./workflow.ts"
 const [spec, name, size] = process.argv.slice(2)
 const backend = await openBackend(spec)

@@ -12,7 +12,7 @@ const n = Number(process.env.BENCH_CALLS ?? 10_000)
 const runs = Number(process.env.BENCH_RUNS ?? 3)
 
 const workflow = `
-import { File, task } from "reductio"
+import { File, task } from "reductio-workflow"
 export const plain = task("plain", (i: number) => i + 1)
 export const withFile = task("withFile", (i: number) => new File(\`data/\${i % 1000}.txt\`))
 export const plainFanout = task("plainFanout", (n: number) => Array.from({ length: n }, (_, i) => plain(i)))

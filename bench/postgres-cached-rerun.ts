@@ -23,7 +23,7 @@ const calls = Number(process.argv[2] ?? 10_000)
 const runs = Number(process.env.BENCH_RUNS ?? 3)
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const inc = task("inc", (x: number) => x + 1)
 export const main = task("main", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
 `

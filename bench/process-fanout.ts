@@ -26,7 +26,10 @@ try {
   await mkdir(join(dir, "project"))
   await writeFile(join(dir, "project", "package.json"), '{ "type": "module" }\n')
   const workflowPath = join(dir, "project", "workflow.ts")
-  await writeFile(workflowPath, 'import { task } from "reductio"\nexport const double = task("bench.double", (x: number) => 2 * x)\n')
+  await writeFile(
+    workflowPath,
+    'import { task } from "reductio-workflow"\nexport const double = task("bench.double", (x: number) => 2 * x)\n',
+  )
   // The host's side of the same task (the agent registers it from the bundle).
   const double = task("bench.double", (x: number) => 2 * x)
 

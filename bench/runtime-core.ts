@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { benchProject, median, reductio, round } from "./support/whole-process.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const inc = task("inc", (x: number) => x + 1)
 export const fanout = task("fanout", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
 export const chain = task("chain", (n: number) => {

@@ -20,7 +20,7 @@ const runtimes: Record<string, { binary: string; args: string[] }> = {
 }
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const inc = task("inc", (i: number) => i + 1)
 export const fanout = task("fanout", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
 `

@@ -16,7 +16,7 @@ import { join } from "node:path"
 import { benchProject, median, reductio, round, type Timed } from "./support/whole-process.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const inc = task("inc", (x: number) => x + 1)
 export const add = task("add", (a: number, b: number) => a + b)
 export const fanout = task("fanout", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))

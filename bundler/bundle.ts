@@ -4,7 +4,7 @@
  * uploaded to `<scratch>/code/<sha256>.tar.gz` only when absent. Same source, same hash, no upload.
  *
  * The archive holds:
- * - `workflow.mjs`: the ESM bundle (imports `reductio`, which the agent provides)
+ * - `workflow.mjs`: the ESM bundle (imports `reductio-workflow`, which the agent provides)
  * - `workflow.mjs.map`: its source map, so remote stacks point at the TypeScript sources
  * - `reductio-bundle.json`: the manifest (format, entry module, protocol version, source entry)
  */

@@ -1,6 +1,6 @@
 /**
  * @module esbuild-code
- * Bundles a workflow entry and its imports into one ESM file with esbuild. `reductio` stays
+ * Bundles a workflow entry and its imports into one ESM file with esbuild. `reductio-workflow` stays
  * external (the agent provides its own kernel, so File, errors and the registry are one copy), and
  * so do native modules (`.node` files and packages built with node-gyp), which cannot be bundled.
  */
@@ -8,12 +8,13 @@ import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, relative, sep } from "node:path"
 import { type Plugin, build } from "esbuild"
 import { ReductioError } from "../runtime/errors.js"
+import { PACKAGE_NAME } from "../runtime/package-name.js"
 
 /** The bundle's entry module inside the archive. */
 export const BUNDLE_ENTRY = "workflow.mjs"
 
 /** Packages every bundle leaves to the agent. */
-export const KERNEL_EXTERNALS = ["reductio", "reductio/*"] as const
+export const KERNEL_EXTERNALS = [PACKAGE_NAME, `${PACKAGE_NAME}/*`] as const
 
 /** What esbuild produced for one workflow. */
 export interface BuiltCode {

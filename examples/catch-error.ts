@@ -4,7 +4,7 @@
  *
  *   npx reductio run examples/catch-error.ts main
  */
-import { catchError, run, task } from "reductio"
+import { catchError, run, task } from "reductio-workflow"
 
 class ParseError extends Error {
   readonly code = "PARSE_ERROR"

@@ -4,7 +4,7 @@
  *
  *   npx reductio run examples/fan-out.ts main --n 1000
  */
-import { run, task } from "reductio"
+import { run, task } from "reductio-workflow"
 
 export const square = task("square", (x: number) => x * x)
 

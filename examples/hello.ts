@@ -4,7 +4,7 @@
  *   npx reductio run examples/hello.ts main --name Ada
  *   npx tsx examples/hello.ts
  */
-import { run, task } from "reductio"
+import { run, task } from "reductio-workflow"
 
 export const greet = task("greet", (name: string) => `Hello, ${name}!`)
 

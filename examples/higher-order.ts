@@ -5,7 +5,7 @@
  *   npx reductio run examples/higher-order.ts main --words '["graph", "reduction", "works"]'
  *   npx reductio run examples/higher-order.ts main --words '["a", "b"]' --context report.prefix=">> "
  */
-import { compose, getContext, type Lazy, map, run, starmap, type Task, task, zip } from "reductio"
+import { compose, getContext, type Lazy, map, run, starmap, type Task, task, zip } from "reductio-workflow"
 
 export const length = task("length", (word: string) => word.length)
 export const double = task("double", (n: number) => n * 2)

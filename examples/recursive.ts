@@ -5,7 +5,7 @@
  *   npx reductio run examples/recursive.ts fib --n 25
  *   npx reductio run examples/recursive.ts countdown --n 10000
  */
-import { cond, type Lazy, run, task } from "reductio"
+import { cond, type Lazy, run, task } from "reductio-workflow"
 
 export const add = task("add", (a: number, b: number) => a + b)
 

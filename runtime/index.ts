@@ -4,7 +4,7 @@
  * imports a database driver or an AWS SDK statically (those load lazily where used).
  *
  * @example
- * import { task, run } from "reductio"
+ * import { task, run } from "reductio-workflow"
  * const inc = task("inc", (x: number) => x + 1)
  * const main = task("main", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
  * await run(main, 10)

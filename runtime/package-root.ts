@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ReductioError } from "./errors.js"
+import { PACKAGE_NAME } from "./package-name.js"
 
 let root: string | undefined
 
@@ -15,7 +16,7 @@ export function packageRoot(): string {
   if (root !== undefined) return root
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     const manifest = join(dir, "package.json")
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "reductio") {
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === PACKAGE_NAME) {
       root = dir
       return dir
     }

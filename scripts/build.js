@@ -8,7 +8,7 @@ const root = new URL("..", import.meta.url).pathname
 
 rmSync(join(root, "dist"), { recursive: true, force: true })
 // One bundle with code splitting: the package root and the CLI share one copy of the kernel (a
-// workflow's `import "reductio"` finds it already loaded), and a run loads a few chunks instead of
+// workflow's `import "reductio-workflow"` finds it already loaded), and a run loads a few chunks instead of
 // hundreds of modules. Drivers, SDKs and tools with native parts or of their own weight stay
 // external and load lazily where used.
 await build({

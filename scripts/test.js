@@ -1,5 +1,5 @@
 // Runs every test/**/*.test.ts with node:test on the TypeScript sources (through tsx and the
-// `reductio-source` export condition, so `import "reductio"` in examples resolves to the sources).
+// `reductio-source` export condition, so `import "reductio-workflow"` in examples resolves to the sources).
 import { spawnSync } from "node:child_process"
 import { readdirSync } from "node:fs"
 import { join, relative } from "node:path"

@@ -21,11 +21,11 @@ export interface Timed {
   readonly stderr: string
 }
 
-/** A project directory with `node_modules/reductio` pointing at this checkout. */
+/** A project directory with `node_modules/reductio-workflow` pointing at this checkout. */
 export function benchProject(files: Record<string, string>): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "reductio-bench-"))
   mkdirSync(join(dir, "node_modules"))
-  symlinkSync(repoRoot, join(dir, "node_modules/reductio"), "dir")
+  symlinkSync(repoRoot, join(dir, "node_modules/reductio-workflow"), "dir")
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }

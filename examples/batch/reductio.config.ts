@@ -1,6 +1,6 @@
 // The executors examples/batch/workflow.ts uses. Replace the image, queue, bucket and role with
 // yours: `npx reductio aws setup --stack reductio --write-config` writes them (README, "AWS setup").
-import { defineConfig } from "reductio"
+import { defineConfig } from "reductio-workflow"
 
 export default defineConfig({
   executors: {

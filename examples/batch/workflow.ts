@@ -9,7 +9,7 @@
  * Set up the queue, role, bucket and image first (`npx reductio aws setup --stack reductio
  * --write-config`, README "AWS setup"), or edit examples/batch/reductio.config.ts to name yours.
  */
-import { run, task } from "reductio"
+import { run, task } from "reductio-workflow"
 
 /** Counts the points of one seeded chunk that fall inside the unit circle (on Batch). */
 export const sample = task(

@@ -1,6 +1,6 @@
 // The executors examples/glue/workflow.ts uses. Replace the bucket, the role and the Node tarball
 // path with yours (docker/glue/README.md explains each).
-import { defineConfig } from "reductio"
+import { defineConfig } from "reductio-workflow"
 
 export default defineConfig({
   executors: {

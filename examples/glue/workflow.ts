@@ -8,7 +8,7 @@
  * Needs AWS: the `glue` executor of reductio.config.ts (next to this file) names the scratch
  * bucket, the IAM role and the Node runtime tarball; see docker/glue/README.md.
  */
-import { type Row, ShardedDataset, partitionTask, run, task } from "reductio"
+import { type Row, ShardedDataset, partitionTask, run, task } from "reductio-workflow"
 
 /** Keeps well-formed events and normalizes them (runs on Glue: one Node process per shard). */
 export const clean = partitionTask(

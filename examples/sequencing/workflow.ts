@@ -10,7 +10,7 @@
  * Pass an absolute path or an s3:// prefix as `out` when tasks run on remote executors.
  */
 import { resolve } from "node:path"
-import { File, run, script, stdout, task } from "reductio"
+import { File, run, script, stdout, task } from "reductio-workflow"
 
 /** Writes a deterministic simulated FASTQ file for one sample. */
 export const simulate = task("sequencing.simulate", async (out: string, sample: string, reads: number) => {

@@ -46,7 +46,7 @@ export async function loadWorkflow(file: string, cwd: string): Promise<LoadedWor
   globals[MODE_KEY] = "cli"
   globals[ENTRY_KEY] = undefined
   globals[WORKFLOW_KEY] = path
-  // The package root first: the workflow's `import "reductio"` then finds it, and the chunks it
+  // The package root first: the workflow's `import "reductio-workflow"` then finds it, and the chunks it
   // shares with the CLI, loaded, rather than resolving each through the TypeScript hooks thread.
   await import("../index.js")
   try {

@@ -143,7 +143,7 @@ export interface HeartbeatConfig {
  *
  * @example
  * // reductio.config.ts
- * import { defineConfig } from "reductio"
+ * import { defineConfig } from "reductio-workflow"
  * export default defineConfig({ database: ".reductio/reductio.db", limits: { db: 2 } })
  */
 export function defineConfig(config: ReductioConfig): ReductioConfig {

@@ -95,7 +95,7 @@ export function configSnippet(settings: StackSettings): string {
   const field = (key: keyof StackExecutor) => `      ${key}: ${JSON.stringify(executor[key])},`
   return [
     `// The executor of the ${settings.stack} stack (reductio aws setup --stack ${settings.stack}).`,
-    `import { defineConfig } from "reductio"`,
+    `import { defineConfig } from "reductio-workflow"`,
     "",
     "export default defineConfig({",
     "  executors: {",

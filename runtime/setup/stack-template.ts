@@ -17,7 +17,7 @@ export const TEMPLATE_BODY_LIMIT = 51_200
 
 /** The shipped template's text. */
 export function templateBody(): string {
-  return readFileSync(packageFile(TEMPLATE_PATH, "reinstall reductio"), "utf8")
+  return readFileSync(packageFile(TEMPLATE_PATH, "reinstall reductio-workflow"), "utf8")
 }
 
 /**

@@ -162,7 +162,7 @@ describe("the agent on hostile bundles", () => {
 
   const workflow: Item = {
     name: "workflow.mjs",
-    body: 'import { task } from "reductio"\nexport const add = task("fixture.add", (a, b) => a + b)\n',
+    body: 'import { task } from "reductio-workflow"\nexport const add = task("fixture.add", (a, b) => a + b)\n',
   }
 
   it("refuses a truncated tar inside a valid gzip stream (UNSAFE_ARCHIVE)", async () => {
@@ -185,7 +185,7 @@ describe("the agent on hostile bundles", () => {
 
   it("refuses a bundle that brings its own reductio", async () => {
     await refusesBundle(
-      await tarGz([workflow, { name: "node_modules/reductio/index.js", body: "export const task = () => 0" }]),
+      await tarGz([workflow, { name: "node_modules/reductio-workflow/index.js", body: "export const task = () => 0" }]),
       "UNSAFE_ARCHIVE",
     )
     await refusesBundle(await tarGz([workflow, { name: "node_modules", body: "not a directory" }]), "UNSAFE_ARCHIVE")

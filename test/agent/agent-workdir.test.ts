@@ -130,7 +130,10 @@ describe("the agent's work directory and extraction cache", () => {
 
   it("resolves its own kernel when the work directory sits inside a package named reductio", async () => {
     const pkg = await tempDir("reductio-enclosing-")
-    await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "reductio", type: "module", exports: { ".": "./index.js" } }))
+    await writeFile(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "reductio-workflow", type: "module", exports: { ".": "./index.js" } }),
+    )
     await writeFile(join(pkg, "index.js"), 'throw new Error("the enclosing package was loaded instead of the agent kernel")\n')
     const { run, output } = await addInWorkdir("enclosing-package", join(pkg, "work"))
     assert.equal(run.code, AGENT_EXIT.done, run.stderr)

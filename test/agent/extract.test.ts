@@ -79,7 +79,7 @@ describe("extractSafely", () => {
         { name: "l1", type: "symlink", linkname: "l0/.." },
         { name: "d/x", type: "symlink", linkname: "../l1/.." },
         { name: "node_modules", type: "symlink", linkname: "l1" },
-        { name: "node_modules/reductio/index.js", body: "owned" },
+        { name: "node_modules/reductio-workflow/index.js", body: "owned" },
       ],
     ],
     [

@@ -88,7 +88,7 @@ describe("bundle", () => {
   it("leaves reductio external and bundles the workflow's own imports", async () => {
     const built = await bundle(join(dir, "workflow.ts"))
     const code = await codeOf(built.bytes)
-    assert.match(code, /from "reductio"/)
+    assert.match(code, /from "reductio-workflow"/)
     assert.match(code, /function greeting/)
   })
 

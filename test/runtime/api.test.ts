@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import * as reductio from "reductio"
+import * as reductio from "reductio-workflow"
 
 describe("the package root", () => {
   it("exports exactly the public API", () => {

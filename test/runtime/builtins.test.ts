@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { catchError, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio"
+import { catchError, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio-workflow"
 import { TaskError, toErrorRecord } from "../../runtime/errors.js"
 import { ProcessExecutor } from "../../runtime/executor/process-executor.js"
 import { handlerErrorOf } from "../../runtime/scheduler/builtin-values.js"

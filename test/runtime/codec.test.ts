@@ -4,7 +4,7 @@ import { encode as cborgEncode } from "cborg"
 import { decode, encode, MAX_DEPTH, registerCodec } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
 import { encodeAndHash } from "../../runtime/hashing.js"
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 
 const roundTrip = (value: unknown) => decode(encode(value))
 

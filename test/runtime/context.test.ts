@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { getContext, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio"
+import { getContext, isReductioError, isTaskError, type JobEvent, MemoryBackend, Scheduler, task } from "reductio-workflow"
 import { checkedTaskContext, contextKeysOf, contextValue, runWithContext, setContextValue } from "../../runtime/context.js"
 import { ProcessExecutor } from "../../runtime/executor/process-executor.js"
 import { builtAgent, tempDir } from "../agent/agent-harness.js"

@@ -16,7 +16,7 @@ import {
   starmap,
   task,
   zip,
-} from "reductio"
+} from "reductio-workflow"
 
 const runs = new Map<string, number>()
 const counted = (name: string) => runs.set(name, (runs.get(name) ?? 0) + 1)

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { File, task } from "reductio"
+import { File, task } from "reductio-workflow"
 import { callLabel, previewArgs, previewValue } from "../../runtime/preview.js"
 
 const inc = task("test.preview.inc", (x: number) => x + 1)

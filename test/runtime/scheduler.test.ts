@@ -15,7 +15,7 @@ import {
   seq,
   task,
   throwError,
-} from "reductio"
+} from "reductio-workflow"
 import { encode } from "../../runtime/codec.js"
 import { argsHashOf, evalHashOf, sha256, valueHashOf } from "../../runtime/hashing.js"
 

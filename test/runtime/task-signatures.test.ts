@@ -1,11 +1,11 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { isReductioError } from "reductio"
+import { isReductioError } from "reductio-workflow"
 import { paramTypeOf, valueFromJson, valueFromText } from "../../runtime/cli/param-types.js"
 import { readSignatures } from "../../runtime/task-signatures.js"
 
 const source = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 type Mode = "fast" | "slow"
 interface Options { depth: number }
 const pattern = /["'(]/g

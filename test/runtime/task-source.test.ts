@@ -6,7 +6,7 @@ import { lookupTask } from "../../runtime/task.js"
 import { type TempProject, tempProject } from "../support/project.js"
 
 const module = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 const K = 3
 /** Adds K. */
 export const addK = task("written.addK", (x: number): number => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { isReductioError, isTask, type JobEvent, map, MemoryBackend, Scheduler, type Task, task } from "reductio"
+import { isReductioError, isTask, type JobEvent, map, MemoryBackend, Scheduler, type Task, task } from "reductio-workflow"
 import { decode, encode } from "../../runtime/codec.js"
 import { ProcessExecutor } from "../../runtime/executor/process-executor.js"
 import { expressionOf } from "../../runtime/expression.js"

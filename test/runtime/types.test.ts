@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { catchError, genericTask, type Lazy, map, Scheduler, type Task, task } from "reductio"
+import { catchError, genericTask, type Lazy, map, Scheduler, type Task, task } from "reductio-workflow"
 
 // Compile-time checks: this file must type-check (npm test runs tsc over test/).
 const inc = task("test.types.inc", (x: number) => x + 1)

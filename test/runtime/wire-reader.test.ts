@@ -3,7 +3,7 @@ import { describe, it } from "node:test"
 import { CborWriter, MAJOR } from "../../runtime/cbor-writer.js"
 import { decode, encode, MAX_DEPTH, TAGS } from "../../runtime/codec.js"
 import { isReductioError } from "../../runtime/errors.js"
-import { File, task } from "reductio"
+import { File, task } from "reductio-workflow"
 
 /** Bytes written with the CBOR writer, for hand-made (often malformed) inputs. */
 function cbor(write: (w: CborWriter) => void): Uint8Array {

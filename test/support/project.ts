@@ -1,5 +1,5 @@
 /**
- * A throwaway project directory whose files can `import { task } from "reductio"`.
+ * A throwaway project directory whose files can `import { task } from "reductio-workflow"`.
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -15,7 +15,7 @@ export interface TempProject {
 export async function tempProject(prefix = "reductio-test-"): Promise<TempProject> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   await mkdir(join(dir, "node_modules"), { recursive: true })
-  await symlink(repoRoot, join(dir, "node_modules", "reductio"), "dir")
+  await symlink(repoRoot, join(dir, "node_modules", "reductio-workflow"), "dir")
   await writeFile(join(dir, "package.json"), `${JSON.stringify({ name: "workflow-project", private: true, type: "module" })}\n`)
   return {
     dir,

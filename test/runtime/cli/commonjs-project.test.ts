@@ -10,7 +10,7 @@ describe("a workflow in a CommonJS project", () => {
     const project = await tempProject("reductio-commonjs-")
     try {
       await writeFile(join(project.dir, "package.json"), `${JSON.stringify({ name: "lab", version: "1.0.0", type: "commonjs" })}\n`)
-      await project.write("workflow.ts", 'import { task } from "reductio"\nexport const main = task("main", () => 1)\n')
+      await project.write("workflow.ts", 'import { task } from "reductio-workflow"\nexport const main = task("main", () => 1)\n')
       const result = await runBuiltCli(["run", "workflow.ts", "main"], { cwd: project.dir })
       assert.equal(result.code, 2, result.stderr)
       assert.match(result.stderr, /WORKFLOW_LOAD_FAILED/)

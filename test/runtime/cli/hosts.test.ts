@@ -14,7 +14,7 @@ import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
 import { appendFileSync, mkdirSync } from "node:fs"
-import { currentSignal, task } from "reductio"
+import { currentSignal, task } from "reductio-workflow"
 
 export const inc = task("inc", async (x: number) => {
   mkdirSync("runs", { recursive: true })

@@ -4,7 +4,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 
 export const outer = task("outer", (n: number) => {
   const inner = task("inner", (x: number) => x * 3)

@@ -8,7 +8,7 @@ import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
 import { writeFileSync } from "node:fs"
-import { currentSignal, script, task } from "reductio"
+import { currentSignal, script, task } from "reductio-workflow"
 
 // Ignores Ctrl-C and finishes normally; notes whether its signal fired meanwhile.
 export const stubborn = task("stubborn", async (ms: number) => {

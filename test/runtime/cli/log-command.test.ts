@@ -4,7 +4,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { File, task } from "reductio"
+import { File, task } from "reductio-workflow"
 
 export const write = task("write", async (path: string, text: string) => {
   const file = new File(path)

@@ -24,7 +24,7 @@ const skip = postgresSkipReason()
 // Each run of inc leaves a mark, so the specs can count how often a call really ran.
 const workflow = `
 import { appendFileSync, mkdirSync } from "node:fs"
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 
 export const inc = task("inc", async (x: number) => {
   mkdirSync("runs", { recursive: true })

@@ -23,7 +23,7 @@ describe("the project's database", () => {
   it("is the workflow's project's, found beside its package.json, not the working directory's", async () => {
     const project = await tempProject("reductio-owner-")
     try {
-      await project.write("workflow.ts", 'import { task } from "reductio"\nexport const main = task("main", () => 1)\n')
+      await project.write("workflow.ts", 'import { task } from "reductio-workflow"\nexport const main = task("main", () => 1)\n')
       await project.write("data/input.txt", "x")
       const data = join(project.dir, "data")
       const first = await runCli(["run", "../workflow.ts", "main"], { cwd: data })

@@ -6,7 +6,7 @@ import { runCli, runNode } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = (leafBody: string) => `
-import { task, run } from "reductio"
+import { task, run } from "reductio-workflow"
 
 export const leaf = task("leaf", (x: number) => ${leafBody})
 export const other = task("other", (x: number) => x + 1)
@@ -127,7 +127,7 @@ describe("reductio run", () => {
   it("finds a task by the name the file exports it under", async () => {
     await project.write(
       "named.ts",
-      `import { task } from "reductio"\nexport const hello = task("greetings.hello", (name: string) => "hi " + name)\n`,
+      `import { task } from "reductio-workflow"\nexport const hello = task("greetings.hello", (name: string) => "hi " + name)\n`,
     )
     const result = await runCli(["run", "named.ts", "hello", "--name", "Bo", "--quiet"], { cwd: project.dir })
     assert.equal(result.code, 0, result.stderr)
@@ -164,7 +164,7 @@ describe("reductio run", () => {
     })
 
     it("reports a workflow that fails to compile", async () => {
-      await project.write("bad.ts", "import { task } from 'reductio'\nexport const x = task('x', (a: number) => a +)\n")
+      await project.write("bad.ts", "import { task } from 'reductio-workflow'\nexport const x = task('x', (a: number) => a +)\n")
       const result = await runCli(["run", "bad.ts", "x"], { cwd: project.dir })
       assert.equal(result.code, 2)
       assert.match(result.stderr, /WORKFLOW_LOAD_FAILED/)
@@ -211,7 +211,7 @@ describe("reductio run: a result prints the same fresh and cached", () => {
     project = await tempProject()
     await project.write(
       "ordered.ts",
-      `import { task } from "reductio"
+      `import { task } from "reductio-workflow"
 export const ordered = task("ordered", () => ({ zeta: 1, alpha: { y: 2, b: new Map([["q", 1], ["c", 2]]) }, mid: [3] }))
 export const keysOf = task("keysOf", (value: Record<string, unknown>) => Object.keys(value).join(","))
 export const orderedKeys = task("orderedKeys", () => keysOf(ordered()))

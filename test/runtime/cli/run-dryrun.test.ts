@@ -6,7 +6,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = (leafBody: string) => `
-import { File, task } from "reductio"
+import { File, task } from "reductio-workflow"
 
 export const leaf = task("leaf", (x: number) => ${leafBody})
 export const total = task("total", (xs: number[]) => xs.reduce((a, b) => a + b, 0))

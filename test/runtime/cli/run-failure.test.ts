@@ -4,7 +4,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { script, task } from "reductio"
+import { script, task } from "reductio-workflow"
 
 export const align = task("align", (sample: string) =>
   script(\`echo "aligning \${sample}" >&2; echo "cannot open \${sample}.fq: No such file" >&2; exit 3\`),

@@ -4,7 +4,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { getContext, task } from "reductio"
+import { getContext, task } from "reductio-workflow"
 
 export const leaf = task("leaf", (x: number) => ({ x, threads: getContext("tool.threads", 1), mode: getContext("tool.mode", "plain") }))
 export const pass = task("pass", (x: number) => leaf(x))

@@ -4,7 +4,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 
 export const align = task("align.bwa", (x: number) => x + 1, { memory: 1024 })
 export const flaky = task("flaky", (marker: string) => {

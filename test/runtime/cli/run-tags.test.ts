@@ -8,7 +8,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const hello = task("hello", (name: string) => "hello " + name)
 `
 

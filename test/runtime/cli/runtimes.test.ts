@@ -7,7 +7,7 @@ import { type TempProject, tempProject } from "../../support/project.js"
 import { OTHER_RUNTIMES, runCliUnder, skipUnless } from "../../support/runtimes.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 export const inc = task("inc", (x: number) => x + 1)
 export const fanout = task("fanout", (n: number) => Array.from({ length: n }, (_, i) => inc(i)))
 export const boom = task("boom", (why: string) => { throw new Error(why) })

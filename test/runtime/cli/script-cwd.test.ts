@@ -11,7 +11,7 @@ describe("script({ cwd }) under reductio run", () => {
     project = await tempProject()
     await project.write(
       "pipelines/workflow.ts",
-      `import { script, task } from "reductio"\nexport const main = task("main", () => script("pwd; cat input.txt", { cwd: "data" }))\n`,
+      `import { script, task } from "reductio-workflow"\nexport const main = task("main", () => script("pwd; cat input.txt", { cwd: "data" }))\n`,
     )
     await mkdir(join(project.dir, "pipelines", "data"))
     await project.write("pipelines/data/input.txt", "from the data directory\n")

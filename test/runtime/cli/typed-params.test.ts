@@ -5,7 +5,7 @@ import { runCli } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { Dir, File, task } from "reductio"
+import { Dir, File, task } from "reductio-workflow"
 
 type Mode = "fast" | "slow"
 

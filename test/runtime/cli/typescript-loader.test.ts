@@ -21,7 +21,7 @@ const tsconfig = `{
 const packageJson = JSON.stringify({ name: "workflow-project", private: true, type: "module", imports: { "#local/*": "./src/*.js" } })
 
 const workflow = `
-import { run, task } from "reductio"
+import { run, task } from "reductio-workflow"
 import { offset } from "@lib/offset"
 import { twice } from "./src/twice.js"
 import { label } from "./src/labels"
@@ -115,7 +115,7 @@ describe("TypeScript workflows in the built command", () => {
     await project.write("src/legacy.cts", 'module.exports = { legacy: "cts" as string }\n')
     await project.write(
       "legacy.ts",
-      'import legacy from "./src/legacy.cts"\nimport { task } from "reductio"\nexport const show = task("show", () => legacy)\n',
+      'import legacy from "./src/legacy.cts"\nimport { task } from "reductio-workflow"\nexport const show = task("show", () => legacy)\n',
     )
     const refused = await runBuiltCli(["run", "legacy.ts", "show"], { cwd: project.dir })
     assert.equal(refused.code, 2, refused.stderr)
@@ -126,7 +126,7 @@ describe("TypeScript workflows in the built command", () => {
   })
 
   it("names the file and line of a syntax error (WORKFLOW_LOAD_FAILED)", async () => {
-    await project.write("broken.ts", 'import { task } from "reductio"\nexport const x: number = ;\n')
+    await project.write("broken.ts", 'import { task } from "reductio-workflow"\nexport const x: number = ;\n')
     const result = await runBuiltCli(["run", "broken.ts", "x"], { cwd: project.dir })
     assert.equal(result.code, 2, result.stderr)
     assert.match(result.stderr, /WORKFLOW_LOAD_FAILED/)
@@ -135,7 +135,7 @@ describe("TypeScript workflows in the built command", () => {
 })
 
 describe("TypeScript workflows in the built command, resolved and compiled as tsx does", () => {
-  const workflow = `import { task } from "reductio"
+  const workflow = `import { task } from "reductio-workflow"
 import { aliased } from "#alias/aliased"
 import { which } from "./lib/helper.js"
 export const show = task("show", (x: number) => {
@@ -152,7 +152,7 @@ export const show = task("show", (x: number) => {
     await project.write("lib/other.js", 'export const which = "js"\n')
     await project.write("lib/other.ts", 'export const which: string = "ts"\n')
     await project.write("workflow.ts", workflow)
-    await project.write("script.ts", 'import { run } from "reductio"\nimport { show } from "./workflow.ts"\nawait run(show, 3)\n')
+    await project.write("script.ts", 'import { run } from "reductio-workflow"\nimport { show } from "./workflow.ts"\nawait run(show, 3)\n')
     return project
   }
 
@@ -197,7 +197,10 @@ export const show = task("show", (x: number) => {
     const project = await tempProject()
     try {
       await project.write("tsconfig.json", JSON.stringify({ extends: "@missing/tsconfig-base" }))
-      await project.write("workflow.ts", 'import { task } from "reductio"\nexport const hello = task("hello", (): string => "hi")\n')
+      await project.write(
+        "workflow.ts",
+        'import { task } from "reductio-workflow"\nexport const hello = task("hello", (): string => "hi")\n',
+      )
       const result = await runBuiltCli(["run", "workflow.ts", "hello"], { cwd: project.dir })
       assert.equal(result.code, 0, result.stderr)
       assert.equal(result.stdout.trim(), "hi")

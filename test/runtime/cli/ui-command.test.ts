@@ -8,7 +8,7 @@ import { cleanEnv, runCli, sourceNodeArgs } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
 const workflow = `
-import { task } from "reductio"
+import { task } from "reductio-workflow"
 
 export const inc = task("inc", (x: number) => x + 1)
 export const boom = task("boom", (sample: string) => {

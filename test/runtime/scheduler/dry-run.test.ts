@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
-import { catchError, File, MemoryBackend, Scheduler, seq, task } from "reductio"
+import { catchError, File, MemoryBackend, Scheduler, seq, task } from "reductio-workflow"
 
 let bodies = 0
 const leaf = task("test.dry.leaf", (x: number) => {

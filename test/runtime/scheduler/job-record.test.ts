@@ -11,7 +11,7 @@ import {
   Scheduler,
   script,
   task,
-} from "reductio"
+} from "reductio-workflow"
 
 const square = task("test.record.square", (x: number) => x * x)
 const squares = task("test.record.squares", (n: number) => Array.from({ length: n }, (_, i) => square(i)))

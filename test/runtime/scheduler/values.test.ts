@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, describe, it } from "node:test"
 import { encode as cborgEncode } from "cborg"
-import { type Backend, isReductioError, map, MemoryBackend, openBackend, Scheduler, task } from "reductio"
+import { type Backend, isReductioError, map, MemoryBackend, openBackend, Scheduler, task } from "reductio-workflow"
 import { decode, encode } from "../../../runtime/codec.js"
 import { argsHashOf, sha256, valueHashOf } from "../../../runtime/hashing.js"
 
