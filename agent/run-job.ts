@@ -73,9 +73,10 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
   const termination = watchTermination()
   const job: JobState = {}
   const abort = new AbortController()
+  const unsettled = neverSettles()
   try {
     const running = prepareAndRun(context, job, abort.signal)
-    const outcome = await Promise.race([running, termination.signaled.then((signal) => ({ signal })), neverSettles()])
+    const outcome = await Promise.race([running, termination.signaled.then((signal) => ({ signal })), unsettled.rejected])
     if ("signal" in outcome) {
       const stopped = cancelled(job, outcome.signal, capture, abort)
       // The body sees its signal abort (script() ends its command): give it a moment to stop.
@@ -91,6 +92,7 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
   } catch (thrown) {
     return await failed(job, thrown, capture)
   } finally {
+    unsettled.dispose()
     termination.dispose()
     capture.stop()
   }
@@ -100,16 +102,20 @@ export async function runAgent(context: AgentContext): Promise<ExitCode> {
  * Rejects when the event loop empties while the task is pending: its promise can never settle
  * (a `new Promise` whose resolve nobody will call), and Node would exit 13 without a record.
  */
-function neverSettles(): Promise<never> {
-  return new Promise((_, reject) => {
-    process.once("beforeExit", () => {
+function neverSettles(): { rejected: Promise<never>; dispose(): void } {
+  let listener: () => void = noop
+  const rejected = new Promise<never>((_, reject) => {
+    listener = () => {
       const error = new ReductioError(
         "TASK_FAILED",
         "the task's promise never settled: nothing was left for it to wait on (a Promise whose resolve or reject is never called)",
       )
       reject(new UserCodeFailure(error))
-    })
+    }
+    process.once("beforeExit", listener)
   })
+  // A worker (serve.ts) runs many jobs in one process: each removes its listener when it ends.
+  return { rejected, dispose: () => process.off("beforeExit", listener) }
 }
 
 /** Reads the entry and runs its task; `result` is undefined when a valid output exists already. */

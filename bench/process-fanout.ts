@@ -1,9 +1,11 @@
 /**
- * A fan-out of N calls (default 1,000) through the ProcessExecutor: one array input, one agent
- * process per call, at most 2 agents per core at once. The task itself is trivial, so the figures
- * are the executor's and the agent's overhead. Prints JSON figures.
+ * A fan-out of N calls (default 1,000) through the ProcessExecutor: one array input, at most 2
+ * agents per core at once, on reusable agent workers (the default) or, with `--fresh`, one fresh
+ * agent process per call. The task itself is trivial, so the figures are the executor's and the
+ * agent's overhead; agentCpuMsPerCall counts the agents' CPU time (measured once they all exited).
+ * Prints JSON figures.
  *
- *   node --conditions=reductio-source --import tsx bench/process-fanout.ts [calls]
+ *   node --conditions=reductio-source --import tsx bench/process-fanout.ts [calls] [--fresh]
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -16,7 +18,8 @@ import { ProcessExecutor } from "../runtime/executor/process-executor.js"
 import { argsHashOf, evalHashOf } from "../runtime/hashing.js"
 import { task } from "../runtime/task.js"
 
-const calls = Number(process.argv[2] ?? 1000)
+const fresh = process.argv.includes("--fresh")
+const calls = Number(process.argv.slice(2).find((arg) => !arg.startsWith("--")) ?? 1000)
 const cores = availableParallelism()
 const concurrency = 2 * cores
 const dir = await mkdtemp(join(tmpdir(), "reductio-bench-fanout-"))
@@ -33,7 +36,7 @@ try {
   // The host's side of the same task (the agent registers it from the bundle).
   const double = task("bench.double", (x: number) => 2 * x)
 
-  const executor = new ProcessExecutor({ scratch: join(dir, "scratch"), agentPath, concurrency, workdir: join(dir, "work") })
+  const executor = new ProcessExecutor({ scratch: join(dir, "scratch"), agentPath, concurrency, workdir: join(dir, "work"), reuse: !fresh })
   const startedAt = performance.now()
   await executor.start({ executionId: "bench", workflowPath, log: () => undefined })
   const bundledMs = performance.now() - startedAt
@@ -61,10 +64,11 @@ try {
   executor.idle()
   const settled = await Promise.all(outcomes)
   const fanOutMs = performance.now() - fanOutStart
+  // Workers are counted once they exited (a process's CPU time reaches its parent when it is reaped).
+  await executor.stop()
   const childCpuAfter = await childCpuMs()
   const agentCpuMsPerCall =
     childCpuBefore === undefined || childCpuAfter === undefined ? undefined : +((childCpuAfter - childCpuBefore) / calls).toFixed(1)
-  await executor.stop()
   const failed = settled.filter((outcome) => outcome.status !== "done").length
   const wrong = settled.filter((outcome, i) => outcome.status === "done" && outcome.value !== 2 * i).length
   console.log(
@@ -72,6 +76,7 @@ try {
       {
         benchmark: "process-fanout",
         calls,
+        mode: fresh ? "fresh" : "reuse",
         cores,
         concurrency,
         bundleMs: Math.round(bundledMs),

@@ -52,6 +52,12 @@ export const ERROR_CODES = {
   AMBIGUOUS_PREFIX: 2,
   /** Host and agent speak different protocol versions. */
   PROTOCOL_MISMATCH: 5,
+  /**
+   * A malformed message between the host and a reusable agent worker (`agent.js --serve`): a line
+   * too long, not JSON, or other keys or values than the protocol's. The worker (or the host's
+   * side) is ended and replaced; the message names what was wrong.
+   */
+  AGENT_REQUEST_INVALID: 5,
   /** A code bundle whose bytes do not match its sha256 name. */
   BUNDLE_TAMPERED: 5,
   /** An archive entry that would escape its directory (absolute path, `..`, outward link). */

@@ -30,6 +30,11 @@ export interface CallOptions {
   readonly gpus?: number
   /** Seconds before the call is stopped. */
   readonly timeout?: number
+  /**
+   * true: the process executor runs the call in a fresh agent process, not in a reusable worker
+   * (for a body that leaves global state, handles or native memory behind). Never part of a hash.
+   */
+  readonly freshProcess?: boolean
   /** The container image (AWS Batch), instead of the executor's. */
   readonly image?: string
   /**

@@ -235,7 +235,19 @@ export function genericTask<A extends unknown[], R>(name: string, fn: (...args: 
   return declareTask(name, fn, options ?? {}) as unknown as GenericTaskCall<A, R>
 }
 
-const RUN_OPTIONS = ["executor", "cache", "retries", "limits", "memory", "vcpus", "gpus", "timeout", "image", "batch"] as const
+const RUN_OPTIONS = [
+  "executor",
+  "cache",
+  "retries",
+  "limits",
+  "memory",
+  "vcpus",
+  "gpus",
+  "timeout",
+  "image",
+  "batch",
+  "freshProcess",
+] as const
 const CALL_OPTIONS_KNOWN = [...RUN_OPTIONS, "name"] as const
 const TASK_OPTIONS = [...RUN_OPTIONS, "version", "namespace", "hashIncludes", "params", "nout", "context"] as const
 const MAX_CALL_NAME = 200

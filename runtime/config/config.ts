@@ -22,6 +22,12 @@ export interface ProcessExecutorConfig {
   readonly concurrency?: number
   /** Scratch directory; default `.reductio/scratch` in the project. */
   readonly scratch?: string
+  /**
+   * Reuse agent processes (workers that run one call after another, loading the bundle once);
+   * default true. false: a fresh agent process per call (a task's `freshProcess: true` gets one
+   * either way).
+   */
+  readonly reuse?: boolean
 }
 
 /**
@@ -214,7 +220,7 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
   const batchOptions = Object.fromEntries(BATCH_OPTION_NAMES.map((name) => [name, batchOption]))
   const executorChecks: Record<ExecutorConfig["type"], Check> = {
     local: c.object({ type: c.string, concurrency: c.positiveInteger }),
-    process: c.object({ type: c.string, concurrency: c.positiveInteger, scratch: c.string }),
+    process: c.object({ type: c.string, concurrency: c.positiveInteger, scratch: c.string, reuse: c.boolean }),
     aws_batch: (value, key) => {
       c.object(
         {

@@ -17,10 +17,11 @@ const factories: Record<ExecutorConfig["type"], Factory> = {
     new LocalExecutor(config.type === "local" && config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
   process: async (config, projectDir) => {
     const { ProcessExecutor } = await import("../executor/process-executor.js")
-    const options = config.type === "process" ? config : { concurrency: undefined, scratch: undefined }
+    const options = config.type === "process" ? config : { concurrency: undefined, scratch: undefined, reuse: undefined }
     return new ProcessExecutor({
       concurrency: options.concurrency ?? availableParallelism(),
       scratch: resolve(projectDir, options.scratch ?? join(".reductio", "scratch")),
+      ...(options.reuse === undefined ? {} : { reuse: options.reuse }),
     })
   },
   aws_batch: async (config) => {

@@ -6,11 +6,17 @@
  * or a short delay passes) share one array input, `<scratch>/arrays/<id>/input`, and each runs as
  * `node agent.js --code … --input … --scratch … --index i`, exactly as the agent image would run
  * it: a clean environment (no NODE_OPTIONS, no tsx), no node_modules needed.
+ *
+ * By default the agents are reusable workers (`node agent.js --serve`, at most `concurrency` of
+ * them, each running one job at a time and loading the bundle once): the same inputs, the same
+ * output, error and log files, the same outcomes, without a process start per call. A call whose
+ * task sets `freshProcess: true`, or every call when `reuse: false`, gets a fresh agent process.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import { dirname, join, resolve } from "node:path"
+import { AgentWorker } from "./agent-worker.js"
 import { decode } from "../codec.js"
 import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
 import { packageFile } from "../package-root.js"
@@ -33,6 +39,11 @@ export interface ProcessExecutorOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Longest wait for `idle()` before submitted calls start anyway, in ms; default 25. */
   readonly maxDelayMs?: number
+  /**
+   * Reuse agent processes (workers that run one job after another); default true. false: a fresh
+   * agent process for every call, as a task with `freshProcess: true` always gets.
+   */
+  readonly reuse?: boolean
 }
 
 interface Pending {
@@ -57,6 +68,8 @@ export class ProcessExecutor implements Executor {
   readonly #options: ProcessExecutorOptions
   readonly #slots: Semaphore
   readonly #children = new Set<ChildProcess>()
+  /** Reusable workers waiting for a job (each was started under a slot, so at most `concurrency`). */
+  #idle: AgentWorker[] = []
   #pending: Pending[] = []
   #timer: NodeJS.Timeout | undefined
   #code: Promise<{ root: string; uri: string }> | undefined
@@ -99,6 +112,7 @@ export class ProcessExecutor implements Executor {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
     for (const { settle } of this.#pending.splice(0)) settle(cancelledOutcome("the process executor stopped"))
+    for (const worker of this.#idle.splice(0)) worker.close()
     await Promise.all([...this.#children].map((child) => terminate(child)))
   }
 
@@ -139,7 +153,8 @@ export class ProcessExecutor implements Executor {
     try {
       if (job.signal.aborted || this.#stopped) return cancelledOutcome("cancelled before it started")
       const args = this.#options.workdir === undefined ? run.args : [...run.args, "--workdir", this.#options.workdir]
-      const exit = await this.#spawnAgent(run.agentPath, args, job)
+      const reuse = this.#options.reuse !== false && job.options.freshProcess !== true
+      const exit = reuse ? await this.#runOnWorker(run.agentPath, args, job) : await this.#spawnAgent(run.agentPath, args, job)
       // Ctrl-C on a terminal interrupts the agents too (they share its process group).
       if (exit.cancelled || exit.signal === "SIGINT") return cancelledOutcome("cancelled while running")
       const outcome = await outcomeOf(run.root, job, exit)
@@ -148,6 +163,49 @@ export class ProcessExecutor implements Executor {
     } finally {
       this.#slots.release()
     }
+  }
+
+  /** Runs the job on an idle worker (or a new one); a worker that ended or broke is not kept. */
+  async #runOnWorker(agentPath: string, args: readonly string[], job: JobRequest): Promise<AgentExit> {
+    const worker = this.#idle.pop() ?? this.#newWorker(agentPath)
+    let tail = ""
+    worker.onOutput = (chunk) => {
+      tail = (tail + chunk.toString("utf8")).slice(-TAIL_BYTES)
+    }
+    let cancelledRun = false
+    let timedOut = false
+    const onAbort = () => {
+      cancelledRun = true
+      void terminate(worker.child)
+    }
+    job.signal.addEventListener("abort", onAbort, { once: true })
+    const timeoutSeconds = typeof job.options.timeout === "number" ? job.options.timeout : undefined
+    const timer =
+      timeoutSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            void terminate(worker.child)
+          }, timeoutSeconds * 1000)
+    const startedAt = Date.now()
+    const exit = await worker.run(args)
+    const endedAt = Date.now()
+    job.signal.removeEventListener("abort", onAbort)
+    if (timer !== undefined) clearTimeout(timer)
+    worker.onOutput = () => undefined
+    if (!exit.ended && worker.alive && !this.#stopped) this.#idle.push(worker)
+    else void terminate(worker.child)
+    return { ...exit, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, startedAt, endedAt }
+  }
+
+  #newWorker(agentPath: string): AgentWorker {
+    const worker = new AgentWorker(agentPath, agentEnv(this.#options.env))
+    this.#children.add(worker.child)
+    worker.child.once("close", () => {
+      this.#children.delete(worker.child)
+      this.#idle = this.#idle.filter((idle) => idle !== worker)
+    })
+    return worker
   }
 
   #spawnAgent(agentPath: string, args: readonly string[], job: JobRequest): Promise<AgentExit> {
@@ -200,6 +258,8 @@ interface AgentExit {
   readonly timedOut: boolean
   readonly timeoutSeconds: number | undefined
   readonly spawnError?: Error | undefined
+  /** A reusable worker answered out of protocol. */
+  readonly protocolError?: string | undefined
   /** When the agent process was spawned and when it exited. */
   readonly startedAt: number
   readonly endedAt: number
@@ -249,11 +309,13 @@ async function outcomeOf(root: string, job: JobRequest, exit: AgentExit): Promis
   if (record !== undefined && exit.code === AGENT_EXIT.infrastructure) return infrastructure(record, logTail)
   const why = exit.spawnError
     ? `cannot start the agent: ${exit.spawnError.message}`
-    : exit.timedOut
-      ? `timed out after ${exit.timeoutSeconds} s`
-      : exit.signal !== null
-        ? `the agent was killed by ${exit.signal}`
-        : `the agent exited with code ${exit.code}`
+    : exit.protocolError !== undefined
+      ? exit.protocolError
+      : exit.timedOut
+        ? `timed out after ${exit.timeoutSeconds} s`
+        : exit.signal !== null
+          ? `the agent was killed by ${exit.signal}`
+          : `the agent exited with code ${exit.code}`
   return infrastructure(failure(why), logTail)
 }
 
