@@ -38,7 +38,7 @@ function request(
   }
 }
 
-function valueOf(outcome: JobOutcome): unknown {
+function doneValue(outcome: JobOutcome): unknown {
   assert.equal(outcome.status, "done", JSON.stringify(outcome))
   return (outcome as Extract<JobOutcome, { status: "done" }>).value
 }
@@ -68,8 +68,8 @@ describe("ProcessExecutor reusable workers", () => {
   it("runs one call after another in the same worker process", async () => {
     const { executor } = await started({ concurrency: 1 })
     try {
-      const first = valueOf(await executor.submit(request(fixture.pid, [])))
-      const second = valueOf(await executor.submit(request(fixture.pid, [])))
+      const first = doneValue(await executor.submit(request(fixture.pid, [])))
+      const second = doneValue(await executor.submit(request(fixture.pid, [])))
       assert.equal(typeof first, "number")
       assert.equal(second, first)
       assert.notEqual(first, process.pid)
@@ -81,13 +81,13 @@ describe("ProcessExecutor reusable workers", () => {
   it("replaces a worker that crashes mid-job, failing that job as infrastructure", async () => {
     const { executor } = await started({ concurrency: 1 })
     try {
-      const before = valueOf(await executor.submit(request(fixture.pid, []))) as number
+      const before = doneValue(await executor.submit(request(fixture.pid, []))) as number
       const crashed = failed(await executor.submit(request(fixture.exitHard, [9])))
       assert.equal(crashed.kind, "infrastructure")
       assert.equal(crashed.error.code, "INFRASTRUCTURE_FAILURE")
       assert.match(crashed.error.message, /exited with code 9/)
       assert.equal(isRunning(before), false)
-      const after = valueOf(await executor.submit(request(fixture.pid, [])))
+      const after = doneValue(await executor.submit(request(fixture.pid, [])))
       assert.notEqual(after, before)
     } finally {
       await executor.stop()
@@ -97,7 +97,7 @@ describe("ProcessExecutor reusable workers", () => {
   it("kills the worker when its job is cancelled and runs the next call on a new one", async () => {
     const { executor } = await started({ concurrency: 1 })
     try {
-      const before = valueOf(await executor.submit(request(fixture.pid, []))) as number
+      const before = doneValue(await executor.submit(request(fixture.pid, []))) as number
       const controller = new AbortController()
       const outcome = executor.submit(request(fixture.sleep, [30_000], {}, controller.signal))
       setTimeout(() => controller.abort(), 300)
@@ -105,7 +105,7 @@ describe("ProcessExecutor reusable workers", () => {
       assert.equal(cancelled.kind, "cancelled")
       assert.equal(cancelled.error.code, "CANCELLED")
       assert.equal(isRunning(before), false)
-      const after = valueOf(await executor.submit(request(fixture.pid, [])))
+      const after = doneValue(await executor.submit(request(fixture.pid, [])))
       assert.notEqual(after, before)
     } finally {
       await executor.stop()
@@ -115,13 +115,13 @@ describe("ProcessExecutor reusable workers", () => {
   it("gives a call with freshProcess: true its own agent process", async () => {
     const { executor } = await started({ concurrency: 1 })
     try {
-      const worker = valueOf(await executor.submit(request(fixture.pid, [])))
+      const worker = doneValue(await executor.submit(request(fixture.pid, [])))
       const fresh = [
-        valueOf(await executor.submit(request(fixture.pid, [], { freshProcess: true }))),
-        valueOf(await executor.submit(request(fixture.pid, [], { freshProcess: true }))),
+        doneValue(await executor.submit(request(fixture.pid, [], { freshProcess: true }))),
+        doneValue(await executor.submit(request(fixture.pid, [], { freshProcess: true }))),
       ]
       assert.equal(new Set([worker, ...fresh]).size, 3)
-      assert.equal(valueOf(await executor.submit(request(fixture.pid, []))), worker, "the worker is still there for other calls")
+      assert.equal(doneValue(await executor.submit(request(fixture.pid, []))), worker, "the worker is still there for other calls")
     } finally {
       await executor.stop()
     }
@@ -130,8 +130,8 @@ describe("ProcessExecutor reusable workers", () => {
   it("starts a fresh agent process per call with reuse: false", async () => {
     const { executor } = await started({ concurrency: 1, reuse: false })
     try {
-      const first = valueOf(await executor.submit(request(fixture.pid, [])))
-      const second = valueOf(await executor.submit(request(fixture.pid, [])))
+      const first = doneValue(await executor.submit(request(fixture.pid, [])))
+      const second = doneValue(await executor.submit(request(fixture.pid, [])))
       assert.notEqual(first, second)
     } finally {
       await executor.stop()
@@ -150,11 +150,11 @@ describe("ProcessExecutor reusable workers", () => {
   it("fails a task whose promise never settles, as a fresh agent does, and keeps the worker", async () => {
     const { executor } = await started({ concurrency: 1 })
     try {
-      const before = valueOf(await executor.submit(request(fixture.pid, [])))
+      const before = doneValue(await executor.submit(request(fixture.pid, [])))
       const outcome = failed(await executor.submit(request(fixture.neverSettles, [])))
       assert.equal(outcome.kind, "task")
       assert.match(outcome.error.message, /never settled/)
-      assert.equal(valueOf(await executor.submit(request(fixture.pid, []))), before)
+      assert.equal(doneValue(await executor.submit(request(fixture.pid, []))), before)
     } finally {
       await executor.stop()
     }
