@@ -28,4 +28,15 @@ describe("validateConfig", () => {
       )
     }
   })
+
+  it("takes a process executor's reuse setting, true or false only", () => {
+    for (const reuse of [true, false]) {
+      const config = { executors: { proc: { type: "process" as const, concurrency: 2, reuse } } }
+      assert.deepEqual(validateConfig(config, "reductio.config.ts"), config)
+    }
+    assert.throws(
+      () => validateConfig({ executors: { proc: { type: "process", reuse: "no" } } }, "reductio.config.ts"),
+      (error: unknown) => isReductioError(error, "CONFIG_INVALID") && error.details?.key === "config.executors.proc.reuse",
+    )
+  })
 })
