@@ -67,8 +67,21 @@ export class AgentWorker {
       }
       const id = ++this.#nextId
       this.#current = { id, settle }
+      this.#hold(true)
       this.child.stdin?.write(`${JSON.stringify({ id, args })}\n`)
     })
+  }
+
+  /**
+   * Keeps the host alive while a job runs, and not while the worker waits for one: a host that
+   * never stops its executor still exits, and its idle workers then see stdin end and exit 0.
+   */
+  #hold(busy: boolean): void {
+    const handles = [this.child, ...this.child.stdio] as ({ ref?: () => void; unref?: () => void } | null)[]
+    for (const handle of handles) {
+      if (busy) handle?.ref?.()
+      else handle?.unref?.()
+    }
   }
 
   /** Ends the worker's input: an idle worker then exits 0. */
@@ -115,6 +128,7 @@ export class AgentWorker {
     if (current === undefined || reply.id !== current.id) return `a reply to job ${JSON.stringify(reply.id)}, which it was not running`
     if (typeof reply.exit !== "number" || !EXIT_CODES.has(reply.exit)) return `the unknown exit code ${JSON.stringify(reply.exit)}`
     this.#current = undefined
+    this.#hold(false)
     current.settle({ code: reply.exit, signal: null, ended: false })
     return undefined
   }

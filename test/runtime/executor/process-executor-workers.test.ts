@@ -1,4 +1,5 @@
 import assert from "node:assert/strict"
+import { spawnSync } from "node:child_process"
 import { readFile, readdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { describe, it } from "node:test"
@@ -144,6 +145,38 @@ describe("ProcessExecutor reusable workers", () => {
     assert.ok(pids.every((pid) => typeof pid === "number" && isRunning(pid)))
     await executor.stop()
     assert.ok(pids.every((pid) => !isRunning(pid as number)))
+  })
+
+  it("lets the host exit while its workers are idle, even without stop()", async () => {
+    const root = await tempDir("reductio-workers-exit-")
+    const host = join(root, "host.mts")
+    const here = (path: string) => JSON.stringify(new URL(path, import.meta.url).pathname)
+    await writeFile(
+      host,
+      [
+        `import { ProcessExecutor } from ${here("../../../runtime/executor/process-executor.ts")}`,
+        `import { encode } from ${here("../../../runtime/codec.ts")}`,
+        `import { argsHashOf, evalHashOf } from ${here("../../../runtime/hashing.ts")}`,
+        `import * as fixture from ${here("../../fixtures/agent/workflow.ts")}`,
+        `const executor = new ProcessExecutor({ scratch: ${JSON.stringify(join(root, "scratch"))}, agentPath: ${JSON.stringify(await builtAgent())}, concurrency: 1 })`,
+        `await executor.start({ executionId: "exit", workflowPath: ${JSON.stringify(fixtureWorkflow)}, log: () => undefined })`,
+        "const encodedArgs = encode([], 'args')",
+        "const argsHash = argsHashOf(encodedArgs)",
+        "const job = { executionId: 'exit', jobId: 'exit/1', evalHash: evalHashOf(fixture.pid.definition.hash, argsHash), argsHash, task: fixture.pid.definition, args: [], encodedArgs, options: {}, attempt: 1, signal: new AbortController().signal }",
+        "const outcome = await executor.submit(job)",
+        "console.log(JSON.stringify(outcome.status === 'done' ? outcome.value : outcome))",
+        "",
+      ].join("\n"),
+    )
+    const run = spawnSync(process.execPath, ["--conditions=reductio-source", "--import", "tsx", host], {
+      encoding: "utf8",
+      timeout: 60_000,
+    })
+    assert.equal(run.status, 0, run.stderr)
+    const workerPid = Number(run.stdout.trim().split("\n").at(-1))
+    assert.ok(Number.isInteger(workerPid) && workerPid > 0, run.stdout)
+    for (let i = 0; i < 50 && isRunning(workerPid); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(isRunning(workerPid), false, "the idle worker exits once its host is gone")
   })
 
   it("fails a task whose promise never settles, as a fresh agent does, and keeps the worker", async () => {
