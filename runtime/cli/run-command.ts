@@ -5,7 +5,7 @@
  */
 import { dirname, relative, resolve } from "node:path"
 import type { Command } from "commander"
-import { loadConfig } from "../config/load-config.js"
+import { type LoadedConfig, loadConfig } from "../config/load-config.js"
 import { envValue } from "../env.js"
 import { exitCodeOf, isReductioError, isTaskError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
@@ -39,6 +39,7 @@ const RUN_FLAGS = new Map<string, "flag" | "value" | "list">([
   ["context", "list"],
   ["context-file", "list"],
   ["task-option", "list"],
+  ["executor-local", "list"],
 ])
 
 interface RunFlags {
@@ -56,6 +57,7 @@ interface RunFlags {
   context?: string[]
   contextFile?: string[]
   taskOption?: string[]
+  executorLocal?: string[]
   jobs?: string
 }
 
@@ -96,6 +98,11 @@ export const registerRunCommand: CommandRegistration = (program, io, done) => {
     .option(
       "-o, --task-option <task=option=value>",
       "override a task's option for this run, e.g. -o align=memory=8192 (repeatable)",
+      collect,
+    )
+    .option(
+      "--executor-local <name>",
+      "run this aws_batch executor's calls in a local container (docker, or podman) instead of on AWS Batch (repeatable)",
       collect,
     )
     .helpOption(false)
@@ -150,13 +157,16 @@ async function runCommand(
       args = flags.explainRouting === true ? [] : parseTaskArgs(task, argv, { cwd: io.cwd, argsFile: flags.argsFile })
     }
     const userTags = parseTagFlags(flags.tag ?? [])
-    const loaded = await loadConfig(io.cwd, io.env, {
-      workflowDir: dirname(loadedWorkflow.path),
-      configPath: flags.config,
-      database: flags.db,
-      defaultExecutor: flags.executor,
-      profiles: flags.profile?.split(","),
-    })
+    const loaded = withLocalExecutors(
+      await loadConfig(io.cwd, io.env, {
+        workflowDir: dirname(loadedWorkflow.path),
+        configPath: flags.config,
+        database: flags.db,
+        defaultExecutor: flags.executor,
+        profiles: flags.profile?.split(","),
+      }),
+      flags.executorLocal ?? [],
+    )
     const context = runContext(loaded.config.context ?? {}, flags.contextFile ?? [], flags.context ?? [], io.cwd)
     const taskOptions = runTaskOptions(
       loaded.config.tasks ?? {},
@@ -229,6 +239,24 @@ function failureJson(result: { executionId: string | undefined; error: unknown }
     status: isReductioError(error, "CANCELLED") ? "CANCELLED" : "FAILED",
     error: { code: isReductioError(error) ? error.code : undefined, message: String((error as Error)?.message ?? error), ...call },
   }
+}
+
+/** The configuration with `--executor-local` executors set to run locally (INVALID_ARGUMENT for a name that is no aws_batch executor). */
+function withLocalExecutors(loaded: LoadedConfig, names: readonly string[]): LoadedConfig {
+  if (names.length === 0) return loaded
+  const executors = { ...loaded.config.executors }
+  for (const name of names) {
+    const executor = executors[name]
+    if (executor?.type !== "aws_batch") {
+      const batches = Object.entries(executors).filter(([, config]) => config.type === "aws_batch")
+      throw new ReductioError(
+        "INVALID_ARGUMENT",
+        `--executor-local ${JSON.stringify(name)}: no aws_batch executor of that name; configured: ${batches.map(([known]) => known).join(", ") || "none"}`,
+      )
+    }
+    if (executor.local === undefined || executor.local === false) executors[name] = { ...executor, local: true }
+  }
+  return { ...loaded, config: { ...loaded.config, executors } }
 }
 
 /** Moves reductio's own flags found after the task name into `flags`; returns the rest. */
@@ -308,11 +336,12 @@ function describeWorkflow(workflow: string, taskName: string | undefined, export
 
 /** Which RunFlags field a run flag given after the task name sets. */
 const RUN_FLAG_FIELDS: Readonly<Record<string, "db" | "config" | "executor" | "argsFile" | "profile">> = { "args-file": "argsFile" }
-const RUN_LIST_FIELDS: Readonly<Record<string, "context" | "contextFile" | "taskOption" | "tag">> = {
+const RUN_LIST_FIELDS: Readonly<Record<string, "context" | "contextFile" | "taskOption" | "tag" | "executorLocal">> = {
   tag: "tag",
   context: "context",
   "context-file": "contextFile",
   "task-option": "taskOption",
+  "executor-local": "executorLocal",
 }
 
 /** A commander value parser collecting a repeatable flag's values. */

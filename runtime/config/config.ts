@@ -64,6 +64,22 @@ export interface AwsBatchExecutorConfig extends Omit<BatchJobOptions, "queue" | 
   readonly secrets?: Readonly<Record<string, string>>
   /** The execution role Batch reads `secrets` with (and, on Fargate, pulls the image with). */
   readonly executionRole?: string
+  /**
+   * Run this executor's calls in a local container engine instead of AWS Batch (`reductio run
+   * --executor-local NAME` sets it for one run): `true`, or where the local scratch goes and which
+   * engine runs. See {@link BatchLocalConfig}.
+   */
+  readonly local?: boolean | BatchLocalConfig
+}
+
+/** How an `aws_batch` executor runs its calls locally (its `local` option). */
+export interface BatchLocalConfig {
+  /** Local scratch directory, bind-mounted at the same path; default `.reductio/scratch` in the project. */
+  readonly scratch?: string
+  /** The container engine binary; default REDUCTIO_DOCKER, else `docker`, else `podman` when docker is not on PATH. */
+  readonly engine?: string
+  /** Containers at once; default: the number of cores. */
+  readonly concurrency?: number
 }
 
 /** AWS Glue, through the Python shim. */
@@ -238,6 +254,13 @@ export function validateConfig(raw: unknown, source: string): ReductioConfig {
           arrayMaxSize: c.positiveInteger,
           submitDeadline: c.positiveInteger,
           region: c.string,
+          local: (local, at) => {
+            if (typeof local === "boolean") return
+            if (!isObject(local)) fail(source, at, "must be true, false or { scratch, engine, concurrency }")
+            c.object({ scratch: c.string, engine: c.string, concurrency: c.positiveInteger })(local, at)
+            if (typeof local.scratch === "string" && local.scratch.startsWith("s3://"))
+              fail(source, `${at}.scratch`, "must be a local directory (the containers bind-mount it)")
+          },
         },
         ["image", "queue", "scratch"],
       )(value, key)

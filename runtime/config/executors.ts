@@ -8,7 +8,7 @@ import { join, resolve } from "node:path"
 import { ReductioError } from "../errors.js"
 import type { Executor } from "../executor/executor.js"
 import { LocalExecutor } from "../executor/local-executor.js"
-import type { ExecutorConfig, ReductioConfig } from "./config.js"
+import type { AwsBatchExecutorConfig, BatchLocalConfig, ExecutorConfig, ReductioConfig } from "./config.js"
 
 type Factory = (config: ExecutorConfig, projectDir: string) => Promise<Executor>
 
@@ -24,10 +24,11 @@ const factories: Record<ExecutorConfig["type"], Factory> = {
       ...(options.reuse === undefined ? {} : { reuse: options.reuse }),
     })
   },
-  aws_batch: async (config) => {
+  aws_batch: async (config, projectDir) => {
     const { AwsBatchExecutor } = await import("../executor/aws-batch-executor.js")
     if (config.type !== "aws_batch") throw new ReductioError("CONFIG_INVALID", "aws_batch factory given another executor's config")
-    const { type: _type, ...options } = config
+    const { type: _type, local, ...options } = config
+    if (local !== undefined && local !== false) return localBatchExecutor(config, local === true ? {} : local, projectDir)
     return new AwsBatchExecutor(options)
   },
   aws_glue: async (config, projectDir) => {
@@ -36,6 +37,25 @@ const factories: Record<ExecutorConfig["type"], Factory> = {
     const { type: _type, nodeRuntime, ...options } = config
     return new AwsGlueExecutor({ ...options, nodeRuntime: resolve(projectDir, nodeRuntime) })
   },
+}
+
+/** An `aws_batch` executor's calls in local containers: the Batch agent protocol on a local scratch directory. */
+async function localBatchExecutor(config: AwsBatchExecutorConfig, local: BatchLocalConfig, projectDir: string): Promise<Executor> {
+  const { ProcessExecutor } = await import("../executor/process-executor.js")
+  const { containerLauncher } = await import("../executor/container-launcher.js")
+  const scratch = resolve(projectDir, local.scratch ?? join(".reductio", "scratch"))
+  const launcher = containerLauncher({
+    engine: local.engine,
+    image: config.image,
+    scratch,
+    vcpus: config.vcpus,
+    memory: config.memory,
+    gpus: config.gpus,
+    environment: config.environment,
+    secrets: config.secrets,
+    region: config.region,
+  })
+  return new ProcessExecutor({ concurrency: local.concurrency ?? availableParallelism(), scratch, launcher })
 }
 
 /**

@@ -5,12 +5,14 @@
  * `<scratch>/code/<sha256>.tar.gz`; calls submitted together (until the scheduler reports `idle`,
  * or a short delay passes) share one array input, `<scratch>/arrays/<id>/input`, and each runs as
  * `node agent.js --code … --input … --scratch … --index i`, exactly as the agent image would run
- * it: a clean environment (no NODE_OPTIONS, no tsx), no node_modules needed.
+ * it: a clean environment (no NODE_OPTIONS, no tsx), no node_modules needed. With a `launcher`
+ * (container-launcher.ts), each agent runs in a local container instead of a subprocess.
  *
- * By default the agents are reusable workers (`node agent.js --serve`, at most `concurrency` of
- * them, each running one job at a time and loading the bundle once): the same inputs, the same
- * output, error and log files, the same outcomes, without a process start per call. A call whose
- * task sets `freshProcess: true`, or every call when `reuse: false`, gets a fresh agent process.
+ * Without a launcher, the agents are reusable workers by default (`node agent.js --serve`, at
+ * most `concurrency` of them, each running one job at a time and loading the bundle once): the
+ * same inputs, the same output, error and log files, the same outcomes, without a process start
+ * per call. A call whose task sets `freshProcess: true`, or every call when `reuse: false`, gets a
+ * fresh agent process.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises"
@@ -23,6 +25,7 @@ import { packageFile } from "../package-root.js"
 import { sha256 } from "../hashing.js"
 import { AGENT_EXIT, type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../protocol.js"
 import { Semaphore } from "../scheduler/semaphore.js"
+import type { AgentLauncher, LaunchCommand } from "./container-launcher.js"
 import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of a {@link ProcessExecutor}. */
@@ -39,9 +42,12 @@ export interface ProcessExecutorOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Longest wait for `idle()` before submitted calls start anyway, in ms; default 25. */
   readonly maxDelayMs?: number
+  /** How each agent starts; default a `node agent.js` subprocess. */
+  readonly launcher?: AgentLauncher
   /**
    * Reuse agent processes (workers that run one job after another); default true. false: a fresh
-   * agent process for every call, as a task with `freshProcess: true` always gets.
+   * agent process for every call, as a task with `freshProcess: true` always gets. Agents started
+   * by a `launcher` (containers) are never reused.
    */
   readonly reuse?: boolean
 }
@@ -64,10 +70,11 @@ const UNSAFE_ENV = /^(NODE_OPTIONS|NODE_PATH|NODE_V8_COVERAGE|NODE_TEST_CONTEXT|
  * const heavy = task("heavy", crunch, { executor: "process" })
  */
 export class ProcessExecutor implements Executor {
-  readonly kind = "process"
+  readonly kind: string
   readonly #options: ProcessExecutorOptions
   readonly #slots: Semaphore
-  readonly #children = new Set<ChildProcess>()
+  /** Running agents, each with what stops it. */
+  readonly #children = new Map<ChildProcess, () => Promise<void>>()
   /** Reusable workers waiting for a job (each was started under a slot, so at most `concurrency`). */
   #idle: AgentWorker[] = []
   #pending: Pending[] = []
@@ -77,6 +84,7 @@ export class ProcessExecutor implements Executor {
 
   constructor(options: ProcessExecutorOptions = {}) {
     this.#options = options
+    this.kind = options.launcher?.kind ?? "process"
     this.#slots = new Semaphore(Math.max(1, options.concurrency ?? availableParallelism()))
   }
 
@@ -113,7 +121,7 @@ export class ProcessExecutor implements Executor {
     this.#timer = undefined
     for (const { settle } of this.#pending.splice(0)) settle(cancelledOutcome("the process executor stopped"))
     for (const worker of this.#idle.splice(0)) worker.close()
-    await Promise.all([...this.#children].map((child) => terminate(child)))
+    await Promise.all([...this.#children.values()].map((stop) => stop()))
   }
 
   #flush(): void {
@@ -129,7 +137,7 @@ export class ProcessExecutor implements Executor {
         throw new ReductioError("INVALID_ARGUMENT", "the process executor was not started with a workflow path, so it has no code to ship")
       }
       const code = await this.#code
-      const agentPath = this.#options.agentPath ?? defaultAgentPath()
+      const agentPath = this.#options.launcher !== undefined ? "" : (this.#options.agentPath ?? defaultAgentPath())
       const entries = group.map(({ job }) => entryOf(job))
       for (const { job } of group) await clearJob(code.root, job.evalHash)
       const input = await writeInput(code.root, entries)
@@ -152,11 +160,16 @@ export class ProcessExecutor implements Executor {
     await this.#slots.acquire()
     try {
       if (job.signal.aborted || this.#stopped) return cancelledOutcome("cancelled before it started")
-      const args = this.#options.workdir === undefined ? run.args : [...run.args, "--workdir", this.#options.workdir]
-      const reuse = this.#options.reuse !== false && job.options.freshProcess !== true
+      const args =
+        this.#options.workdir === undefined || this.#options.launcher !== undefined
+          ? run.args
+          : [...run.args, "--workdir", this.#options.workdir]
+      const reuse = this.#options.launcher === undefined && this.#options.reuse !== false && job.options.freshProcess !== true
       const exit = reuse ? await this.#runOnWorker(run.agentPath, args, job) : await this.#spawnAgent(run.agentPath, args, job)
       // Ctrl-C on a terminal interrupts the agents too (they share its process group).
       if (exit.cancelled || exit.signal === "SIGINT") return cancelledOutcome("cancelled while running")
+      const launchFailure = this.#options.launcher?.launchFailure?.(exit)
+      if (launchFailure !== undefined) return infrastructure(launchFailure, exit.tail)
       const outcome = await outcomeOf(run.root, job, exit)
       // The body's time is the agent process's: from its spawn to its exit.
       return exit.spawnError === undefined ? { ...outcome, startedAt: exit.startedAt, endedAt: exit.endedAt } : outcome
@@ -200,7 +213,7 @@ export class ProcessExecutor implements Executor {
 
   #newWorker(agentPath: string): AgentWorker {
     const worker = new AgentWorker(agentPath, agentEnv(this.#options.env))
-    this.#children.add(worker.child)
+    this.#children.set(worker.child, () => terminate(worker.child))
     worker.child.once("close", () => {
       this.#children.delete(worker.child)
       this.#idle = this.#idle.filter((idle) => idle !== worker)
@@ -211,11 +224,15 @@ export class ProcessExecutor implements Executor {
   #spawnAgent(agentPath: string, args: readonly string[], job: JobRequest): Promise<AgentExit> {
     return new Promise((resolveExit) => {
       const startedAt = Date.now()
-      const child = spawn(process.execPath, [agentPath, ...args], {
+      const launcher = this.#options.launcher
+      const launched: LaunchCommand = launcher?.command(args, job, agentEnv(this.#options.env)) ?? {
+        file: process.execPath,
+        args: [agentPath, ...args],
         env: agentEnv(this.#options.env),
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-      this.#children.add(child)
+      }
+      const child = spawn(launched.file, launched.args, { env: launched.env, stdio: ["ignore", "pipe", "pipe"] })
+      const stop = () => (launcher?.stop === undefined ? terminate(child) : launcher.stop(launched).then(() => terminate(child)))
+      this.#children.set(child, stop)
       let tail = ""
       const keep = (chunk: Buffer) => {
         tail = (tail + chunk.toString("utf8")).slice(-TAIL_BYTES)
@@ -226,7 +243,7 @@ export class ProcessExecutor implements Executor {
       let timedOut = false
       const onAbort = () => {
         cancelledRun = true
-        void terminate(child)
+        void stop()
       }
       job.signal.addEventListener("abort", onAbort, { once: true })
       const timeoutSeconds = typeof job.options.timeout === "number" ? job.options.timeout : undefined
@@ -235,7 +252,7 @@ export class ProcessExecutor implements Executor {
           ? undefined
           : setTimeout(() => {
               timedOut = true
-              void terminate(child)
+              void stop()
             }, timeoutSeconds * 1000)
       const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
         job.signal.removeEventListener("abort", onAbort)

@@ -28,6 +28,26 @@ describe("validateConfig", () => {
       )
     }
   })
+  it("takes an aws_batch executor's local option as true, false or { scratch, engine, concurrency }", () => {
+    for (const local of [true, false, { scratch: "tmp/scratch", engine: "podman", concurrency: 2 }]) {
+      const config = { executors: { batch: { ...batch, local } } }
+      assert.deepEqual(validateConfig(config, "reductio.config.ts"), config)
+    }
+  })
+
+  it("names the bad key of a local option that is not one", () => {
+    for (const [local, key] of [
+      ["yes", "config.executors.batch.local"],
+      [{ scratch: "s3://bucket/x" }, "config.executors.batch.local.scratch"],
+      [{ concurrency: 0 }, "config.executors.batch.local.concurrency"],
+      [{ image: "other:1" }, "config.executors.batch.local.image"],
+    ] as const) {
+      assert.throws(
+        () => validateConfig({ executors: { batch: { ...batch, local } } }, "reductio.config.ts"),
+        (error: unknown) => isReductioError(error, "CONFIG_INVALID") && error.details?.key === key,
+      )
+    }
+  })
 
   it("takes a process executor's reuse setting, true or false only", () => {
     for (const reuse of [true, false]) {
