@@ -4,6 +4,7 @@
  * AWS Batch, AWS Glue). An executor receives one fully reduced call at a time and settles it.
  */
 import type { ErrorRecord } from "../errors.js"
+import { type JobEntry, PROTOCOL_VERSION } from "../protocol.js"
 import type { CallOptions } from "../expression.js"
 import type { TaskContext } from "../context.js"
 import type { TaskDefinition } from "../task.js"
@@ -108,4 +109,16 @@ export interface Executor {
  */
 export function cancelledOutcome(message: string): JobOutcome {
   return { status: "failed", kind: "cancelled", error: { name: "Cancelled", message, code: "CANCELLED" } }
+}
+
+/** The agent's entry for a call: what every executor that runs the agent writes as its input. */
+export function entryOf(job: JobRequest): JobEntry {
+  return {
+    protocol: PROTOCOL_VERSION,
+    evalHash: job.evalHash,
+    task: job.task.name,
+    args: job.args,
+    options: job.options,
+    ...(job.context === undefined ? {} : { context: job.context }),
+  }
 }

@@ -23,10 +23,10 @@ import { decode } from "../codec.js"
 import { type ErrorRecord, ReductioError, toErrorRecord } from "../errors.js"
 import { packageFile } from "../package-root.js"
 import { sha256 } from "../hashing.js"
-import { AGENT_EXIT, type JobEntry, PROTOCOL_VERSION, encodeEntries, scratch } from "../protocol.js"
+import { AGENT_EXIT, type JobEntry, encodeEntries, scratch } from "../protocol.js"
 import { Semaphore } from "../scheduler/semaphore.js"
 import type { AgentLauncher, LaunchCommand } from "./container-launcher.js"
-import { cancelledOutcome, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
+import { cancelledOutcome, entryOf, type Executor, type ExecutorContext, type JobOutcome, type JobRequest } from "./executor.js"
 
 /** Options of a {@link ProcessExecutor}. */
 export interface ProcessExecutorOptions {
@@ -185,30 +185,15 @@ export class ProcessExecutor implements Executor {
     worker.onOutput = (chunk) => {
       tail = (tail + chunk.toString("utf8")).slice(-TAIL_BYTES)
     }
-    let cancelledRun = false
-    let timedOut = false
-    const onAbort = () => {
-      cancelledRun = true
-      void terminate(worker.child)
-    }
-    job.signal.addEventListener("abort", onAbort, { once: true })
-    const timeoutSeconds = typeof job.options.timeout === "number" ? job.options.timeout : undefined
-    const timer =
-      timeoutSeconds === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true
-            void terminate(worker.child)
-          }, timeoutSeconds * 1000)
+    const watch = watchForStop(job, () => terminate(worker.child))
     const startedAt = Date.now()
     const exit = await worker.run(args)
     const endedAt = Date.now()
-    job.signal.removeEventListener("abort", onAbort)
-    if (timer !== undefined) clearTimeout(timer)
+    watch.dispose()
     worker.onOutput = () => undefined
     if (!exit.ended && worker.alive && !this.#stopped) this.#idle.push(worker)
     else void terminate(worker.child)
-    return { ...exit, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, startedAt, endedAt }
+    return { ...exit, tail, cancelled: watch.cancelled, timedOut: watch.timedOut, timeoutSeconds: watch.timeoutSeconds, startedAt, endedAt }
   }
 
   #newWorker(agentPath: string): AgentWorker {
@@ -239,31 +224,49 @@ export class ProcessExecutor implements Executor {
       }
       child.stdout?.on("data", keep)
       child.stderr?.on("data", keep)
-      let cancelledRun = false
-      let timedOut = false
-      const onAbort = () => {
-        cancelledRun = true
-        void stop()
-      }
-      job.signal.addEventListener("abort", onAbort, { once: true })
-      const timeoutSeconds = typeof job.options.timeout === "number" ? job.options.timeout : undefined
-      const timer =
-        timeoutSeconds === undefined
-          ? undefined
-          : setTimeout(() => {
-              timedOut = true
-              void stop()
-            }, timeoutSeconds * 1000)
+      const watch = watchForStop(job, stop)
       const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
-        job.signal.removeEventListener("abort", onAbort)
-        if (timer !== undefined) clearTimeout(timer)
+        watch.dispose()
         this.#children.delete(child)
-        resolveExit({ code, signal, tail, cancelled: cancelledRun, timedOut, timeoutSeconds, spawnError, startedAt, endedAt: Date.now() })
+        const { cancelled, timedOut, timeoutSeconds } = watch
+        resolveExit({ code, signal, tail, cancelled, timedOut, timeoutSeconds, spawnError, startedAt, endedAt: Date.now() })
       }
       child.once("error", (error) => finish(null, null, error))
       child.once("close", (code, signal) => finish(code, signal))
     })
   }
+}
+
+/** Why a running agent was stopped, if it was: its call's abort or its task's timeout. */
+interface StopWatch {
+  readonly cancelled: boolean
+  readonly timedOut: boolean
+  readonly timeoutSeconds: number | undefined
+  /** Stops watching (the agent ended). */
+  dispose(): void
+}
+
+/** Calls `stop` when the job's signal aborts or its `timeout` (seconds) passes, and remembers which. */
+function watchForStop(job: JobRequest, stop: () => Promise<unknown>): StopWatch {
+  const timeoutSeconds = typeof job.options.timeout === "number" ? job.options.timeout : undefined
+  const watch = { cancelled: false, timedOut: false, timeoutSeconds, dispose }
+  const onAbort = () => {
+    watch.cancelled = true
+    void stop()
+  }
+  job.signal.addEventListener("abort", onAbort, { once: true })
+  const timer =
+    timeoutSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          watch.timedOut = true
+          void stop()
+        }, timeoutSeconds * 1000)
+  function dispose() {
+    job.signal.removeEventListener("abort", onAbort)
+    if (timer !== undefined) clearTimeout(timer)
+  }
+  return watch
 }
 
 interface AgentExit {
@@ -280,17 +283,6 @@ interface AgentExit {
   /** When the agent process was spawned and when it exited. */
   readonly startedAt: number
   readonly endedAt: number
-}
-
-function entryOf(job: JobRequest): JobEntry {
-  return {
-    protocol: PROTOCOL_VERSION,
-    evalHash: job.evalHash,
-    task: job.task.name,
-    args: job.args,
-    options: job.options,
-    ...(job.context === undefined ? {} : { context: job.context }),
-  }
 }
 
 /** Removes a previous run's output, error and log: the scheduler decided this call must run. */

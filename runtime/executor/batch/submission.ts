@@ -11,9 +11,9 @@
  * picks up the jobs the crashed run left running.
  */
 import { sha256 } from "../../hashing.js"
-import { type JobEntry, PROTOCOL_VERSION, encodeArrayInput, encodeEntries, scratch } from "../../protocol.js"
+import { encodeArrayInput, encodeEntries, scratch } from "../../protocol.js"
 import type { Storage } from "../../storage/storage.js"
-import type { JobRequest } from "../executor.js"
+import { type JobRequest, entryOf } from "../executor.js"
 import type { BatchApi, BatchStatus, SubmitJobRequest } from "./batch-client.js"
 import { readIfExists } from "./outcome.js"
 
@@ -136,16 +136,4 @@ export function jobNameOf(taskName: string, suffix: string): string {
 
 function manifestOf(jobId: string, size: number | undefined): string {
   return JSON.stringify({ jobId, ...(size === undefined ? {} : { size }), submittedAt: new Date().toISOString() })
-}
-
-/** The agent's entry for a call. */
-export function entryOf(job: JobRequest): JobEntry {
-  return {
-    protocol: PROTOCOL_VERSION,
-    evalHash: job.evalHash,
-    task: job.task.name,
-    args: job.args,
-    options: job.options,
-    ...(job.context === undefined ? {} : { context: job.context }),
-  }
 }
