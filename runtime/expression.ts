@@ -161,9 +161,10 @@ export function makeExpression<E extends Expression>(fields: Fields<E>): E {
 export function expressionOf(value: unknown): Expression | undefined {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return undefined
   const record = value as Record<symbol, unknown>
-  if (record[EXPRESSION] === true) return value as Expression
+  // A Lazy first: on its proxy this is one trap call, not two.
   const inner = record[LAZY]
-  return inner === undefined ? undefined : (inner as Expression)
+  if (inner !== undefined) return inner as Expression
+  return record[EXPRESSION] === true ? (value as Expression) : undefined
 }
 
 /** True for a Lazy or an expression. */
@@ -227,9 +228,18 @@ const handler: ProxyHandler<LazyTarget> = {
  */
 export function toLazy<T>(expression: Expression): Lazy<T> {
   const target: LazyTarget = expression.kind === "get" ? Object.assign(() => undefined, { expression }) : { expression }
-  // util.inspect looks at a proxy's target, not through its traps: give the target the method.
-  Object.defineProperty(target, inspectCustom, { value: () => `Lazy<${describeExpression(expression)}>`, configurable: true })
+  // util.inspect looks at a proxy's target, not through its traps: give the target the method
+  // (one shared function, not a closure per Lazy).
+  Object.defineProperty(target, inspectCustom, INSPECT_LAZY)
   return new Proxy(target, handler) as unknown as Lazy<T>
+}
+
+const INSPECT_LAZY: PropertyDescriptor = {
+  // Called on the proxy (its LAZY trap answers) or on the target itself.
+  value(this: LazyTarget & { [LAZY]?: Expression }) {
+    return `Lazy<${describeExpression(this[LAZY] ?? this.expression)}>`
+  },
+  configurable: true,
 }
 
 /**

@@ -1,16 +1,19 @@
 /**
  * @module stat-scope
  * Within one execution, what reductio learns of a remote object's hash is learnt once: the
- * scheduler runs each execution in a scope (an AsyncLocalStorage store, so concurrent executions
- * in one process keep apart), and a File's HEAD, a Dir's listing or a write's answer is shared by
- * every later hash check, staging and lineage record of that execution. An agent process is one
- * job, so there the whole process is the scope. Outside any scope nothing is shared: every check
- * asks storage again, as a plain script expects.
+ * scheduler runs each execution in a scope, and a File's HEAD, a Dir's listing or a write's answer
+ * is shared by every later hash check, staging and lineage record of that execution. An agent
+ * process is one job, so there the whole process is the scope. Outside any scope nothing is
+ * shared: every check asks storage again, as a plain script expects.
+ *
+ * The scope is the process's one running execution, found without AsyncLocalStorage: on Node 20
+ * an AsyncLocalStorage store makes every promise in the process pay an async hook, a fifth of the
+ * scheduler's allocations per call. While two or more executions run at once in one process (an
+ * embedding app), none shares: each check asks storage again, which is slower but never wrong.
  *
  * Only remote (S3) objects are shared: a local stat costs no request, and a local file may be
  * rewritten by a tool between two looks without reductio knowing.
  */
-import { AsyncLocalStorage } from "node:async_hooks"
 
 /** What one execution learnt: hashes of remote Files and Dirs by URI. */
 export interface StatScope {
@@ -19,15 +22,17 @@ export interface StatScope {
 }
 
 interface ScopeState {
-  readonly storage: AsyncLocalStorage<StatScope>
+  /** The scopes of the executions running now. */
+  readonly running: Set<StatScope>
   readonly process: StatScope
 }
 
-const KEY = Symbol.for("reductio.statScope")
+// Shared by every copy of the kernel in a process (the host's and a bundle's).
+const KEY = Symbol.for("reductio.statScopes")
 const MODE_KEY = Symbol.for("reductio.mode")
 const globals = globalThis as unknown as Record<symbol, unknown>
 const state = (globals[KEY] ??= {
-  storage: new AsyncLocalStorage<StatScope>(),
+  running: new Set(),
   process: { hashes: new Map(), open: true },
 } satisfies ScopeState) as ScopeState
 
@@ -39,24 +44,32 @@ const state = (globals[KEY] ??= {
  */
 export async function withStatScope<T>(fn: () => Promise<T>): Promise<T> {
   const scope: StatScope = { hashes: new Map(), open: true }
+  state.running.add(scope)
   try {
-    return await state.storage.run(scope, fn)
+    return await fn()
   } finally {
+    state.running.delete(scope)
     scope.open = false
     scope.hashes.clear()
   }
 }
 
+/** The one running execution's scope; undefined when none runs, or more than one. */
+function soleRunning(): StatScope | undefined {
+  if (state.running.size !== 1) return undefined
+  for (const scope of state.running) return scope
+  return undefined
+}
+
 /** The scope whose knowledge may be used now, if any. */
 export function activeScope(): StatScope | undefined {
-  const scope = state.storage.getStore()
-  if (scope !== undefined) return scope.open ? scope : undefined
+  if (state.running.size > 0) return soleRunning()
   return globals[MODE_KEY] === "agent" ? state.process : undefined
 }
 
-/** The scope a hash learnt now belongs to (the process's outside any execution). */
+/** The scope a hash learnt now belongs to (the process's outside a sole execution). */
 export function scopeNow(): StatScope {
-  return state.storage.getStore() ?? state.process
+  return soleRunning() ?? state.process
 }
 
 /**

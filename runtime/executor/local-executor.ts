@@ -54,24 +54,25 @@ export class LocalExecutor implements Executor {
     return { vcpus: Math.max(1, Math.ceil(vcpus ?? 1)), memory: Math.max(0, Math.ceil(memory ?? 0)) }
   }
 
-  async submit(job: JobRequest): Promise<JobOutcome> {
+  submit(job: JobRequest): Promise<JobOutcome> {
     const weights = this.#weights(job)
-    if (weights !== undefined) {
-      await this.#vcpus.acquire(weights.vcpus)
-      if (weights.memory > 0) await this.#memory.acquire(weights.memory)
-    }
+    return weights === undefined ? this.#run(job) : this.#runWeighted(job, weights)
+  }
+
+  async #runWeighted(job: JobRequest, weights: { vcpus: number; memory: number }): Promise<JobOutcome> {
+    await this.#vcpus.acquire(weights.vcpus)
+    if (weights.memory > 0) await this.#memory.acquire(weights.memory)
     try {
       return await this.#run(job)
     } finally {
-      if (weights !== undefined) {
-        this.#vcpus.release(weights.vcpus)
-        if (weights.memory > 0) this.#memory.release(weights.memory)
-      }
+      this.#vcpus.release(weights.vcpus)
+      if (weights.memory > 0) this.#memory.release(weights.memory)
     }
   }
 
   async #run(job: JobRequest): Promise<JobOutcome> {
-    await this.#slots?.acquire()
+    // Without a concurrency limit a call starts now, not a turn later.
+    if (this.#slots !== undefined) await this.#slots.acquire()
     let startedAt: number | undefined
     try {
       if (job.signal.aborted) return cancelledOutcome("cancelled before it started")

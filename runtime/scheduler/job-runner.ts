@@ -5,7 +5,7 @@
  * failed outcome turned into the TaskError that names the call.
  */
 import { type ErrorRecord, ReductioError, TaskError, toErrorRecord } from "../errors.js"
-import { cancelledOutcome, type Executor, type JobOutcome, type JobPlacement } from "../executor/executor.js"
+import { cancelledOutcome, type Executor, type JobOutcome, type JobPlacement, type JobRequest } from "../executor/executor.js"
 import type { CallOptions } from "../expression.js"
 import { callLabel, previewArgs } from "../preview.js"
 import type { SchedulerEvent } from "./events.js"
@@ -33,12 +33,16 @@ export interface RunnerHooks {
   readonly placed?: (job: JobState, where: JobPlacement) => void
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
 export const CANCELLED_OUTCOME = cancelledOutcome("cancelled before it started")
 /** Characters of a failed call's arguments its error message shows. */
 const ARGS_PREVIEW_WIDTH = 120
 
 export class JobRunner {
   readonly #started = new Map<string, Promise<void>>()
+  /** Executors whose start has resolved: their calls go on without waiting a turn. */
+  readonly #ready = new Set<string>()
 
   constructor(
     private readonly settings: RunnerSettings,
@@ -57,7 +61,10 @@ export class JobRunner {
     }
     const limits = this.settings.limits.resolve(options.limits, job.task.name)
     const retries = Math.max(0, Math.floor(options.retries ?? 0))
-    await this.#start(executorName, executor)
+    if (!this.#ready.has(executorName)) {
+      await this.#start(executorName, executor)
+      this.#ready.add(executorName)
+    }
     let outcome: JobOutcome = CANCELLED_OUTCOME
     for (let attempt = 1; attempt <= retries + 1; attempt++) {
       if (limits.length > 0) await this.settings.limits.acquire(limits)
@@ -66,7 +73,7 @@ export class JobRunner {
         job.executor = executorName
         this.hooks.running(job)
         const submittedAt = Date.now()
-        const submitted = executor.submit({
+        const request: Mutable<JobRequest> = {
           executionId: this.settings.id,
           jobId: `${this.settings.id}/${job.seq}`,
           evalHash: job.evalHash,
@@ -77,9 +84,11 @@ export class JobRunner {
           options,
           attempt,
           signal: this.settings.signal,
-          ...(job.context === undefined ? {} : { context: job.context }),
-          ...(this.hooks.placed === undefined ? {} : { placed: (where: JobPlacement) => this.hooks.placed?.(job, where) }),
-        })
+        }
+        if (job.context !== undefined) request.context = job.context
+        const placed = this.hooks.placed
+        if (placed !== undefined) request.placed = (where: JobPlacement) => placed(job, where)
+        const submitted = executor.submit(request)
         if (executor.idle !== undefined) this.hooks.submitted()
         try {
           outcome = await submitted
