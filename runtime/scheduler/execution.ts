@@ -32,7 +32,7 @@ import { LookupBatcher } from "./lookup-batcher.js"
 import { CANCELLED_OUTCOME, JobRunner, taskErrorOf } from "./job-runner.js"
 import { briefError, JobState, jobOptions } from "./job-state.js"
 import { Recorder } from "./recorder.js"
-import { containsExpression, expressionHolders, FAN_OUT_WINDOW, LOCAL_FAN_OUT_WINDOW, mapWindowed, readKey } from "./values.js"
+import { containsExpression, expressionHolders, FanOutWindow, mapWindowed, readKey } from "./values.js"
 import type { Limits } from "./semaphore.js"
 import { applyTo, handlerErrorOf, matchesFilter, namesUnregisteredTask, zipLists } from "./builtin-values.js"
 
@@ -93,12 +93,11 @@ export class Execution {
   readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #routes = new Map<TaskDefinition, CallOptions | undefined>()
   readonly #replayContext: ReplayContext
-  /** How many items of one list reduce at once (see FAN_OUT_WINDOW). */
-  readonly #window: number
+  /** How many items of one list reduce at once (see FanOutWindow). */
+  readonly #window = new FanOutWindow()
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
-    this.#window = Object.values(settings.executors).some((executor) => executor.idle !== undefined) ? FAN_OUT_WINDOW : LOCAL_FAN_OUT_WINDOW
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#leases =
       settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
@@ -119,7 +118,10 @@ export class Execution {
         job.image = where.image ?? null
         this.#recorder.job(job)
       },
-      submitted: () => this.#scheduleIdle(),
+      submitted: () => {
+        this.#window.widen()
+        this.#scheduleIdle()
+      },
     })
     this.#replayContext = {
       executionId: settings.id,

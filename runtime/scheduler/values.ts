@@ -8,43 +8,86 @@ import { pushContainers } from "../codec.js"
 import { VisitOnce } from "../visit-once.js"
 
 /**
- * How many items of one list reduce at once. A fan-out of 100,000 calls then keeps at most this
+ * How many items of one list reduce at once once calls go to a batching executor (one with
+ * `idle()`: AWS Batch, the process executor). A fan-out of 100,000 calls then keeps at most this
  * many jobs alive (memory stays flat, and the garbage collector works on a small live heap), and
  * it is still the largest AWS Batch array, so array grouping loses nothing.
  */
 export const FAN_OUT_WINDOW = 10_000
 
 /**
- * The window when no configured executor batches (none has `idle()`): grouping then gains
- * nothing from a wide window, and fewer live jobs keep fewer objects past a young-generation
- * collection (a fan-out of 100,000 local calls peaks about a quarter lower in memory).
+ * The window while no call has gone to a batching executor: grouping then gains nothing from a
+ * wide window, and fewer live jobs keep fewer objects past a young-generation collection (a
+ * fan-out of 100,000 local calls peaks about a quarter lower in memory).
  */
 export const LOCAL_FAN_OUT_WINDOW = 2_000
 
+/**
+ * The window of an execution's fan-outs: {@link LOCAL_FAN_OUT_WINDOW} until its first call goes
+ * to a batching executor, then {@link FAN_OUT_WINDOW}, and every fan-out under way widens at once
+ * (before the executor hears `idle()`, so its first group is a wide one).
+ */
+export class FanOutWindow {
+  #size: number
+  readonly #waiting = new Set<() => void>()
+
+  constructor(size = LOCAL_FAN_OUT_WINDOW) {
+    this.#size = size
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** Widens to `size` (never narrows); fan-outs under way start their next items now. */
+  widen(size = FAN_OUT_WINDOW): void {
+    if (size <= this.#size) return
+    this.#size = size
+    for (const fill of [...this.#waiting]) fill()
+  }
+
+  /** Calls `fill` on every widening until the returned function is called. */
+  onWiden(fill: () => void): () => void {
+    this.#waiting.add(fill)
+    return () => this.#waiting.delete(fill)
+  }
+}
+
 /** `Promise.all(items.map(fn))` with at most `window` calls of `fn` in flight. */
-export function mapWindowed<T, R>(items: readonly T[], window: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  if (items.length <= window) return Promise.all(items.map(fn))
+export function mapWindowed<T, R>(items: readonly T[], window: number | FanOutWindow, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const size = typeof window === "number" ? () => window : () => window.size
+  if (items.length <= size()) return Promise.all(items.map(fn))
   return new Promise((resolve, reject) => {
     const results = new Array<R>(items.length)
     let next = 0
     let done = 0
+    let running = 0
     let failed = false
+    const fill = (): void => {
+      while (running < size() && next < items.length && !failed) start()
+    }
+    const stop = typeof window === "number" ? () => {} : window.onWiden(fill)
     const start = (): void => {
       const index = next++
+      running++
       fn(items[index] as T).then(
         (value) => {
           results[index] = value
           done++
-          if (done === items.length) resolve(results)
-          else if (next < items.length && !failed) start()
+          running--
+          if (done === items.length) {
+            stop()
+            resolve(results)
+          } else fill()
         },
         (error: unknown) => {
           failed = true
+          stop()
           reject(error)
         },
       )
     }
-    for (let i = 0; i < window; i++) start()
+    fill()
   })
 }
 

@@ -7,6 +7,7 @@ import { encode as cborgEncode } from "cborg"
 import { type Backend, isReductioError, map, MemoryBackend, openBackend, Scheduler, task } from "reductio-workflow"
 import { decode, encode } from "../../../runtime/codec.js"
 import { argsHashOf, sha256, valueHashOf } from "../../../runtime/hashing.js"
+import { FanOutWindow, mapWindowed } from "../../../runtime/scheduler/values.js"
 
 let orderedRuns = 0
 const ordered = task("test.values.ordered", () => {
@@ -127,6 +128,38 @@ describe("Scheduler: key order, cycles, size and depth", () => {
     const mapped = (await new Scheduler({ backend }).run(map(square, ids))) as number[]
     assert.equal(mapped[11_999], 11_999 ** 2)
     assert.equal(await new Scheduler({ backend }).run(sum(sparseFanOut(200_000, 50_000))), 54_999_600_000)
+  })
+
+  it("keeps a fan-out within its window, and widens a fan-out under way at once", async () => {
+    const window = new FanOutWindow(2)
+    let running = 0
+    let peak = 0
+    const waiting: (() => void)[] = []
+    const started = mapWindowed(
+      Array.from({ length: 10 }, (_, i) => i),
+      window,
+      (item) => {
+        running++
+        peak = Math.max(peak, running)
+        return new Promise<number>((resolve) => {
+          waiting.push(() => {
+            running--
+            resolve(item * 2)
+          })
+        })
+      },
+    )
+    assert.equal(running, 2)
+    window.widen(5)
+    assert.equal(running, 5, "widening starts the next items before any call settles")
+    window.widen(3)
+    assert.equal(window.size, 5, "a window never narrows")
+    while (waiting.length > 0) {
+      waiting.shift()?.()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    assert.deepEqual(await started, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18])
+    assert.equal(peak, 5)
   })
 
   it("passes a result of 200,000 small rows to another task, fresh and from the cache", async () => {
