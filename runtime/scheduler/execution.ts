@@ -98,6 +98,11 @@ export class Execution {
 
   constructor(private readonly settings: ExecutionSettings) {
     this.#recorder = new Recorder(settings.dryRun === undefined ? settings.backend : DISCARD)
+    // A finished call's result leaves memory once its rows are written: an identical call later in
+    // the execution finds it in the cache instead, so memory does not grow with the calls finished.
+    this.#recorder.onWritten = (evalHashes) => {
+      for (const evalHash of evalHashes) this.#inflight.delete(evalHash)
+    }
     this.#batcher = new LookupBatcher(settings.backend, () => this.#scheduleIdle())
     this.#leases =
       settings.leases === undefined || settings.backend.claimLeases === undefined || settings.backend.runningExecutions === undefined
@@ -409,6 +414,8 @@ export class Execution {
         this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash, replayable: job.replayable })
       this.#recordLineage(args, immediate.value, callHash)
       this.#finish(job, job.cached ? "CACHED" : "DONE", callHash, null)
+      // Only a call the cache can answer may be forgotten (a cache: false call is shared in memory).
+      if (this.settings.cache && options.cache !== false && this.settings.dryRun === undefined) this.#recorder.afterWrite(evalHash)
       return { value, callHash, replayable: job.replayable, checked: job.checked }
     } catch (error) {
       if (isWouldRun(error)) throw error

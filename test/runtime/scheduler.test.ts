@@ -25,6 +25,15 @@ const inc = task("test.sched.inc", (x: number) => {
   return x + 1
 })
 const add = task("test.sched.add", (a: number, b: number) => a + b)
+/** inc(x), asked for after `ms`. */
+const later = task("test.sched.later", async (x: number, ms: number) => {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return inc(x)
+})
+const laterUncached = task("test.sched.laterUncached", async (x: number, ms: number) => {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return inc.options({ cache: false })(x)
+})
 const fib = task("test.sched.fib", (n: number): number | Lazy<number> => (n < 2 ? n : add(fib(n - 1), fib(n - 2))))
 const countdown = task("test.sched.countdown", (n: number): string | Lazy<string> => (n === 0 ? "liftoff" : countdown(n - 1)))
 const record = task("test.sched.record", (x: number) => ({ id: x, tags: [`t${x}`], nested: { double: x * 2 } }))
@@ -326,6 +335,26 @@ describe("Scheduler", () => {
     assert.deepEqual(await scheduler.run([inc(300), inc(300)]), [301, 301])
     assert.equal(calls, before + 1)
     assert.equal(finalStatuses(events).length, 1)
+  })
+
+  it("answers an identical call from the cache once the first one's rows are written, not from memory", async () => {
+    const backend = new MemoryBackend()
+    const before = calls
+    const scheduler = new Scheduler({ backend })
+    const events = jobEvents(scheduler)
+    // The second inc(400) comes after the first call's batch went out (every 200 ms).
+    assert.deepEqual(await scheduler.run([inc(400), later(400, 700)]), [401, 401])
+    assert.equal(calls, before + 1)
+    const statuses = finalStatuses(events)
+    assert.deepEqual([...statuses].sort(), ["CACHED", "DONE", "DONE"])
+  })
+
+  it("runs an identical cache: false call once per run, however late it comes", async () => {
+    const backend = new MemoryBackend()
+    const before = calls
+    const uncached = inc.options({ cache: false })
+    assert.deepEqual(await new Scheduler({ backend }).run([uncached(410), laterUncached(410, 700)]), [411, 411])
+    assert.equal(calls, before + 1)
   })
 
   it("reduces only the branch cond picks", async () => {
