@@ -98,6 +98,7 @@ describe("PostgresBackend", { skip }, () => {
         "0006_job_times",
         "0007_job_executor",
         "0009_job_executor_ids",
+        "0010_compact_rows",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

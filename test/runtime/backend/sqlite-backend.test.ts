@@ -79,6 +79,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0006_job_times",
         "0007_job_executor",
         "0009_job_executor_ids",
+        "0010_compact_rows",
       ])
       await second.close()
     })
