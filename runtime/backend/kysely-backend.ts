@@ -27,7 +27,7 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
-import { loadCallTree, readCalls, readContent } from "./kysely-call-graph.js"
+import { loadCallTree, readCalls, readContent, valueBytes, valuesByHash } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -37,6 +37,7 @@ import {
   type BatchRows,
   batchRows,
   bufferToHash,
+  checkHash,
   chunks,
   hashFromNullable,
   hashToBuffer,
@@ -203,22 +204,30 @@ export class KyselyBackend implements Backend {
       return found
     }
     for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
+      // The value hash is the evaluation's own, else (migration 0010) its call node's.
+      const valueHash = sql<Buffer>`coalesce(evaluation.value_hash, call_node.value_hash)`
       const rows = await this.db
         .selectFrom("evaluation")
-        .innerJoin("value", "value.hash", "evaluation.value_hash")
+        .leftJoin("call_node", (join) =>
+          join.onRef("call_node.call_hash", "=", "evaluation.call_hash").on("evaluation.value_hash", "is", null),
+        )
+        .leftJoin("small_value", (join) => join.on("small_value.hash", "=", valueHash))
+        .leftJoin("value", (join) => join.on("value.hash", "=", valueHash))
         .select([
           this.#adapter.hex("evaluation.eval_hash").as("eval_hash"),
-          this.#adapter.hex("evaluation.value_hash").as("value_hash"),
+          this.#adapter.hex("evaluation.value_hash").as("own_value_hash"),
+          this.#adapter.hex("call_node.value_hash").as("call_value_hash"),
           this.#adapter.hex("evaluation.call_hash").as("call_hash"),
           "evaluation.replayable",
-          "value.bytes",
+          valueBytes().as("bytes"),
         ])
         .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
-        if (row.eval_hash !== null && row.value_hash !== null) {
+        const valueHash = row.own_value_hash || row.call_value_hash
+        if (row.eval_hash && valueHash && row.bytes !== null) {
           found.set(row.eval_hash, {
-            valueHash: row.value_hash,
+            valueHash,
             bytes: plainBytes(row.bytes),
             callHash: row.call_hash || null,
             replayable: row.replayable === 1,
@@ -230,8 +239,7 @@ export class KyselyBackend implements Backend {
   }
 
   async getValue(hash: string): Promise<Uint8Array | undefined> {
-    const row = await this.db.selectFrom("value").select("bytes").where("hash", "=", hashToBuffer(hash)).executeTakeFirst()
-    return row === undefined ? undefined : plainBytes(row.bytes)
+    return (await valuesByHash(this.db, this.#adapter, [checkHash(hash)])).get(hash)
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionView[]> {
@@ -257,9 +265,13 @@ export class KyselyBackend implements Backend {
         eb.exists(
           eb
             .selectFrom("job")
+            // A finished job's task hash is its call node's (migration 0010).
+            .leftJoin("call_node", "call_node.call_hash", "job.call_hash")
             .select("job.seq")
             .whereRef("job.execution_id", "=", "execution.id")
-            .where("job.task_hash", "in", (inner) => inner.selectFrom("task").select("task.hash").where("task.name", "=", name)),
+            .where(sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`, "in", (inner) =>
+              inner.selectFrom("task").select("task.hash").where("task.name", "=", name),
+            ),
         ),
       )
     }

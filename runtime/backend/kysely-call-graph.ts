@@ -4,7 +4,7 @@
  * replay (one recursive query), call records with their edges, and the content `push`/`pull`
  * copies between databases.
  */
-import { type Kysely, sql } from "kysely"
+import { type Kysely, type RawBuilder, sql } from "kysely"
 import type { CallRecord, CallTree, ContentRequest, FileUseRecord, TreeCall, WriteBatch } from "./backend.js"
 import type { SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
@@ -21,11 +21,12 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
   const root = hashToBuffer(callHash)
   const node = await db
     .selectFrom("call_node")
-    .innerJoin("value", "value.hash", "call_node.value_hash")
-    .select([adapter.hex("call_node.value_hash").as("value_hash"), "value.bytes"])
+    .leftJoin("small_value", "small_value.hash", "call_node.value_hash")
+    .leftJoin("value", "value.hash", "call_node.value_hash")
+    .select([adapter.hex("call_node.value_hash").as("value_hash"), valueBytes().as("bytes")])
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
-  if (node?.value_hash == null) return undefined
+  if (node?.value_hash == null || node.bytes === null) return undefined
   const { rows } = await sql<EdgeRow>`
     with recursive ${descendants(root)}
     select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash,
@@ -63,8 +64,38 @@ interface EdgeRow {
 
 /** The bytes of every value in `hashes`; undefined when one is not recorded. */
 async function readValues(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Uint8Array[] | undefined> {
-  const rows = await chunked(adapter, hashes, (chunk) => db.selectFrom("value").select("bytes").where("hash", "in", chunk).execute())
-  return rows.length === hashes.length ? rows.map((row) => plainBytes(row.bytes)) : undefined
+  const found = await valuesByHash(db, adapter, hashes)
+  const bytes: Uint8Array[] = []
+  for (const hash of new Set(hashes)) {
+    const value = found.get(hash)
+    if (value === undefined) return undefined
+    bytes.push(value)
+  }
+  return bytes
+}
+
+/**
+ * The bytes of the values in `hashes` that are recorded, by hex hash: from `small_value` or
+ * `value` (migration 0010), whichever holds each.
+ */
+export async function valuesByHash(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Map<string, Uint8Array>> {
+  const found = new Map<string, Uint8Array>()
+  for (const table of ["small_value", "value"] as const) {
+    const wanted = found.size === 0 ? hashes : hashes.filter((hash) => !found.has(hash))
+    const rows = await chunked(adapter, wanted, (chunk) =>
+      db.selectFrom(table).select(["hash", "bytes"]).where("hash", "in", chunk).execute(),
+    )
+    for (const row of rows) found.set(bufferToHash(row.hash), plainBytes(row.bytes))
+  }
+  return found
+}
+
+/**
+ * A value's bytes in a query that left-joins both `small_value` and `value` on its hash (null
+ * when neither holds it).
+ */
+export function valueBytes(): RawBuilder<Buffer | null> {
+  return sql<Buffer | null>`coalesce(small_value.bytes, value.bytes)`
 }
 
 /** `tree(hash)`: every call below `root`; UNION (not UNION ALL) visits a shared call once. */
@@ -108,9 +139,20 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
 export async function readContent(db: Kysely<Database>, adapter: Adapter, request: ContentRequest): Promise<WriteBatch> {
   const [tasks, values, evaluations, calls, files] = [
     await chunked(adapter, request.tasks, (hashes) => db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
-    await chunked(adapter, request.values, (hashes) => db.selectFrom("value").selectAll().where("hash", "in", hashes).execute()),
+    await valuesByHash(db, adapter, request.values ?? []),
+    // An evaluation without a value hash (migration 0010) has its call node's.
     await chunked(adapter, request.evaluations, (hashes) =>
-      db.selectFrom("evaluation").selectAll().where("eval_hash", "in", hashes).execute(),
+      db
+        .selectFrom("evaluation")
+        .leftJoin("call_node", "call_node.call_hash", "evaluation.call_hash")
+        .select([
+          "evaluation.eval_hash",
+          sql<Buffer | null>`coalesce(evaluation.value_hash, call_node.value_hash)`.as("value_hash"),
+          "evaluation.call_hash",
+          "evaluation.replayable",
+        ])
+        .where("evaluation.eval_hash", "in", hashes)
+        .execute(),
     ),
     await readCalls(db, adapter, request.calls ?? []),
     await chunked(adapter, request.filesOfCalls, (hashes) =>
@@ -119,14 +161,21 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
   ]
   return {
     tasks: tasks.map((t) => ({ hash: bufferToHash(t.hash), name: t.name, source: t.source, version: t.version })),
-    values: values.map((v) => ({ hash: bufferToHash(v.hash), bytes: plainBytes(v.bytes) })),
-    // With their call hash: the call graph is copied with them.
-    evaluations: evaluations.map((e) => ({
-      evalHash: bufferToHash(e.eval_hash),
-      valueHash: bufferToHash(e.value_hash),
-      callHash: e.call_hash === null ? null : bufferToHash(e.call_hash),
-      replayable: e.replayable === 1,
-    })),
+    values: [...values].map(([hash, bytes]) => ({ hash, bytes })),
+    // With their call hash: the call graph is copied with them. One whose call node is missing
+    // (a partial copy) has no value to copy and is left out.
+    evaluations: evaluations.flatMap((e) =>
+      e.value_hash === null
+        ? []
+        : [
+            {
+              evalHash: bufferToHash(e.eval_hash),
+              valueHash: bufferToHash(e.value_hash),
+              callHash: e.call_hash === null ? null : bufferToHash(e.call_hash),
+              replayable: e.replayable === 1,
+            },
+          ],
+    ),
     calls,
     files: files.map((f) => ({
       path: f.path,

@@ -3,22 +3,23 @@
  * The SQL backends' reads of jobs: one query shape for listing an execution, finding jobs by
  * eval-hash prefix, task or status (`reductio log`), and counting an execution's jobs by status.
  */
-import { type Kysely, sql } from "kysely"
+import { type Kysely, type RawBuilder, sql } from "kysely"
 import { ReductioError } from "../errors.js"
+import { evalHashOf } from "../hashing.js"
 import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./backend.js"
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import type { Database } from "./schema.js"
 import { bufferToHash, hashToBuffer, toTime, toTimeOrNull } from "./sql-rows.js"
 
-type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "selectArrays">
+type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "name" | "selectArrays">
 
 type JobTuple = [
   executionId: string,
   seq: number,
   parentSeq: number | null,
   taskHash: string,
-  evalHash: string,
+  evalHash: string | null,
   callHash: string | null,
   status: string,
   cached: number,
@@ -44,14 +45,17 @@ const HEX_PREFIX = /^[0-9a-f]{1,64}$/
  */
 export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: JobQuery, callArgs = true): Promise<JobView[]> {
   const hex = (column: string) => adapter.hex(column)
+  // A finished job's task hash, and its eval hash when it derives from them, are its call node's
+  // (migration 0010); jobs written before hold their own.
+  const taskHash = sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`
   let select = db
     .selectFrom("job")
-    .$if(callArgs, (q) => q.leftJoin("call_node", "call_node.call_hash", "job.call_hash"))
+    .leftJoin("call_node", "call_node.call_hash", "job.call_hash")
     .select([
       "job.execution_id",
       "job.seq",
       "job.parent_seq",
-      hex("job.task_hash").as("task_hash"),
+      sql<string>`${hexOf(adapter, taskHash)}`.as("task_hash"),
       hex("job.eval_hash").as("eval_hash"),
       hex("job.call_hash").as("call_hash"),
       "job.status",
@@ -63,7 +67,7 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
       "job.error",
       "job.reused_calls",
       hex("job.args_hash").as("own_args_hash"),
-      (callArgs ? hex("call_node.args_hash") : sql<string | null>`null`).as("call_args_hash"),
+      hex("call_node.args_hash").as("call_args_hash"),
       "job.name",
       "job.executor",
       "job.executor_job_id",
@@ -81,7 +85,7 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
   if (query.callHash !== undefined) select = select.where("job.call_hash", "=", hashToBuffer(query.callHash))
   if (query.taskName !== undefined) {
     const name = query.taskName
-    select = select.where("job.task_hash", "in", (eb) => eb.selectFrom("task").select("task.hash").where("task.name", "=", name))
+    select = select.where(taskHash, "in", (eb) => eb.selectFrom("task").select("task.hash").where("task.name", "=", name))
   }
   if (query.evalHashPrefix !== undefined) {
     const prefix = query.evalHashPrefix
@@ -90,30 +94,49 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
         "INVALID_ARGUMENT",
         `an eval hash prefix is 1 to 64 lowercase hex digits (got ${JSON.stringify(prefix.slice(0, 80))})`,
       )
-    select = select.where(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix)
+    // A derived eval hash is not in the table: those rows are matched below, once derived.
+    select = select.where((eb) =>
+      eb.or([eb("job.eval_hash", "is", null), eb(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix)]),
+    )
   }
   select = query.executionId === undefined ? select.orderBy("job.execution_id", "desc").orderBy("job.seq") : select.orderBy("job.seq")
-  if (query.limit !== undefined) select = select.limit(query.limit)
+  const pageInSql = query.evalHashPrefix === undefined
+  if (pageInSql && query.limit !== undefined) select = select.limit(query.limit)
   // SQLite takes an offset only after a limit.
-  if (query.offset !== undefined) select = (query.limit === undefined ? select.limit(Number.MAX_SAFE_INTEGER) : select).offset(query.offset)
+  if (pageInSql && query.offset !== undefined)
+    select = (query.limit === undefined ? select.limit(Number.MAX_SAFE_INTEGER) : select).offset(query.offset)
   const rows = (
     adapter.selectArrays === undefined
       ? (await select.execute()).map((row) => Object.values(row))
       : await adapter.selectArrays(select.compile())
   ) as JobTuple[]
+  for (const row of rows) if (!row[4] && row[3] && row[15]) row[4] = evalHashOf(row[3], row[15])
+  const prefix = query.evalHashPrefix
+  const found =
+    prefix === undefined
+      ? rows
+      : rows
+          .filter((row) => row[4]?.startsWith(prefix))
+          .slice(query.offset ?? 0, query.limit === undefined ? undefined : (query.offset ?? 0) + query.limit)
   // A few distinct tasks: their names in one small query rather than a join on every row.
-  const taskNames = await taskNamesOf(db, adapter, new Set(rows.map((row) => row[3])))
-  return rows.map((row) => toJobView(row, taskNames))
+  const taskNames = await taskNamesOf(db, adapter, new Set(found.map((row) => row[3])))
+  return found.map((row) => toJobView(row, taskNames, callArgs))
+}
+
+/** A hash expression as lowercase hex, computed by the database. */
+function hexOf(adapter: Adapter, expression: RawBuilder<Buffer>): RawBuilder<string> {
+  return adapter.name === "postgres" ? sql<string>`encode(${expression}, 'hex')` : sql<string>`lower(hex(${expression}))`
 }
 
 /** A row as a view; indexed reads (no rest arrays, no spreads): 10,000 rows make little garbage. */
-function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobView {
+function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>, callArgs: boolean): JobView {
   const view: { -readonly [K in keyof JobView]: JobView[K] } = {
     executionId: row[0],
     seq: row[1],
     parentSeq: row[2],
     taskHash: row[3],
-    evalHash: row[4],
+    // Empty only for a finished job whose call node is missing (a partial copy).
+    evalHash: row[4] ?? "",
     callHash: row[5] || null,
     status: row[6] as JobStatus,
     cached: row[7] !== 0,
@@ -122,7 +145,7 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobVi
     bodyEndedAt: toTimeOrNull(row[10]),
     endedAt: toTimeOrNull(row[11]),
     error: row[12],
-    argsHash: row[14] || row[15] || null,
+    argsHash: row[14] || (callArgs && row[15]) || null,
     name: row[16],
     executor: row[17],
     taskName: taskNames.get(row[3]) ?? "?",
@@ -137,7 +160,7 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>): JobVi
 
 async function taskNamesOf(db: Kysely<Database>, adapter: Adapter, hashes: ReadonlySet<string>): Promise<Map<string, string>> {
   const names = new Map<string, string>()
-  const valid = [...hashes].filter((hash) => hash.length === 64)
+  const valid = [...hashes].filter((hash) => hash?.length === 64)
   const rows = await chunked(adapter, valid, (chunk) => db.selectFrom("task").select(["hash", "name"]).where("hash", "in", chunk).execute())
   for (const row of rows) names.set(bufferToHash(row.hash), row.name)
   return names

@@ -22,6 +22,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0006_job_times": { up: (db) => jobTimes(db, dialect) },
     "0007_job_executor": { up: (db) => jobExecutor(db) },
     "0009_job_executor_ids": { up: (db) => jobExecutorIds(db) },
+    "0010_compact_rows": { up: (db) => compactRows(db, dialect) },
   }
 }
 
@@ -236,3 +237,66 @@ async function jobExecutorIds(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("job").addColumn("executor_job_id", "text").execute()
   await db.schema.alterTable("job").addColumn("image", "text").execute()
 }
+
+/**
+ * Fewer bytes per call (a trivial call took 793 bytes of SQLite, a third of them hashes stored
+ * twice). `small_value` holds values of at most {@link SMALL_VALUE_BYTES} bytes in one b-tree
+ * keyed by hash (WITHOUT ROWID in SQLite: the hash is stored once, not in a table and its
+ * autoindex); larger values stay in `value`, a rowid table, where a lookup never reads the bytes
+ * of a row it passes (in an index b-tree, a 10 MB row makes every probe that meets it read 10 MB).
+ * Readers look in both, so values written before stay where they are.
+ *
+ * `evaluation.value_hash` is null when the evaluation's value is its call node's, and a finished
+ * job's `task_hash` is null (its call node's), as is its `eval_hash` when it is the one
+ * {@link evalHashOf} derives from the call node's task and args hashes (a call that reads no
+ * context). Rows from before keep their hashes; readers take a stored hash first. SQLite cannot
+ * drop a NOT NULL, so it copies those two tables into new ones.
+ */
+async function compactRows(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const hash = dialect === "sqlite" ? "blob" : "bytea"
+  await db.schema
+    .createTable("small_value")
+    .addColumn("hash", hash, (c) => c.primaryKey())
+    .addColumn("bytes", hash, (c) => c.notNull())
+    .modifyEnd(dialect === "sqlite" ? sql`without rowid` : sql``)
+    .execute()
+  if (dialect === "postgres") {
+    await db.schema
+      .alterTable("evaluation")
+      .alterColumn("value_hash", (c) => c.dropNotNull())
+      .execute()
+    await db.schema
+      .alterTable("job")
+      .alterColumn("task_hash", (c) => c.dropNotNull())
+      .execute()
+    await db.schema
+      .alterTable("job")
+      .alterColumn("eval_hash", (c) => c.dropNotNull())
+      .execute()
+    return
+  }
+  await sql`create table evaluation_0010 (
+    eval_hash blob primary key, value_hash blob, call_hash blob, replayable integer
+  ) without rowid`.execute(db)
+  await sql`insert into evaluation_0010 select eval_hash, value_hash, call_hash, replayable from evaluation`.execute(db)
+  await sql`drop table evaluation`.execute(db)
+  await sql`alter table evaluation_0010 rename to evaluation`.execute(db)
+  await sql`create table job_0010 (
+    execution_id text not null, seq integer not null, parent_seq integer, task_hash blob, eval_hash blob,
+    call_hash blob, status text not null, cached integer not null, created_at integer not null, ended_at integer,
+    error text, reused_calls integer, started_at integer, body_ended_at integer, args_hash blob, name text,
+    executor text, executor_job_id text, image text,
+    constraint job_pk primary key (execution_id, seq)
+  ) without rowid`.execute(db)
+  await sql`insert into job_0010 select execution_id, seq, parent_seq, task_hash, eval_hash, call_hash, status, cached,
+    created_at, ended_at, error, reused_calls, started_at, body_ended_at, args_hash, name, executor, executor_job_id, image
+    from job`.execute(db)
+  await sql`drop table job`.execute(db)
+  await sql`alter table job_0010 rename to job`.execute(db)
+}
+
+/**
+ * The largest value `small_value` holds: SQLite advises rows of a WITHOUT ROWID table under a
+ * twentieth of a page (204 bytes of a 4 KiB page); a trivial call's args and result take 5 to 30.
+ */
+export const SMALL_VALUE_BYTES = 200

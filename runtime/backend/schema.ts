@@ -30,8 +30,10 @@ export interface JobTable {
   execution_id: string
   seq: number
   parent_seq: number | null
-  task_hash: HashColumn
-  eval_hash: HashColumn
+  /** Null on a finished job (migration 0010): its call node's. */
+  task_hash: HashColumn | null
+  /** Null on a finished job whose eval hash derives from its call node's task and args hashes (0010). */
+  eval_hash: HashColumn | null
   call_hash: HashColumn | null
   status: string
   /** 0 or 1 (one integer type in both dialects). */
@@ -63,14 +65,22 @@ export interface TaskTable {
   version: string | null
 }
 
+/** Values larger than SMALL_VALUE_BYTES (and every value written before migration 0010). */
 export interface ValueTable {
+  hash: HashColumn
+  bytes: Buffer
+}
+
+/** Values of at most SMALL_VALUE_BYTES bytes, keyed by hash alone (migration 0010). */
+export interface SmallValueTable {
   hash: HashColumn
   bytes: Buffer
 }
 
 export interface EvaluationTable {
   eval_hash: HashColumn
-  value_hash: HashColumn
+  /** Null when the value is the call node's under call_hash (migration 0010). */
+  value_hash: HashColumn | null
   call_hash: HashColumn | null
   /** 1 when the call tree under call_hash can be reused whole (0 or null: it cannot). */
   replayable: number | null
@@ -123,6 +133,7 @@ export interface Database {
   job: JobTable
   task: TaskTable
   value: ValueTable
+  small_value: SmallValueTable
   evaluation: EvaluationTable
   call_node: CallNodeTable
   call_edge: CallEdgeTable

@@ -5,7 +5,9 @@
  * so the same rows feed kysely (Postgres) and prepared statements (SQLite).
  */
 import { ReductioError } from "../errors.js"
+import { evalHashOf } from "../hashing.js"
 import type { WriteBatch } from "./backend.js"
+import { SMALL_VALUE_BYTES } from "./migrations.js"
 import type { Database } from "./schema.js"
 
 /** How one table is written: its columns in row order, its key, and what a conflict does. */
@@ -24,6 +26,7 @@ export interface TableSpec {
 export const TABLES: readonly TableSpec[] = [
   { table: "task", columns: ["hash", "name", "source", "version"], key: ["hash"], upsert: false },
   { table: "value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
+  { table: "small_value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
   { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked"], key: ["call_hash"], upsert: false },
   { table: "call_edge", columns: ["parent_hash", "position", "child_hash"], key: ["parent_hash", "position"], upsert: false },
   {
@@ -181,10 +184,10 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
     "task",
     (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
   )
-  put(
-    "value",
-    (batch.values ?? []).map((v) => [bytes(v.hash), toBuffer(v.bytes)]),
-  )
+  const [small, large] = [[] as Row[], [] as Row[]]
+  for (const v of batch.values ?? []) (v.bytes.byteLength <= SMALL_VALUE_BYTES ? small : large).push([bytes(v.hash), toBuffer(v.bytes)])
+  put("value", large)
+  put("small_value", small)
   const calls = batch.calls ?? []
   put(
     "call_node",
@@ -214,11 +217,14 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       return [f.path, f.role, bytes(f.callHash), bytes(f.fileHash), origin?.executionId ?? null, origin?.startedAt ?? null]
     }),
   )
+  // A row leaves out a hash its call node holds only when the node is written with it, so a row
+  // never depends on a node that may be missing.
+  const callsByHash = new Map(calls.map((c) => [c.callHash, c]))
   put(
     "evaluation",
     lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [
       bytes(e.evalHash),
-      bytes(e.valueHash),
+      e.callHash != null && callsByHash.get(e.callHash)?.valueHash === e.valueHash ? null : bytes(e.valueHash),
       nullable(e.callHash ?? null),
       e.replayable === undefined ? null : e.replayable ? 1 : 0,
     ]),
@@ -239,28 +245,34 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   )
   put(
     "job",
-    lastPerKey(batch.jobs ?? [], (j) => `${j.executionId}\u0000${j.seq}`).map((j) => [
-      j.executionId,
-      j.seq,
-      j.parentSeq,
-      bytes(j.taskHash),
-      bytes(j.evalHash),
-      nullable(j.callHash),
-      j.status,
-      j.cached ? 1 : 0,
-      j.createdAt,
-      j.endedAt,
-      j.error,
-      j.reusedCalls ?? null,
-      j.startedAt,
-      j.bodyEndedAt ?? null,
-      // A finished job's args hash is its call node's: one hash less per row.
-      j.callHash === null ? nullable(j.argsHash ?? null) : null,
-      j.name ?? null,
-      j.executor ?? null,
-      j.executorJobId ?? null,
-      j.image ?? null,
-    ]),
+    lastPerKey(batch.jobs ?? [], (j) => `${j.executionId}\u0000${j.seq}`).map((j) => {
+      const call = j.callHash === null ? undefined : callsByHash.get(j.callHash)
+      return [
+        j.executionId,
+        j.seq,
+        j.parentSeq,
+        // A finished job's task hash is its call node's, and so is its eval hash when it derives from them.
+        call?.taskHash === j.taskHash ? null : bytes(j.taskHash),
+        call !== undefined && call.taskHash === j.taskHash && evalHashOf(call.taskHash, call.argsHash) === j.evalHash
+          ? null
+          : bytes(j.evalHash),
+        nullable(j.callHash),
+        j.status,
+        j.cached ? 1 : 0,
+        j.createdAt,
+        j.endedAt,
+        j.error,
+        j.reusedCalls ?? null,
+        j.startedAt,
+        j.bodyEndedAt ?? null,
+        // A finished job's args hash is its call node's: one hash less per row.
+        j.callHash === null ? nullable(j.argsHash ?? null) : null,
+        j.name ?? null,
+        j.executor ?? null,
+        j.executorJobId ?? null,
+        j.image ?? null,
+      ]
+    }),
   )
   put(
     "tag",

@@ -22,10 +22,17 @@ import { sqliteLeases } from "./sqlite-leases.js"
  * await backend.open()
  */
 
-/** One prepared statement answers any number of cache lookups: the hashes come as one JSON array. */
+/**
+ * One prepared statement answers any number of cache lookups: the hashes come as one JSON array.
+ * An evaluation without a value hash has its call node's; the bytes are in small_value or value
+ * (migration 0010).
+ */
 const LOOKUP_EVALUATIONS =
-  "select lower(hex(e.eval_hash)), lower(hex(e.value_hash)), v.bytes, lower(hex(e.call_hash)), e.replayable from evaluation e join value v on v.hash = e.value_hash " +
-  "where e.eval_hash in (select unhex(value) from json_each(?))"
+  "select lower(hex(e.eval_hash)), lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(s.bytes, v.bytes), lower(hex(e.call_hash)), e.replayable " +
+  "from evaluation e left join call_node c on e.value_hash is null and c.call_hash = e.call_hash " +
+  "left join small_value s on s.hash = coalesce(e.value_hash, c.value_hash) " +
+  "left join value v on s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) " +
+  "where e.eval_hash in (select unhex(value) from json_each(?)) and coalesce(s.bytes, v.bytes) is not null"
 export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
   readonly path: string

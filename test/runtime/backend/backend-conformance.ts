@@ -7,7 +7,7 @@ import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import type { Backend, CallRecord, ExecutionRecord, JobRecord, WriteBatch } from "../../../runtime/backend/backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
-import { sha256 } from "../../../runtime/hashing.js"
+import { evalHashOf, sha256 } from "../../../runtime/hashing.js"
 
 /** An opened backend and how to dispose of it (close, remove files, drop the database). */
 export interface BackendUnderTest {
@@ -552,6 +552,88 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
         uses?.map((u) => [u.executionId, u.at]),
         [["05FIRST", 1_700_000_000_100]],
       )
+    })
+
+    it("keeps values of every size: small ones and large ones read back the same way", async () => {
+      const sized = [1, 200, 201, 1 << 20].map((size) => ({ hash: hash(`sized ${size}`), bytes: new Uint8Array(size).fill(size % 251) }))
+      await backend.write({ values: sized })
+      for (const value of sized) assert.deepEqual(await backend.getValue(value.hash), value.bytes, `${value.bytes.byteLength} bytes`)
+      const content = await backend.readContent?.({ values: sized.map((v) => v.hash) })
+      if (content !== undefined) assert.deepEqual(new Set(content.values?.map((v) => v.bytes.byteLength)), new Set([1, 200, 201, 1 << 20]))
+      const big = sized[3] as { hash: string; bytes: Uint8Array }
+      const call: CallRecord = {
+        callHash: hash("call sized"),
+        taskHash: hash("task inc"),
+        argsHash: hash("sized 1"),
+        valueHash: big.hash,
+        children: [],
+      }
+      await backend.write({
+        calls: [call],
+        evaluations: [{ evalHash: hash("eval sized"), valueHash: big.hash, callHash: call.callHash, replayable: true }],
+      })
+      assert.deepEqual((await backend.loadEvaluations([hash("eval sized")])).get(hash("eval sized")), {
+        valueHash: big.hash,
+        bytes: big.bytes,
+        callHash: call.callHash,
+        replayable: true,
+      })
+      assert.deepEqual((await backend.loadCallTree?.(call.callHash))?.bytes, big.bytes)
+    })
+
+    it("reads a finished job's task and eval hash, and its evaluation's value, as written alongside its call node", async () => {
+      const { batch, call } = finishedCall("compact")
+      const derived = evalHashOf(call.taskHash, call.argsHash)
+      const withContext = evalHashOf(call.taskHash, call.argsHash, hash("context"))
+      const other = finishedCall("compact other").call
+      await backend.write({
+        ...batch,
+        values: [...(batch.values ?? []), { hash: hash("an expression"), bytes: bytes(0xa1) }],
+        calls: [call, other],
+        executions: [execution("08COMPACT")],
+        evaluations: [
+          { evalHash: derived, valueHash: call.valueHash, callHash: call.callHash, replayable: true },
+          // The value the task returned (an expression) is not its call node's final value.
+          { evalHash: withContext, valueHash: hash("an expression"), callHash: other.callHash, replayable: false },
+        ],
+        jobs: [
+          job("08COMPACT", 1, { status: "DONE", evalHash: derived, callHash: call.callHash, argsHash: call.argsHash }),
+          job("08COMPACT", 2, { status: "DONE", evalHash: withContext, callHash: other.callHash, argsHash: other.argsHash }),
+          // Its call node is not written with it.
+          job("08COMPACT", 3, { status: "DONE", evalHash: hash("eval 08 3"), callHash: hash("call elsewhere"), argsHash: hash("args 3") }),
+        ],
+      })
+      for (const jobs of [await backend.listJobs("08COMPACT"), (await backend.findJobs?.({ executionId: "08COMPACT" })) ?? []]) {
+        assert.deepEqual(
+          jobs.map((j) => [j.seq, j.taskHash, j.evalHash, j.taskName]),
+          [
+            [1, call.taskHash, derived, "inc"],
+            [2, other.taskHash, withContext, "inc"],
+            [3, hash("task inc"), hash("eval 08 3"), "inc"],
+          ],
+        )
+      }
+      const seqs = async (query: Parameters<NonNullable<Backend["findJobs"]>>[0]) =>
+        ((await backend.findJobs?.(query)) ?? []).map((j) => j.seq)
+      if (backend.findJobs !== undefined) {
+        assert.deepEqual(await seqs({ evalHashPrefix: derived.slice(0, 12) }), [1])
+        assert.deepEqual(await seqs({ evalHashPrefix: withContext }), [2])
+        assert.deepEqual(await seqs({ executionId: "08COMPACT", taskName: "inc" }), [1, 2, 3])
+      }
+      assert.ok((await backend.listExecutions({ taskName: "inc" })).some((e) => e.id === "08COMPACT"))
+      const found = await backend.loadEvaluations([derived, withContext])
+      assert.deepEqual(found.get(derived), {
+        valueHash: call.valueHash,
+        bytes: bytes(0x18, 7, 7),
+        callHash: call.callHash,
+        replayable: true,
+      })
+      assert.deepEqual(found.get(withContext), {
+        valueHash: hash("an expression"),
+        bytes: bytes(0xa1),
+        callHash: other.callHash,
+        replayable: false,
+      })
     })
 
     it("reads content rows back as a batch another backend can write", async () => {

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
+import { Kysely, Migrator, PostgresDialect } from "kysely"
 import pg from "pg"
 import type { JobRecord } from "../../../runtime/backend/backend.js"
+import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { PostgresBackend, redactUrl } from "../../../runtime/backend/postgres-backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
+import { evalHashOf } from "../../../runtime/hashing.js"
 import { createTestDatabase, postgresSkipReason, postgresUrl, type TestDatabase } from "../../support/postgres.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
 import { leaseConformance } from "./lease-conformance.js"
@@ -98,9 +101,83 @@ describe("PostgresBackend", { skip }, () => {
         "0006_job_times",
         "0007_job_executor",
         "0009_job_executor_ids",
+        "0010_compact_rows",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {
+      await fresh.drop()
+    }
+  })
+
+  it("upgrades a 0009 database: rows written before 0010 read back as they were, beside compact ones", async () => {
+    const fresh = await createTestDatabase()
+    const pool = new pg.Pool({ connectionString: fresh.url })
+    try {
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+      const migrator = new Migrator({ db, provider: migrationProvider("postgres") })
+      assert.equal((await migrator.migrateTo("0009_job_executor_ids")).error, undefined)
+      const { batch, call } = finishedCall("pg before 0010")
+      const evalHash = evalHashOf(call.taskHash, call.argsHash)
+      const b = (hex: string) => Buffer.from(hex, "hex")
+      await pool.query("insert into task values ($1, 'inc', '(x) => x + 1', null)", [b(call.taskHash)])
+      for (const value of batch.values ?? [])
+        await pool.query("insert into value values ($1, $2)", [b(value.hash), Buffer.from(value.bytes)])
+      await pool.query("insert into call_node values ($1, $2, $3, $4, 0)", [
+        b(call.callHash),
+        b(call.taskHash),
+        b(call.argsHash),
+        b(call.valueHash),
+      ])
+      await pool.query("insert into evaluation values ($1, $2, $3, 1)", [b(evalHash), b(call.valueHash), b(call.callHash)])
+      await pool.query("insert into execution values ('09OLD', 1, 2, 'DONE', 'run', $1, null, null, null)", [b(call.callHash)])
+      await pool.query(
+        "insert into job values ('09OLD', 1, null, $1, $2, $3, 'DONE', 0, 5, 9, null, null, 6, 8, null, null, 'local', null, null)",
+        [b(call.taskHash), b(evalHash), b(call.callHash)],
+      )
+      const backend = new PostgresBackend(fresh.url)
+      await backend.open()
+      try {
+        await backend.write({
+          ...batch,
+          evaluations: [{ evalHash, valueHash: call.valueHash, callHash: call.callHash, replayable: true }],
+          executions: [execution("10NEW")],
+          jobs: [job("10NEW", 1, { status: "DONE", evalHash, callHash: call.callHash, argsHash: call.argsHash, createdAt: 5 })],
+        })
+        for (const id of ["09OLD", "10NEW"]) {
+          const [seen] = await backend.listJobs(id)
+          assert.deepEqual(seen && [seen.taskHash, seen.evalHash, seen.callHash, seen.taskName], [
+            call.taskHash,
+            evalHash,
+            call.callHash,
+            "inc",
+          ])
+        }
+        assert.deepEqual(
+          (await backend.findJobs({ evalHashPrefix: evalHash.slice(0, 8) })).map((j) => j.executionId),
+          ["10NEW", "09OLD"],
+        )
+        assert.deepEqual((await backend.loadEvaluations([evalHash])).get(evalHash), {
+          valueHash: call.valueHash,
+          bytes: batch.values?.[1]?.bytes,
+          callHash: call.callHash,
+          replayable: true,
+        })
+        for (const value of batch.values ?? []) assert.deepEqual(await backend.getValue(value.hash), value.bytes)
+      } finally {
+        await backend.close()
+      }
+      const { rows } = await pool.query(
+        "select execution_id, task_hash is null as t, eval_hash is null as e from job order by execution_id",
+      )
+      assert.deepEqual(rows, [
+        { execution_id: "09OLD", t: false, e: false },
+        { execution_id: "10NEW", t: true, e: true },
+      ])
+      assert.deepEqual((await pool.query("select value_hash is null as v from evaluation")).rows, [{ v: true }])
+      assert.deepEqual((await pool.query("select count(*)::int as n from small_value")).rows, [{ n: 2 }])
+      await db.destroy()
+    } finally {
+      await pool.end().catch(() => {})
       await fresh.drop()
     }
   })

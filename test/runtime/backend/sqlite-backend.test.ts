@@ -9,6 +9,7 @@ import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { loadSqliteDriver, openSqliteConnection, SQLITE_DRIVERS, type SqliteDriverName } from "../../../runtime/backend/sqlite-driver.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
+import { evalHashOf } from "../../../runtime/hashing.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { task } from "../../../runtime/task.js"
 import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
@@ -79,6 +80,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0006_job_times",
         "0007_job_executor",
         "0009_job_executor_ids",
+        "0010_compact_rows",
       ])
       await second.close()
     })
@@ -123,6 +125,81 @@ for (const driver of SQLITE_DRIVERS) {
         null,
       ])
       await backend.close()
+    })
+
+    it("upgrades a 0009 database: rows written before 0010 read back as they were, beside compact ones", async () => {
+      const path = join(dir, `${driver}-v9.db`)
+      const raw = await openSqliteConnection(path, { driver })
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+      assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0009_job_executor_ids")).error, undefined)
+      const { batch, call } = finishedCall("before 0010")
+      const evalHash = evalHashOf(call.taskHash, call.argsHash)
+      const b = (hex: string) => Buffer.from(hex, "hex")
+      raw.prepare("insert into task values (?, 'inc', '(x) => x + 1', null)").run([b(call.taskHash)])
+      for (const value of batch.values ?? []) raw.prepare("insert into value values (?, ?)").run([b(value.hash), Buffer.from(value.bytes)])
+      raw
+        .prepare("insert into call_node values (?, ?, ?, ?, 0)")
+        .run([b(call.callHash), b(call.taskHash), b(call.argsHash), b(call.valueHash)])
+      raw.prepare("insert into evaluation values (?, ?, ?, 1)").run([b(evalHash), b(call.valueHash), b(call.callHash)])
+      raw.prepare("insert into execution values ('09OLD', 1, 2, 'DONE', 'run', ?, null, null, null)").run([b(call.callHash)])
+      raw
+        .prepare("insert into job values ('09OLD', 1, null, ?, ?, ?, 'DONE', 0, 5, 9, null, null, 6, 8, null, null, 'local', null, null)")
+        .run([b(call.taskHash), b(evalHash), b(call.callHash)])
+      await db.destroy()
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      try {
+        // The same call recorded again by a new run: its rows are compact, the old ones stay.
+        await backend.write({
+          ...batch,
+          evaluations: [{ evalHash, valueHash: call.valueHash, callHash: call.callHash, replayable: true }],
+          executions: [execution("10NEW")],
+          jobs: [job("10NEW", 1, { status: "DONE", evalHash, callHash: call.callHash, argsHash: call.argsHash, createdAt: 5 })],
+        })
+        const [old] = await backend.listJobs("09OLD")
+        const [compact] = await backend.listJobs("10NEW")
+        for (const seen of [old, compact]) {
+          assert.deepEqual(seen && [seen.taskHash, seen.evalHash, seen.callHash, seen.taskName], [
+            call.taskHash,
+            evalHash,
+            call.callHash,
+            "inc",
+          ])
+        }
+        assert.deepEqual(old && [old.startedAt, old.bodyEndedAt, old.executor], [6, 8, "local"])
+        assert.deepEqual(
+          ((await backend.findJobs({ evalHashPrefix: evalHash.slice(0, 8) })) ?? []).map((j) => j.executionId),
+          ["10NEW", "09OLD"],
+        )
+        assert.deepEqual((await backend.loadEvaluations([evalHash])).get(evalHash), {
+          valueHash: call.valueHash,
+          bytes: batch.values?.[1]?.bytes,
+          callHash: call.callHash,
+          replayable: true,
+        })
+        for (const value of batch.values ?? []) assert.deepEqual(await backend.getValue(value.hash), value.bytes)
+        assert.deepEqual((await backend.loadCallTree(call.callHash))?.valueHash, call.valueHash)
+      } finally {
+        await backend.close()
+      }
+      const check = await openSqliteConnection(path, { driver })
+      const rows = (query: string) =>
+        check
+          .prepare(query)
+          .all([])
+          .map((row) => ({ ...(row as object) }))
+      assert.deepEqual(rows("select execution_id, task_hash is null as t, eval_hash is null as e from job order by execution_id"), [
+        { execution_id: "09OLD", t: 0, e: 0 },
+        { execution_id: "10NEW", t: 1, e: 1 },
+      ])
+      assert.deepEqual(
+        rows("select value_hash is null as v from evaluation"),
+        [{ v: 1 }],
+        "the rerun's evaluation takes its call node's value",
+      )
+      assert.deepEqual(rows("select count(*) as n from small_value"), [{ n: 2 }], "values written again go to small_value")
+      assert.deepEqual(rows("select count(*) as n from value"), [{ n: 2 }], "values written before stay")
+      check.close()
     })
 
     it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {

@@ -41,6 +41,7 @@ describe("reductio db, tag, push and pull", () => {
       "0006_job_times",
       "0007_job_executor",
       "0009_job_executor_ids",
+      "0010_compact_rows",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
