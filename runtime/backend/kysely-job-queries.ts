@@ -5,7 +5,6 @@
  */
 import { type Kysely, type RawBuilder, sql } from "kysely"
 import { ReductioError } from "../errors.js"
-import { evalHashOf } from "../hashing.js"
 import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./backend.js"
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -45,8 +44,7 @@ const HEX_PREFIX = /^[0-9a-f]{1,64}$/
  */
 export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: JobQuery, callArgs = true): Promise<JobView[]> {
   const hex = (column: string) => adapter.hex(column)
-  // A finished job's task hash, and its eval hash when it derives from them, are its call node's
-  // (migration 0010); jobs written before hold their own.
+  // A finished job's task hash is its call node's (migration 0010); jobs written before hold their own.
   const taskHash = sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`
   let select = db
     .selectFrom("job")
@@ -94,33 +92,20 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
         "INVALID_ARGUMENT",
         `an eval hash prefix is 1 to 64 lowercase hex digits (got ${JSON.stringify(prefix.slice(0, 80))})`,
       )
-    // A derived eval hash is not in the table: those rows are matched below, once derived.
-    select = select.where((eb) =>
-      eb.or([eb("job.eval_hash", "is", null), eb(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix)]),
-    )
+    select = select.where(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix)
   }
   select = query.executionId === undefined ? select.orderBy("job.execution_id", "desc").orderBy("job.seq") : select.orderBy("job.seq")
-  const pageInSql = query.evalHashPrefix === undefined
-  if (pageInSql && query.limit !== undefined) select = select.limit(query.limit)
+  if (query.limit !== undefined) select = select.limit(query.limit)
   // SQLite takes an offset only after a limit.
-  if (pageInSql && query.offset !== undefined)
-    select = (query.limit === undefined ? select.limit(Number.MAX_SAFE_INTEGER) : select).offset(query.offset)
+  if (query.offset !== undefined) select = (query.limit === undefined ? select.limit(Number.MAX_SAFE_INTEGER) : select).offset(query.offset)
   const rows = (
     adapter.selectArrays === undefined
       ? (await select.execute()).map((row) => Object.values(row))
       : await adapter.selectArrays(select.compile())
   ) as JobTuple[]
-  for (const row of rows) if (!row[4] && row[3] && row[15]) row[4] = evalHashOf(row[3], row[15])
-  const prefix = query.evalHashPrefix
-  const found =
-    prefix === undefined
-      ? rows
-      : rows
-          .filter((row) => row[4]?.startsWith(prefix))
-          .slice(query.offset ?? 0, query.limit === undefined ? undefined : (query.offset ?? 0) + query.limit)
   // A few distinct tasks: their names in one small query rather than a join on every row.
-  const taskNames = await taskNamesOf(db, adapter, new Set(found.map((row) => row[3])))
-  return found.map((row) => toJobView(row, taskNames, callArgs))
+  const taskNames = await taskNamesOf(db, adapter, new Set(rows.map((row) => row[3])))
+  return rows.map((row) => toJobView(row, taskNames, callArgs))
 }
 
 /** A hash expression as lowercase hex, computed by the database. */

@@ -5,7 +5,6 @@
  * so the same rows feed kysely (Postgres) and prepared statements (SQLite).
  */
 import { ReductioError } from "../errors.js"
-import { evalHashOf } from "../hashing.js"
 import type { WriteBatch } from "./backend.js"
 import { SMALL_VALUE_BYTES } from "./migrations.js"
 import type { Database } from "./schema.js"
@@ -251,11 +250,10 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
         j.executionId,
         j.seq,
         j.parentSeq,
-        // A finished job's task hash is its call node's, and so is its eval hash when it derives from them.
+        // A finished job's task hash is its call node's. Its eval hash stays: `log <prefix>` finds
+        // jobs by it in SQL, a page at a time.
         call?.taskHash === j.taskHash ? null : bytes(j.taskHash),
-        call !== undefined && call.taskHash === j.taskHash && evalHashOf(call.taskHash, call.argsHash) === j.evalHash
-          ? null
-          : bytes(j.evalHash),
+        bytes(j.evalHash),
         nullable(j.callHash),
         j.status,
         j.cached ? 1 : 0,

@@ -171,7 +171,7 @@ describe("PostgresBackend", { skip }, () => {
       )
       assert.deepEqual(rows, [
         { execution_id: "09OLD", t: false, e: false },
-        { execution_id: "10NEW", t: true, e: true },
+        { execution_id: "10NEW", t: true, e: false },
       ])
       assert.deepEqual((await pool.query("select value_hash is null as v from evaluation")).rows, [{ v: true }])
       assert.deepEqual((await pool.query("select count(*)::int as n from small_value")).rows, [{ n: 2 }])

@@ -190,7 +190,7 @@ for (const driver of SQLITE_DRIVERS) {
           .map((row) => ({ ...(row as object) }))
       assert.deepEqual(rows("select execution_id, task_hash is null as t, eval_hash is null as e from job order by execution_id"), [
         { execution_id: "09OLD", t: 0, e: 0 },
-        { execution_id: "10NEW", t: 1, e: 1 },
+        { execution_id: "10NEW", t: 1, e: 0 },
       ])
       assert.deepEqual(
         rows("select value_hash is null as v from evaluation"),
