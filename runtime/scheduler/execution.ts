@@ -7,7 +7,7 @@
  */
 import type { Backend, JobStatus } from "../backend/backend.js"
 import { encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
-import { ReductioError, TaskError, isReductioError } from "../errors.js"
+import { ReductioError, isReductioError } from "../errors.js"
 import type { Executor } from "../executor/executor.js"
 import {
   type CallExpression,
