@@ -29,6 +29,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { initSync as initLexer, parse as parseModule } from "es-module-lexer"
 import { createFilesMatcher, createPathsMatcher, type FileMatcher, getTsconfig, type PathsMatcher } from "get-tsconfig"
 import { resolveImports } from "resolve-pkg-maps"
+import { debugLine, debugs } from "./debug.js"
 import { insertMapped, type SourceMapV3 } from "./insert-mapped.js"
 import { nearestPackageJson, packageType } from "./package-json.js"
 
@@ -105,6 +106,8 @@ let tsconfig: { files: FileMatcher | undefined; paths: PathsMatcher | null; allo
 let esbuild: Esbuild | undefined
 let esbuildPackageVersion: string | undefined
 const packageTypes = new Map<string, string>()
+/** `REDUCTIO_DEBUG=typescript`: every specifier and URL the hooks see goes to stderr. */
+const debug = debugs("typescript")
 
 export function initialize(data: TypeScriptHooksData | undefined): void {
   if (data !== undefined) settings = data
@@ -176,6 +179,7 @@ function* nextLoad(url: string, context: LoadContext): Steps<LoadResult> {
 }
 
 function* resolveSteps(specifier: string, context: NodeResolveContext): Steps<ResolveResult> {
+  if (debug) debugLine(`TypeScript hooks resolve ${specifier}`)
   // esbuild, loaded by this module on a cache miss.
   if (context.parentURL === hooksUrl) return yield* nextResolve(specifier, context)
   const fromDependency = context.parentURL?.includes("/node_modules/") === true
@@ -195,6 +199,7 @@ function* resolveSteps(specifier: string, context: NodeResolveContext): Steps<Re
 }
 
 function* loadSteps(url: string, context: LoadContext): Steps<LoadResult> {
+  if (debug) debugLine(`TypeScript hooks load ${url}`)
   // In-thread hooks see `require()` too: CommonJS loading (JSON included) stays Node's.
   const required = context.conditions?.includes("require") === true
   if (url.startsWith("file:") && !required) {

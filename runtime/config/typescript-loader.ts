@@ -9,6 +9,7 @@ import { lstatSync, mkdirSync } from "node:fs"
 import nodeModule, { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, extname, join } from "node:path"
+import { debugLine, debugs } from "./debug.js"
 import { packageType } from "./package-json.js"
 import type * as TypeScriptHooks from "./typescript-hooks.js"
 import type { TypeScriptHooksData } from "./typescript-hooks.js"
@@ -87,9 +88,7 @@ function inThreadRegisterHooks(): RegisterHooks | undefined {
 }
 
 function debugLoader(kind: TypeScriptLoaderKind): void {
-  if (/(^|,)\s*(typescript|\*)\s*(,|$)/.test(process.env.REDUCTIO_DEBUG ?? "")) {
-    process.stderr.write(`reductio: TypeScript loader: ${kind}\n`)
-  }
+  if (debugs("typescript")) debugLine(`TypeScript loader: ${kind}`)
 }
 
 /** The built hooks module next to the built runtime; undefined when running from sources. */

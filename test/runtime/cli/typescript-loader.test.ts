@@ -233,7 +233,7 @@ export const show = task("show", async (x: number) => {
   })
   after(() => project.remove())
 
-  /** Runs `show` with the built command (saying which loader it took), then as a tsx script that must replay it. */
+  /** Runs `show` with the built command (REDUCTIO_DEBUG on), then as a tsx script that must replay it; the command's stderr. */
   const runBoth = async (): Promise<string> => {
     const result = await runBuiltCli(["run", "workflow.ts", "show", "--x", "4"], {
       cwd: project.dir,
@@ -252,8 +252,9 @@ export const show = task("show", async (x: number) => {
       ["CACHED"],
       "the tsx run finds the task under the same hash",
     )
-    return /reductio: TypeScript loader: (\S+)/.exec(result.stderr)?.[1] ?? "(not reported)"
+    return result.stderr
   }
+  const loaderOf = (stderr: string) => /reductio: TypeScript loader: (\S+)/.exec(stderr)?.[1] ?? "(not reported)"
 
   it("loads in-thread through module.registerHooks, giving the hashes tsx gives", {
     skip: inThreadHooksAvailable()
@@ -261,12 +262,23 @@ export const show = task("show", async (x: number) => {
       : `Node ${process.versions.node} has no module.registerHooks reductio uses (Node 22.22.3+, 24.11.1+, 25.1+): ` +
         "scripts/test-runtimes.js runs this spec under such a Node named by REDUCTIO_TEST_NODE22",
   }, async () => {
-    assert.equal(await runBoth(), "in-thread")
+    assert.equal(loaderOf(await runBoth()), "in-thread")
   })
 
   it("loads on Node's hooks thread (module.register) where module.registerHooks is missing, giving the hashes tsx gives", {
     skip: inThreadHooksAvailable() ? `Node ${process.versions.node} loads TypeScript in-thread` : false,
   }, async () => {
-    assert.equal(await runBoth(), "hooks-thread")
+    assert.equal(loaderOf(await runBoth()), "hooks-thread")
+  })
+
+  it("passes only the workflow's modules through the hooks: the backend and its SQLite binding load before", async () => {
+    const stderr = await runBoth()
+    const resolved = [...stderr.matchAll(/reductio: TypeScript hooks resolve (\S+)/g)].map((match) => match[1] ?? "")
+    assert.ok(resolved.includes("reductio-workflow") && resolved.includes("./lib/twice.js"), stderr)
+    assert.deepEqual(
+      resolved.filter((specifier) => /sqlite|kysely|chunks|^\.\/[\w-]+-[A-Z0-9]{8}\.js$/.test(specifier)),
+      [],
+      "nothing of reductio's own is resolved after the hooks start",
+    )
   })
 })
