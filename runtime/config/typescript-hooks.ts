@@ -200,15 +200,15 @@ function* resolveSteps(specifier: string, context: NodeResolveContext): Steps<Re
 
 function* loadSteps(url: string, context: LoadContext): Steps<LoadResult> {
   if (debug) debugLine(`TypeScript hooks load ${url}`)
-  // In-thread hooks see `require()` too: CommonJS loading (JSON included) stays Node's.
-  const required = context.conditions?.includes("require") === true
-  if (url.startsWith("file:") && !required) {
+  if (url.startsWith("file:")) {
     const path = fileURLToPath(url.replace(/[?#].*$/, ""))
     const extension = extname(path)
     if (TYPESCRIPT.has(extension)) return { format: "module", source: yield* loadTypeScript(path, extension), shortCircuit: true }
     // Dynamic imports in plain JavaScript get tsx's interop too (below).
-    // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named exports.
-    if (extension === ".json" && context.importAttributes?.type === undefined) {
+    // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named
+    // exports. In-thread hooks see `require()` too: a required JSON file stays Node's.
+    const required = context.conditions?.includes("require") === true
+    if (extension === ".json" && context.importAttributes?.type === undefined && !required) {
       const options = { ...baseOptions(path), loader: "json" as const }
       return { format: "module", source: yield* transformed(readFileSync(path, "utf8"), options), shortCircuit: true }
     }
