@@ -14,7 +14,11 @@ import { packageType } from "./package-json.js"
 import type * as TypeScriptHooks from "./typescript-hooks.js"
 import type { TypeScriptHooksData } from "./typescript-hooks.js"
 
-/** How TypeScript files load in this process (written to stderr when REDUCTIO_DEBUG names "typescript"). */
+/**
+ * How TypeScript files load in this process (written to stderr when REDUCTIO_DEBUG names
+ * "typescript"): reductio's hooks in-thread or on Node's hooks thread, tsx's loader, or the
+ * runtime's own (tsx already on, Bun).
+ */
 export type TypeScriptLoaderKind = "in-thread" | "hooks-thread" | "tsx" | "native"
 
 /** The subset of `node:module`'s `registerHooks` used here (Node 22.15+, Deno). */
@@ -34,9 +38,10 @@ const IN_THREAD_FROM: readonly (readonly [number, number, number])[] = [
 let registered: Promise<void> | undefined
 
 /**
- * Registers a TypeScript loader for a TypeScript `file` (a JavaScript one needs none: a loader
- * starts a worker thread, and every module loaded after passes through it), unless TypeScript
- * already loads (running under tsx). `REDUCTIO_TS_LOADER=tsx` always uses tsx.
+ * Registers a TypeScript loader for a TypeScript `file` (a JavaScript one needs none: every module
+ * loaded after passes through a loader, on Node 20 through its worker thread), unless TypeScript
+ * already loads (running under tsx, or Bun, which compiles TypeScript itself and runs no module
+ * hooks). `REDUCTIO_TS_LOADER=tsx` always uses tsx.
  */
 export function ensureTypeScriptLoader(file: string): Promise<void> {
   if (/\.(c|m)?js$/.test(file)) return registered ?? Promise.resolve()
@@ -46,6 +51,7 @@ export function ensureTypeScriptLoader(file: string): Promise<void> {
 
 async function registerLoader(file: string): Promise<TypeScriptLoaderKind> {
   if (import.meta.url.endsWith(".ts") || process.execArgv.some((arg) => arg.includes("tsx"))) return "native"
+  if ((process.versions as { bun?: string }).bun !== undefined) return "native"
   const hooks = builtHooksUrl()
   if (hooks !== undefined && (await ownHooksApply(file))) {
     const data: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: privateCacheDir() }
