@@ -31,15 +31,18 @@ export function benchProject(files: Record<string, string>): { dir: string; remo
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Runs `reductio <args>` in `cwd` and measures wall time and peak RSS. Throws if it fails. */
-export function reductio(args: readonly string[], cwd: string): Timed {
-  return node([bin, ...args], cwd)
+/**
+ * Runs `reductio <args>` in `cwd` and measures wall time and peak RSS. Throws if it fails.
+ * `execPath`: the Node binary to run it with (this process's by default).
+ */
+export function reductio(args: readonly string[], cwd: string, execPath = process.execPath): Timed {
+  return node([bin, ...args], cwd, execPath)
 }
 
 /** Runs `node <args>` in `cwd` (a program of the bench's own) and measures it as {@link reductio} does. */
-export function node(args: readonly string[], cwd: string): Timed {
+export function node(args: readonly string[], cwd: string, execPath = process.execPath): Timed {
   const started = process.hrtime.bigint()
-  const result = spawnSync(process.execPath, [`--import=${new URL(`file://${rssHook}`).href}`, ...args], {
+  const result = spawnSync(execPath, [`--import=${new URL(`file://${rssHook}`).href}`, ...args], {
     cwd,
     encoding: "utf8",
     env: { ...process.env, NODE_OPTIONS: "" },

@@ -34,22 +34,40 @@ export async function createBackend(spec: string, options: OpenBackendOptions = 
   const kind = backendKind(spec)
   if (kind === "memory") return new MemoryBackend()
   if (kind === "postgres") {
-    const { PostgresBackend } = await import("./postgres-backend.js")
+    const { PostgresBackend } = await postgresModule()
     return new PostgresBackend(spec)
   }
   const path = spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec
-  const { SqliteBackend } = await import("./sqlite-backend.js")
+  const { SqliteBackend } = await sqliteModule()
   return new SqliteBackend(isAbsolute(path) ? path : resolve(options.cwd ?? process.cwd(), path))
 }
 
 /**
  * Loads the modules (driver, query builder) of the backend a spec names, without creating it:
- * a host can load them before anything that would slow module loading down.
+ * a host can load them before anything that would slow module loading down (the TypeScript
+ * loader's hooks thread, which every later `import()` passes through). For SQLite that includes
+ * the binding the environment picks; one that does not load fails later, at open.
  */
 export async function loadBackendModules(spec: string): Promise<void> {
   const kind = backendKind(spec)
-  if (kind === "postgres") await import("./postgres-backend.js")
-  else if (kind === "sqlite") await import("./sqlite-backend.js")
+  if (kind === "postgres") await postgresModule()
+  else if (kind === "sqlite") await (await sqliteModule()).preloadSqliteDriver()
+}
+
+let postgres: Promise<typeof import("./postgres-backend.js")> | undefined
+let sqlite: Promise<typeof import("./sqlite-backend.js")> | undefined
+
+/** The backend modules, imported once: each `import()` would be resolved again (through the hooks). */
+function postgresModule(): Promise<typeof import("./postgres-backend.js")> {
+  postgres ??= import("./postgres-backend.js")
+  postgres.catch(() => (postgres = undefined))
+  return postgres
+}
+
+function sqliteModule(): Promise<typeof import("./sqlite-backend.js")> {
+  sqlite ??= import("./sqlite-backend.js")
+  sqlite.catch(() => (sqlite = undefined))
+  return sqlite
 }
 
 function backendKind(spec: string): "memory" | "postgres" | "sqlite" {

@@ -16,6 +16,9 @@ import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec 
 import { type SqliteConnection, type SqliteDriverName, type SqliteStatement, openSqliteConnection } from "./sqlite-driver.js"
 import { sqliteLeases } from "./sqlite-leases.js"
 
+/** Loaded with this module by `loadBackendModules` (open-backend.ts), which imports nothing else. */
+export { preloadSqliteDriver } from "./sqlite-driver.js"
+
 /**
  * @example
  * const backend = new SqliteBackend(".reductio/reductio.db")

@@ -68,6 +68,19 @@ export async function openSqliteConnection(path: string, options: SqliteConnecti
 
 type Opener = (path: string) => SqliteConnection
 
+/**
+ * Loads, ahead of the first open, the binding the environment picks (REDUCTIO_SQLITE_DRIVER, else
+ * the first that loads). Never fails: a binding that will not load, or a bad variable, fails the
+ * open that needs it, with its fix.
+ */
+export async function preloadSqliteDriver(): Promise<void> {
+  try {
+    await loadSqliteDriver(driverFromEnvironment())
+  } catch {
+    // Reported by the open.
+  }
+}
+
 const loaded = new Map<string, Promise<Opener>>()
 
 /**

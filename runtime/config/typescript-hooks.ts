@@ -11,19 +11,25 @@
  * CommonJS TypeScript (`.cts`, or `.ts` outside a `"type": "module"` package) is refused with a
  * pointer to `REDUCTIO_TS_LOADER=tsx`, which loads everything through tsx instead.
  *
- * Runs on Node's module-hooks thread (`module.register`), so it imports nothing from the kernel:
- * node builtins, get-tsconfig, resolve-pkg-maps and es-module-lexer (bundled into this file),
- * and esbuild (tsx's copy, on a cache miss only).
+ * Two sets of hooks share one implementation: `resolve`/`load` (asynchronous, for `module.register`,
+ * which runs them on a hooks thread) and `resolveSync`/`loadSync` (for `module.registerHooks`, which
+ * runs them in the thread that loads the modules). Each hook is written once as a generator that
+ * yields what it needs from outside (the next hook in the chain, an esbuild transform); a driver
+ * performs those steps synchronously or asynchronously. Everything else (file reads, the cache,
+ * the lexer) is synchronous in both, so both give the same output byte for byte.
+ *
+ * It imports nothing from the kernel: node builtins, get-tsconfig, resolve-pkg-maps and
+ * es-module-lexer (bundled into this file), and esbuild (tsx's copy, on a cache miss only).
  */
 import { createHash, randomBytes } from "node:crypto"
-import { readFileSync } from "node:fs"
-import { readFile, rename, writeFile } from "node:fs/promises"
+import { readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, extname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { init as initLexer, parse as parseModule } from "es-module-lexer"
+import { initSync as initLexer, parse as parseModule } from "es-module-lexer"
 import { createFilesMatcher, createPathsMatcher, type FileMatcher, getTsconfig, type PathsMatcher } from "get-tsconfig"
 import { resolveImports } from "resolve-pkg-maps"
+import { debugLine, debugs } from "./debug.js"
 import { insertMapped, type SourceMapV3 } from "./insert-mapped.js"
 import { nearestPackageJson, packageType } from "./package-json.js"
 
@@ -47,6 +53,7 @@ interface ResolveResult {
 }
 interface LoadContext {
   readonly format?: string | null | undefined
+  readonly conditions?: readonly string[]
   readonly importAttributes?: Record<string, string>
 }
 interface LoadResult {
@@ -56,7 +63,20 @@ interface LoadResult {
 }
 type NextResolve = (specifier: string, context?: NodeResolveContext) => Promise<ResolveResult>
 type NextLoad = (url: string, context?: LoadContext) => Promise<LoadResult>
+type NextResolveSync = (specifier: string, context?: NodeResolveContext) => ResolveResult
+type NextLoadSync = (url: string, context?: LoadContext) => LoadResult
+type Esbuild = typeof import("esbuild")
 type EsbuildOptions = import("esbuild").TransformOptions
+
+/**
+ * What a hook asks its driver for: the next hook in the chain (`nextResolve` or `nextLoad`, with
+ * the hook's own arguments) or esbuild's transform. The answer comes back from `yield`, an error
+ * is thrown at the `yield`.
+ */
+type Step =
+  | { readonly kind: "next"; readonly target: string; readonly context: NodeResolveContext | LoadContext }
+  | { readonly kind: "transform"; readonly source: string; readonly options: EsbuildOptions }
+type Steps<T> = Generator<Step, T, unknown>
 
 /** Bumped whenever this module's output for a given input changes: old cache entries then miss. */
 const HOOKS_VERSION = 2
@@ -83,52 +103,124 @@ const require = createRequire(import.meta.url)
 const hooksUrl = import.meta.url
 let settings: TypeScriptHooksData = { cwd: process.cwd(), cacheDir: null }
 let tsconfig: { files: FileMatcher | undefined; paths: PathsMatcher | null; allowJs: boolean } | undefined
-let esbuild: Promise<typeof import("esbuild")> | undefined
+let esbuild: Esbuild | undefined
+let esbuildPackageVersion: string | undefined
 const packageTypes = new Map<string, string>()
+/** `REDUCTIO_DEBUG=typescript`: every specifier and URL the hooks see goes to stderr. */
+const debug = debugs("typescript")
 
 export function initialize(data: TypeScriptHooksData | undefined): void {
   if (data !== undefined) settings = data
 }
 
-export async function resolve(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
-  // esbuild, imported by this module on a cache miss.
-  if (context.parentURL === hooksUrl) return next(specifier, context)
+/** The `resolve` hook of `module.register` (on the hooks thread). */
+export function resolve(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+  return performAsync(resolveSteps(specifier, context), next)
+}
+
+/** The `load` hook of `module.register` (on the hooks thread). */
+export function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
+  return performAsync(loadSteps(url, context), next)
+}
+
+/** The `resolve` hook of `module.registerHooks` (in-thread): {@link resolve}, synchronously. */
+export function resolveSync(specifier: string, context: NodeResolveContext, next: NextResolveSync): ResolveResult {
+  return performSync(resolveSteps(specifier, context), next)
+}
+
+/** The `load` hook of `module.registerHooks` (in-thread): {@link load}, synchronously. */
+export function loadSync(url: string, context: LoadContext, next: NextLoadSync): LoadResult {
+  return performSync(loadSteps(url, context), next)
+}
+
+/** Runs a hook's steps, each awaited: the next hook's promise, esbuild's `transform`. */
+async function performAsync<T>(steps: Steps<T>, next: (target: string, context: never) => Promise<unknown>): Promise<T> {
+  let step = steps.next()
+  while (!step.done) {
+    const { value } = step
+    let answer: unknown
+    try {
+      answer =
+        value.kind === "next"
+          ? await next(value.target, value.context as never)
+          : await loadEsbuild().transform(value.source, value.options)
+    } catch (error) {
+      step = steps.throw(error)
+      continue
+    }
+    step = steps.next(answer)
+  }
+  return step.value
+}
+
+/** Runs a hook's steps at once: the next hook's result, esbuild's `transformSync`. */
+function performSync<T>(steps: Steps<T>, next: (target: string, context: never) => unknown): T {
+  let step = steps.next()
+  while (!step.done) {
+    const { value } = step
+    let answer: unknown
+    try {
+      answer = value.kind === "next" ? next(value.target, value.context as never) : loadEsbuild().transformSync(value.source, value.options)
+    } catch (error) {
+      step = steps.throw(error)
+      continue
+    }
+    step = steps.next(answer)
+  }
+  return step.value
+}
+
+function* nextResolve(specifier: string, context: NodeResolveContext): Steps<ResolveResult> {
+  return (yield { kind: "next", target: specifier, context }) as ResolveResult
+}
+
+function* nextLoad(url: string, context: LoadContext): Steps<LoadResult> {
+  return (yield { kind: "next", target: url, context }) as LoadResult
+}
+
+function* resolveSteps(specifier: string, context: NodeResolveContext): Steps<ResolveResult> {
+  if (debug) debugLine(`TypeScript hooks resolve ${specifier}`)
+  // esbuild, loaded by this module on a cache miss.
+  if (context.parentURL === hooksUrl) return yield* nextResolve(specifier, context)
   const fromDependency = context.parentURL?.includes("/node_modules/") === true
   const { paths, allowJs } = tsconfigOf()
   if (paths !== null && isBare(specifier) && !fromDependency) {
     for (const candidate of paths(specifier)) {
       try {
-        return await resolveTypeScript(pathToFileURL(candidate).href, context, next, true)
+        return yield* resolveTypeScript(pathToFileURL(candidate).href, context, true)
       } catch {
         // The next mapping, then the package itself.
       }
     }
   }
-  if (specifier.startsWith("#")) return resolvePackageImport(specifier, context, next)
+  if (specifier.startsWith("#")) return yield* resolvePackageImport(specifier, context)
   const parent = context.parentURL?.replace(/[?#].*$/, "") ?? ""
-  return resolveTypeScript(specifier, context, next, TYPESCRIPT_IMPORTER.test(parent) || (allowJs && !fromDependency))
+  return yield* resolveTypeScript(specifier, context, TYPESCRIPT_IMPORTER.test(parent) || (allowJs && !fromDependency))
 }
 
-export async function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
+function* loadSteps(url: string, context: LoadContext): Steps<LoadResult> {
+  if (debug) debugLine(`TypeScript hooks load ${url}`)
   if (url.startsWith("file:")) {
     const path = fileURLToPath(url.replace(/[?#].*$/, ""))
     const extension = extname(path)
-    if (TYPESCRIPT.has(extension)) return { format: "module", source: await loadTypeScript(path, extension), shortCircuit: true }
+    if (TYPESCRIPT.has(extension)) return { format: "module", source: yield* loadTypeScript(path, extension), shortCircuit: true }
     // Dynamic imports in plain JavaScript get tsx's interop too (below).
-    // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named exports.
-    if (extension === ".json" && context.importAttributes?.type === undefined) {
+    // tsx lets TypeScript import JSON without `with { type: "json" }`, as a module with named
+    // exports. In-thread hooks see `require()` too: a required JSON file stays Node's.
+    const required = context.conditions?.includes("require") === true
+    if (extension === ".json" && context.importAttributes?.type === undefined && !required) {
       const options = { ...baseOptions(path), loader: "json" as const }
-      return { format: "module", source: await transformed(await readFile(path, "utf8"), options), shortCircuit: true }
+      return { format: "module", source: yield* transformed(readFileSync(path, "utf8"), options), shortCircuit: true }
     }
   }
-  const loaded = await next(url, context)
+  const loaded = yield* nextLoad(url, context)
   if (loaded.format !== "module" || loaded.source == null) return loaded
   const source = typeof loaded.source === "string" ? loaded.source : Buffer.from(loaded.source as Uint8Array).toString("utf8")
-  const ends = await dynamicImportEnds(source)
+  const ends = dynamicImportEnds(source)
   return ends.length === 0 ? loaded : { ...loaded, source: insertAt(source, ends, DYNAMIC_IMPORT_INTEROP) }
 }
 
-async function loadTypeScript(path: string, extension: string): Promise<string> {
+function* loadTypeScript(path: string, extension: string): Steps<string> {
   if (extension === ".cts" || (extension !== ".mts" && cachedPackageType(dirname(path)) !== "module")) {
     throw new Error(
       `${path} is CommonJS TypeScript (${extension === ".cts" ? ".cts" : `.ts outside a package of "type": "module"`}), which reductio's TypeScript loader does not load; set REDUCTIO_TS_LOADER=tsx to load the workflow through tsx`,
@@ -139,7 +231,7 @@ async function loadTypeScript(path: string, extension: string): Promise<string> 
     loader: extension === ".tsx" ? "tsx" : extension === ".jsx" ? "jsx" : "ts",
     tsconfigRaw: tsconfigOf().files?.(path) as EsbuildOptions["tsconfigRaw"],
   }
-  return transformed(await readFile(path, "utf8"), options)
+  return yield* transformed(readFileSync(path, "utf8"), options)
 }
 
 /** tsx's esbuild options for an ES module: its output is what this must reproduce. */
@@ -155,22 +247,21 @@ function baseOptions(path: string): EsbuildOptions {
   }
 }
 
-async function resolveTypeScript(
-  specifier: string,
-  context: NodeResolveContext,
-  next: NextResolve,
-  typeScriptFirst: boolean,
-): Promise<ResolveResult> {
+function* resolveTypeScript(specifier: string, context: NodeResolveContext, typeScriptFirst: boolean): Steps<ResolveResult> {
   const [path = specifier, rest = ""] = specifier.split(/(?=[?#])/, 2)
   const extension = extname(path)
   const swaps = isPathLike(specifier) ? SWAPS[extension] : undefined
   // tsx prefers `x.ts` over `x.js` for `./x.js`: compiled output next to the sources is not run.
   if (swaps !== undefined && typeScriptFirst) {
     // When no spelling exists, the error names the specifier as written.
-    return firstResolving(swapped(path, extension, swaps, rest), context, next).catch(() => next(specifier, context))
+    try {
+      return yield* firstResolving(swapped(path, extension, swaps, rest), context)
+    } catch {
+      return yield* nextResolve(specifier, context)
+    }
   }
   try {
-    return await next(specifier, context)
+    return yield* nextResolve(specifier, context)
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (!isPathLike(specifier) || typeof code !== "string" || !RETRIED.has(code)) throw error
@@ -180,16 +271,18 @@ async function resolveTypeScript(
         : extension === "" || path.endsWith("/")
           ? SUFFIXES.map((suffix) => path.replace(/\/$/, "") + suffix + rest)
           : []
-    return firstResolving(candidates, context, next).catch(() => {
+    try {
+      return yield* firstResolving(candidates, context)
+    } catch {
       throw error
-    })
+    }
   }
 }
 
 /** `#name` through the importing package's `imports`, then tsx's TypeScript spellings. */
-async function resolvePackageImport(specifier: string, context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+function* resolvePackageImport(specifier: string, context: NodeResolveContext): Steps<ResolveResult> {
   try {
-    return await next(specifier, context)
+    return yield* nextResolve(specifier, context)
   } catch (error) {
     const parent = context.parentURL?.startsWith("file:") ? fileURLToPath(context.parentURL) : undefined
     const manifest = parent === undefined ? undefined : nearestPackageJson(dirname(parent))
@@ -199,7 +292,7 @@ async function resolvePackageImport(specifier: string, context: NodeResolveConte
     for (const target of targets) {
       if (!target.startsWith("./")) continue
       try {
-        return await resolveTypeScript(pathToFileURL(join(manifest.dir, target)).href, context, next, true)
+        return yield* resolveTypeScript(pathToFileURL(join(manifest.dir, target)).href, context, true)
       } catch {
         // The next target.
       }
@@ -208,11 +301,11 @@ async function resolvePackageImport(specifier: string, context: NodeResolveConte
   }
 }
 
-async function firstResolving(candidates: readonly string[], context: NodeResolveContext, next: NextResolve): Promise<ResolveResult> {
+function* firstResolving(candidates: readonly string[], context: NodeResolveContext): Steps<ResolveResult> {
   let last: unknown
   for (const candidate of candidates) {
     try {
-      return await next(candidate, context)
+      return yield* nextResolve(candidate, context)
     } catch (error) {
       last = error
     }
@@ -258,10 +351,10 @@ function cachedPackageType(dir: string): string {
 }
 
 /** Where tsx's post-processing inserts its interop call: the end of every dynamic `import()`. */
-async function dynamicImportEnds(code: string): Promise<number[]> {
+function dynamicImportEnds(code: string): number[] {
   // As tsx: any "import" may be a dynamic one (`import (x)` with a space or a comment).
   if (!code.includes("import")) return []
-  await initLexer
+  initLexer()
   try {
     const [imports] = parseModule(code)
     return imports.filter((entry) => entry.d > -1).map((entry) => entry.se)
@@ -276,11 +369,9 @@ function insertAt(code: string, offsets: readonly number[], text: string): strin
 }
 
 /** esbuild's output (with tsx's post-processing), from the disk cache when it ran before. */
-async function transformed(source: string, options: EsbuildOptions): Promise<string> {
-  const esbuildPath = tsxEsbuildPath()
-  const version = (require(join(dirname(dirname(esbuildPath)), "package.json")) as { version: string }).version
+function* transformed(source: string, options: EsbuildOptions): Steps<string> {
   const key = createHash("sha256")
-    .update(JSON.stringify([HOOKS_VERSION, version, options]))
+    .update(JSON.stringify([HOOKS_VERSION, esbuildVersion(), options]))
     .update("\0")
     .update(source)
     .digest("hex")
@@ -292,26 +383,41 @@ async function transformed(source: string, options: EsbuildOptions): Promise<str
       // Not transformed yet.
     }
   }
-  esbuild ??= import(pathToFileURL(esbuildPath).href).then(
-    (loaded: { default?: typeof import("esbuild") }) => loaded.default ?? (loaded as never),
-  )
-  const result = await (await esbuild).transform(source, options)
+  const result = (yield { kind: "transform", source, options }) as import("esbuild").TransformResult
   // The interop shifts what follows on its line: the source map moves with it.
   const { code, map } = insertMapped(
     result.code,
     JSON.parse(result.map) as SourceMapV3,
-    await dynamicImportEnds(result.code),
+    dynamicImportEnds(result.code),
     DYNAMIC_IMPORT_INTEROP,
   )
   const output = `${code}\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}\n`
   if (cached !== undefined) {
     // Written aside under a name no other writer uses, then renamed: readers see all or nothing.
     const partial = `${cached}.${randomBytes(6).toString("hex")}.partial`
-    await writeFile(partial, output, { flag: "wx" })
-      .then(() => rename(partial, cached))
-      .catch(() => {})
+    try {
+      writeFileSync(partial, output, { flag: "wx" })
+      renameSync(partial, cached)
+    } catch {
+      // No cache entry: the next run transforms again.
+    }
   }
   return output
+}
+
+/** tsx's esbuild, loaded on the first cache miss. */
+function loadEsbuild(): Esbuild {
+  esbuild ??= require(tsxEsbuildPath()) as Esbuild
+  return esbuild
+}
+
+/** The version of tsx's esbuild (part of every cache key), read without loading esbuild. */
+function esbuildVersion(): string {
+  if (esbuildPackageVersion === undefined) {
+    const manifest = join(dirname(dirname(tsxEsbuildPath())), "package.json")
+    esbuildPackageVersion = (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version
+  }
+  return esbuildPackageVersion
 }
 
 /** The esbuild tsx itself uses, so both compile with one version. */

@@ -57,6 +57,20 @@ for (const runtime of OTHER_RUNTIMES) {
       assert.equal(listed[0]?.status, "FAILED")
     })
 
+    it(
+      runtime === "deno"
+        ? "loads TypeScript through reductio's hooks in-thread (module.registerHooks)"
+        : "loads TypeScript with Bun's own compiler, registering no hooks",
+      async () => {
+        const run = await runCliUnder(runtime, ["run", "workflow.ts", "fanout", "--n", "1", "--db", "memory"], {
+          cwd: project.dir,
+          env: { REDUCTIO_DEBUG: "typescript" },
+        })
+        assert.equal(run.code, 0, run.stderr)
+        assert.match(run.stderr, runtime === "deno" ? /TypeScript loader: in-thread/ : /TypeScript loader: native/)
+      },
+    )
+
     it("shares the cache with Node: a run under Node replays what ran here", async () => {
       const underNode = await runBuiltCli(["run", "workflow.ts", "fanout", "--n", "5"], { cwd: project.dir })
       assert.equal(underNode.code, 0, underNode.stderr)

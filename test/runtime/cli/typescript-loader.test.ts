@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
+import { inThreadHooksAvailable } from "../../../runtime/config/typescript-loader.js"
 import { runBuiltCli, runCli, runNode } from "../../support/cli.js"
 import { type TempProject, tempProject } from "../../support/project.js"
 
@@ -207,5 +208,77 @@ export const show = task("show", (x: number) => {
     } finally {
       await project.remove()
     }
+  })
+})
+
+describe("TypeScript workflows in the built command, in-thread or on Node's hooks thread", () => {
+  const workflow = `import { task } from "reductio-workflow"
+import { settings } from "legacy-settings"
+import { twice } from "./lib/twice.js"
+export const show = task("show", async (x: number) => {
+  const { basename } = await import("node:path")
+  return { mark: settings.mark, value: twice(x), base: basename("/a/b") }
+})
+`
+  let project: TempProject
+  before(async () => {
+    project = await tempProject()
+    await project.write("lib/twice.ts", "export const twice = (x: number): number => x * 2\n")
+    // A CommonJS dependency that requires JSON: in-thread hooks see require() too, and leave it to Node.
+    await project.write("node_modules/legacy-settings/package.json", JSON.stringify({ name: "legacy-settings", main: "index.js" }))
+    await project.write("node_modules/legacy-settings/index.js", 'exports.settings = require("./settings.json")\n')
+    await project.write("node_modules/legacy-settings/settings.json", '{ "mark": "!" }\n')
+    await project.write("workflow.ts", workflow)
+    await project.write("script.ts", 'import { run } from "reductio-workflow"\nimport { show } from "./workflow.ts"\nawait run(show, 4)\n')
+  })
+  after(() => project.remove())
+
+  /** Runs `show` with the built command (REDUCTIO_DEBUG on), then as a tsx script that must replay it; the command's stderr. */
+  const runBoth = async (): Promise<string> => {
+    const result = await runBuiltCli(["run", "workflow.ts", "show", "--x", "4"], {
+      cwd: project.dir,
+      env: { REDUCTIO_DEBUG: "typescript" },
+    })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(JSON.parse(result.stdout), { mark: "!", value: 8, base: "b" })
+    const script = await runNode(["script.ts"], { cwd: project.dir })
+    assert.equal(script.code, 0, script.stderr)
+    const list = await runCli(["log", "--json", "--limit", "1"], { cwd: project.dir })
+    const [latest] = JSON.parse(list.stdout) as { id: string }[]
+    const tree = await runCli(["log", latest?.id ?? "", "--json"], { cwd: project.dir })
+    const { jobs } = JSON.parse(tree.stdout) as { jobs: { status: string }[] }
+    assert.deepEqual(
+      jobs.map((job) => job.status),
+      ["CACHED"],
+      "the tsx run finds the task under the same hash",
+    )
+    return result.stderr
+  }
+  const loaderOf = (stderr: string) => /reductio: TypeScript loader: (\S+)/.exec(stderr)?.[1] ?? "(not reported)"
+
+  it("loads in-thread through module.registerHooks, giving the hashes tsx gives", {
+    skip: inThreadHooksAvailable()
+      ? false
+      : `Node ${process.versions.node} has no module.registerHooks reductio uses (Node 22.22.3+, 24.11.1+, 25.1+): ` +
+        "scripts/test-runtimes.js runs this spec under such a Node named by REDUCTIO_TEST_NODE22",
+  }, async () => {
+    assert.equal(loaderOf(await runBoth()), "in-thread")
+  })
+
+  it("loads on Node's hooks thread (module.register) where module.registerHooks is missing, giving the hashes tsx gives", {
+    skip: inThreadHooksAvailable() ? `Node ${process.versions.node} loads TypeScript in-thread` : false,
+  }, async () => {
+    assert.equal(loaderOf(await runBoth()), "hooks-thread")
+  })
+
+  it("passes only the workflow's modules through the hooks: the backend and its SQLite binding load before", async () => {
+    const stderr = await runBoth()
+    const resolved = [...stderr.matchAll(/reductio: TypeScript hooks resolve (\S+)/g)].map((match) => match[1] ?? "")
+    assert.ok(resolved.includes("reductio-workflow") && resolved.includes("./lib/twice.js"), stderr)
+    assert.deepEqual(
+      resolved.filter((specifier) => /sqlite|kysely|chunks|^\.\/[\w-]+-[A-Z0-9]{8}\.js$/.test(specifier)),
+      [],
+      "nothing of reductio's own is resolved after the hooks start",
+    )
   })
 })
