@@ -311,6 +311,14 @@ export class Execution {
     const evalHash = evalHashOf(task.hash, argsHash, context?.hash)
     const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name], this.#routed(task))
     let result = this.#inflight.get(evalHash)
+    if (result === undefined && this.settings.dryRun === undefined) {
+      // A slot of the window before the job exists: calls beyond it wait as little more than their
+      // arguments, not as jobs (see FanOutWindow.enter). #runJob gives it back once evaluated.
+      const waiting = this.#window.enter()
+      if (waiting !== undefined) await waiting
+      result = this.#inflight.get(evalHash)
+      if (result !== undefined) this.#window.leave()
+    }
     if (result === undefined) {
       result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
       this.#inflight.set(evalHash, result)
@@ -357,12 +365,20 @@ export class Execution {
       lazy = true
     }
     if (!lazy) return args
-    return Promise.all(
-      args.map((arg) => {
-        const inner = expressionOf(arg)
-        return inner === undefined ? arg : this.#reduceExpression(inner, parent)
-      }),
-    )
+    // A call's result straight from #reduceCall: no async frame of #reduceExpression waits on it
+    // (a map-reduce tree keeps every call waiting on its arguments alive at once).
+    let calls: boolean[] | undefined
+    const reducing = args.map((arg, i) => {
+      const inner = expressionOf(arg)
+      if (inner === undefined) return arg
+      if (inner.kind !== "call") return this.#reduceExpression(inner, parent)
+      ;(calls ??= [])[i] = true
+      return this.#reduceCall(inner, parent)
+    })
+    return Promise.all(reducing).then((values) => {
+      if (calls !== undefined) for (let i = 0; i < values.length; i++) if (calls[i] === true) values[i] = (values[i] as CallResult).value
+      return values
+    })
   }
 
   async #runJob(
@@ -375,14 +391,31 @@ export class Execution {
     parent: JobState | null,
     context: TaskContext | undefined,
   ): Promise<CallResult> {
-    const job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
-    job.context = context
-    if (options.cache === false) job.replayable = false
-    if (parent?.noReplay === true) job.noReplay = true
-    this.#recorder.task(task)
-    this.#setStatus(job, "PENDING", undefined)
+    // The window's slot, taken for this call in #reduceCall, is held only while it is evaluated.
+    let holding = this.settings.dryRun === undefined
+    const leave = () => {
+      if (holding) this.#window.leave()
+      holding = false
+    }
+    let job: JobState
     try {
-      let immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
+      job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
+      job.context = context
+      if (options.cache === false) job.replayable = false
+      if (parent?.noReplay === true) job.noReplay = true
+      this.#recorder.task(task)
+      this.#setStatus(job, "PENDING", undefined)
+    } catch (error) {
+      leave()
+      throw error
+    }
+    try {
+      let immediate: Immediate
+      try {
+        immediate = await this.#evaluate(job, parent, args, encodedArgs, options)
+      } finally {
+        leave()
+      }
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed

@@ -30,6 +30,9 @@ export const LOCAL_FAN_OUT_WINDOW = 2_000
 export class FanOutWindow {
   #size: number
   readonly #waiting = new Set<() => void>()
+  /** Calls being evaluated now (looked up, or run by their executor), and those waiting to be. */
+  #evaluating = 0
+  readonly #queued: (() => void)[] = []
 
   constructor(size = LOCAL_FAN_OUT_WINDOW) {
     this.#size = size
@@ -44,6 +47,37 @@ export class FanOutWindow {
     if (size <= this.#size) return
     this.#size = size
     for (const fill of [...this.#waiting]) fill()
+    this.#admit()
+  }
+
+  /**
+   * Takes one of the window's evaluation slots: undefined when one is free now, else a promise of
+   * one. The same bound as a list's items holds for calls that are not a list's (the leaves of a
+   * map-reduce tree, the arguments of many calls): at most `size` are looked up or run at once, so
+   * their jobs do not all stay alive together. A call holds it only while it is evaluated, not
+   * while its result's own calls reduce, so a parent never waits on a slot its children need.
+   */
+  enter(): Promise<void> | undefined {
+    if (this.#queued.length === 0 && this.#evaluating < this.#size) {
+      this.#evaluating++
+      return undefined
+    }
+    return new Promise((resolve) => {
+      this.#queued.push(resolve)
+    })
+  }
+
+  /** Gives back a slot taken by {@link enter}. */
+  leave(): void {
+    this.#evaluating--
+    this.#admit()
+  }
+
+  #admit(): void {
+    while (this.#queued.length > 0 && this.#evaluating < this.#size) {
+      this.#evaluating++
+      this.#queued.shift()?.()
+    }
   }
 
   /** Calls `fill` on every widening until the returned function is called. */

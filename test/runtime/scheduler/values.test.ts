@@ -44,6 +44,28 @@ const cyclicArgument = task("test.values.cyclicArgument", () => {
   return keysOf(node)
 })
 
+let bodiesRunning = 0
+let mostBodiesRunning = 0
+const slowLeaf = task("test.values.slowLeaf", async (x: number) => {
+  bodiesRunning++
+  mostBodiesRunning = Math.max(mostBodiesRunning, bodiesRunning)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  bodiesRunning--
+  return x
+})
+const pairSum = task("test.values.pairSum", (a: number, b: number) => a + b)
+/** A tree of pairSum calls over n slow leaves, none of them in a list. */
+const leafTree = task("test.values.leafTree", (n: number) => {
+  let level: unknown[] = Array.from({ length: n }, (_, i) => slowLeaf(i))
+  while (level.length > 1) {
+    const next: unknown[] = []
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? pairSum(level[i] as number, level[i + 1] as number) : level[i])
+    level = next
+  }
+  return level[0]
+})
+
 function nest(depth: number, leaf: unknown): unknown {
   let value = leaf
   for (let i = 0; i < depth; i++) value = [value]
@@ -160,6 +182,28 @@ describe("Scheduler: key order, cycles, size and depth", () => {
     }
     assert.deepEqual(await started, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18])
     assert.equal(peak, 5)
+  })
+
+  it("runs at most a window of calls at once that are no list's items (the leaves of a tree)", async () => {
+    mostBodiesRunning = 0
+    assert.equal(await new Scheduler({ backend: new MemoryBackend() }).run(leafTree(5_000)), (4_999 * 5_000) / 2)
+    assert.ok(mostBodiesRunning <= 2_000, `${mostBodiesRunning} leaf bodies ran at once`)
+    assert.ok(mostBodiesRunning >= 100, `only ${mostBodiesRunning} leaf bodies ran at once`)
+  })
+
+  it("queues calls past the window's slots and admits them as slots free or the window widens", () => {
+    const window = new FanOutWindow(2)
+    assert.equal(window.enter(), undefined)
+    assert.equal(window.enter(), undefined)
+    const admitted: string[] = []
+    void window.enter()?.then(() => admitted.push("third"))
+    void window.enter()?.then(() => admitted.push("fourth"))
+    window.leave()
+    window.widen(4)
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      assert.deepEqual(admitted, ["third", "fourth"])
+      assert.equal(window.enter(), undefined, "four slots, three held")
+    })
   })
 
   it("passes a result of 200,000 small rows to another task, fresh and from the cache", async () => {
