@@ -24,6 +24,8 @@ export interface ReplayContext {
   readonly emit: (event: SchedulerEvent) => void
   /** The call with this eval hash already started in this execution, if one did. */
   readonly inFlight: (evalHash: string) => Promise<{ readonly callHash: string }> | undefined
+  /** The eval hashes of the calls started in this execution and not yet forgotten. */
+  readonly inFlightEvalHashes: () => Iterable<string>
   /** The eval hash of a call of `task` with `argsHash` in this run (with the context it reads). */
   readonly evalHashOf: (task: TaskDefinition, argsHash: string) => string
   /** The run turns caching off for this task (`-o task=cache=false`). */
@@ -74,7 +76,7 @@ export async function replayCallTree(
   // An identical call already started in this execution shares its result: it must have reduced
   // to this same call. Waited for only once everything else holds, and from the root down,
   // stopping at the first that differs: call by call would not have reached the ones below it.
-  if (failing.size === 0) {
+  if (failing.size === 0 && anyInFlight(evalHashes, context)) {
     const evalHashOfCall = new Map(tree.calls.map((call, i) => [call.callHash, evalHashes[i] as string]))
     for (const call of topDown(callHash, tree.edges)) {
       const running = context.inFlight(evalHashOfCall.get(call) as string)
@@ -99,6 +101,13 @@ export async function replayCallTree(
   job.reusedCalls = tree.calls.length
   context.emit({ type: "reused-calls", executionId: context.executionId, seq: job.seq, task: job.task.name, calls: counts })
   return { value: decoded.value, checked: decoded.checked || below.some((value) => value !== INVALID && value.checked) }
+}
+
+/** Whether some call of the tree was started in this execution (a rerun's root: none but itself). */
+function anyInFlight(evalHashes: readonly string[], context: ReplayContext): boolean {
+  const inTree = new Set(evalHashes)
+  for (const evalHash of context.inFlightEvalHashes()) if (inTree.has(evalHash)) return true
+  return false
 }
 
 /** The calls below `root`, each after every call above it on some path (breadth first). */
