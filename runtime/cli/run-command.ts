@@ -10,6 +10,7 @@ import { envValue } from "../env.js"
 import { exitCodeOf, isReductioError, isTaskError, ReductioError } from "../errors.js"
 import { type CallExpression, makeExpression, toLazy } from "../expression.js"
 import { lookupTask, parameterNames, registeredTasks, type Task, type TaskDefinition } from "../task.js"
+import { limitHeapGrowth } from "./heap-growth.js"
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { resultJson } from "./json-output.js"
@@ -130,6 +131,7 @@ async function runCommand(
   command: Command,
 ): Promise<number> {
   try {
+    limitHeapGrowth(io.env)
     await preloadBackendModules(flags.db ?? envValue(io.env, "REDUCTIO_DB"))
     // git runs while the workflow loads.
     const autoTags = automaticTags(resolve(io.cwd, workflow))
