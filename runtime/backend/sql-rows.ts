@@ -125,11 +125,18 @@ function toBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** Keeps the last row per key (upserted tables), so one statement never touches a row twice. */
-function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => string): T[] {
+function lastPerKey<T, K>(records: readonly T[], keyOf: (record: T) => K): T[] {
   if (records.length < 2) return [...records]
-  const byKey = new Map<string, T>()
+  const byKey = new Map<K, T>()
   for (const record of records) byKey.set(keyOf(record), record)
   return [...byKey.values()]
+}
+
+/** The last row per job; keyed by seq alone when the batch is one execution's (as a run's are). */
+function lastJobs<T extends { executionId: string; seq: number }>(jobs: readonly T[]): T[] {
+  const executionId = jobs[0]?.executionId
+  if (jobs.some((job) => job.executionId !== executionId)) return lastPerKey(jobs, (j) => `${j.executionId}\u0000${j.seq}`)
+  return lastPerKey(jobs, (j) => j.seq)
 }
 
 /**
@@ -244,7 +251,7 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   )
   put(
     "job",
-    lastPerKey(batch.jobs ?? [], (j) => `${j.executionId}\u0000${j.seq}`).map((j) => {
+    lastJobs(batch.jobs ?? []).map((j) => {
       const call = j.callHash === null ? undefined : callsByHash.get(j.callHash)
       return [
         j.executionId,
