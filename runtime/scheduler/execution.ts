@@ -93,7 +93,7 @@ export class Execution {
   readonly #contexts = new Map<TaskDefinition, { context: TaskContext; hash: string } | undefined>()
   readonly #routes = new Map<TaskDefinition, CallOptions | undefined>()
   readonly #replayContext: ReplayContext
-  /** How many items of one list reduce at once (see FanOutWindow). */
+  /** How many items of one list reduce at once, and how many calls are evaluated at once (see FanOutWindow). */
   readonly #window = new FanOutWindow()
 
   constructor(private readonly settings: ExecutionSettings) {
@@ -312,14 +312,6 @@ export class Execution {
     const evalHash = evalHashOf(task.hash, argsHash, context?.hash)
     const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name], this.#routed(task))
     let result = this.#inflight.get(evalHash)
-    if (result === undefined && this.settings.dryRun === undefined) {
-      // A slot of the window before the job exists: calls beyond it wait as little more than their
-      // arguments, not as jobs (see FanOutWindow.enter). #runJob gives it back once evaluated.
-      const waiting = this.#window.enter()
-      if (waiting !== undefined) await waiting
-      result = this.#inflight.get(evalHash)
-      if (result !== undefined) this.#window.leave()
-    }
     if (result === undefined) {
       result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
       this.#inflight.set(evalHash, result)
@@ -392,8 +384,13 @@ export class Execution {
     parent: JobState | null,
     context: TaskContext | undefined,
   ): Promise<CallResult> {
-    // The window's slot, taken for this call in #reduceCall, is held only while it is evaluated.
+    // A slot of the window, taken before the job exists (calls past it wait as little more than
+    // their arguments, not as jobs) and held only while the call is evaluated (FanOutWindow.enter).
     let holding = this.settings.dryRun === undefined
+    if (holding) {
+      const waiting = this.#window.enter()
+      if (waiting !== undefined) await waiting
+    }
     const leave = () => {
       if (holding) this.#window.leave()
       holding = false

@@ -30,9 +30,11 @@ export const LOCAL_FAN_OUT_WINDOW = 2_000
 export class FanOutWindow {
   #size: number
   readonly #waiting = new Set<() => void>()
-  /** Calls being evaluated now (looked up, or run by their executor), and those waiting to be. */
+  /** Calls holding a slot: being evaluated now (looked up, or run by their executor). */
   #evaluating = 0
-  readonly #queued: (() => void)[] = []
+  /** Calls waiting for a slot, first from `#head` on (a map-reduce tree queues many). */
+  #queued: (() => void)[] = []
+  #head = 0
 
   constructor(size = LOCAL_FAN_OUT_WINDOW) {
     this.#size = size
@@ -58,7 +60,7 @@ export class FanOutWindow {
    * while its result's own calls reduce, so a parent never waits on a slot its children need.
    */
   enter(): Promise<void> | undefined {
-    if (this.#queued.length === 0 && this.#evaluating < this.#size) {
+    if (this.#head === this.#queued.length && this.#evaluating < this.#size) {
       this.#evaluating++
       return undefined
     }
@@ -74,9 +76,15 @@ export class FanOutWindow {
   }
 
   #admit(): void {
-    while (this.#queued.length > 0 && this.#evaluating < this.#size) {
+    while (this.#head < this.#queued.length && this.#evaluating < this.#size) {
       this.#evaluating++
-      this.#queued.shift()?.()
+      const admitted = this.#queued[this.#head++] as () => void
+      admitted()
+    }
+    // Drop the admitted entries now and then, not one at a time (each shift copies the rest).
+    if (this.#head > 1024 && this.#head * 2 > this.#queued.length) {
+      this.#queued = this.#queued.slice(this.#head)
+      this.#head = 0
     }
   }
 
