@@ -288,10 +288,10 @@ export interface CachedEvaluation {
   readonly replayable?: boolean
 }
 
-/** What a cache entry says about the call it reduced to (see {@link Backend.loadEvaluationCalls}). */
-export interface EvaluationCall {
-  readonly callHash: string | null
-  readonly replayable: boolean
+/** A call a replay expects its cache entry to name (see {@link Backend.unreplayableCalls}). */
+export interface ExpectedCall {
+  readonly evalHash: string
+  readonly callHash: string
 }
 
 /** A call below the root of a {@link CallTree}. */
@@ -308,8 +308,11 @@ export interface CallTree {
   readonly bytes: Uint8Array
   /** The distinct calls below the root (the root itself excluded), in no particular order. */
   readonly calls: readonly TreeCall[]
-  /** Every parent → child edge among the root and those calls. */
-  readonly edges: readonly (readonly [parent: string, child: string])[]
+  /**
+   * Every parent → child edge among the root and those calls. Read on demand: a replay needs them
+   * only to place a call that fails a check (or one already started in this execution).
+   */
+  readonly edges: () => Promise<readonly (readonly [parent: string, child: string])[]>
   /**
    * The distinct values and arguments of calls below the root that hold something to check before
    * reuse (or may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
@@ -347,10 +350,12 @@ export interface Backend {
   /** Looks up many eval hashes at once; missing ones are absent from the map. */
   loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>>
   /**
-   * Like {@link loadEvaluations} without the values: only the call hash and replayability of each
-   * entry (call replay checks thousands at once). Backends without it answer through loadEvaluations.
+   * Which of `calls` a replay cannot reuse: the indexes of those whose cache entry (at `evalHash`)
+   * is missing, names another call than `callHash`, or does not allow replay. Call replay checks a
+   * whole tree at once (100,000 calls for a fan-out): the database compares, and only the few that
+   * fail come back. Backends without it answer through loadEvaluations.
    */
-  loadEvaluationCalls?(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>>
+  unreplayableCalls?(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>>
   getValue(hash: string): Promise<Uint8Array | undefined>
   /** Newest first, with their tags. */
   listExecutions(query?: ExecutionQuery): Promise<ExecutionView[]>

@@ -11,8 +11,8 @@ import type {
   CachedEvaluation,
   CallRecord,
   CallTree,
-  EvaluationCall,
   ContentRequest,
+  ExpectedCall,
   ExecutionQuery,
   ExecutionRecord,
   ExecutionStatus,
@@ -54,6 +54,9 @@ export type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 
 /** A result row of a file-use lineage query. */
 export type FileUseView = FileUseRecord & { taskName: string; executionId: string | null; at: number | null }
+
+/** A well-formed hash: 64 lowercase hex digits, as the runtime writes them. */
+const HEX_HASH = /^[0-9a-f]{64}$/
 
 const MIGRATION_TABLE = "kysely_migration"
 
@@ -172,10 +175,13 @@ export class KyselyBackend implements Backend {
     }
   }
 
-  async loadEvaluationCalls(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
-    const found = new Map<string, EvaluationCall>()
+  async unreplayableCalls(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>> {
     try {
-      for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
+      if (this.#adapter.unreplayableCalls !== undefined) return new Set(this.#adapter.unreplayableCalls(calls))
+      const found = new Map<string, { callHash: string | null; replayable: boolean }>()
+      // A malformed eval hash names no entry: it fails without asking.
+      const wellFormed = new Set(calls.map((call) => call.evalHash).filter((hash) => HEX_HASH.test(hash)))
+      for (const chunk of chunks([...wellFormed], this.#adapter.maxParameters)) {
         const rows = await this.db
           .selectFrom("evaluation")
           .select([this.#adapter.hex("eval_hash").as("eval_hash"), this.#adapter.hex("call_hash").as("call_hash"), "replayable"])
@@ -185,10 +191,15 @@ export class KyselyBackend implements Backend {
           if (row.eval_hash) found.set(row.eval_hash, { callHash: row.call_hash || null, replayable: row.replayable === 1 })
         }
       }
+      const failing = new Set<number>()
+      calls.forEach((call, i) => {
+        const entry = found.get(call.evalHash)
+        if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(i)
+      })
+      return failing
     } catch (error) {
       throw this.#adapter.translateError(error)
     }
-    return found
   }
 
   async loadEvaluations(evalHashes: readonly string[]): Promise<Map<string, CachedEvaluation>> {

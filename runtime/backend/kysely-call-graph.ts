@@ -1,7 +1,7 @@
 /**
  * @module kysely-call-graph
  * The SQL backends' reads of the call graph and of content-addressed rows: a call tree for call
- * replay (one recursive query), call records with their edges, and the content `push`/`pull`
+ * replay (one recursive query for its calls, one more for its edges when asked), call records with their edges, and the content `push`/`pull`
  * copies between databases.
  */
 import { type Kysely, type RawBuilder, sql } from "kysely"
@@ -10,12 +10,13 @@ import type { SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
 import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./sql-rows.js"
 
-type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters">
+type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "selectArrays">
 
 /**
- * See {@link Backend.loadCallTree}. One recursive query reads every edge below the root with its
- * child's node; only when some call may hold something to check (a File) does a second query
- * read those values.
+ * See {@link Backend.loadCallTree}. One recursive query reads every call below the root with its
+ * node, as arrays where the driver can (a 100,000-call fan-out is 100,000 rows); only when some
+ * call may hold something to check (a File) does a second query read those values, and the edges
+ * are read only when a replay asks for them (it does when some call fails a check).
  */
 export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callHash: string): Promise<CallTree | undefined> {
   const root = hashToBuffer(callHash)
@@ -27,40 +28,51 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   if (node?.value_hash == null || node.bytes === null) return undefined
-  const { rows } = await sql<EdgeRow>`
+  const query = sql<NodeRow>`
     with recursive ${descendants(root)}
-    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash,
-      ${adapter.hex("c.task_hash")} as task_hash, ${adapter.hex("c.args_hash")} as args_hash,
+    select ${adapter.hex("t.hash")} as call_hash, ${adapter.hex("c.task_hash")} as task_hash,
+      ${adapter.hex("c.args_hash")} as args_hash,
       case when c.checked = 0 then null else ${adapter.hex("c.value_hash")} end as checked_value_hash
-    from call_edge e left join call_node c on c.call_hash = e.child_hash
-    where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`.execute(db)
-  const calls: TreeCall[] = []
-  const edges: [string, string][] = []
-  const seen = new Set<string>()
+    from tree t left join call_node c on c.call_hash = t.hash`
+  const rows = (
+    adapter.selectArrays === undefined
+      ? (await query.execute(db)).rows.map((row) => [row.call_hash, row.task_hash, row.args_hash, row.checked_value_hash])
+      : await adapter.selectArrays(query.compile(db))
+  ) as NodeTuple[]
+  const calls: TreeCall[] = new Array(rows.length)
   const toCheck = new Set<string>()
-  for (const row of rows) {
-    edges.push([row.parent_hash, row.child_hash])
-    if (seen.has(row.child_hash)) continue
-    seen.add(row.child_hash)
-    // A child without its node (a partial copy) cannot be checked: no replay.
-    if (!row.task_hash || !row.args_hash) return undefined
-    calls.push({ callHash: row.child_hash, taskHash: row.task_hash, argsHash: row.args_hash })
-    if (row.checked_value_hash) toCheck.add(row.checked_value_hash).add(row.args_hash)
+  for (let i = 0; i < rows.length; i++) {
+    const [childHash, taskHash, argsHash, checkedValueHash] = rows[i] as NodeTuple
+    // A call without its node (a partial copy) cannot be checked: no replay.
+    if (!taskHash || !argsHash) return undefined
+    calls[i] = { callHash: childHash, taskHash, argsHash }
+    if (checkedValueHash) toCheck.add(checkedValueHash).add(argsHash)
   }
   const checkedValues = await readValues(db, adapter, [...toCheck])
   // A value to check that is not recorded (a partial copy): no replay.
   if (checkedValues === undefined) return undefined
-  return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), calls, edges, checkedValues }
+  return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), calls, checkedValues, edges: () => loadTreeEdges(db, adapter, root) }
 }
 
-interface EdgeRow {
-  parent_hash: string
-  child_hash: string
+/** Every parent → child edge below `root`, for a replay that must place a failing call. */
+async function loadTreeEdges(db: Kysely<Database>, adapter: Adapter, root: Buffer): Promise<[string, string][]> {
+  const query = sql<{ parent_hash: string; child_hash: string }>`
+    with recursive ${descendants(root)}
+    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash
+    from call_edge e where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`
+  return (await query.execute(db)).rows.map((row) => [row.parent_hash, row.child_hash])
+}
+
+interface NodeRow {
+  call_hash: string
   task_hash: string | null
   args_hash: string | null
-  /** The child's value hash when its value may hold something to check, else null. */
+  /** The call's value hash when its value may hold something to check, else null. */
   checked_value_hash: string | null
 }
+
+/** A {@link NodeRow} as an array in select order. */
+type NodeTuple = [string, string | null, string | null, string | null]
 
 /** The bytes of every value in `hashes`; undefined when one is not recorded. */
 async function readValues(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Uint8Array[] | undefined> {

@@ -9,7 +9,7 @@ import type {
   CallRecord,
   CallTree,
   ContentRequest,
-  EvaluationCall,
+  ExpectedCall,
   TreeCall,
   ExecutionQuery,
   ExecutionRecord,
@@ -39,7 +39,8 @@ export class MemoryBackend implements Backend {
   readonly #tasks = new Map<string, TaskRecord>()
   readonly #values = new Map<string, Uint8Array>()
   readonly #evaluations = new Map<string, string>()
-  readonly #evaluationCalls = new Map<string, EvaluationCall>()
+  /** Per eval hash: the call its latest entry names, and whether that allows replay. */
+  readonly #evaluationCalls = new Map<string, { readonly callHash: string | null; readonly replayable: boolean }>()
   readonly #calls = new Map<string, CallRecord>()
   readonly #jobs = new Map<string, Map<number, JobRecord>>()
   readonly #files = new Map<string, FileUseRecord>()
@@ -280,16 +281,16 @@ export class MemoryBackend implements Backend {
       for (const child of call.children) edges.push([call.callHash, child] as const)
       for (const child of call.children) stack.push(child)
     }
-    return { valueHash: root.valueHash, bytes, calls, edges, checkedValues: [...checkedValues.values()] }
+    return { valueHash: root.valueHash, bytes, calls, edges: async () => edges, checkedValues: [...checkedValues.values()] }
   }
 
-  async loadEvaluationCalls(evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
-    const found = new Map<string, EvaluationCall>()
-    for (const evalHash of evalHashes) {
-      const entry = this.#evaluationCalls.get(evalHash)
-      if (entry !== undefined) found.set(evalHash, entry)
-    }
-    return found
+  async unreplayableCalls(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>> {
+    const failing = new Set<number>()
+    calls.forEach((call, i) => {
+      const entry = this.#evaluationCalls.get(call.evalHash)
+      if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(i)
+    })
+    return failing
   }
 
   async getCall(callHash: string): Promise<CallRecord | undefined> {

@@ -4,7 +4,7 @@
  * Postgres each contribute (connecting, guarding a migration, faster paths, error mapping).
  */
 import type { CompiledQuery, Kysely, RawBuilder } from "kysely"
-import type { LeaseClaim, LeaseClaims, WriteBatch } from "./backend.js"
+import type { ExpectedCall, LeaseClaim, LeaseClaims, WriteBatch } from "./backend.js"
 import type { Database, SqlDialectName } from "./schema.js"
 
 /** What one SQL database contributes to a {@link KyselyBackend}. */
@@ -35,6 +35,8 @@ export interface SqlDialectAdapter {
    * per-query cost matters.
    */
   lookupEvaluations?(evalHashes: readonly string[]): [string, string, Uint8Array, string | null, number | null][]
+  /** See {@link Backend.unreplayableCalls}, compared in one statement: the failing indexes. */
+  unreplayableCalls?(calls: readonly ExpectedCall[]): number[]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */
   hashIn(column: string, hashes: readonly string[]): RawBuilder<boolean>
   /**

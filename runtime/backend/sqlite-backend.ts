@@ -36,6 +36,17 @@ const LOOKUP_EVALUATIONS =
   "left join small_value s on s.hash = coalesce(e.value_hash, c.value_hash) " +
   "left join value v on s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) " +
   "where e.eval_hash in (select unhex(value) from json_each(?)) and coalesce(s.bytes, v.bytes) is not null"
+/**
+ * The calls whose cache entry is missing, names another call, or does not allow replay, by index:
+ * the calls come as one blob of 64-byte pairs (eval hash, call hash), read in place by substr
+ * (a JSON array of 100,000 hex pairs takes SQLite four times as long to parse).
+ */
+const UNREPLAYABLE_CALLS =
+  "with recursive pairs(bytes) as (select ?), " +
+  "i(n) as (select 0 union all select n + 1 from i where n + 1 < length((select bytes from pairs)) / 64) " +
+  "select n from i left join evaluation e on e.eval_hash = substr((select bytes from pairs), n * 64 + 1, 32) " +
+  "where e.call_hash is not substr((select bytes from pairs), n * 64 + 33, 32) or e.replayable is not 1"
+
 export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
   readonly path: string
@@ -192,6 +203,19 @@ function sqliteAdapter(
       let prepared = statements.get(LOOKUP_EVALUATIONS)
       if (prepared === undefined) statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as SqliteConnection).prepare(LOOKUP_EVALUATIONS)))
       return prepared.arrays([JSON.stringify(evalHashes.map(checkHash))]) as [string, string, Uint8Array, string | null, number | null][]
+    },
+    unreplayableCalls(calls) {
+      let prepared = statements.get(UNREPLAYABLE_CALLS)
+      if (prepared === undefined) statements.set(UNREPLAYABLE_CALLS, (prepared = (raw as SqliteConnection).prepare(UNREPLAYABLE_CALLS)))
+      const pairs = Buffer.alloc(calls.length * 64)
+      // A malformed hash fails without asking (zero bytes in its place match no entry either).
+      const failing: number[] = []
+      calls.forEach(({ evalHash, callHash }, i) => {
+        const written = pairs.write(evalHash, i * 64, 32, "hex") + pairs.write(callHash, i * 64 + 32, 32, "hex")
+        if (written !== 64 || evalHash.length !== 64 || callHash.length !== 64) failing.push(i)
+      })
+      for (const [n] of prepared.arrays([pairs]) as [number][]) failing.push(n)
+      return failing
     },
     writeBatch(batch) {
       const rows = batchRows(batch, "hex")

@@ -7,7 +7,7 @@
  * allows replay, an identical call already started in this execution reduced to the same call,
  * and every File in the tree still validates. See docs/architecture.md, "Call replay".
  */
-import type { Backend, CallTree, EvaluationCall } from "../backend/backend.js"
+import type { Backend, CallTree, TreeCall } from "../backend/backend.js"
 import { evalHashOf } from "../hashing.js"
 import { registeredTasks, type TaskDefinition } from "../task.js"
 import { decodeIfValid, INVALID } from "./cached-value.js"
@@ -38,6 +38,8 @@ export interface ReplayContext {
   readonly reused: Set<string>
 }
 
+type Edges = Awaited<ReturnType<CallTree["edges"]>>
+
 /** How many recorded values a replay checks at once (each may stat a file or ask S3). */
 const CHECK_WINDOW = 1000
 
@@ -67,18 +69,14 @@ export async function replayCallTree(
     // A call of a task that reads context is looked up with this run's values: changed ones miss.
     evalHashes.push(current === undefined ? evalHashOf(call.taskHash, call.argsHash) : context.evalHashOf(current, call.argsHash))
   }
-  const entries = await evaluationCalls(context.backend, evalHashes)
-  for (const [i, call] of tree.calls.entries()) {
-    const entry = entries.get(evalHashes[i] as string)
-    // The latest cache entry of the call must still name it, as a lookup call by call would find.
-    if (entry?.callHash !== call.callHash || !entry.replayable) failing.add(call.callHash)
-  }
+  // The latest cache entry of each call must still name it, as a lookup call by call would find.
+  for (const i of await unreplayable(context.backend, tree.calls, evalHashes)) failing.add((tree.calls[i] as TreeCall).callHash)
   // An identical call already started in this execution shares its result: it must have reduced
   // to this same call. Waited for only once everything else holds, and from the root down,
   // stopping at the first that differs: call by call would not have reached the ones below it.
   if (failing.size === 0 && anyInFlight(evalHashes, context)) {
     const evalHashOfCall = new Map(tree.calls.map((call, i) => [call.callHash, evalHashes[i] as string]))
-    for (const call of topDown(callHash, tree.edges)) {
+    for (const call of topDown(callHash, await tree.edges())) {
       const running = context.inFlight(evalHashOfCall.get(call) as string)
       if (running !== undefined && (await settledCallHash(running)) !== call) {
         failing.add(call)
@@ -87,7 +85,7 @@ export async function replayCallTree(
     }
   }
   if (failing.size > 0) {
-    markBroken(callHash, tree.edges, failing, context.broken)
+    markBroken(callHash, await tree.edges(), failing, context.broken)
     return undefined
   }
   const below = await mapWindowed(tree.checkedValues, CHECK_WINDOW, async (bytes) => decodeIfValid(bytes))
@@ -111,7 +109,7 @@ function anyInFlight(evalHashes: readonly string[], context: ReplayContext): boo
 }
 
 /** The calls below `root`, each after every call above it on some path (breadth first). */
-function topDown(root: string, edges: CallTree["edges"]): string[] {
+function topDown(root: string, edges: Edges): string[] {
   const children = new Map<string, string[]>()
   for (const [parent, child] of edges) {
     const list = children.get(parent)
@@ -139,18 +137,22 @@ function settledCallHash(running: Promise<{ readonly callHash: string }>): Promi
   )
 }
 
-/** Only the call hash and replayability of each cache entry, where the backend can. */
-async function evaluationCalls(backend: Backend, evalHashes: readonly string[]): Promise<Map<string, EvaluationCall>> {
-  if (evalHashes.length === 0) return new Map()
-  if (backend.loadEvaluationCalls !== undefined) return backend.loadEvaluationCalls(evalHashes)
+/** The indexes of the calls whose cache entry does not name them (or allow replay): see Backend.unreplayableCalls. */
+async function unreplayable(backend: Backend, calls: readonly TreeCall[], evalHashes: readonly string[]): Promise<Iterable<number>> {
+  if (calls.length === 0) return []
+  if (backend.unreplayableCalls !== undefined)
+    return backend.unreplayableCalls(calls.map((call, i) => ({ evalHash: evalHashes[i] as string, callHash: call.callHash })))
   const found = await backend.loadEvaluations(evalHashes)
-  return new Map(
-    [...found].map(([evalHash, entry]) => [evalHash, { callHash: entry.callHash ?? null, replayable: entry.replayable === true }]),
-  )
+  const failing: number[] = []
+  calls.forEach((call, i) => {
+    const entry = found.get(evalHashes[i] as string)
+    if (entry?.callHash !== call.callHash || entry.replayable !== true) failing.push(i)
+  })
+  return failing
 }
 
 /** Adds the failing calls and every call above them, up to `root`, to `broken`. */
-function markBroken(root: string, edges: CallTree["edges"], failing: ReadonlySet<string>, broken: Set<string>): void {
+function markBroken(root: string, edges: Edges, failing: ReadonlySet<string>, broken: Set<string>): void {
   const parents = new Map<string, string[]>()
   for (const [parent, child] of edges) {
     const list = parents.get(child)

@@ -164,6 +164,39 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.deepEqual([checkedOf(clean.callHash), checkedOf(file.callHash), checkedOf(unknown.callHash)], [false, true, "unknown"])
     })
 
+    it("names the calls a replay cannot reuse: entry missing, naming another call, not replayable, or malformed", async () => {
+      const held = finishedCall("expected held")
+      const other = finishedCall("expected other")
+      const entry = (label: string, callHash: string, replayable: boolean) => ({
+        evalHash: hash(`eval ${label}`),
+        valueHash: held.call.valueHash,
+        callHash,
+        replayable,
+      })
+      await backend.write({
+        ...held.batch,
+        evaluations: [
+          entry("expected held", held.call.callHash, true),
+          entry("expected moved", other.call.callHash, true),
+          entry("expected closed", held.call.callHash, false),
+        ],
+      })
+      const expected = [
+        { evalHash: hash("eval expected held"), callHash: held.call.callHash },
+        { evalHash: hash("eval expected moved"), callHash: held.call.callHash },
+        { evalHash: hash("eval expected closed"), callHash: held.call.callHash },
+        { evalHash: hash("eval expected never written"), callHash: held.call.callHash },
+        { evalHash: "not a hash", callHash: held.call.callHash },
+        { evalHash: hash("eval expected held"), callHash: held.call.callHash },
+      ]
+      const failing = await backend.unreplayableCalls?.(expected)
+      assert.ok(failing, "unreplayableCalls is implemented")
+      assert.deepEqual([...failing].sort(), [1, 2, 3, 4])
+      // Thousands at once, as a replay of a fan-out asks.
+      const many = Array.from({ length: 5000 }, (_, i) => (i % 1000 === 7 ? expected[1] : expected[0]) as (typeof expected)[number])
+      assert.deepEqual([...((await backend.unreplayableCalls?.(many)) ?? [])].sort((a, b) => a - b), [7, 1007, 2007, 3007, 4007])
+    })
+
     it("loads no call tree for an unknown call, or one with a call below it missing", async () => {
       assert.equal(await backend.loadCallTree?.(hash("call nowhere")), undefined)
       const orphan = finishedCall("tree orphan", [hash("call never written")])
