@@ -194,7 +194,10 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       assert.deepEqual([...failing].sort(), [1, 2, 3, 4])
       // Thousands at once, as a replay of a fan-out asks.
       const many = Array.from({ length: 5000 }, (_, i) => (i % 1000 === 7 ? expected[1] : expected[0]) as (typeof expected)[number])
-      assert.deepEqual([...((await backend.unreplayableCalls?.(many)) ?? [])].sort((a, b) => a - b), [7, 1007, 2007, 3007, 4007])
+      assert.deepEqual(
+        [...((await backend.unreplayableCalls?.(many)) ?? [])].sort((a, b) => a - b),
+        [7, 1007, 2007, 3007, 4007],
+      )
     })
 
     it("loads no call tree for an unknown call, or one with a call below it missing", async () => {
