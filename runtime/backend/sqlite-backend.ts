@@ -12,7 +12,7 @@ import { isReductioError, ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
 import type { WriteBatch } from "./backend.js"
-import { type BatchRows, batchRows, checkHash, type Row, TABLES, type TableSpec } from "./sql-rows.js"
+import { type BatchRows, batchRows, checkHash, hashToBuffer, type Row, TABLES, type TableSpec } from "./sql-rows.js"
 import { type SqliteConnection, type SqliteDriverName, type SqliteStatement, openSqliteConnection } from "./sqlite-driver.js"
 import { sqliteLeases } from "./sqlite-leases.js"
 
@@ -26,26 +26,33 @@ export { preloadSqliteDriver } from "./sqlite-driver.js"
  */
 
 /**
- * One prepared statement answers any number of cache lookups: the hashes come as one JSON array.
- * An evaluation without a value hash has its call node's; the bytes are in small_value or value
- * (migration 0010).
+ * `keys(bytes)` and `i(n)`: the n-th 32-byte hash of one bound blob is `substr(bytes, n * 32 + 1,
+ * 32)`. A blob of hashes is read in place; a JSON array of as many hex hashes takes SQLite about
+ * four times as long to parse.
+ */
+const HASHES_OF_BLOB =
+  "with recursive keys(bytes) as (select ?), " +
+  "i(n) as (select 0 union all select n + 1 from i where n + 1 < length((select bytes from keys)) / 32) "
+
+/**
+ * One prepared statement answers any number of cache lookups, each row naming the index of the
+ * hash it answers. An evaluation without a value hash has its call node's; the bytes are in
+ * small_value or value (migration 0010).
  */
 const LOOKUP_EVALUATIONS =
-  "select lower(hex(e.eval_hash)), lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(s.bytes, v.bytes), lower(hex(e.call_hash)), e.replayable " +
-  "from evaluation e left join call_node c on e.value_hash is null and c.call_hash = e.call_hash " +
+  `${HASHES_OF_BLOB}select n, lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(s.bytes, v.bytes), lower(hex(e.call_hash)), e.replayable ` +
+  "from i join evaluation e on e.eval_hash = substr((select bytes from keys), n * 32 + 1, 32) " +
+  "left join call_node c on e.value_hash is null and c.call_hash = e.call_hash " +
   "left join small_value s on s.hash = coalesce(e.value_hash, c.value_hash) " +
   "left join value v on s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) " +
-  "where e.eval_hash in (select unhex(value) from json_each(?)) and coalesce(s.bytes, v.bytes) is not null"
+  "where coalesce(s.bytes, v.bytes) is not null"
 /**
  * The calls whose cache entry is missing, names another call, or does not allow replay, by index:
- * the calls come as one blob of 64-byte pairs (eval hash, call hash), read in place by substr
- * (a JSON array of 100,000 hex pairs takes SQLite four times as long to parse).
+ * the blob holds each call's eval hash then its call hash (hashes 2n and 2n + 1).
  */
 const UNREPLAYABLE_CALLS =
-  "with recursive pairs(bytes) as (select ?), " +
-  "i(n) as (select 0 union all select n + 1 from i where n + 1 < length((select bytes from pairs)) / 64) " +
-  "select n from i left join evaluation e on e.eval_hash = substr((select bytes from pairs), n * 64 + 1, 32) " +
-  "where e.call_hash is not substr((select bytes from pairs), n * 64 + 33, 32) or e.replayable is not 1"
+  `${HASHES_OF_BLOB}select n / 2 from i left join evaluation e on e.eval_hash = substr((select bytes from keys), n * 32 + 1, 32) ` +
+  "where n % 2 = 0 and (e.call_hash is not substr((select bytes from keys), n * 32 + 33, 32) or e.replayable is not 1)"
 
 export class SqliteBackend extends KyselyBackend {
   /** The absolute path of the database file. */
@@ -202,19 +209,26 @@ function sqliteAdapter(
     lookupEvaluations(evalHashes) {
       let prepared = statements.get(LOOKUP_EVALUATIONS)
       if (prepared === undefined) statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as SqliteConnection).prepare(LOOKUP_EVALUATIONS)))
-      return prepared.arrays([JSON.stringify(evalHashes.map(checkHash))]) as [string, string, Uint8Array, string | null, number | null][]
+      const keys = Buffer.allocUnsafe(evalHashes.length * 32)
+      evalHashes.forEach((hash, i) => {
+        // Hex decoding stops at the first pair that is not hex: a short write is a malformed hash.
+        if (hash.length !== 64 || keys.write(hash, i * 32, 32, "hex") !== 32) hashToBuffer(hash)
+      })
+      const rows = prepared.arrays([keys]) as [number | string, string, Uint8Array, string | null, number | null][]
+      for (const row of rows) row[0] = evalHashes[row[0] as number] as string
+      return rows as [string, string, Uint8Array, string | null, number | null][]
     },
     unreplayableCalls(calls) {
       let prepared = statements.get(UNREPLAYABLE_CALLS)
       if (prepared === undefined) statements.set(UNREPLAYABLE_CALLS, (prepared = (raw as SqliteConnection).prepare(UNREPLAYABLE_CALLS)))
-      const pairs = Buffer.alloc(calls.length * 64)
+      const keys = Buffer.alloc(calls.length * 64)
       // A malformed hash fails without asking (zero bytes in its place match no entry either).
       const failing: number[] = []
       calls.forEach(({ evalHash, callHash }, i) => {
-        const written = pairs.write(evalHash, i * 64, 32, "hex") + pairs.write(callHash, i * 64 + 32, 32, "hex")
+        const written = keys.write(evalHash, i * 64, 32, "hex") + keys.write(callHash, i * 64 + 32, 32, "hex")
         if (written !== 64 || evalHash.length !== 64 || callHash.length !== 64) failing.push(i)
       })
-      for (const [n] of prepared.arrays([pairs]) as [number][]) failing.push(n)
+      for (const [n] of prepared.arrays([keys]) as [number][]) failing.push(n)
       return failing
     },
     writeBatch(batch) {

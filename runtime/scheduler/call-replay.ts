@@ -24,8 +24,8 @@ export interface ReplayContext {
   readonly emit: (event: SchedulerEvent) => void
   /** The call with this eval hash already started in this execution, if one did. */
   readonly inFlight: (evalHash: string) => Promise<{ readonly callHash: string }> | undefined
-  /** The eval hashes of the calls started in this execution and not yet forgotten. */
-  readonly inFlightEvalHashes: () => Iterable<string>
+  /** Whether the call with this eval hash was started in this execution (and not yet forgotten). */
+  readonly startedHere: (evalHash: string) => boolean
   /** The eval hash of a call of `task` with `argsHash` in this run (with the context it reads). */
   readonly evalHashOf: (task: TaskDefinition, argsHash: string) => string
   /** The run turns caching off for this task (`-o task=cache=false`). */
@@ -103,9 +103,7 @@ export async function replayCallTree(
 
 /** Whether some call of the tree was started in this execution (a rerun's root: none but itself). */
 function anyInFlight(evalHashes: readonly string[], context: ReplayContext): boolean {
-  const inTree = new Set(evalHashes)
-  for (const evalHash of context.inFlightEvalHashes()) if (inTree.has(evalHash)) return true
-  return false
+  return evalHashes.some(context.startedHere)
 }
 
 /** The calls below `root`, each after every call above it on some path (breadth first). */

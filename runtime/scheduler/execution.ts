@@ -134,7 +134,7 @@ export class Execution {
       recorder: this.#recorder,
       emit: settings.emit,
       inFlight: (evalHash) => this.#inflight.get(evalHash),
-      inFlightEvalHashes: () => this.#inflight.keys(),
+      startedHere: (evalHash) => this.#inflight.has(evalHash),
       evalHashOf: (task, argsHash) => evalHashOf(task.hash, argsHash, this.#readContext(task)?.hash),
       cacheDisabled: (task) => this.settings.taskOptions[task.name]?.cache === false,
       tasks: new TaskIndex(),
