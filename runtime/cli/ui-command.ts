@@ -8,8 +8,8 @@ import { spawn } from "node:child_process"
 import { writeFile } from "node:fs/promises"
 import { resolve } from "node:path"
 import { ReductioError } from "../errors.js"
-import { buildReport } from "../ui/report.js"
-import { UiServer } from "../ui/ui-server.js"
+// The UI server and report are imported when their command runs: node:http alone costs every
+// other command (a `run`) tens of milliseconds to load.
 import type { CliIo } from "./io.js"
 import type { CommandRegistration } from "./main.js"
 import { withProjectBackend } from "./project-backend.js"
@@ -58,6 +58,7 @@ function uiCommand(io: CliIo, flags: UiFlags): Promise<number> {
   return withProjectBackend(io, flags, async (backend) => {
     const port = wholeNumber(flags.port ?? "7878", "--port", 0, 65535)
     let checkedAt = 0
+    const { UiServer } = await import("../ui/ui-server.js")
     const server = new UiServer({
       backend,
       port,
@@ -89,6 +90,7 @@ function reportCommand(io: CliIo, ref: string, flags: ReportFlags): Promise<numb
   return withProjectBackend(io, flags, async (backend) => {
     if (flags.output === undefined || flags.output === "")
       throw new ReductioError("INVALID_ARGUMENT", "-o <file> names the HTML file to write")
+    const { buildReport } = await import("../ui/report.js")
     const html = await buildReport(backend, ref, { jobPages: wholeNumber(flags.jobs ?? "1000", "--jobs", 0, 100_000) })
     const path = resolve(io.cwd, flags.output)
     await writeFile(path, html.text)
