@@ -4,8 +4,10 @@
  * over, and what it got), then, for what it claimed, a second statement that looks for an
  * evaluation: under READ COMMITTED a statement's check runs on the snapshot it started with, so a
  * host whose batch recorded the evaluation (and released its lease) while the claim waited on
- * that lease's row lock would otherwise be missed. A batch's release and renewal are CTEs of the
- * batch's own statement (see postgres-backend.ts).
+ * that lease's row lock would otherwise be missed. For the same reason a claim that waited on a
+ * lease another host was inserting sees neither that lease nor the call: it claims such calls
+ * again. A batch's release and renewal are CTEs of the batch's own statement (see
+ * postgres-backend.ts).
  */
 import type pg from "pg"
 import type { LeaseClaim, LeaseClaims, LeaseUpdate } from "./backend.js"
@@ -40,31 +42,59 @@ interface ClaimRow {
 
 type Query = (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>
 
-/** See {@link Backend.claimLeases}. */
+type LeaseRow = [evalHash: string, holder: string, expiresAt: number]
+
+/** How often a claim is sent again for calls it neither got nor saw held, before it reports them held. */
+const CLAIM_ATTEMPTS = 5
+
+/** The holder named for a lease a claim could not see after {@link CLAIM_ATTEMPTS} (another host's). */
+const UNSEEN_HOLDER = "another host"
+
+/**
+ * See {@link Backend.claimLeases}. A claim whose insert waited on another host's uncommitted
+ * lease does not get the call, yet its statement's snapshot shows no lease either: such a call
+ * (with no evaluation) is claimed again, and the next statement sees the lease as committed.
+ * Taking it as evaluated instead would send the caller back to a cache that has nothing yet.
+ */
 export async function claimPostgresLeases(
   pool: pg.Pool,
   claim: LeaseClaim,
   retry: <T>(run: () => Promise<T>) => Promise<T>,
 ): Promise<LeaseClaims> {
   const query: Query = (text, values) => retry(() => pool.query(text, values))
-  const hashes = claim.evalHashes.map(checkHash)
-  const { rows } = (await query(CLAIM, [hashes, claim.holder, claim.expiresAt, claim.now, claim.unlessEvaluated === false])) as {
-    rows: ClaimRow[]
+  const force = claim.unlessEvaluated === false
+  const evaluated = async (hashes: readonly string[]) =>
+    new Set(((await query(EVALUATED, [hashes])).rows as { eval_hash: string }[]).map((row) => row.eval_hash))
+  const before: LeaseRow[] = []
+  let won: string[] = []
+  let unresolved = claim.evalHashes.map(checkHash)
+  for (let attempt = 1; unresolved.length > 0; attempt++) {
+    const { rows } = (await query(CLAIM, [unresolved, claim.holder, claim.expiresAt, claim.now, force])) as { rows: ClaimRow[] }
+    const unseen: string[] = []
+    for (const row of rows) {
+      if (row.claimed) won.push(row.eval_hash)
+      if (row.prior_holder !== null) before.push([row.eval_hash, row.prior_holder, Number(row.prior_expires_at)])
+      else if (!row.claimed) unseen.push(row.eval_hash)
+    }
+    // Not claimed and no lease seen: an evaluation kept it from being claimed, or a lease committed meanwhile.
+    const recorded = unseen.length === 0 || force ? new Set<string>() : await evaluated(unseen)
+    unresolved = unseen.filter((evalHash) => !recorded.has(evalHash))
+    if (attempt === CLAIM_ATTEMPTS) {
+      // Reported held until now: the caller polls again at once.
+      for (const evalHash of unresolved) before.push([evalHash, UNSEEN_HOLDER, claim.now])
+      break
+    }
   }
-  let won = rows.filter((row) => row.claimed).map((row) => row.eval_hash)
-  if (won.length > 0 && claim.unlessEvaluated !== false) {
-    const evaluated = new Set(((await query(EVALUATED, [won])).rows as { eval_hash: string }[]).map((row) => row.eval_hash))
-    if (evaluated.size > 0) {
-      await query(RELEASE, [claim.holder, [...evaluated]])
-      won = won.filter((evalHash) => !evaluated.has(evalHash))
+  if (won.length > 0 && !force) {
+    const recorded = await evaluated(won)
+    if (recorded.size > 0) {
+      await query(RELEASE, [claim.holder, [...recorded]])
+      won = won.filter((evalHash) => !recorded.has(evalHash))
     }
   }
   const claimedSet = new Set(won)
-  const before = rows.flatMap((row): [string, string, number][] =>
-    row.prior_holder === null ? [] : [[row.eval_hash, row.prior_holder, Number(row.prior_expires_at)]],
-  )
   const after = [
-    ...won.map((evalHash): [string, string, number] => [evalHash, claim.holder, claim.expiresAt]),
+    ...won.map((evalHash): LeaseRow => [evalHash, claim.holder, claim.expiresAt]),
     // Not claimed with a live holder before: still held by it.
     ...before.filter(([evalHash, holder]) => !claimedSet.has(evalHash) && holder !== claim.holder),
   ]

@@ -64,7 +64,17 @@ async function otherHost(backend: Backend, id: string, expiresAt: number, evalHa
 async function overlappingRuns(open: () => Promise<Backend>, staggered = false): Promise<void> {
   const [a, b] = [await open(), await open()]
   try {
-    const schedulers = [a, b].map((backend) => new Scheduler({ backend, heartbeat: HEARTBEAT }))
+    const logs: string[] = []
+    const schedulers = [a, b].map(
+      (backend, i) =>
+        new Scheduler({
+          backend,
+          heartbeat: HEARTBEAT,
+          onEvent: (event) => {
+            if (event.type === "log") logs.push(`${"ab"[i]} ${Date.now() % 100_000}: ${event.message}`)
+          },
+        }),
+    )
     const ms = staggered ? 150 : 20
     const first = schedulers[0]?.run(fan(0, 60, ms))
     if (staggered) {
@@ -81,7 +91,7 @@ async function overlappingRuns(open: () => Promise<Backend>, staggered = false):
     )
     const counts = runsPerCall()
     assert.equal(counts.size, 90)
-    for (const [x, runs] of counts) assert.equal(runs, 1, `work(${x}) ran ${runs} times`)
+    for (const [x, runs] of counts) assert.equal(runs, 1, `work(${x}) ran ${runs} times; the runs said:\n${logs.join("\n")}`)
     // The shared calls one host waited for are CACHED there.
     const statuses = await Promise.all(
       [a, b].map(async (backend, i) => {

@@ -162,7 +162,7 @@ export function leaseConformance(
       assert.deepEqual((await claim(claimOf("16B", [c]))).claimed, [c])
     })
 
-    it("splits calls between two hosts claiming at the same moment: each call to exactly one", async () => {
+    it("splits calls between two hosts claiming at the same moment: each call to exactly one, held by it for the other", async () => {
       const peer = await subject.peer()
       const hashes = Array.from({ length: 2_000 }, (_, i) => hash(`lease race ${i}`))
       const reversed = [...hashes].reverse()
@@ -171,7 +171,11 @@ export function leaseConformance(
       const b = new Set(theirs?.claimed)
       assert.equal(a.size + b.size, hashes.length)
       for (const evalHash of hashes) assert.ok(a.has(evalHash) !== b.has(evalHash), `${evalHash} claimed by both or neither`)
-      for (const evalHash of b) assert.equal(mine.held.get(evalHash)?.holder ?? "17B", "17B")
+      // The one that did not get a call sees it held by the other (not evaluated: nothing is).
+      for (const evalHash of hashes) {
+        if (a.has(evalHash)) assert.equal(theirs?.held.get(evalHash)?.holder, "17A", `${evalHash} claimed by 17A, not seen held by 17B`)
+        else assert.equal(mine.held.get(evalHash)?.holder, "17B", `${evalHash} claimed by 17B, not seen held by 17A`)
+      }
     })
   })
 }
