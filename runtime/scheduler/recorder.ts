@@ -7,7 +7,11 @@
  * Large, infrequent batches are cheaper than small ones: content rows are keyed by random hashes,
  * so every commit rewrites pages all over the tables. 200 ms bounds what a crash can lose; once a
  * batch holds {@link BUSY_BATCH_ROWS} rows (a fan-out is under way) the next waits `busyInterval`
- * (1 s): a fan-out of 100,000 calls then writes about 40% fewer pages.
+ * (1 s): a fan-out of 100,000 calls then writes about 40% fewer pages. Once the database
+ * outgrows SQLite's page cache, each row costs more to commit (a fan-out of 1,000,000 calls: from
+ * about 5 µs to over 20 µs): while a busy batch's cost per row is at least twice the cheapest seen,
+ * batches grow twofold (fourfold from four times), in rows and in interval, so fewer commits
+ * rewrite the same pages.
  *
  * While the execution runs, the recorder is also its heartbeat ({@link Recorder.keepAlive}): a
  * batch written when a beat is due carries the execution row with a fresh lease and renews the
@@ -61,6 +65,9 @@ export const LIVE_ROW_DELAY_MS = 1000
 /** Rows in a batch that mark a busy execution, whose next batch waits the longer interval. */
 export const BUSY_BATCH_ROWS = 2_000
 
+/** How much larger (in rows and interval) busy batches may grow as their commits get costlier. */
+const MAX_BATCH_SCALE = 4
+
 const LIVE: ReadonlySet<JobStatus> = new Set(["PENDING", "RUNNING", "WAITING"])
 
 export class Recorder {
@@ -78,6 +85,10 @@ export class Recorder {
   #timer: NodeJS.Timeout | undefined
   /** How long rows wait for the next batch: `interval`, or `busyInterval` after a large batch. */
   #delay: number
+  /** Busy batches are this many times `maxRows` and `busyInterval` (see {@link MAX_BATCH_SCALE}). */
+  #scale = 1
+  /** The cheapest commit per row of a busy batch so far (ms). */
+  #cheapestRowMs = Number.POSITIVE_INFINITY
   #writing: Promise<void> = Promise.resolve()
   #failure: unknown
   #liveness: Liveness | undefined
@@ -214,7 +225,7 @@ export class Recorder {
 
   #touch(): void {
     this.#size++
-    if (this.#size >= this.maxRows) {
+    if (this.#size >= this.maxRows * this.#scale) {
       if (this.#timer !== undefined) clearTimeout(this.#timer)
       this.#timer = undefined
       this.#writeBuffered()
@@ -265,13 +276,22 @@ export class Recorder {
     return rows
   }
 
+  /** Sizes the next busy batches by what a row of this one cost to commit. */
+  #rescale(rowMs: number): void {
+    this.#cheapestRowMs = Math.min(this.#cheapestRowMs, rowMs)
+    const ratio = rowMs / this.#cheapestRowMs
+    this.#scale = ratio >= 4 ? MAX_BATCH_SCALE : ratio >= 2 ? 2 : 1
+  }
+
   /** Writes what is buffered; `all`: live jobs too, however young. */
   #writeBuffered(all = false): void {
     const now = Date.now()
     const beat = this.#beatDue(now)
     if (this.#size === 0 && !beat) return
     if (beat) this.#lastBeat = now
-    this.#delay = this.#size >= BUSY_BATCH_ROWS ? Math.max(this.interval, this.busyInterval) : this.interval
+    const rows = this.#size
+    const busy = rows >= BUSY_BATCH_ROWS
+    this.#delay = busy ? Math.max(this.interval, this.busyInterval * this.#scale) : this.interval
     const leases = this.#leaseUpdate(now, beat)
     const batch = {
       executions: this.#executionRows(now, beat),
@@ -307,7 +327,11 @@ export class Recorder {
     }
     // Writes are chained so batches land in order (a job's final state after its first).
     this.#writing = this.#writing
-      .then(() => this.backend.write(batch))
+      .then(async () => {
+        const started = performance.now()
+        await this.backend.write(batch)
+        if (busy) this.#rescale((performance.now() - started) / rows)
+      })
       .then(() => {
         if (written.length > 0) this.onWritten?.(written)
       })
