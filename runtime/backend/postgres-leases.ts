@@ -12,7 +12,7 @@
 import type pg from "pg"
 import type { LeaseClaim, LeaseClaims, LeaseUpdate } from "./backend.js"
 import { checkHash } from "./sql-rows.js"
-import { claimsOf } from "./sqlite-leases.js"
+import { claimsOf, type LeaseRow } from "./sqlite-leases.js"
 
 const CLAIM = `
 with input as (select distinct decode(h, 'hex') as eval_hash from unnest($1::text[]) as u(h)),
@@ -41,8 +41,6 @@ interface ClaimRow {
 }
 
 type Query = (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>
-
-type LeaseRow = [evalHash: string, holder: string, expiresAt: number]
 
 /** How often a claim is sent again for calls it neither got nor saw held, before it reports them held. */
 const CLAIM_ATTEMPTS = 5

@@ -20,7 +20,7 @@ const conflict =
 const CLAIM_UNLESS_EVALUATED = `insert into call_lease (eval_hash, holder, expires_at) select unhex(j.value), ?, ? from json_each(?) j where not exists (select 1 from evaluation e where e.eval_hash = unhex(j.value)) ${conflict}`
 const CLAIM = `insert into call_lease (eval_hash, holder, expires_at) select unhex(j.value), ?, ? from json_each(?) j where true ${conflict}`
 
-type LeaseRow = [evalHash: string, holder: string, expiresAt: number]
+export type LeaseRow = [evalHash: string, holder: string, expiresAt: number]
 
 /** Prepared statements of one connection. */
 export function sqliteLeases(database: () => SqliteConnection) {
