@@ -77,6 +77,49 @@ export class SqliteBackend extends KyselyBackend {
 /** The columns that hold a hash (32 bytes in the table, hex in a row). */
 const HASH_COLUMN = /(^|_)hash$/
 
+/** Digit values of hex characters by char code (rows hold checked hashes, either case). */
+const HEX_DIGITS = new Uint8Array(128)
+for (let digit = 0; digit < 16; digit++) {
+  const char = digit.toString(16)
+  HEX_DIGITS[char.charCodeAt(0)] = digit
+  HEX_DIGITS[char.toUpperCase().charCodeAt(0)] = digit
+}
+
+/** The first 16 bits of a hex hash. */
+function hashPrefix(hash: string): number {
+  let prefix = 0
+  for (let i = 0; i < 4; i++) prefix = (prefix << 4) | (HEX_DIGITS[hash.charCodeAt(i) & 127] as number)
+  return prefix
+}
+
+/**
+ * A table's rows in the order of the hash that leads its key (by its first 16 bits, a stable
+ * counting sort: edges of one parent keep their order). Random keys inserted in order walk the
+ * B-tree once from left to right, so a batch reads and dirties each page once rather than
+ * hopping between them. Tables keyed by something else keep their rows as they are.
+ */
+function inKeyOrder(spec: TableSpec, rows: Row[]): Row[] {
+  const column = spec.columns.indexOf(spec.key[0] as string)
+  if (rows.length < 2 || !HASH_COLUMN.test(spec.key[0] as string)) return rows
+  // starts[p + 1] counts the rows of prefix p, then (summed) where the rows after p's begin.
+  const starts = new Uint32Array(65537)
+  const prefixes = new Uint16Array(rows.length)
+  rows.forEach((row, i) => {
+    const prefix = hashPrefix(row[column] as string)
+    prefixes[i] = prefix
+    starts[prefix + 1] = (starts[prefix + 1] as number) + 1
+  })
+  for (let prefix = 1; prefix <= 65536; prefix++) starts[prefix] = (starts[prefix] as number) + (starts[prefix - 1] as number)
+  const sorted = new Array<Row>(rows.length)
+  rows.forEach((row, i) => {
+    const prefix = prefixes[i] as number
+    const at = starts[prefix] as number
+    starts[prefix] = at + 1
+    sorted[at] = row
+  })
+  return sorted
+}
+
 /** Rows per multi-row INSERT: fewer statement runs, well under SQLite's 32,766 variables. */
 const ROWS_PER_STATEMENT = 64
 
@@ -112,8 +155,9 @@ function sqliteAdapter(
   const insertAll = (rows: BatchRows, update: WriteBatch["leases"]) => {
     if (update !== undefined) leases.apply(update)
     for (const spec of TABLES) {
-      const tableRows = rows.get(spec.table)
-      if (tableRows === undefined) continue
+      const given = rows.get(spec.table)
+      if (given === undefined) continue
+      const tableRows = inKeyOrder(spec, given)
       let i = 0
       if (tableRows.length >= ROWS_PER_STATEMENT) {
         const many = statement(spec, ROWS_PER_STATEMENT)
