@@ -161,10 +161,14 @@ function sqliteAdapter(
       let i = 0
       if (tableRows.length >= ROWS_PER_STATEMENT) {
         const many = statement(spec, ROWS_PER_STATEMENT)
-        const values: unknown[] = []
+        // One parameter array for every statement, filled by index (no iterator or growth per row).
+        const width = spec.columns.length
+        const values = new Array<unknown>(ROWS_PER_STATEMENT * width)
         for (; i + ROWS_PER_STATEMENT <= tableRows.length; i += ROWS_PER_STATEMENT) {
-          values.length = 0
-          for (let j = i; j < i + ROWS_PER_STATEMENT; j++) for (const value of tableRows[j] as Row) values.push(value)
+          for (let j = 0; j < ROWS_PER_STATEMENT; j++) {
+            const row = tableRows[i + j] as Row
+            for (let k = 0; k < width; k++) values[j * width + k] = row[k]
+          }
           many.run(values)
         }
       }

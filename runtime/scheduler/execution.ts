@@ -190,15 +190,23 @@ export class Execution {
 
   /**
    * Rebuilds the containers of `holders` (those holding expressions) with their expressions
-   * reduced; any other value is kept as it is.
+   * reduced; any other value is kept as it is. Synchronous up to the first container or call, so
+   * an item of a fan-out costs no async frame of its own.
    */
-  async #reduceValue(value: unknown, parent: JobState | null, holders: ReadonlySet<object>, depth: number): Promise<unknown> {
+  #reduceValue(value: unknown, parent: JobState | null, holders: ReadonlySet<object>, depth: number): Promise<unknown> | unknown {
     const expression = expressionOf(value)
     if (expression !== undefined) return this.#reduceExpression(expression, parent)
     if (typeof value !== "object" || value === null || !holders.has(value)) return value
+    return this.#reduceContainer(value, parent, holders, depth)
+  }
+
+  async #reduceContainer(value: object, parent: JobState | null, holders: ReadonlySet<object>, depth: number): Promise<unknown> {
     // A value nested deep goes on from a fresh stack now and then, however deep it is.
     if (depth % STACK_RESET_DEPTH === STACK_RESET_DEPTH - 1) await null
-    const reduce = (item: unknown) => this.#reduceValue(item, parent, holders, depth + 1)
+    const reduce = (item: unknown) => {
+      const reduced = this.#reduceValue(item, parent, holders, depth + 1)
+      return reduced instanceof Promise ? reduced : Promise.resolve(reduced)
+    }
     if (Array.isArray(value)) {
       if (this.settings.dryRun !== undefined) return reduceEveryItem(value, reduce)
       return mapWindowed(value, this.#window, reduce)
@@ -217,10 +225,14 @@ export class Execution {
     return out
   }
 
-  async #reduceExpression(expression: Expression, parent: JobState | null): Promise<unknown> {
+  /** A call's value straight from its result (no async frame waits on it); any other kind below. */
+  #reduceExpression(expression: Expression, parent: JobState | null): Promise<unknown> {
+    if (expression.kind === "call") return this.#reduceCall(expression, parent).then(valueOfResult)
+    return this.#reduceOtherExpression(expression, parent)
+  }
+
+  async #reduceOtherExpression(expression: Exclude<Expression, CallExpression>, parent: JobState | null): Promise<unknown> {
     switch (expression.kind) {
-      case "call":
-        return (await this.#reduceCall(expression, parent)).value
       case "get":
         return readKey(await this.#reduceNested(expression.target, parent, "target"), expression.key)
       case "cond": {
@@ -619,6 +631,10 @@ export class Execution {
     // A File inside a call this body returned belongs to that call, not to this one.
     forEachRegistered(value, record("output"), { intoExpressions: false })
   }
+}
+
+function valueOfResult(result: CallResult): unknown {
+  return result.value
 }
 
 /** A dry run records nothing. */
