@@ -439,7 +439,8 @@ export class Execution {
       const value = expressions ? await this.#reduceNested(immediate.value, job, `result of ${task.name}`) : immediate.value
       const encoded = value === immediate.value ? immediate.bytes : encode(value, `result of ${task.name}`)
       const valueHash = value === immediate.value ? immediate.valueHash : valueHashOf(encoded)
-      this.#recorder.value(valueHash, encoded)
+      // The immediate value is recorded already (by #evaluate, or read from the cache).
+      if (value !== immediate.value) this.#recorder.value(valueHash, encoded)
       job.children.sort()
       const callHash = callHashOf(task.hash, argsHash, valueHash, job.children)
       // A cache hit that reduced to the call recorded with its evaluation: node and edges exist.
