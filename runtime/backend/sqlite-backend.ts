@@ -85,39 +85,51 @@ for (let digit = 0; digit < 16; digit++) {
   HEX_DIGITS[char.toUpperCase().charCodeAt(0)] = digit
 }
 
-/** The first 16 bits of a hex hash. */
-function hashPrefix(hash: string): number {
+/** The first 16 bits of a hex hash (0 for anything else, which a later check refuses). */
+function hashPrefix(hash: unknown): number {
+  if (typeof hash !== "string") return 0
   let prefix = 0
   for (let i = 0; i < 4; i++) prefix = (prefix << 4) | (HEX_DIGITS[hash.charCodeAt(i) & 127] as number)
   return prefix
 }
 
 /**
- * A table's rows in the order of the hash that leads its key (by its first 16 bits, a stable
- * counting sort: edges of one parent keep their order). Random keys inserted in order walk the
- * B-tree once from left to right, so a batch reads and dirties each page once rather than
- * hopping between them. Tables keyed by something else keep their rows as they are.
+ * The indexes of `count` hashes in hash order, by their first 16 bits (a stable counting sort).
+ * Random keys written or looked up in order walk a B-tree once from left to right: a batch reads
+ * and dirties each page once rather than hopping between them, and lookups find the pages they
+ * need in the CPU's caches.
+ */
+function hashOrder(count: number, hashAt: (index: number) => unknown): Uint32Array {
+  // starts[p + 1] counts the hashes of prefix p, then (summed) where the ones after p's begin.
+  const starts = new Uint32Array(65537)
+  const prefixes = new Uint16Array(count)
+  for (let i = 0; i < count; i++) {
+    const prefix = hashPrefix(hashAt(i))
+    prefixes[i] = prefix
+    starts[prefix + 1] = (starts[prefix + 1] as number) + 1
+  }
+  for (let prefix = 1; prefix <= 65536; prefix++) starts[prefix] = (starts[prefix] as number) + (starts[prefix - 1] as number)
+  const order = new Uint32Array(count)
+  for (let i = 0; i < count; i++) {
+    const prefix = prefixes[i] as number
+    const at = starts[prefix] as number
+    starts[prefix] = at + 1
+    order[at] = i
+  }
+  return order
+}
+
+/**
+ * A table's rows in the order of the hash that leads its key ({@link hashOrder}: edges of one
+ * parent keep their order). Tables keyed by something else keep their rows as they are.
  */
 function inKeyOrder(spec: TableSpec, rows: Row[]): Row[] {
   const column = spec.columns.indexOf(spec.key[0] as string)
   if (rows.length < 2 || !HASH_COLUMN.test(spec.key[0] as string)) return rows
-  // starts[p + 1] counts the rows of prefix p, then (summed) where the rows after p's begin.
-  const starts = new Uint32Array(65537)
-  const prefixes = new Uint16Array(rows.length)
-  rows.forEach((row, i) => {
-    const prefix = hashPrefix(row[column] as string)
-    prefixes[i] = prefix
-    starts[prefix + 1] = (starts[prefix + 1] as number) + 1
-  })
-  for (let prefix = 1; prefix <= 65536; prefix++) starts[prefix] = (starts[prefix] as number) + (starts[prefix - 1] as number)
-  const sorted = new Array<Row>(rows.length)
-  rows.forEach((row, i) => {
-    const prefix = prefixes[i] as number
-    const at = starts[prefix] as number
-    starts[prefix] = at + 1
-    sorted[at] = row
-  })
-  return sorted
+  return Array.from(
+    hashOrder(rows.length, (i) => (rows[i] as Row)[column]),
+    (i) => rows[i] as Row,
+  )
 }
 
 /** Rows per multi-row INSERT: fewer statement runs, well under SQLite's 32,766 variables. */
@@ -257,26 +269,32 @@ function sqliteAdapter(
     lookupEvaluations(evalHashes) {
       let prepared = statements.get(LOOKUP_EVALUATIONS)
       if (prepared === undefined) statements.set(LOOKUP_EVALUATIONS, (prepared = (raw as SqliteConnection).prepare(LOOKUP_EVALUATIONS)))
+      // Probed in hash order: row n answers the hash at order[n].
+      const order = hashOrder(evalHashes.length, (i) => evalHashes[i])
       const keys = Buffer.allocUnsafe(evalHashes.length * 32)
-      evalHashes.forEach((hash, i) => {
+      order.forEach((index, n) => {
+        const hash = evalHashes[index] as string
         // Hex decoding stops at the first pair that is not hex: a short write is a malformed hash.
-        if (hash.length !== 64 || keys.write(hash, i * 32, 32, "hex") !== 32) hashToBuffer(hash)
+        if (hash.length !== 64 || keys.write(hash, n * 32, 32, "hex") !== 32) hashToBuffer(hash)
       })
       const rows = prepared.arrays([keys]) as [number | string, string, Uint8Array, string | null, number | null][]
-      for (const row of rows) row[0] = evalHashes[row[0] as number] as string
+      for (const row of rows) row[0] = evalHashes[order[row[0] as number] as number] as string
       return rows as [string, string, Uint8Array, string | null, number | null][]
     },
     unreplayableCalls(calls) {
       let prepared = statements.get(UNREPLAYABLE_CALLS)
       if (prepared === undefined) statements.set(UNREPLAYABLE_CALLS, (prepared = (raw as SqliteConnection).prepare(UNREPLAYABLE_CALLS)))
+      // Probed in eval hash order: pair n is the call at order[n].
+      const order = hashOrder(calls.length, (i) => calls[i]?.evalHash)
       const keys = Buffer.alloc(calls.length * 64)
       // A malformed hash fails without asking (zero bytes in its place match no entry either).
       const failing: number[] = []
-      calls.forEach(({ evalHash, callHash }, i) => {
-        const written = keys.write(evalHash, i * 64, 32, "hex") + keys.write(callHash, i * 64 + 32, 32, "hex")
-        if (written !== 64 || evalHash.length !== 64 || callHash.length !== 64) failing.push(i)
+      order.forEach((index, n) => {
+        const { evalHash, callHash } = calls[index] as { evalHash: string; callHash: string }
+        const written = keys.write(evalHash, n * 64, 32, "hex") + keys.write(callHash, n * 64 + 32, 32, "hex")
+        if (written !== 64 || evalHash.length !== 64 || callHash.length !== 64) failing.push(index)
       })
-      for (const [n] of prepared.arrays([keys]) as [number][]) failing.push(n)
+      for (const [n] of prepared.arrays([keys]) as [number][]) failing.push(order[n] as number)
       return failing
     },
     writeBatch(batch) {
