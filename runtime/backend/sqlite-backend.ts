@@ -93,6 +93,9 @@ function hashPrefix(hash: unknown): number {
   return prefix
 }
 
+/** Fewer hashes than this are taken in the order given. */
+const MIN_ORDERED = 512
+
 /**
  * The indexes of `count` hashes in hash order, by their first 16 bits (a stable counting sort).
  * Random keys written or looked up in order walk a B-tree once from left to right: a batch reads
@@ -100,6 +103,8 @@ function hashPrefix(hash: unknown): number {
  * need in the CPU's caches.
  */
 function hashOrder(count: number, hashAt: (index: number) => unknown): Uint32Array {
+  // A few hashes gain nothing from an order, and the counts would cost 256 KB each time.
+  if (count < MIN_ORDERED) return Uint32Array.from({ length: count }, (_, i) => i)
   // starts[p + 1] counts the hashes of prefix p, then (summed) where the ones after p's begin.
   const starts = new Uint32Array(65537)
   const prefixes = new Uint16Array(count)
@@ -125,7 +130,7 @@ function hashOrder(count: number, hashAt: (index: number) => unknown): Uint32Arr
  */
 function inKeyOrder(spec: TableSpec, rows: Row[]): Row[] {
   const column = spec.columns.indexOf(spec.key[0] as string)
-  if (rows.length < 2 || !HASH_COLUMN.test(spec.key[0] as string)) return rows
+  if (rows.length < MIN_ORDERED || !HASH_COLUMN.test(spec.key[0] as string)) return rows
   return Array.from(
     hashOrder(rows.length, (i) => (rows[i] as Row)[column]),
     (i) => rows[i] as Row,
