@@ -21,6 +21,9 @@ const SIMPLE = { false: 0xf4, true: 0xf5, null: 0xf6, undefined: 0xf7, float64: 
 
 let shared: Buffer | undefined
 
+/** Text up to this many characters is tried as ASCII first (see CborWriter.text). */
+const SHORT_TEXT = 128
+
 /** A growable byte buffer with CBOR writers. */
 export class CborWriter {
   #buffer: Buffer
@@ -105,6 +108,9 @@ export class CborWriter {
   }
 
   text(value: string): void {
+    // Short ASCII text (hex hashes, record kinds, most keys) is copied in JavaScript: cheaper
+    // than two calls into C++ to measure and write it.
+    if (value.length <= SHORT_TEXT && this.#ascii(value)) return
     const length = Buffer.byteLength(value)
     this.head(MAJOR.text, length)
     this.#reserve(length)
@@ -133,6 +139,26 @@ export class CborWriter {
 
   undefined(): void {
     this.#byte(SIMPLE.undefined)
+  }
+
+  /** Writes `value` as CBOR text when every character is ASCII; false (nothing written) otherwise. */
+  #ascii(value: string): boolean {
+    const length = value.length
+    const start = this.#length
+    this.head(MAJOR.text, length)
+    this.#reserve(length)
+    const b = this.#buffer
+    let at = this.#length
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i)
+      if (code >= 0x80) {
+        this.#length = start
+        return false
+      }
+      b[at++] = code
+    }
+    this.#length = at
+    return true
   }
 
   #byte(value: number): void {

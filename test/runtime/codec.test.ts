@@ -223,6 +223,14 @@ describe("codec: cycles, depth and size", () => {
     assert.deepEqual(back[999_999], { id: 999_999, name: "row 999999", ok: false })
   })
 
+  it("writes text as standard CBOR, ASCII or not, short or long", () => {
+    const texts = ["", "a", "hash", "é", "aé", `${"x".repeat(127)}é`, "x".repeat(128), "x".repeat(129), "日本語", "\u{1f600}"]
+    for (const text of texts) {
+      assert.deepEqual(Buffer.from(encode(text)), Buffer.from(cborgEncode(text)), JSON.stringify(text))
+      assert.equal(decode(encode(text)), text)
+    }
+  })
+
   it("reads what earlier versions wrote: sorted keys, shorter floats, nested values", () => {
     const value = { b: [1.5, -2, 0.1, 65_504.5, 1e300, Number.NaN], a: { nested: ["text", true, null], n: 2 ** 40 } }
     assert.deepEqual(decode(cborgEncode(value)), value)
