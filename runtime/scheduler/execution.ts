@@ -579,7 +579,6 @@ export class Execution {
     })
   }
 
-  /** The context a task reads in this run and its hash, once per task; undefined when it reads none. */
   /** The options the run's routing rules give a task, once per task. */
   #routed(task: TaskDefinition): CallOptions | undefined {
     const routing = this.settings.routing
@@ -588,6 +587,7 @@ export class Execution {
     return this.#routes.get(task)
   }
 
+  /** The context a task reads in this run and its hash, once per task; undefined when it reads none. */
   #readContext(task: TaskDefinition): { context: TaskContext; hash: string } | undefined {
     if (this.#contexts.has(task)) return this.#contexts.get(task)
     const context = taskContextFor(task, this.settings.context)
