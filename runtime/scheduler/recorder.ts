@@ -289,9 +289,6 @@ export class Recorder {
     const beat = this.#beatDue(now)
     if (this.#size === 0 && !beat) return
     if (beat) this.#lastBeat = now
-    const rows = this.#size
-    const busy = rows >= BUSY_BATCH_ROWS
-    this.#delay = busy ? Math.max(this.interval, this.busyInterval * this.#scale) : this.interval
     const leases = this.#leaseUpdate(now, beat)
     const batch = {
       executions: this.#executionRows(now, beat),
@@ -304,6 +301,19 @@ export class Recorder {
       ...(leases === undefined ? {} : { leases }),
       tags: this.#tags,
     }
+    // The rows this batch writes: young live jobs stay buffered, so a batch of them alone is not
+    // busy (timed, it would seem to cost nothing a row and pin the batches at their largest).
+    const rows =
+      batch.executions.length +
+      batch.tasks.length +
+      batch.values.length +
+      batch.evaluations.length +
+      batch.calls.length +
+      batch.jobs.length +
+      batch.files.length +
+      batch.tags.length
+    const busy = rows >= BUSY_BATCH_ROWS
+    this.#delay = busy ? Math.max(this.interval, this.busyInterval * this.#scale) : this.interval
     const written = this.#afterWrite
     this.#afterWrite = []
     this.#released = []
