@@ -11,6 +11,7 @@ import { isReductioError } from "../../runtime/errors.js"
 import type { Lazy } from "../../runtime/expression.js"
 import { Dir, File, StagingFile } from "../../runtime/file.js"
 import { configureS3 } from "../../runtime/storage/storage-registry.js"
+import { task } from "../../runtime/task.js"
 import { codecOf } from "../support/codec.js"
 import { createBucket, s3Options, startMoto } from "../support/moto.js"
 
@@ -70,6 +71,22 @@ describe("File (local)", () => {
     const same = new File(file.path)
     await prepareForEncoding(same)
     assert.equal(same.hash, file.hash)
+  })
+
+  it("is prepared inside the arguments of calls a value holds, shared calls included", async () => {
+    const files = await Promise.all(
+      ["x.txt", "y.txt"].map(async (name) => {
+        const file = new File(join(dir, name))
+        await file.write(name)
+        return file
+      }),
+    )
+    const count = task("countFile", (file: File, n: number) => n)
+    const shared = count(files[1] as File, 0)
+    // Enough calls that the walk remembers what it went into (it does past 4,096 containers).
+    const calls = Array.from({ length: 5_000 }, (_, i) => count(files[0] as File, i))
+    await prepareForEncoding([...calls, shared, shared, { nested: [shared] }])
+    for (const file of files) assert.match(file.hash ?? "", /^[0-9a-f]{64}$/, file.path)
   })
 
   it("is invalid once the file is rewritten, and valid while untouched", async () => {
