@@ -81,7 +81,7 @@ describe("File (local)", () => {
         return file
       }),
     )
-    const count = task("countFile", (file: File, n: number) => n)
+    const count = task("countFile", (file: File, n: number) => file.path.length + n)
     const shared = count(files[1] as File, 0)
     // Enough calls that the walk remembers what it went into (it does past 4,096 containers).
     const calls = Array.from({ length: 5_000 }, (_, i) => count(files[0] as File, i))
