@@ -540,7 +540,7 @@ export class Execution {
   async #fromCache(job: JobState, claim: boolean, onInvalid: (bytes: Uint8Array) => void): Promise<Immediate | undefined> {
     let recheck = false
     for (;;) {
-      const hit = await this.#batcher.lookup(job.evalHash)
+      const hit = (await this.#batcher.lookup(job.evalHash)).get(job.evalHash)
       const decoded = hit === undefined ? INVALID : await decodeIfValid(hit.bytes)
       if (hit !== undefined && decoded !== INVALID) {
         // The arguments were stored with the evaluation this hit comes from.
