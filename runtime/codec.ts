@@ -18,13 +18,18 @@ export { MAX_DEPTH } from "./value-path.js"
 
 /**
  * Calls `prepare` on every value of a registered type inside `value` (arrays, plain objects, Map
- * and Set are searched). Returns undefined, allocating nothing, when there is nothing to prepare.
+ * and Set are searched), once each however often the value holds it (a reference File passed to
+ * a thousand calls is stat'ed once). Returns undefined, allocating nothing, when there is nothing
+ * to prepare.
  */
 export function prepareForEncoding(value: unknown): Promise<void> | undefined {
   if (!isWalkable(value) || codecs.anyPrepare !== true || holdsNoObject(value)) return undefined
   const pending: Promise<void>[] = []
+  let prepared: Set<unknown> | undefined
   forEachRegistered(value, (item, codec) => {
-    if (codec.prepare !== undefined) pending.push(codec.prepare(item))
+    if (codec.prepare === undefined || prepared?.has(item) === true) return
+    ;(prepared ??= new Set()).add(item)
+    pending.push(codec.prepare(item))
   })
   return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined)
 }

@@ -73,7 +73,7 @@ describe("File (local)", () => {
     assert.equal(same.hash, file.hash)
   })
 
-  it("is prepared inside the arguments of calls a value holds, shared calls included", async () => {
+  it("is prepared once inside the arguments of calls a value holds, shared calls included", async () => {
     const files = await Promise.all(
       ["x.txt", "y.txt"].map(async (name) => {
         const file = new File(join(dir, name))
@@ -85,8 +85,16 @@ describe("File (local)", () => {
     const shared = count(files[1] as File, 0)
     // Enough calls that the walk remembers what it went into (it does past 4,096 containers).
     const calls = Array.from({ length: 5_000 }, (_, i) => count(files[0] as File, i))
+    const reference = files[0] as File
+    const updateHash = reference.updateHash.bind(reference)
+    let stats = 0
+    reference.updateHash = () => {
+      stats++
+      return updateHash()
+    }
     await prepareForEncoding([...calls, shared, shared, { nested: [shared] }])
     for (const file of files) assert.match(file.hash ?? "", /^[0-9a-f]{64}$/, file.path)
+    assert.equal(stats, 1, "a File the value holds 5,000 times is prepared once")
   })
 
   it("is invalid once the file is rewritten, and valid while untouched", async () => {
