@@ -87,6 +87,7 @@ function postgresAdapter(url: string, options: PostgresBackendOptions): SqlDiale
       await migrate()
     },
     hex: (column) => sql<string | null>`encode(${sql.ref(column)}, 'hex')`,
+    joinText: (text) => sql<string>`string_agg(${text}, ',')`,
     async writeBatch(batch) {
       const rows = batchRows(batch, "hex")
       if (rows.size === 0 && batch.leases === undefined) return

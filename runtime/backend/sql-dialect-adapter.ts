@@ -44,6 +44,8 @@ export interface SqlDialectAdapter {
    * Buffer per hash. A null hash may come back as null or "".
    */
   hex(column: string): RawBuilder<string | null>
+  /** An aggregate joining a group's texts with commas, in no particular order (`group_concat`, `string_agg`). */
+  joinText(text: RawBuilder<string>): RawBuilder<string>
   /** A driver error during normal use as a ReductioError (or as it is). */
   translateError(error: unknown): unknown
   /** Releases what `connect` made beyond the kysely instance. */

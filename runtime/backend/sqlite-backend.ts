@@ -317,6 +317,7 @@ function sqliteAdapter(
     hashIn: (column, hashes) =>
       sql<boolean>`${sql.ref(column)} in (select unhex(value) from json_each(${JSON.stringify(hashes.map(checkHash))}))`,
     hex: (column) => sql<string>`lower(hex(${sql.ref(column)}))`,
+    joinText: (text) => sql<string>`group_concat(${text}, ',')`,
     translateError(error) {
       return error instanceof ReductioError ? error : unreadable(error)
     },

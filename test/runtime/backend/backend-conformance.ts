@@ -200,6 +200,29 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       )
     })
 
+    it("loads a call tree of thousands of calls, each once with its task and arguments, and the values to check among them", async () => {
+      const leaves = Array.from({ length: 3000 }, (_, i) => {
+        const { call, batch } = finishedCall(`wide leaf ${i}`)
+        return { call: { ...call, checked: i % 100 === 0 }, values: batch.values ?? [] }
+      })
+      const root = finishedCall(
+        "wide root",
+        leaves.map((leaf) => leaf.call.callHash),
+      )
+      await backend.write({
+        tasks: root.batch.tasks ?? [],
+        values: [...leaves.flatMap((leaf) => leaf.values), ...(root.batch.values ?? [])],
+        calls: [...leaves.map((leaf) => leaf.call), root.call],
+      })
+      const tree = await backend.loadCallTree?.(root.call.callHash)
+      assert.ok(tree)
+      const key = (call: { callHash: string; taskHash: string; argsHash: string }) => `${call.callHash} ${call.taskHash} ${call.argsHash}`
+      assert.deepEqual(tree.calls.map(key).sort(), leaves.map((leaf) => key(leaf.call)).sort())
+      const hex = (value: Uint8Array) => Buffer.from(value).toString("hex")
+      const checked = leaves.filter((leaf) => leaf.call.checked).flatMap((leaf) => leaf.values.map((value) => hex(value.bytes)))
+      assert.deepEqual(tree.checkedValues.map(hex).sort(), checked.sort())
+    })
+
     it("loads no call tree for an unknown call, or one with a call below it missing", async () => {
       assert.equal(await backend.loadCallTree?.(hash("call nowhere")), undefined)
       const orphan = finishedCall("tree orphan", [hash("call never written")])
