@@ -48,7 +48,7 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
       // A call without its node (a partial copy) cannot be checked: no replay.
       if (call === undefined) return undefined
       calls.push(call)
-      if (end - start === CHECKED_CALL_TEXT) toCheck.add(joined.slice(start + 195, end)).add(call.argsHash)
+      if (end - start === CHECKED_CALL_TEXT) toCheck.add(joined.slice(start + CALL_TEXT, end)).add(call.argsHash)
       start = end + 1
     }
   }
@@ -67,7 +67,7 @@ async function loadTreeEdges(db: Kysely<Database>, adapter: Adapter, root: Buffe
   return (await query.execute(db)).rows.map((row) => [row.parent_hash, row.child_hash])
 }
 
-/** The length of a call's text in the tree query: three hex hashes and their separators. */
+/** The length of a call's text in the tree query: three hex hashes, each followed by its separator. */
 const CALL_TEXT = 3 * 64 + 3
 /** The length of a call's text when it names a value to check: one hash more. */
 const CHECKED_CALL_TEXT = CALL_TEXT + 64
