@@ -318,6 +318,12 @@ export interface CallTree {
    * reuse (or may: {@link CallRecord.checked} unknown), encoded. The root's own value is `bytes`.
    */
   readonly checkedValues: readonly Uint8Array[]
+  /**
+   * Whether the root's own arguments or value may hold something to check before reuse
+   * ({@link CallRecord.checked} true or unknown). A replay tried before the root's cached value is
+   * decoded (and its Files checked) applies only when this is false.
+   */
+  readonly rootChecked: boolean
 }
 
 export interface ExecutionQuery {

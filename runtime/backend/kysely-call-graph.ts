@@ -24,7 +24,7 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .selectFrom("call_node")
     .leftJoin("small_value", "small_value.hash", "call_node.value_hash")
     .leftJoin("value", "value.hash", "call_node.value_hash")
-    .select([adapter.hex("call_node.value_hash").as("value_hash"), valueBytes().as("bytes")])
+    .select([adapter.hex("call_node.value_hash").as("value_hash"), valueBytes().as("bytes"), "call_node.checked"])
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   if (node?.value_hash == null || node.bytes === null) return undefined
@@ -55,7 +55,14 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
   const checkedValues = await readValues(db, adapter, [...toCheck])
   // A value to check that is not recorded (a partial copy): no replay.
   if (checkedValues === undefined) return undefined
-  return { valueHash: node.value_hash, bytes: plainBytes(node.bytes), calls, checkedValues, edges: () => loadTreeEdges(db, adapter, root) }
+  return {
+    valueHash: node.value_hash,
+    bytes: plainBytes(node.bytes),
+    calls,
+    checkedValues,
+    rootChecked: node.checked !== 0,
+    edges: () => loadTreeEdges(db, adapter, root),
+  }
 }
 
 /** Every parent → child edge below `root`, for a replay that must place a failing call. */

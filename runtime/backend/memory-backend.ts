@@ -281,7 +281,14 @@ export class MemoryBackend implements Backend {
       for (const child of call.children) edges.push([call.callHash, child] as const)
       for (const child of call.children) stack.push(child)
     }
-    return { valueHash: root.valueHash, bytes, calls, edges: async () => edges, checkedValues: [...checkedValues.values()] }
+    return {
+      valueHash: root.valueHash,
+      bytes,
+      calls,
+      edges: async () => edges,
+      checkedValues: [...checkedValues.values()],
+      rootChecked: root.checked !== false,
+    }
   }
 
   async unreplayableCalls(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>> {

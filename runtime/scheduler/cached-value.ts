@@ -3,10 +3,22 @@
  * Reading a value back from the cache: decoding it and checking that what it refers to (a File's
  * copy on disk or S3) still holds, through the codecs' `validate` hooks.
  */
-import { decode, forEachRegistered, hasValueHooks } from "../codec.js"
+import { decode, forEachRegistered, hasValueHooks, TAGS } from "../codec.js"
 
 /** A cached value that no longer holds: the call must run again. */
 export const INVALID = Symbol("invalid")
+
+/** The CBOR head of an expression's tag (major type 6; a tag of 256 to 65,535 takes two bytes). */
+const EXPRESSION_TAG = Buffer.from([0xd9, TAGS.expression >> 8, TAGS.expression & 0xff])
+if (TAGS.expression < 256 || TAGS.expression > 0xffff) throw new Error("the expression tag must take two bytes")
+
+/**
+ * False when encoded `bytes` certainly hold no expression (no call to replay), without decoding
+ * them. True may be wrong (the same bytes inside a string): it costs a replay that is tried.
+ */
+export function mayHoldExpressions(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(EXPRESSION_TAG) !== -1
+}
 
 /** A decoded cached value; `checked` tells whether it held anything with a `validate` hook. */
 export interface Decoded {

@@ -49,16 +49,22 @@ const CHECK_WINDOW = 1000
  * hold (see the module comment); the job then reduces its children one by one. The calls found
  * not to hold, and every call above them, are remembered, so the children whose subtrees still
  * hold replay and the others do not ask again (a deep chain stays linear). A File that changed
- * cannot be placed in the tree: then no job below this one tries a replay.
+ * cannot be placed in the tree: then no job below this one tries a replay. `uncheckedRoot`: the
+ * root's cached value has not been decoded and checked, so a root that holds a File (or may) is
+ * not replayed here.
  */
 export async function replayCallTree(
   job: JobState,
   callHash: string,
   context: ReplayContext,
+  options: { uncheckedRoot?: boolean } = {},
 ): Promise<{ value: unknown; checked: boolean } | undefined> {
   if (context.broken.has(callHash)) return undefined
   const tree = await context.backend.loadCallTree?.(callHash)
   if (tree === undefined) return undefined
+  // Tried before the root's own cached value was decoded and checked: only a root with nothing to
+  // check, and calls below it (bytes that only looked as if they named calls name none).
+  if (options.uncheckedRoot === true && (tree.rootChecked || tree.calls.length === 0)) return undefined
   const counts: Record<string, number> = {}
   const evalHashes: string[] = []
   const failing = new Set<string>()

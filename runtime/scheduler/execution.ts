@@ -23,7 +23,7 @@ import { argsHashOf, callHashOf, contextHashOf, evalHashOf, valueHashOf } from "
 import { setOwn } from "../expression-table.js"
 import { lookupTask, type TaskDefinition } from "../task.js"
 import { callLabel } from "../preview.js"
-import { decodeIfValid, holdsCheckedValue, INVALID } from "./cached-value.js"
+import { decodeIfValid, holdsCheckedValue, INVALID, mayHoldExpressions } from "./cached-value.js"
 import { type DryRun, isWouldRun, reduceEveryItem, settleAll } from "./dry-run.js"
 import { type ReplayContext, replayCallTree, TaskIndex } from "./call-replay.js"
 import type { SchedulerEvent } from "./events.js"
@@ -78,6 +78,11 @@ interface Immediate {
   /** From a cache hit: the call hash and replayability recorded with the evaluation. */
   readonly recordedCallHash?: string | null | undefined
   readonly recordedReplayable?: boolean | undefined
+  /**
+   * A cache hit whose value names calls, not decoded yet (`value` undefined): its recorded tree
+   * is tried first, and a replay never builds the calls it names (see #fromCache).
+   */
+  readonly undecoded?: boolean
 }
 
 export class Execution {
@@ -426,6 +431,11 @@ export class Execution {
       } finally {
         leave()
       }
+      if (immediate.undecoded === true) {
+        const replayed = await this.#tryReplay(job, args, immediate, true)
+        if (replayed !== undefined) return replayed
+        immediate = await this.#decodeHit(job, parent, args, encodedArgs, options, immediate)
+      }
       const expressions = containsExpression(immediate.value)
       const replayed = expressions ? await this.#tryReplay(job, args, immediate) : undefined
       if (replayed !== undefined) return replayed
@@ -469,11 +479,14 @@ export class Execution {
     }
   }
 
-  /** Call replay for a cache hit whose result names calls: its recorded tree, if it holds. */
-  async #tryReplay(job: JobState, args: unknown[], immediate: Immediate): Promise<CallResult | undefined> {
+  /**
+   * Call replay for a cache hit whose result names calls: its recorded tree, if it holds.
+   * `undecoded`: the hit's value is not decoded (nor its Files checked) yet.
+   */
+  async #tryReplay(job: JobState, args: unknown[], immediate: Immediate, undecoded = false): Promise<CallResult | undefined> {
     const callHash = immediate.recordedCallHash
     if (job.noReplay || immediate.recordedReplayable !== true || !callHash) return undefined
-    const replayed = await replayCallTree(job, callHash, this.#replayContext)
+    const replayed = await replayCallTree(job, callHash, this.#replayContext, { uncheckedRoot: undecoded })
     if (replayed === undefined) return undefined
     if (this.settings.dryRun !== undefined) this.settings.dryRun.cached += job.reusedCalls ?? 0
     this.#recordLineage(args, immediate.value, callHash)
@@ -481,7 +494,28 @@ export class Execution {
     return { value: replayed.value, callHash, replayable: true, checked: replayed.checked }
   }
 
-  /** The task function's immediate result: from the cache when valid, else from its executor. */
+  /**
+   * An undecoded hit whose tree did not replay, decoded. When a File in it changed, the call is
+   * evaluated as after any invalid hit (looked up again, and run).
+   */
+  async #decodeHit(
+    job: JobState,
+    parent: JobState | null,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    options: CallOptions,
+    hit: Immediate,
+  ): Promise<Immediate> {
+    const decoded = await decodeIfValid(hit.bytes)
+    if (decoded !== INVALID) return { ...hit, value: decoded.value, checked: decoded.checked, undecoded: false }
+    job.cached = false
+    return this.#evaluate(job, parent, args, encodedArgs, options, true, false)
+  }
+
+  /**
+   * The task function's immediate result: from the cache when valid, else from its executor.
+   * `undecoded`: a hit that names calls may come back undecoded (see {@link Immediate.undecoded}).
+   */
   async #evaluate(
     job: JobState,
     parent: JobState | null,
@@ -489,6 +523,7 @@ export class Execution {
     encodedArgs: Uint8Array,
     options: CallOptions,
     useCache = true,
+    undecoded = true,
   ): Promise<Immediate> {
     const caching = useCache && this.settings.cache && options.cache !== false
     // A call a replay reused has the value the replay read: a call-site cache: false shares it,
@@ -498,7 +533,7 @@ export class Execution {
     let invalid: Uint8Array | undefined
     if (cacheOn) {
       // A dry run claims nothing: it runs no call.
-      const cached = await this.#fromCache(job, caching && dryRun === undefined, (bytes) => {
+      const cached = await this.#fromCache(job, caching && dryRun === undefined, undecoded && dryRun === undefined, (bytes) => {
         invalid = bytes
       })
       if (cached !== undefined) {
@@ -537,10 +572,31 @@ export class Execution {
    * call first: held by another execution, it waits for that one's result (or takes the call over
    * when its lease expires); when that execution recorded the result meanwhile, it looks again.
    */
-  async #fromCache(job: JobState, claim: boolean, onInvalid: (bytes: Uint8Array) => void): Promise<Immediate | undefined> {
+  async #fromCache(
+    job: JobState,
+    claim: boolean,
+    undecoded: boolean,
+    onInvalid: (bytes: Uint8Array) => void,
+  ): Promise<Immediate | undefined> {
     let recheck = false
     for (;;) {
       const hit = (await this.#batcher.lookup(job.evalHash)).get(job.evalHash)
+      // A hit that names a replayable call tree is not decoded yet: a replay takes the tree's final
+      // value, and decoding first would build every call the value names only to drop them (a
+      // cached 1,000,000-call fan-out: a million expressions alive at its peak).
+      if (undecoded && hit?.replayable === true && hit.callHash && !job.noReplay && mayHoldExpressions(hit.bytes)) {
+        job.cached = true
+        this.#recorder.knownValue(hit.valueHash)
+        return {
+          value: undefined,
+          bytes: hit.bytes,
+          valueHash: hit.valueHash,
+          checked: false,
+          recordedCallHash: hit.callHash,
+          recordedReplayable: true,
+          undecoded: true,
+        }
+      }
       const decoded = hit === undefined ? INVALID : await decodeIfValid(hit.bytes)
       if (hit !== undefined && decoded !== INVALID) {
         // The arguments were stored with the evaluation this hit comes from.

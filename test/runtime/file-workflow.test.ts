@@ -85,6 +85,24 @@ describe("Files in workflows (scheduler end to end)", () => {
     assert.deepEqual(await runOnce(report(input)), { lines: 4 })
   })
 
+  it("checks a File that a cached result holds beside its calls before reusing the tree", async () => {
+    const input = join(dir, "kept.txt")
+    await writeFile(input, "abc")
+    let bodies = 0
+    const one = task("fileWorkflow.one", () => 1)
+    const keep = task("fileWorkflow.keep", (path: string) => {
+      bodies++
+      return { file: new File(path), one: one() }
+    })
+    assert.equal((await runOnce<{ one: number }>(keep(input))).one, 1)
+    assert.equal((await runOnce<{ one: number }>(keep(input))).one, 1)
+    assert.equal(bodies, 1)
+    await writeFile(input, "abcdef")
+    const again = await runOnce<{ file: File; one: number }>(keep(input))
+    assert.equal(bodies, 2)
+    assert.equal(await again.file.read(), "abcdef")
+  })
+
   it("reruns a producer below a cached parent when its output was deleted", async () => {
     const pipeline = task("fileWorkflow.pipeline2", (into: string, text: string) => measure(produce(into, text)))
     assert.equal(await runOnce(pipeline(dir, "hello")), 5)

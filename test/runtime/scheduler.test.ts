@@ -104,6 +104,25 @@ describe("Scheduler", () => {
     assert.deepEqual(finalStatuses(events), ["CACHED"])
   })
 
+  it("reads back a cached result whose bytes only look as if they named calls", async () => {
+    const backend = new MemoryBackend()
+    let runs = 0
+    // The bytes of CBOR's head of the expression tag, as a value: no call is named.
+    const tagBytes = task("test.sched.tagBytes", () => {
+      runs++
+      return new Uint8Array([0xd9, 0x9c, 0xb8])
+    })
+    await new Scheduler({ backend }).run(tagBytes())
+    const scheduler = new Scheduler({ backend })
+    const events = jobEvents(scheduler)
+    const reused: SchedulerEvent[] = []
+    scheduler.on((event) => event.type === "reused-calls" && reused.push(event))
+    assert.deepEqual([...((await scheduler.run(tagBytes())) as Uint8Array)], [0xd9, 0x9c, 0xb8])
+    assert.equal(runs, 1)
+    assert.deepEqual(finalStatuses(events), ["CACHED"])
+    assert.deepEqual(reused, [])
+  })
+
   it("replays a cached result whose graph shares one call between parents", async () => {
     const backend = new MemoryBackend()
     const shared = task("test.sched.shared", (n: number) => {
