@@ -122,10 +122,6 @@ export function toTimeOrNull(value: number | string | bigint | null): number | n
   return value === null ? null : Number(value)
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
 /** Keeps the last row per key (upserted tables), so one statement never touches a row twice. */
 function lastPerKey<T, K>(records: readonly T[], keyOf: (record: T) => K): T[] {
   if (records.length < 2) return [...records]
@@ -193,7 +189,8 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
     (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
   )
   const [small, large] = [[] as Row[], [] as Row[]]
-  for (const v of batch.values ?? []) (v.bytes.byteLength <= SMALL_VALUE_BYTES ? small : large).push([bytes(v.hash), toBuffer(v.bytes)])
+  // Bytes as they are: both SQLite bindings and pg bind any Uint8Array (a view at its offset).
+  for (const v of batch.values ?? []) (v.bytes.byteLength <= SMALL_VALUE_BYTES ? small : large).push([bytes(v.hash), v.bytes])
   put("value", large)
   put("small_value", small)
   const calls = batch.calls ?? []
