@@ -62,9 +62,10 @@ export async function replayCallTree(
   if (context.broken.has(callHash)) return undefined
   const tree = await context.backend.loadCallTree?.(callHash)
   if (tree === undefined) return undefined
-  // Tried before the root's own cached value was decoded and checked: only a root with nothing to
-  // check, and calls below it (bytes that only looked as if they named calls name none).
-  if (options.uncheckedRoot === true && (tree.rootChecked || tree.calls.length === 0)) return undefined
+  // Tried before the root's own cached value was decoded and checked: only a root known to hold
+  // nothing to check (a backend that does not say is taken to), and calls below it (bytes that
+  // only looked as if they named calls name none).
+  if (options.uncheckedRoot === true && (tree.rootChecked !== false || tree.calls.length === 0)) return undefined
   const counts: Record<string, number> = {}
   const evalHashes: string[] = []
   const failing = new Set<string>()
