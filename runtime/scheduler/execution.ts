@@ -85,6 +85,9 @@ interface Immediate {
   readonly undecoded?: boolean
 }
 
+/** What an undecoded hit carries in place of its value (see {@link Immediate.undecoded}). */
+const NOT_DECODED = { value: undefined, checked: false } as const
+
 export class Execution {
   #seq = 0
   readonly #inflight = new Map<string, Promise<CallResult>>()
@@ -584,20 +587,8 @@ export class Execution {
       // A hit that names a replayable call tree is not decoded yet: a replay takes the tree's final
       // value, and decoding first would build every call the value names only to drop them (a
       // cached 1,000,000-call fan-out: a million expressions alive at its peak).
-      if (undecoded && hit?.replayable === true && hit.callHash && !job.noReplay && mayHoldExpressions(hit.bytes)) {
-        job.cached = true
-        this.#recorder.knownValue(hit.valueHash)
-        return {
-          value: undefined,
-          bytes: hit.bytes,
-          valueHash: hit.valueHash,
-          checked: false,
-          recordedCallHash: hit.callHash,
-          recordedReplayable: true,
-          undecoded: true,
-        }
-      }
-      const decoded = hit === undefined ? INVALID : await decodeIfValid(hit.bytes)
+      const later = undecoded && hit?.replayable === true && !!hit.callHash && !job.noReplay && mayHoldExpressions(hit.bytes)
+      const decoded = hit === undefined ? INVALID : later ? NOT_DECODED : await decodeIfValid(hit.bytes)
       if (hit !== undefined && decoded !== INVALID) {
         // The arguments were stored with the evaluation this hit comes from.
         job.cached = true
@@ -609,6 +600,7 @@ export class Execution {
           checked: decoded.checked,
           recordedCallHash: hit.callHash,
           recordedReplayable: hit.replayable,
+          ...(later ? { undecoded: true } : {}),
         }
       }
       if (hit !== undefined && decoded === INVALID) onInvalid(hit.bytes)
