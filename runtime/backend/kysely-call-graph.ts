@@ -7,6 +7,7 @@
 import { type Kysely, type RawBuilder, sql } from "kysely"
 import type { CallRecord, CallTree, ContentRequest, FileUseRecord, TreeCall, WriteBatch } from "./backend.js"
 import type { SqlDialectAdapter } from "./kysely-backend.js"
+import { CHILDREN_PER_ROW } from "./migrations.js"
 import type { Database } from "./schema.js"
 import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./sql-rows.js"
 
@@ -67,11 +68,12 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
 
 /** Every parent → child edge below `root`, for a replay that must place a failing call. */
 async function loadTreeEdges(db: Kysely<Database>, adapter: Adapter, root: Buffer): Promise<[string, string][]> {
-  const query = sql<{ parent_hash: string; child_hash: string }>`
+  const query = sql<{ parent_hash: string; child_hash: Uint8Array }>`
     with recursive ${descendants(root)}
-    select ${adapter.hex("e.parent_hash")} as parent_hash, ${adapter.hex("e.child_hash")} as child_hash
-    from call_edge e where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`
-  return (await query.execute(db)).rows.map((row) => [row.parent_hash, row.child_hash])
+    select ${adapter.hex("e.parent_hash")} as parent_hash, ${childAt("e", "s")} as child_hash
+    from call_children e join slot s on ${inRow("e", "s")}
+    where e.parent_hash = ${root} or e.parent_hash in (select hash from tree)`
+  return (await query.execute(db)).rows.map((row) => [row.parent_hash, bufferToHash(row.child_hash)])
 }
 
 /** The length of a call's text in the tree query: three hex hashes, each followed by its separator. */
@@ -127,13 +129,29 @@ export function valueBytes(): RawBuilder<Buffer | null> {
   return sql<Buffer | null>`coalesce(small_value.bytes, value.bytes)`
 }
 
-/** `tree(hash)`: every call below `root`; UNION (not UNION ALL) visits a shared call once. */
+/**
+ * `slot(i)`: 0 to CHILDREN_PER_ROW - 1, the places of a `call_children` row; and `tree(hash)`:
+ * every call below `root`. UNION (not UNION ALL) visits a shared call once.
+ */
 function descendants(root: Buffer) {
-  return sql`tree(hash) as (
-      select child_hash from call_edge where parent_hash = ${root}
+  return sql`slot(i) as (
+      select 0 union all select i + 1 from slot where i + 1 < ${sql.lit(CHILDREN_PER_ROW)}
+    ),
+    tree(hash) as (
+      select ${childAt("e", "s")} from call_children e join slot s on ${inRow("e", "s")} where e.parent_hash = ${root}
       union
-      select e.child_hash from call_edge e join tree t on e.parent_hash = t.hash
+      select ${childAt("e", "s")} from tree t join call_children e on e.parent_hash = t.hash join slot s on ${inRow("e", "s")}
     )`
+}
+
+/** The child hash at slot `s` of the `call_children` row `e`. */
+function childAt(e: string, s: string) {
+  return sql.raw(`substr(${e}.children, ${s}.i * 32 + 1, 32)`)
+}
+
+/** Whether slot `s` of row `e` holds a child (a parent's last row may hold fewer). */
+function inRow(e: string, s: string) {
+  return sql.raw(`${s}.i * 32 < length(${e}.children)`)
 }
 
 /** Call records (node and ordered children) of the given call hashes; absent ones are left out. */
@@ -141,15 +159,16 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
   const nodes = await chunked(adapter, callHashes, (hashes) =>
     db.selectFrom("call_node").selectAll().where("call_hash", "in", hashes).execute(),
   )
-  const edges = await chunked(adapter, callHashes, (hashes) =>
-    db.selectFrom("call_edge").selectAll().where("parent_hash", "in", hashes).execute(),
+  const packed = await chunked(adapter, callHashes, (hashes) =>
+    db.selectFrom("call_children").selectAll().where("parent_hash", "in", hashes).execute(),
   )
   const children = new Map<string, string[]>()
-  for (const edge of edges.sort((a, b) => a.position - b.position)) {
-    const parent = bufferToHash(edge.parent_hash)
+  for (const row of packed.sort((a, b) => a.position - b.position)) {
+    const parent = bufferToHash(row.parent_hash)
     let list = children.get(parent)
     if (list === undefined) children.set(parent, (list = []))
-    list.push(bufferToHash(edge.child_hash))
+    const bytes = plainBytes(row.children)
+    for (let at = 0; at + 32 <= bytes.byteLength; at += 32) list.push(bufferToHash(bytes.subarray(at, at + 32)))
   }
   return nodes.map((node) => {
     const callHash = bufferToHash(node.call_hash)

@@ -20,7 +20,7 @@ import { conflictSql, KyselyBackend, messageOf, retryConflicts, type SqlDialectA
 import type { Database } from "./schema.js"
 import type { LeaseUpdate } from "./backend.js"
 import { claimPostgresLeases, leaseCtes } from "./postgres-leases.js"
-import { type BatchRows, batchRows, checkHash, sortByKey, TABLES, type TableSpec } from "./sql-rows.js"
+import { type BatchRows, batchRows, checkHash, isHashColumn, sortByKey, TABLES, type TableSpec } from "./sql-rows.js"
 
 /** Options of a {@link PostgresBackend}. */
 export interface PostgresBackendOptions {
@@ -170,7 +170,7 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
 
 /** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */
 function postgresType(column: string): string {
-  return COLUMN_TYPES[column] ?? (column.endsWith("hash") ? "hash" : "text")
+  return COLUMN_TYPES[column] ?? (isHashColumn(column) ? "hash" : "text")
 }
 
 function quoted(spec: TableSpec): string {

@@ -95,10 +95,13 @@ export interface CallNodeTable {
   checked: number | null
 }
 
-export interface CallEdgeTable {
+/** A call's children, up to CHILDREN_PER_ROW to a row (migration 0011; one per row before, in `call_edge`). */
+export interface CallChildrenTable {
   parent_hash: HashColumn
+  /** The position among the parent's children of the first hash in `children`. */
   position: number
-  child_hash: HashColumn
+  /** The children's 32-byte hashes, one after another, in position order. */
+  children: Buffer
 }
 
 export interface FileUseTable {
@@ -136,7 +139,7 @@ export interface Database {
   small_value: SmallValueTable
   evaluation: EvaluationTable
   call_node: CallNodeTable
-  call_edge: CallEdgeTable
+  call_children: CallChildrenTable
   file_use: FileUseTable
   tag: TagTable
   call_lease: CallLeaseTable

@@ -6,7 +6,7 @@
  */
 import { ReductioError } from "../errors.js"
 import type { WriteBatch } from "./backend.js"
-import { SMALL_VALUE_BYTES } from "./migrations.js"
+import { CHILDREN_PER_ROW, SMALL_VALUE_BYTES } from "./migrations.js"
 import type { Database } from "./schema.js"
 
 /** How one table is written: its columns in row order, its key, and what a conflict does. */
@@ -27,7 +27,7 @@ export const TABLES: readonly TableSpec[] = [
   { table: "value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
   { table: "small_value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
   { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked"], key: ["call_hash"], upsert: false },
-  { table: "call_edge", columns: ["parent_hash", "position", "child_hash"], key: ["parent_hash", "position"], upsert: false },
+  { table: "call_children", columns: ["parent_hash", "position", "children"], key: ["parent_hash", "position"], upsert: false },
   {
     table: "file_use",
     columns: ["path", "role", "call_hash", "file_hash", "execution_id", "started_at"],
@@ -151,6 +151,8 @@ export type HashEncoding = "bytes" | "hex"
 function hashEncoder(encoding: HashEncoding): {
   one: (hash: string) => Buffer | string
   nullable: (hash: string | null) => Buffer | string | null
+  /** Hashes one after another: their bytes, or their hex. */
+  many: (hashes: readonly string[]) => Buffer | string
 } {
   const seen = new Map<string, Buffer>()
   const one =
@@ -161,7 +163,19 @@ function hashEncoder(encoding: HashEncoding): {
           if (bytes === undefined) seen.set(hash, (bytes = hashToBuffer(hash)))
           return bytes
         }
-  return { one, nullable: (hash) => (hash === null ? null : one(hash)) }
+  return {
+    one,
+    nullable: (hash) => (hash === null ? null : one(hash)),
+    many: encoding === "hex" ? (hashes) => hashes.map(checkHash).join("") : (hashes) => Buffer.concat(hashes.map(hashToBuffer)),
+  }
+}
+
+/**
+ * Whether a column holds hashes, sent as hex by a writer that asks for `hex` (see
+ * {@link HashEncoding}): the `*_hash` columns and `call_children.children`.
+ */
+export function isHashColumn(column: string): boolean {
+  return column === "children" || /(^|_)hash$/.test(column)
 }
 
 /** The earliest job of each call hash in a batch: where a file use without an origin came from. */
@@ -183,7 +197,7 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   const put = (table: keyof Database, tableRows: Row[]) => {
     if (tableRows.length > 0) rows.set(table, tableRows)
   }
-  const { one: bytes, nullable } = hashEncoder(encoding)
+  const { one: bytes, nullable, many: hashes } = hashEncoder(encoding)
   put(
     "task",
     (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
@@ -204,15 +218,15 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       c.checked === undefined ? null : c.checked ? 1 : 0,
     ]),
   )
-  const edges: Row[] = []
+  const packed: Row[] = []
   for (const call of calls) {
     if (call.children.length === 0) continue
     const parent = bytes(call.callHash)
-    call.children.forEach((child, position) => {
-      edges.push([parent, position, bytes(child)])
-    })
+    for (let position = 0; position < call.children.length; position += CHILDREN_PER_ROW) {
+      packed.push([parent, position, hashes(call.children.slice(position, position + CHILDREN_PER_ROW))])
+    }
   }
-  put("call_edge", edges)
+  put("call_children", packed)
   const files = batch.files ?? []
   const origins = files.length === 0 ? undefined : jobsByCall(batch)
   put(

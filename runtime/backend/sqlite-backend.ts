@@ -12,7 +12,7 @@ import { isReductioError, ReductioError } from "../errors.js"
 import { conflictSql, KyselyBackend, messageOf, type SqlDialectAdapter } from "./kysely-backend.js"
 import type { Database } from "./schema.js"
 import type { WriteBatch } from "./backend.js"
-import { type BatchRows, batchRows, checkHash, hashToBuffer, type Row, TABLES, type TableSpec } from "./sql-rows.js"
+import { type BatchRows, batchRows, checkHash, hashToBuffer, isHashColumn, type Row, TABLES, type TableSpec } from "./sql-rows.js"
 import { type SqliteConnection, type SqliteDriverName, type SqliteStatement, openSqliteConnection } from "./sqlite-driver.js"
 import { sqliteLeases } from "./sqlite-leases.js"
 
@@ -77,9 +77,6 @@ export class SqliteBackend extends KyselyBackend {
   }
 }
 
-/** The columns that hold a hash (32 bytes in the table, hex in a row). */
-const HASH_COLUMN = /(^|_)hash$/
-
 /** Digit values of hex characters by char code (rows hold checked hashes, either case). */
 const HEX_DIGITS = new Uint8Array(128)
 for (let digit = 0; digit < 16; digit++) {
@@ -133,7 +130,7 @@ function hashOrder(count: number, hashAt: (index: number) => unknown): Uint32Arr
  */
 function inKeyOrder(spec: TableSpec, rows: Row[]): Row[] {
   const column = spec.columns.indexOf(spec.key[0] as string)
-  if (rows.length < MIN_ORDERED || !HASH_COLUMN.test(spec.key[0] as string)) return rows
+  if (rows.length < MIN_ORDERED || !isHashColumn(spec.key[0] as string)) return rows
   return Array.from(
     hashOrder(rows.length, (i) => (rows[i] as Row)[column]),
     (i) => rows[i] as Row,
@@ -165,7 +162,7 @@ function sqliteAdapter(
     let prepared = statements.get(key)
     if (prepared === undefined) {
       // Hashes are bound as their hex and decoded by SQLite: no Buffer per hash on the hot path.
-      const placeholders = `(${spec.columns.map((column) => (HASH_COLUMN.test(column) ? "unhex(?)" : "?")).join(", ")})`
+      const placeholders = `(${spec.columns.map((column) => (isHashColumn(column) ? "unhex(?)" : "?")).join(", ")})`
       const text = `insert into "${spec.table}" (${spec.columns.map((c) => `"${c}"`).join(", ")}) values ${Array(rowCount).fill(placeholders).join(", ")} ${conflictSql(spec)}`
       statements.set(key, (prepared = (raw as SqliteConnection).prepare(text)))
     }

@@ -721,3 +721,25 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
     })
   })
 }
+
+/**
+ * Call edges as migration 0010 left them (one row per child, in `call_edge`), for the upgrade
+ * tests: a parent with more children than the migration reads at a time (a page boundary falls
+ * inside its edges), one with a single child, and the call nodes of both.
+ */
+export function edgesBefore0011(): {
+  parents: { callHash: string; children: string[] }[]
+  nodes: [Buffer, Buffer, Buffer, Buffer][]
+  edges: [Buffer, number, Buffer][]
+} {
+  const parents = [
+    { callHash: hash("parent wide"), children: Array.from({ length: 10_050 }, (_, i) => hash(`child ${i}`)) },
+    { callHash: hash("parent narrow"), children: [hash("only child")] },
+  ]
+  const b = (hex: string) => Buffer.from(hex, "hex")
+  return {
+    parents,
+    nodes: parents.map((p) => [b(p.callHash), b(hash("task")), b(hash(`args ${p.callHash}`)), b(hash(`value ${p.callHash}`))]),
+    edges: parents.flatMap((p) => p.children.map((child, position): [Buffer, number, Buffer] => [b(p.callHash), position, b(child)])),
+  }
+}

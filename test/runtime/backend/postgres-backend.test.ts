@@ -8,7 +8,7 @@ import { PostgresBackend, redactUrl } from "../../../runtime/backend/postgres-ba
 import { isReductioError } from "../../../runtime/errors.js"
 import { evalHashOf } from "../../../runtime/hashing.js"
 import { createTestDatabase, postgresSkipReason, postgresUrl, type TestDatabase } from "../../support/postgres.js"
-import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
+import { backendConformance, edgesBefore0011, execution, finishedCall, hash, job } from "./backend-conformance.js"
 import { leaseConformance } from "./lease-conformance.js"
 
 const skip = postgresSkipReason()
@@ -102,6 +102,7 @@ describe("PostgresBackend", { skip }, () => {
         "0007_job_executor",
         "0009_job_executor_ids",
         "0010_compact_rows",
+        "0011_packed_children",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {
@@ -175,6 +176,35 @@ describe("PostgresBackend", { skip }, () => {
       ])
       assert.deepEqual((await pool.query("select value_hash is null as v from evaluation")).rows, [{ v: true }])
       assert.deepEqual((await pool.query("select count(*)::int as n from small_value")).rows, [{ n: 2 }])
+      await db.destroy()
+    } finally {
+      await pool.end().catch(() => {})
+      await fresh.drop()
+    }
+  })
+
+  it("upgrades a 0010 database: each call's children, recorded one per row, read back in order from packed rows", async () => {
+    const fresh = await createTestDatabase()
+    const pool = new pg.Pool({ connectionString: fresh.url })
+    try {
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) })
+      assert.equal((await new Migrator({ db, provider: migrationProvider("postgres") }).migrateTo("0010_compact_rows")).error, undefined)
+      const { parents, nodes, edges } = edgesBefore0011()
+      for (const node of nodes) await pool.query("insert into call_node values ($1, $2, $3, $4, 0)", node)
+      await pool.query("insert into call_edge select * from unnest($1::bytea[], $2::int4[], $3::bytea[])", [
+        edges.map((e) => e[0]),
+        edges.map((e) => e[1]),
+        edges.map((e) => e[2]),
+      ])
+      const backend = new PostgresBackend(fresh.url)
+      await backend.open()
+      try {
+        for (const parent of parents) assert.deepEqual((await backend.getCall(parent.callHash))?.children, parent.children)
+      } finally {
+        await backend.close()
+      }
+      assert.deepEqual((await pool.query("select count(*)::int as n from call_children")).rows, [{ n: 253 }])
+      assert.deepEqual((await pool.query("select to_regclass('call_edge') as t")).rows, [{ t: null }])
       await db.destroy()
     } finally {
       await pool.end().catch(() => {})

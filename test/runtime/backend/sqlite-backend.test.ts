@@ -12,7 +12,7 @@ import { isReductioError } from "../../../runtime/errors.js"
 import { evalHashOf } from "../../../runtime/hashing.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { task } from "../../../runtime/task.js"
-import { backendConformance, execution, finishedCall, hash, job } from "./backend-conformance.js"
+import { backendConformance, edgesBefore0011, execution, finishedCall, hash, job } from "./backend-conformance.js"
 import { leaseConformance } from "./lease-conformance.js"
 
 let dir: string
@@ -81,6 +81,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0007_job_executor",
         "0009_job_executor_ids",
         "0010_compact_rows",
+        "0011_packed_children",
       ])
       await second.close()
     })
@@ -199,6 +200,32 @@ for (const driver of SQLITE_DRIVERS) {
       )
       assert.deepEqual(rows("select count(*) as n from small_value"), [{ n: 2 }], "values written again go to small_value")
       assert.deepEqual(rows("select count(*) as n from value"), [{ n: 2 }], "values written before stay")
+      check.close()
+    })
+
+    it("upgrades a 0010 database: each call's children, recorded one per row, read back in order from packed rows", async () => {
+      const path = join(dir, `${driver}-v10.db`)
+      const raw = await openSqliteConnection(path, { driver })
+      const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) })
+      assert.equal((await new Migrator({ db, provider: migrationProvider("sqlite") }).migrateTo("0010_compact_rows")).error, undefined)
+      const { parents, nodes, edges } = edgesBefore0011()
+      raw.exec("begin")
+      for (const node of nodes) raw.prepare("insert into call_node values (?, ?, ?, ?, 0)").run(node)
+      const insertEdge = raw.prepare("insert into call_edge values (?, ?, ?)")
+      for (const edge of edges) insertEdge.run(edge)
+      raw.exec("commit")
+      await db.destroy()
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      try {
+        for (const parent of parents) assert.deepEqual((await backend.getCall(parent.callHash))?.children, parent.children)
+      } finally {
+        await backend.close()
+      }
+      const check = await openSqliteConnection(path, { driver })
+      const count = (query: string) => (check.prepare(query).all([])[0] as { n: number }).n
+      assert.equal(count("select count(*) as n from call_children"), 253, "10,050 children are 252 rows of 40 or fewer, and 1 is one")
+      assert.equal(count("select count(*) as n from sqlite_master where name = 'call_edge'"), 0)
       check.close()
     })
 

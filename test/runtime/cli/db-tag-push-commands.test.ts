@@ -42,6 +42,7 @@ describe("reductio db, tag, push and pull", () => {
       "0007_job_executor",
       "0009_job_executor_ids",
       "0010_compact_rows",
+      "0011_packed_children",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
