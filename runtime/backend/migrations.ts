@@ -343,16 +343,17 @@ async function packedChildren(db: Kysely<unknown>, dialect: SqlDialectName): Pro
       const parent = Buffer.from(edge.parent_hash)
       // A new row at each new parent, every CHILDREN_PER_ROW positions (as a write packs them),
       // and at a gap in the positions (so each child keeps its own).
-      const continues =
-        open !== undefined &&
-        open.parent.equals(parent) &&
-        edge.position === open.position + open.children.length &&
-        edge.position % CHILDREN_PER_ROW !== 0
-      if (!continues) {
+      let row = open
+      if (
+        row === undefined ||
+        !row.parent.equals(parent) ||
+        edge.position !== row.position + row.children.length ||
+        edge.position % CHILDREN_PER_ROW === 0
+      ) {
         await flush()
-        open = { parent, position: edge.position, children: [] }
+        row = open = { parent, position: edge.position, children: [] }
       }
-      open?.children.push(edge.child_hash)
+      row.children.push(edge.child_hash)
     }
     if (page.length < MIGRATION_PAGE) break
     after = page[page.length - 1]
