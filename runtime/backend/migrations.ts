@@ -300,7 +300,7 @@ async function compactRows(db: Kysely<unknown>, dialect: SqlDialectName): Promis
  * A call's children packed {@link CHILDREN_PER_ROW} to a row: `call_children.children` holds the
  * 32-byte hashes of the children at `position` to `position + length / 32 - 1`, one after another.
  * One row per child (`call_edge`) stored the parent's hash again with each and took 84 bytes of
- * SQLite per child, more than any other table of a fan-out; a packed row takes about 34, and a
+ * SQLite per child, more than any other table of a fan-out; packed, a child takes about 35, and a
  * 100,000-call fan-out writes 2,500 rows for its edges, not 100,000. The rows are about 1.3 KB:
  * a rowid table in SQLite (three to a page; WITHOUT ROWID suits small rows), and under the size at
  * which Postgres moves a row out of line. Edges already recorded are packed the same way, a page of

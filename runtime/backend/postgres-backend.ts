@@ -168,7 +168,7 @@ const COLUMN_TYPES: Readonly<Record<string, string>> = {
   body_ended_at: "int8",
 }
 
-/** `hash` for the 32-byte `*hash` columns (sent as hex); else the column's array element type. */
+/** `hash` for the hash columns ({@link isHashColumn}, sent as hex); else the column's array element type. */
 function postgresType(column: string): string {
   return COLUMN_TYPES[column] ?? (isHashColumn(column) ? "hash" : "text")
 }
