@@ -43,6 +43,13 @@ export interface ExecutionRecord {
   readonly callLeases?: boolean | null
 }
 
+/**
+ * The largest value a SQL backend keeps in its call's own row ({@link CallRecord.valueBytes}): a
+ * trivial call's result takes 5 to 30 bytes, and the node, read by every cache lookup, stays
+ * under 200.
+ */
+export const CALL_VALUE_BYTES = 64
+
 /** How long a RUNNING execution recorded without a lease (by a reductio before 0005) counts as alive. */
 export const LEGACY_EXECUTION_LEASE_MS = 60 * 60 * 1000
 /** The error an abandoned execution is recorded with. */
@@ -184,6 +191,13 @@ export interface CallRecord {
    * its codec's `validate`); absent when unknown (recorded before this was kept).
    */
   readonly checked?: boolean
+  /**
+   * The encoded value when at most {@link CALL_VALUE_BYTES}, kept in the call's own row by a SQL backend
+   * (migration 0012). It is still given in the batch's `values` (or an earlier batch's) as every
+   * value is; a SQL backend then leaves it out of its by-hash rows unless another row of the batch
+   * names it by hash. Readers return it when the call's row holds it.
+   */
+  readonly valueBytes?: Uint8Array
 }
 
 /** Where a file was seen: produced by (`output`) or given to (`input`) a call. */
@@ -286,6 +300,11 @@ export interface CachedEvaluation {
   readonly callHash?: string | null
   /** See {@link EvaluationRecord.replayable}. */
   readonly replayable?: boolean
+  /**
+   * True when the bytes came from the call's own row ({@link CallRecord.valueBytes}), not from a
+   * value stored under its hash: a row that names the value by hash must write it again.
+   */
+  readonly valueInCall?: boolean
 }
 
 /** A call a replay expects its cache entry to name (see {@link Backend.unreplayableCalls}). */
@@ -324,6 +343,8 @@ export interface CallTree {
    * decoded (and its Files checked) applies only when this is false.
    */
   readonly rootChecked: boolean
+  /** True when `bytes` came from the root's own row (see {@link CachedEvaluation.valueInCall}). */
+  readonly valueInCall?: boolean
 }
 
 export interface ExecutionQuery {
@@ -362,7 +383,11 @@ export interface Backend {
    * fail come back. Backends without it answer through loadEvaluations.
    */
   unreplayableCalls?(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>>
-  getValue(hash: string): Promise<Uint8Array | undefined>
+  /**
+   * The value under `hash`. `ofCall`: a call whose value it is, whose own row may hold it (see
+   * {@link CallRecord.valueBytes}); without it, such a value is not found by its hash alone.
+   */
+  getValue(hash: string, ofCall?: string): Promise<Uint8Array | undefined>
   /** Newest first, with their tags. */
   listExecutions(query?: ExecutionQuery): Promise<ExecutionView[]>
   /** By full id or unique prefix (undefined when none or several match), with its tags. */

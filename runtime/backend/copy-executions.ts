@@ -102,18 +102,32 @@ async function copyOne(
   const evalHashes = new Set([...jobs.map((job) => job.evalHash), ...calls.map((call) => evalHashOf(call.taskHash, call.argsHash))])
   const { evaluations = [], files = [] } = await readContent({ evaluations: [...evalHashes], filesOfCalls: callHashes })
   const { tasks = [] } = await readContent({ tasks: [...jobs.map((job) => job.taskHash), ...calls.map((call) => call.taskHash)] })
-  const valueHashes = [...calls.flatMap((call) => [call.argsHash, call.valueHash]), ...evaluations.map((e) => e.valueHash)]
-  let values = 0
+  // A call's small value comes with its record (its own row holds it); the rest by hash.
+  const inCalls = new Set(calls.flatMap((call) => (call.valueBytes === undefined ? [] : [call.valueHash])))
+  const valueHashes = [
+    ...calls.flatMap((call) => (call.valueBytes === undefined ? [call.argsHash, call.valueHash] : [call.argsHash])),
+    ...evaluations.map((e) => e.valueHash),
+  ]
+  const copied = new Set<string>()
   for (const hashes of chunked([...new Set(valueHashes)], chunkRows)) {
     const { values: found = [] } = await readContent({ values: hashes })
     for (const part of byBytes(found)) await target.write({ values: part })
-    values += found.length
+    for (const value of found) copied.add(value.hash)
   }
   await writeChunks(target, "tasks", tasks as TaskRecord[], chunkRows)
   await writeChunks(target, "calls", calls, chunkRows)
   // A cache entry keeps its call hash only when that call is copied too: the target then holds
   // the node and edges that a rerun reducing to the same call skips writing.
   const copiedCalls = new Set(callHashes)
+  // An entry whose call is not copied names its value by hash, which that call's row may hold.
+  for (const e of evaluations) {
+    if (e.callHash == null || copiedCalls.has(e.callHash) || copied.has(e.valueHash)) continue
+    const bytes = await source.getValue(e.valueHash, e.callHash)
+    if (bytes === undefined) continue
+    await target.write({ values: [{ hash: e.valueHash, bytes }] })
+    copied.add(e.valueHash)
+  }
+  const values = new Set([...copied, ...inCalls]).size
   const entries = evaluations.map((e) =>
     e.callHash != null && copiedCalls.has(e.callHash) ? e : { evalHash: e.evalHash, valueHash: e.valueHash },
   )

@@ -206,8 +206,14 @@ export class KyselyBackend implements Backend {
     const found = new Map<string, CachedEvaluation>()
     if (this.#adapter.lookupEvaluations !== undefined) {
       try {
-        for (const [evalHash, valueHash, bytes, callHash, replayable] of this.#adapter.lookupEvaluations(evalHashes)) {
-          found.set(evalHash, { valueHash, bytes: plainBytes(bytes), callHash: callHash || null, replayable: replayable === 1 })
+        for (const [evalHash, valueHash, bytes, callHash, replayable, inCall] of this.#adapter.lookupEvaluations(evalHashes)) {
+          found.set(evalHash, {
+            valueHash,
+            bytes: plainBytes(bytes),
+            callHash: callHash || null,
+            replayable: replayable === 1,
+            ...(inCall === 1 ? { valueInCall: true } : {}),
+          })
         }
       } catch (error) {
         throw this.#adapter.translateError(error)
@@ -215,13 +221,14 @@ export class KyselyBackend implements Backend {
       return found
     }
     for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
-      // The value hash is the evaluation's own, else (migration 0010) its call node's.
+      // The value hash is the evaluation's own, else (migration 0010) its call node's; the bytes
+      // are the node's when it holds them (0012) and the value is its.
       const valueHash = sql<Buffer>`coalesce(evaluation.value_hash, call_node.value_hash)`
+      const inCall = sql<Buffer | null>`case when evaluation.value_hash is null or evaluation.value_hash = call_node.value_hash
+        then call_node.value_bytes end`
       const rows = await this.db
         .selectFrom("evaluation")
-        .leftJoin("call_node", (join) =>
-          join.onRef("call_node.call_hash", "=", "evaluation.call_hash").on("evaluation.value_hash", "is", null),
-        )
+        .leftJoin("call_node", "call_node.call_hash", "evaluation.call_hash")
         .leftJoin("small_value", (join) => join.on("small_value.hash", "=", valueHash))
         .leftJoin("value", (join) => join.on("value.hash", "=", valueHash))
         .select([
@@ -230,18 +237,21 @@ export class KyselyBackend implements Backend {
           this.#adapter.hex("call_node.value_hash").as("call_value_hash"),
           this.#adapter.hex("evaluation.call_hash").as("call_hash"),
           "evaluation.replayable",
+          inCall.as("in_call"),
           valueBytes().as("bytes"),
         ])
         .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
         const valueHash = row.own_value_hash || row.call_value_hash
-        if (row.eval_hash && valueHash && row.bytes !== null) {
+        const bytes = row.in_call ?? row.bytes
+        if (row.eval_hash && valueHash && bytes !== null) {
           found.set(row.eval_hash, {
             valueHash,
-            bytes: plainBytes(row.bytes),
+            bytes: plainBytes(bytes),
             callHash: row.call_hash || null,
             replayable: row.replayable === 1,
+            ...(row.in_call === null ? {} : { valueInCall: true }),
           })
         }
       }
@@ -249,8 +259,17 @@ export class KyselyBackend implements Backend {
     return found
   }
 
-  async getValue(hash: string): Promise<Uint8Array | undefined> {
-    return (await valuesByHash(this.db, this.#adapter, [checkHash(hash)])).get(hash)
+  async getValue(hash: string, ofCall?: string): Promise<Uint8Array | undefined> {
+    checkHash(hash)
+    if (ofCall !== undefined) {
+      const node = await this.db
+        .selectFrom("call_node")
+        .select(["value_hash", "value_bytes"])
+        .where("call_hash", "=", hashToBuffer(ofCall))
+        .executeTakeFirst()
+      if (node?.value_bytes != null && bufferToHash(node.value_hash) === hash) return plainBytes(node.value_bytes)
+    }
+    return (await valuesByHash(this.db, this.#adapter, [hash])).get(hash)
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionView[]> {

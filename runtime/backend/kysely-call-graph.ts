@@ -25,10 +25,11 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .selectFrom("call_node")
     .leftJoin("small_value", "small_value.hash", "call_node.value_hash")
     .leftJoin("value", "value.hash", "call_node.value_hash")
-    .select([adapter.hex("call_node.value_hash").as("value_hash"), valueBytes().as("bytes"), "call_node.checked"])
+    .select([adapter.hex("call_node.value_hash").as("value_hash"), "call_node.value_bytes", valueBytes().as("bytes"), "call_node.checked"])
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
-  if (node?.value_hash == null || node.bytes === null) return undefined
+  const rootBytes = node?.value_bytes ?? node?.bytes ?? null
+  if (node?.value_hash == null || rootBytes === null) return undefined
   // Each call as one fixed-layout text (`call:task:args:checked value`), joined by the database
   // into one text per first byte of the call hash: a 100,000-call tree comes back as 256 strings,
   // not 100,000 rows of four (about half the time, and a bounded string however large the tree).
@@ -41,6 +42,7 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     group by substr(t.hash, 1, 1)`
   const calls: TreeCall[] = []
   const toCheck = new Set<string>()
+  const checkedCalls: string[] = []
   for (const { calls: joined } of (await query.execute(db)).rows) {
     for (let start = 0; start < joined.length; ) {
       const comma = joined.indexOf(",", start)
@@ -49,19 +51,23 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
       // A call without its node (a partial copy) cannot be checked: no replay.
       if (call === undefined) return undefined
       calls.push(call)
-      if (end - start === CHECKED_CALL_TEXT) toCheck.add(joined.slice(start + CALL_TEXT, end)).add(call.argsHash)
+      if (end - start === CHECKED_CALL_TEXT) {
+        toCheck.add(joined.slice(start + CALL_TEXT, end)).add(call.argsHash)
+        checkedCalls.push(call.callHash)
+      }
       start = end + 1
     }
   }
-  const checkedValues = await readValues(db, adapter, [...toCheck])
+  const checkedValues = await readValues(db, adapter, [...toCheck], checkedCalls)
   // A value to check that is not recorded (a partial copy): no replay.
   if (checkedValues === undefined) return undefined
   return {
     valueHash: node.value_hash,
-    bytes: plainBytes(node.bytes),
+    bytes: plainBytes(rootBytes),
     calls,
     checkedValues,
     rootChecked: node.checked !== 0,
+    ...(node.value_bytes === null ? {} : { valueInCall: true }),
     edges: () => loadTreeEdges(db, adapter, root),
   }
 }
@@ -93,9 +99,23 @@ function parseTreeCall(text: string, start: number, end: number): TreeCall | und
   }
 }
 
-/** The bytes of every value in `hashes`; undefined when one is not recorded. */
-async function readValues(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Uint8Array[] | undefined> {
-  const found = await valuesByHash(db, adapter, hashes)
+/**
+ * The bytes of every value in `hashes`, stored by hash or in the rows of `calls`; undefined when
+ * one is not recorded.
+ */
+async function readValues(
+  db: Kysely<Database>,
+  adapter: Adapter,
+  hashes: readonly string[],
+  calls: readonly string[],
+): Promise<Uint8Array[] | undefined> {
+  const found = await valuesInCalls(db, adapter, calls)
+  for (const [hash, bytes] of await valuesByHash(
+    db,
+    adapter,
+    hashes.filter((hash) => !found.has(hash)),
+  ))
+    found.set(hash, bytes)
   const bytes: Uint8Array[] = []
   for (const hash of new Set(hashes)) {
     const value = found.get(hash)
@@ -105,9 +125,29 @@ async function readValues(db: Kysely<Database>, adapter: Adapter, hashes: readon
   return bytes
 }
 
+/** The values that the rows of these calls hold (migration 0012), by hex hash. */
+export async function valuesInCalls(
+  db: Kysely<Database>,
+  adapter: Adapter,
+  callHashes: readonly string[],
+): Promise<Map<string, Uint8Array>> {
+  const rows = await chunked(adapter, callHashes, (hashes) =>
+    db
+      .selectFrom("call_node")
+      .select(["value_hash", "value_bytes"])
+      .where("call_hash", "in", hashes)
+      .where("value_bytes", "is not", null)
+      .execute(),
+  )
+  const found = new Map<string, Uint8Array>()
+  for (const row of rows) if (row.value_bytes !== null) found.set(bufferToHash(row.value_hash), plainBytes(row.value_bytes))
+  return found
+}
+
 /**
- * The bytes of the values in `hashes` that are recorded, by hex hash: from `small_value` or
- * `value` (migration 0010), whichever holds each.
+ * The bytes of the values in `hashes` that are stored by hash, by hex hash: from `small_value` or
+ * `value` (migration 0010), whichever holds each. A call's small value is in its own row instead
+ * (migration 0012, {@link valuesInCalls}).
  */
 export async function valuesByHash(db: Kysely<Database>, adapter: Adapter, hashes: readonly string[]): Promise<Map<string, Uint8Array>> {
   const found = new Map<string, Uint8Array>()
@@ -179,6 +219,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
       valueHash: bufferToHash(node.value_hash),
       children: children.get(callHash) ?? [],
       ...(node.checked === null ? {} : { checked: node.checked !== 0 }),
+      ...(node.value_bytes === null ? {} : { valueBytes: plainBytes(node.value_bytes) }),
     }
   })
 }

@@ -73,7 +73,13 @@ export class MemoryBackend implements Backend {
       this.#evaluations.set(e.evalHash, e.valueHash)
       this.#evaluationCalls.set(e.evalHash, { callHash: e.callHash ?? null, replayable: e.replayable === true })
     }
-    for (const c of batch.calls ?? []) if (!this.#calls.has(c.callHash)) this.#calls.set(c.callHash, c)
+    for (const c of batch.calls ?? []) {
+      if (this.#calls.has(c.callHash)) continue
+      // Kept under its hash, as every value here: the record holds no bytes.
+      const { valueBytes, ...call } = c
+      if (valueBytes !== undefined && !this.#values.has(c.valueHash)) this.#values.set(c.valueHash, valueBytes)
+      this.#calls.set(c.callHash, call)
+    }
     for (const j of batch.jobs ?? []) {
       let jobs = this.#jobs.get(j.executionId)
       if (jobs === undefined) this.#jobs.set(j.executionId, (jobs = new Map()))

@@ -24,6 +24,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0009_job_executor_ids": { up: (db) => jobExecutorIds(db) },
     "0010_compact_rows": { up: (db) => compactRows(db, dialect) },
     "0011_packed_children": { up: (db) => packedChildren(db, dialect) },
+    "0012_call_value_bytes": { up: (db) => callValueBytes(db, dialect) },
   }
 }
 
@@ -360,6 +361,21 @@ async function packedChildren(db: Kysely<unknown>, dialect: SqlDialectName): Pro
   }
   await flush()
   await db.schema.dropTable("call_edge").execute()
+}
+
+/**
+ * A call's value of at most CALL_VALUE_BYTES (backend.ts) is kept in its own `call_node` row
+ * (`value_bytes`) instead of in `small_value` under its hash: a trivial call's result took a
+ * `small_value` row of about 47 bytes of SQLite (its hash again, and a row) and one more insert.
+ * A value some other row names by hash (an evaluation's own value, a job's arguments) is still
+ * stored under it. Rows from before keep their values where they are; readers take the node's
+ * bytes first.
+ */
+async function callValueBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  await db.schema
+    .alterTable("call_node")
+    .addColumn("value_bytes", dialect === "sqlite" ? "blob" : "bytea")
+    .execute()
 }
 
 /** Edges read per query while {@link packedChildren} packs those already recorded. */

@@ -93,6 +93,11 @@ export interface CallNodeTable {
   value_hash: HashColumn
   /** 1 when the value holds something checked before reuse (a File), 0 when not, null: unknown. */
   checked: number | null
+  /**
+   * The value's bytes when at most CALL_VALUE_BYTES (backend.ts; migration 0012), else null: then it is in
+   * `small_value` or `value` under `value_hash` (as every value from before).
+   */
+  value_bytes: Buffer | null
 }
 
 /** A call's children, up to CHILDREN_PER_ROW to a row (migration 0011; one per row before, in `call_edge`). */

@@ -5,7 +5,7 @@
  * so the same rows feed kysely (Postgres) and prepared statements (SQLite).
  */
 import { ReductioError } from "../errors.js"
-import type { WriteBatch } from "./backend.js"
+import { CALL_VALUE_BYTES, type EvaluationRecord, type WriteBatch } from "./backend.js"
 import { CHILDREN_PER_ROW, SMALL_VALUE_BYTES } from "./migrations.js"
 import type { Database } from "./schema.js"
 
@@ -26,7 +26,12 @@ export const TABLES: readonly TableSpec[] = [
   { table: "task", columns: ["hash", "name", "source", "version"], key: ["hash"], upsert: false },
   { table: "value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
   { table: "small_value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
-  { table: "call_node", columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked"], key: ["call_hash"], upsert: false },
+  {
+    table: "call_node",
+    columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked", "value_bytes"],
+    key: ["call_hash"],
+    upsert: false,
+  },
   { table: "call_children", columns: ["parent_hash", "position", "children"], key: ["parent_hash", "position"], upsert: false },
   {
     table: "file_use",
@@ -202,12 +207,11 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
     "task",
     (batch.tasks ?? []).map((t) => [bytes(t.hash), t.name, t.source, t.version]),
   )
-  const [small, large] = [[] as Row[], [] as Row[]]
-  // Bytes as they are: both SQLite bindings and pg bind any Uint8Array (a view at its offset).
-  for (const v of batch.values ?? []) (v.bytes.byteLength <= SMALL_VALUE_BYTES ? small : large).push([bytes(v.hash), v.bytes])
-  put("value", large)
-  put("small_value", small)
   const calls = batch.calls ?? []
+  const callsByHash = new Map(calls.map((c) => [c.callHash, c]))
+  // A call's small value goes in its own row.
+  const inCall = new Set<string>()
+  for (const c of calls) if (c.valueBytes !== undefined && c.valueBytes.byteLength <= CALL_VALUE_BYTES) inCall.add(c.valueHash)
   put(
     "call_node",
     calls.map((c) => [
@@ -216,8 +220,25 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       bytes(c.argsHash),
       bytes(c.valueHash),
       c.checked === undefined ? null : c.checked ? 1 : 0,
+      c.valueBytes !== undefined && c.valueBytes.byteLength <= CALL_VALUE_BYTES ? c.valueBytes : null,
     ]),
   )
+  // An evaluation names its value by hash unless it is its call node's, written with it.
+  const evaluations = lastPerKey(batch.evaluations ?? [], (e) => e.evalHash)
+  const ownValue = (e: EvaluationRecord) => e.callHash == null || callsByHash.get(e.callHash)?.valueHash !== e.valueHash
+  const byHash = new Set<string>()
+  for (const e of evaluations) if (ownValue(e)) byHash.add(e.valueHash)
+  for (const c of calls) byHash.add(c.argsHash)
+  for (const j of batch.jobs ?? []) if (j.callHash === null && j.argsHash != null) byHash.add(j.argsHash)
+  const [small, large] = [[] as Row[], [] as Row[]]
+  for (const v of batch.values ?? []) {
+    // Kept by call nodes alone: not stored again under its hash.
+    if (inCall.has(v.hash) && !byHash.has(v.hash)) continue
+    // Bytes as they are: both SQLite bindings and pg bind any Uint8Array (a view at its offset).
+    ;(v.bytes.byteLength <= SMALL_VALUE_BYTES ? small : large).push([bytes(v.hash), v.bytes])
+  }
+  put("value", large)
+  put("small_value", small)
   const packed: Row[] = []
   for (const call of calls) {
     if (call.children.length === 0) continue
@@ -238,12 +259,11 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   )
   // A row leaves out a hash its call node holds only when the node is written with it, so a row
   // never depends on a node that may be missing.
-  const callsByHash = new Map(calls.map((c) => [c.callHash, c]))
   put(
     "evaluation",
-    lastPerKey(batch.evaluations ?? [], (e) => e.evalHash).map((e) => [
+    evaluations.map((e) => [
       bytes(e.evalHash),
-      e.callHash != null && callsByHash.get(e.callHash)?.valueHash === e.valueHash ? null : bytes(e.valueHash),
+      ownValue(e) ? bytes(e.valueHash) : null,
       nullable(e.callHash ?? null),
       e.replayable === undefined ? null : e.replayable ? 1 : 0,
     ]),

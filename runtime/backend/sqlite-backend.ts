@@ -35,17 +35,23 @@ const HASHES_OF_BLOB =
   "i(n) as (select 0 union all select n + 1 from i where n + 1 < length((select bytes from keys)) / 32) "
 
 /**
+ * The bytes of an evaluation's value that its call node `c` holds (migration 0012): when the value
+ * is the node's (the evaluation names none of its own, or the node's), else null.
+ */
+const VALUE_IN_CALL = "(case when e.value_hash is null or e.value_hash = c.value_hash then c.value_bytes end)"
+/**
  * One prepared statement answers any number of cache lookups, each row naming the index of the
- * hash it answers. An evaluation without a value hash has its call node's; the bytes are in
- * small_value or value (migration 0010).
+ * hash it answers. An evaluation without a value hash has its call node's; the bytes are in the
+ * call node (0012), small_value or value (0010).
  */
 const LOOKUP_EVALUATIONS =
-  `${HASHES_OF_BLOB}select n, lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(s.bytes, v.bytes), lower(hex(e.call_hash)), e.replayable ` +
+  `${HASHES_OF_BLOB}select n, lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(${VALUE_IN_CALL}, s.bytes, v.bytes), ` +
+  `lower(hex(e.call_hash)), e.replayable, ${VALUE_IN_CALL} is not null ` +
   "from i join evaluation e on e.eval_hash = substr((select bytes from keys), n * 32 + 1, 32) " +
-  "left join call_node c on e.value_hash is null and c.call_hash = e.call_hash " +
-  "left join small_value s on s.hash = coalesce(e.value_hash, c.value_hash) " +
-  "left join value v on s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) " +
-  "where coalesce(s.bytes, v.bytes) is not null"
+  "left join call_node c on c.call_hash = e.call_hash " +
+  `left join small_value s on ${VALUE_IN_CALL} is null and s.hash = coalesce(e.value_hash, c.value_hash) ` +
+  `left join value v on ${VALUE_IN_CALL} is null and s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) ` +
+  `where coalesce(${VALUE_IN_CALL}, s.bytes, v.bytes) is not null`
 /**
  * The calls whose cache entry is missing, names another call, or does not allow replay, by index:
  * the blob holds each call's eval hash then its call hash (pair n at bytes 64n to 64n + 63).
@@ -282,9 +288,9 @@ function sqliteAdapter(
         // Hex decoding stops at the first pair that is not hex: a short write is a malformed hash.
         if (hash.length !== 64 || keys.write(hash, n * 32, 32, "hex") !== 32) hashToBuffer(hash)
       })
-      const rows = prepared.arrays([keys]) as [number | string, string, Uint8Array, string | null, number | null][]
+      const rows = prepared.arrays([keys]) as [number | string, string, Uint8Array, string | null, number | null, number][]
       for (const row of rows) row[0] = evalHashes[order[row[0] as number] as number] as string
-      return rows as [string, string, Uint8Array, string | null, number | null][]
+      return rows as [string, string, Uint8Array, string | null, number | null, number][]
     },
     unreplayableCalls(calls) {
       let prepared = statements.get(UNREPLAYABLE_CALLS)

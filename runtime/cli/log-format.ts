@@ -2,7 +2,7 @@
  * @module log-format
  * How `reductio log` and the run summary write jobs, times and counts, so both say the same.
  */
-import type { Backend, JobCounts, JobView } from "../backend/backend.js"
+import type { Backend, CallRecord, JobCounts, JobView } from "../backend/backend.js"
 import { decode } from "../codec.js"
 import { callLabel, previewArgs, previewValue } from "../preview.js"
 
@@ -120,8 +120,12 @@ export class ValuePreviews {
 
   constructor(private readonly backend: Backend) {}
 
-  /** Loads the values of these hashes (skipping ones already loaded). */
-  async load(hashes: Iterable<string | null | undefined>): Promise<void> {
+  /**
+   * Loads the values of these hashes (skipping ones already loaded). `calls`: records whose values
+   * are among them, which bring the small ones their own rows hold (see {@link CallRecord.valueBytes}).
+   */
+  async load(hashes: Iterable<string | null | undefined>, calls: readonly (CallRecord | undefined)[] = []): Promise<void> {
+    for (const call of calls) if (call?.valueBytes !== undefined) this.#bytes.set(call.valueHash, call.valueBytes)
     const wanted = [...new Set(hashes)].filter((hash): hash is string => typeof hash === "string" && !this.#bytes.has(hash))
     if (wanted.length === 0) return
     if (this.backend.readContent !== undefined) {

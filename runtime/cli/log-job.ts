@@ -28,7 +28,7 @@ export async function printJob(io: CliIo, backend: Backend, job: JobView, others
   const children = (await backend.findJobs?.({ executionId: job.executionId, parentSeq: job.seq })) ?? []
   const call = job.callHash === null ? undefined : await backend.getCall?.(job.callHash)
   const previews = new ValuePreviews(backend)
-  await previews.load([job.argsHash, call?.valueHash, ...children.slice(0, SHOWN_CHILDREN).map((child) => child.argsHash)])
+  await previews.load([job.argsHash, call?.valueHash, ...children.slice(0, SHOWN_CHILDREN).map((child) => child.argsHash)], [call])
   const error = job.error === null ? undefined : parseErrorRecord(job.error)
   if (json) {
     io.out(

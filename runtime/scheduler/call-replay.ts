@@ -101,7 +101,7 @@ export async function replayCallTree(
     job.noReplay = true
     return undefined
   }
-  context.recorder.knownValue(tree.valueHash)
+  if (tree.valueInCall !== true) context.recorder.knownValue(tree.valueHash)
   for (const evalHash of evalHashes) context.reused.add(evalHash)
   job.reusedCalls = tree.calls.length
   context.emit({ type: "reused-calls", executionId: context.executionId, seq: job.seq, task: job.task.name, calls: counts })

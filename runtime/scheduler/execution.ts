@@ -5,7 +5,7 @@
  * already running, or submitted to its executor; expressions in a result reduce as its children.
  * Work per job is O(1) and event driven; provenance is written in batches by the Recorder.
  */
-import type { Backend, JobStatus } from "../backend/backend.js"
+import { type Backend, CALL_VALUE_BYTES, type JobStatus } from "../backend/backend.js"
 import { encode, forEachRegistered, hasValueHooks, prepareForEncoding, type Codec } from "../codec.js"
 import { ReductioError, isReductioError } from "../errors.js"
 import type { Executor } from "../executor/executor.js"
@@ -466,6 +466,7 @@ export class Execution {
           children: job.children,
           // Files the body built and passed to this call are checked through its arguments.
           checked: job.checked || holdsCheckedValue(args),
+          ...(encoded.byteLength <= CALL_VALUE_BYTES ? { valueBytes: encoded } : {}),
         })
       if (immediate.recordedCallHash !== callHash || immediate.recordedReplayable !== job.replayable)
         this.#recorder.evaluation({ evalHash, valueHash: immediate.valueHash, callHash, replayable: job.replayable })
@@ -592,7 +593,9 @@ export class Execution {
       if (hit !== undefined && decoded !== INVALID) {
         // The arguments were stored with the evaluation this hit comes from.
         job.cached = true
-        this.#recorder.knownValue(hit.valueHash)
+        // Stored under its hash, it is not written again; held by its call's row, it is when a
+        // row names it by hash.
+        if (hit.valueInCall !== true) this.#recorder.knownValue(hit.valueHash)
         return {
           value: decoded.value,
           bytes: hit.bytes,

@@ -45,7 +45,7 @@ export async function jobView(backend: Backend, executionRef: string, seq: numbe
   const call = job.callHash === null ? undefined : await backend.getCall?.(job.callHash)
   const task = await backend.getTask?.(job.taskHash)
   const args = await decodedArgs(backend, job)
-  const result = call === undefined ? null : await decodedValue(backend, call.valueHash)
+  const result = call === undefined ? null : await decodedValue(backend, call.valueHash, call.callHash)
   const [summary] = await summariesOf(backend, [job], 200)
   const parentSummaries = parent === undefined ? [] : await summariesOf(backend, [parent], 80)
   return {
@@ -114,8 +114,8 @@ async function decodedArgs(backend: Backend, job: JobView): Promise<{ preview: s
   return { preview: previews.args(job, 2000), items, files: decoded.ok ? filesIn(decoded.value) : [] }
 }
 
-async function decodedValue(backend: Backend, hash: string): Promise<DecodedPreview> {
-  const decoded = await decodeStored(backend, hash)
+async function decodedValue(backend: Backend, hash: string, ofCall: string): Promise<DecodedPreview> {
+  const decoded = await decodeStored(backend, hash, ofCall)
   return decoded.ok ? previewOf(decoded.value) : { preview: "", files: [], note: decoded.note }
 }
 
@@ -123,8 +123,12 @@ function previewOf(value: unknown): DecodedPreview {
   return { preview: previewValue(value, ARG_WIDTH), files: filesIn(value) }
 }
 
-async function decodeStored(backend: Backend, hash: string): Promise<{ ok: true; value: unknown } | { ok: false; note: string }> {
-  const bytes = await backend.getValue(hash)
+async function decodeStored(
+  backend: Backend,
+  hash: string,
+  ofCall?: string,
+): Promise<{ ok: true; value: unknown } | { ok: false; note: string }> {
+  const bytes = await backend.getValue(hash, ofCall)
   if (bytes === undefined) return { ok: false, note: "not recorded" }
   if (bytes.byteLength > MAX_DECODED_BYTES) return { ok: false, note: `${bytes.byteLength} bytes: too large to preview` }
   try {

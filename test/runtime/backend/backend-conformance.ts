@@ -76,6 +76,21 @@ export function finishedCall(label: string, children: readonly string[] = []): {
   }
 }
 
+/** A finished call as a run records it: its small value given with its record too. */
+export function inlineCall(label: string): { call: CallRecord & { valueBytes: Uint8Array }; batch: WriteBatch } {
+  const { call, batch } = finishedCall(label)
+  const valueBytes = batch.values?.[1]?.bytes as Uint8Array
+  const inline = { ...call, valueBytes }
+  return {
+    call: inline,
+    batch: {
+      ...batch,
+      calls: [inline],
+      evaluations: [{ evalHash: hash(`eval ${label}`), valueHash: call.valueHash, callHash: call.callHash }],
+    },
+  }
+}
+
 export function backendConformance(name: string, create: () => Promise<BackendUnderTest>, options: ConformanceOptions = {}): void {
   describe(`${name} (Backend conformance)`, { skip: options.skip ?? false }, () => {
     let subject: BackendUnderTest
@@ -103,6 +118,42 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
         callHash: null,
         replayable: false,
       })
+    })
+
+    it("reads a call's small value given with its record back through the call: lookups, getValue of the call, its tree", async () => {
+      const { batch, call } = inlineCall("inline read")
+      await backend.write(batch)
+      const evalHash = hash("eval inline read")
+      assert.deepEqual(
+        (({ valueHash, bytes, callHash }) => ({ valueHash, bytes, callHash }))(
+          (await backend.loadEvaluations([evalHash])).get(evalHash) ?? { valueHash: "", bytes: bytes(), callHash: null },
+        ),
+        { valueHash: call.valueHash, bytes: call.valueBytes, callHash: call.callHash },
+      )
+      assert.deepEqual(await backend.getValue(call.valueHash, call.callHash), call.valueBytes)
+      assert.deepEqual(await backend.getValue(call.argsHash), batch.values?.[0]?.bytes, "arguments stay under their hash")
+      assert.deepEqual((await backend.loadCallTree?.(call.callHash))?.bytes, call.valueBytes)
+      const read = await backend.getCall?.(call.callHash)
+      assert.equal(read?.valueHash, call.valueHash)
+      if (read?.valueBytes !== undefined) assert.deepEqual(read.valueBytes, call.valueBytes)
+    })
+
+    it("stores a call's small value under its hash too when another row of the batch names it: an evaluation's own value, a job's arguments", async () => {
+      const { batch, call } = inlineCall("inline named")
+      const own = { evalHash: hash("eval inline own"), valueHash: call.valueHash }
+      const live = job("INLINE", 1, { argsHash: call.valueHash })
+      await backend.write({ ...batch, evaluations: [...(batch.evaluations ?? []), own], jobs: [live] })
+      assert.deepEqual(await backend.getValue(call.valueHash), call.valueBytes)
+      assert.deepEqual((await backend.loadEvaluations([own.evalHash])).get(own.evalHash)?.bytes, call.valueBytes)
+    })
+
+    it("reads a call's small value for an evaluation written later that names it by hash with the call", async () => {
+      const { batch, call } = inlineCall("inline later")
+      await backend.write(batch)
+      const later = { evalHash: hash("eval inline later 2"), valueHash: call.valueHash, callHash: call.callHash, replayable: true }
+      await backend.write({ evaluations: [later] })
+      const found = (await backend.loadEvaluations([later.evalHash])).get(later.evalHash)
+      assert.deepEqual([found?.bytes, found?.replayable], [call.valueBytes, true])
     })
 
     it("keeps the call hash an evaluation was recorded with, the latest write winning", async () => {

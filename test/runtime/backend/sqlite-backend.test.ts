@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { Kysely, Migrator, SqliteDialect } from "kysely"
+import { CALL_VALUE_BYTES, type ValueRecord } from "../../../runtime/backend/backend.js"
 import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { loadSqliteDriver, openSqliteConnection, SQLITE_DRIVERS, type SqliteDriverName } from "../../../runtime/backend/sqlite-driver.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
@@ -12,7 +13,7 @@ import { isReductioError } from "../../../runtime/errors.js"
 import { evalHashOf } from "../../../runtime/hashing.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { task } from "../../../runtime/task.js"
-import { backendConformance, edgesBefore0011, execution, finishedCall, hash, job } from "./backend-conformance.js"
+import { backendConformance, edgesBefore0011, execution, finishedCall, hash, inlineCall, job } from "./backend-conformance.js"
 import { leaseConformance } from "./lease-conformance.js"
 
 let dir: string
@@ -82,6 +83,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0009_job_executor_ids",
         "0010_compact_rows",
         "0011_packed_children",
+        "0012_call_value_bytes",
       ])
       await second.close()
     })
@@ -200,6 +202,46 @@ for (const driver of SQLITE_DRIVERS) {
       )
       assert.deepEqual(rows("select count(*) as n from small_value"), [{ n: 2 }], "values written again go to small_value")
       assert.deepEqual(rows("select count(*) as n from value"), [{ n: 2 }], "values written before stay")
+      check.close()
+    })
+
+    it("keeps a call's small value in its own row alone, and under its hash too where another row of the batch names it", async () => {
+      const path = join(dir, `${driver}-inline.db`)
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      const alone = inlineCall("alone")
+      const named = inlineCall("named")
+      const large = finishedCall("large")
+      const largeBytes = new Uint8Array(CALL_VALUE_BYTES + 1).fill(7)
+      try {
+        await backend.write(alone.batch)
+        // A value some evaluation names as its own stays findable by hash.
+        await backend.write({
+          ...named.batch,
+          evaluations: [...(named.batch.evaluations ?? []), { evalHash: hash("own"), valueHash: named.call.valueHash }],
+        })
+        // Too large for the node: stored by hash, as before.
+        await backend.write({
+          ...large.batch,
+          values: [large.batch.values?.[0] as ValueRecord, { hash: large.call.valueHash, bytes: largeBytes }],
+          calls: [{ ...large.call, valueBytes: largeBytes }],
+        })
+        assert.deepEqual(await backend.getValue(large.call.valueHash, large.call.callHash), largeBytes)
+      } finally {
+        await backend.close()
+      }
+      const check = await openSqliteConnection(path, { driver })
+      const rows = (query: string) =>
+        check
+          .prepare(query)
+          .all([])
+          .map((row) => ({ ...(row as object) }))
+      const stored = (hashes: string[]) =>
+        rows(`select count(*) as n from small_value where lower(hex(hash)) in (${hashes.map((h) => `'${h}'`).join(", ")})`)
+      assert.deepEqual(stored([alone.call.valueHash]), [{ n: 0 }], "a call's small value is in its node only")
+      assert.deepEqual(stored([alone.call.argsHash, named.call.valueHash]), [{ n: 2 }])
+      assert.deepEqual(rows("select count(*) as n from call_node where value_bytes is not null"), [{ n: 2 }])
+      assert.deepEqual(rows("select count(*) as n from value"), [{ n: 0 }], "a value over 64 bytes but at most 200 is a small_value row")
       check.close()
     })
 
