@@ -94,6 +94,12 @@ export interface JobRecord {
   readonly executorJobId?: string | null
   /** The container image the job ran, pinned by digest (`repo@sha256:…`). */
   readonly image?: string | null
+  /**
+   * Written only (readers leave it out): the encoded arguments of a row without a call hash, which
+   * names them by `argsHash`; a backend stores them under it with the row. A writer may give them
+   * in the batch's `values` instead.
+   */
+  readonly argsBytes?: Uint8Array
 }
 
 /** A job with its task's name, for listings. */
@@ -192,10 +198,16 @@ export interface CallRecord {
    */
   readonly checked?: boolean
   /**
-   * The encoded value when at most {@link CALL_VALUE_BYTES}, kept in the call's own row by a SQL backend
-   * (migration 0012). It is still given in the batch's `values` (or an earlier batch's) as every
-   * value is; a SQL backend then leaves it out of its by-hash rows unless another row of the batch
-   * names it by hash. Readers return it when the call's row holds it.
+   * The encoded arguments when at most {@link CALL_VALUE_BYTES}, kept in the call's own row by a
+   * SQL backend (migration 0012); without them, they are stored by hash (`values`, now or before).
+   * Readers return them when the call's row holds them.
+   */
+  readonly argsBytes?: Uint8Array
+  /**
+   * The encoded value when at most {@link CALL_VALUE_BYTES}, kept in the call's own row by a SQL
+   * backend (migration 0012). It is still given in the batch's `values` (or an earlier batch's) as
+   * every value is; a SQL backend then leaves it out of its by-hash rows unless another row of the
+   * batch names it by hash. Readers return it when the call's row holds it.
    */
   readonly valueBytes?: Uint8Array
 }
@@ -290,6 +302,11 @@ export interface ContentRequest {
   readonly calls?: readonly string[]
   /** File uses of these call hashes. */
   readonly filesOfCalls?: readonly string[]
+  /**
+   * Calls whose own rows may hold some of `values` (see {@link CallRecord.valueBytes}): those come
+   * back in `values` too.
+   */
+  readonly valuesOfCalls?: readonly string[]
 }
 
 /** A cache hit: the immediate result of a call, encoded. */
@@ -384,8 +401,8 @@ export interface Backend {
    */
   unreplayableCalls?(calls: readonly ExpectedCall[]): Promise<ReadonlySet<number>>
   /**
-   * The value under `hash`. `ofCall`: a call whose value it is, whose own row may hold it (see
-   * {@link CallRecord.valueBytes}); without it, such a value is not found by its hash alone.
+   * The value under `hash`. `ofCall`: a call whose arguments or value it is, whose own row may hold
+   * it (see {@link CallRecord.valueBytes}); without it, such a value is not found by its hash alone.
    */
   getValue(hash: string, ofCall?: string): Promise<Uint8Array | undefined>
   /** Newest first, with their tags. */

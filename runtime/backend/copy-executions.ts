@@ -102,11 +102,21 @@ async function copyOne(
   const evalHashes = new Set([...jobs.map((job) => job.evalHash), ...calls.map((call) => evalHashOf(call.taskHash, call.argsHash))])
   const { evaluations = [], files = [] } = await readContent({ evaluations: [...evalHashes], filesOfCalls: callHashes })
   const { tasks = [] } = await readContent({ tasks: [...jobs.map((job) => job.taskHash), ...calls.map((call) => call.taskHash)] })
-  // A call's small value comes with its record (its own row holds it); the rest by hash.
-  const inCalls = new Set(calls.flatMap((call) => (call.valueBytes === undefined ? [] : [call.valueHash])))
+  // A call's small arguments and value come with its record (its own row holds them); the rest by hash.
+  const inCalls = new Set(
+    calls.flatMap((call) => [
+      ...(call.argsBytes === undefined ? [] : [call.argsHash]),
+      ...(call.valueBytes === undefined ? [] : [call.valueHash]),
+    ]),
+  )
   const valueHashes = [
-    ...calls.flatMap((call) => (call.valueBytes === undefined ? [call.argsHash, call.valueHash] : [call.argsHash])),
+    ...calls.flatMap((call) => [
+      ...(call.argsBytes === undefined ? [call.argsHash] : []),
+      ...(call.valueBytes === undefined ? [call.valueHash] : []),
+    ]),
     ...evaluations.map((e) => e.valueHash),
+    // A job without a call (failed, cancelled, unfinished) names its arguments by hash.
+    ...jobs.flatMap((job) => (job.callHash === null && job.argsHash !== null ? [job.argsHash] : [])),
   ]
   const copied = new Set<string>()
   for (const hashes of chunked([...new Set(valueHashes)], chunkRows)) {

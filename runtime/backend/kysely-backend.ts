@@ -27,7 +27,7 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
-import { loadCallTree, readCalls, readContent, valueBytes, valuesByHash } from "./kysely-call-graph.js"
+import { loadCallTree, readCalls, readContent, valueBytes, valuesByHash, valuesInCalls } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -262,12 +262,8 @@ export class KyselyBackend implements Backend {
   async getValue(hash: string, ofCall?: string): Promise<Uint8Array | undefined> {
     checkHash(hash)
     if (ofCall !== undefined) {
-      const node = await this.db
-        .selectFrom("call_node")
-        .select(["value_hash", "value_bytes"])
-        .where("call_hash", "=", hashToBuffer(ofCall))
-        .executeTakeFirst()
-      if (node?.value_bytes != null && bufferToHash(node.value_hash) === hash) return plainBytes(node.value_bytes)
+      const held = (await valuesInCalls(this.db, this.#adapter, [ofCall])).get(hash)
+      if (held !== undefined) return held
     }
     return (await valuesByHash(this.db, this.#adapter, [hash])).get(hash)
   }

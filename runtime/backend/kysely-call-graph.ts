@@ -125,7 +125,7 @@ async function readValues(
   return bytes
 }
 
-/** The values that the rows of these calls hold (migration 0012), by hex hash. */
+/** The arguments and values that the rows of these calls hold (migration 0012), by hex hash. */
 export async function valuesInCalls(
   db: Kysely<Database>,
   adapter: Adapter,
@@ -134,13 +134,16 @@ export async function valuesInCalls(
   const rows = await chunked(adapter, callHashes, (hashes) =>
     db
       .selectFrom("call_node")
-      .select(["value_hash", "value_bytes"])
+      .select(["args_hash", "args_bytes", "value_hash", "value_bytes"])
       .where("call_hash", "in", hashes)
-      .where("value_bytes", "is not", null)
+      .where((eb) => eb.or([eb("args_bytes", "is not", null), eb("value_bytes", "is not", null)]))
       .execute(),
   )
   const found = new Map<string, Uint8Array>()
-  for (const row of rows) if (row.value_bytes !== null) found.set(bufferToHash(row.value_hash), plainBytes(row.value_bytes))
+  for (const row of rows) {
+    if (row.args_bytes !== null) found.set(bufferToHash(row.args_hash), plainBytes(row.args_bytes))
+    if (row.value_bytes !== null) found.set(bufferToHash(row.value_hash), plainBytes(row.value_bytes))
+  }
   return found
 }
 
@@ -219,6 +222,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
       valueHash: bufferToHash(node.value_hash),
       children: children.get(callHash) ?? [],
       ...(node.checked === null ? {} : { checked: node.checked !== 0 }),
+      ...(node.args_bytes === null ? {} : { argsBytes: plainBytes(node.args_bytes) }),
       ...(node.value_bytes === null ? {} : { valueBytes: plainBytes(node.value_bytes) }),
     }
   })
@@ -228,7 +232,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
 export async function readContent(db: Kysely<Database>, adapter: Adapter, request: ContentRequest): Promise<WriteBatch> {
   const [tasks, values, evaluations, calls, files] = [
     await chunked(adapter, request.tasks, (hashes) => db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
-    await valuesByHash(db, adapter, request.values ?? []),
+    await requestedValues(db, adapter, request),
     // An evaluation without a value hash (migration 0010) has its call node's.
     await chunked(adapter, request.evaluations, (hashes) =>
       db
@@ -274,6 +278,19 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
       ...(f.execution_id === null ? {} : { executionId: f.execution_id, at: toTimeOrNull(f.started_at) }),
     })),
   }
+}
+
+/** The values a content request asks for: held by the rows of its `valuesOfCalls`, else by hash. */
+async function requestedValues(db: Kysely<Database>, adapter: Adapter, request: ContentRequest): Promise<Map<string, Uint8Array>> {
+  const wanted = new Set(request.values ?? [])
+  const found = new Map<string, Uint8Array>()
+  if (wanted.size === 0) return found
+  if (request.valuesOfCalls !== undefined) {
+    for (const [hash, bytes] of await valuesInCalls(db, adapter, request.valuesOfCalls)) if (wanted.has(hash)) found.set(hash, bytes)
+  }
+  const rest = [...wanted].filter((hash) => !found.has(hash))
+  for (const [hash, bytes] of await valuesByHash(db, adapter, rest)) found.set(hash, bytes)
+  return found
 }
 
 /** Runs `query` over the distinct hashes in chunks the database accepts, as 32-byte keys. */

@@ -75,12 +75,14 @@ export class MemoryBackend implements Backend {
     }
     for (const c of batch.calls ?? []) {
       if (this.#calls.has(c.callHash)) continue
-      // Kept under its hash, as every value here: the record holds no bytes.
-      const { valueBytes, ...call } = c
+      // Kept under their hashes, as every value here: the record holds no bytes.
+      const { argsBytes, valueBytes, ...call } = c
+      if (argsBytes !== undefined && !this.#values.has(c.argsHash)) this.#values.set(c.argsHash, argsBytes)
       if (valueBytes !== undefined && !this.#values.has(c.valueHash)) this.#values.set(c.valueHash, valueBytes)
       this.#calls.set(c.callHash, call)
     }
-    for (const j of batch.jobs ?? []) {
+    for (const { argsBytes, ...j } of batch.jobs ?? []) {
+      if (argsBytes !== undefined && j.argsHash != null && !this.#values.has(j.argsHash)) this.#values.set(j.argsHash, argsBytes)
       let jobs = this.#jobs.get(j.executionId)
       if (jobs === undefined) this.#jobs.set(j.executionId, (jobs = new Map()))
       jobs.set(j.seq, j)

@@ -24,7 +24,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0009_job_executor_ids": { up: (db) => jobExecutorIds(db) },
     "0010_compact_rows": { up: (db) => compactRows(db, dialect) },
     "0011_packed_children": { up: (db) => packedChildren(db, dialect) },
-    "0012_call_value_bytes": { up: (db) => callValueBytes(db, dialect) },
+    "0012_call_bytes": { up: (db) => callBytes(db, dialect) },
   }
 }
 
@@ -364,18 +364,17 @@ async function packedChildren(db: Kysely<unknown>, dialect: SqlDialectName): Pro
 }
 
 /**
- * A call's value of at most CALL_VALUE_BYTES (backend.ts) is kept in its own `call_node` row
- * (`value_bytes`) instead of in `small_value` under its hash: a trivial call's result took a
- * `small_value` row of about 47 bytes of SQLite (its hash again, and a row) and one more insert.
- * A value some other row names by hash (an evaluation's own value, a job's arguments) is still
- * stored under it. Rows from before keep their values where they are; readers take the node's
- * bytes first.
+ * A call's arguments and value of at most CALL_VALUE_BYTES (backend.ts) each are kept in its own
+ * `call_node` row (`args_bytes`, `value_bytes`) instead of in `small_value` under their hashes: a
+ * trivial call's took two `small_value` rows of about 47 bytes of SQLite each (the hash again,
+ * and a row) and two more inserts. One that some other row names by hash (an evaluation's own
+ * value, the arguments of a job without a call) is still stored under it. Rows from before keep
+ * their values where they are; readers take the node's bytes first.
  */
-async function callValueBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
-  await db.schema
-    .alterTable("call_node")
-    .addColumn("value_bytes", dialect === "sqlite" ? "blob" : "bytea")
-    .execute()
+async function callBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  const bytes = dialect === "sqlite" ? "blob" : "bytea"
+  await db.schema.alterTable("call_node").addColumn("args_bytes", bytes).execute()
+  await db.schema.alterTable("call_node").addColumn("value_bytes", bytes).execute()
 }
 
 /** Edges read per query while {@link packedChildren} packs those already recorded. */

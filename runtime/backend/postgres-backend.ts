@@ -153,6 +153,7 @@ function byteaArray(hashes: readonly string[]): string {
 
 const COLUMN_TYPES: Readonly<Record<string, string>> = {
   bytes: "bytea",
+  args_bytes: "bytea",
   value_bytes: "bytea",
   seq: "int4",
   parent_seq: "int4",

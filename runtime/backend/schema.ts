@@ -93,6 +93,8 @@ export interface CallNodeTable {
   value_hash: HashColumn
   /** 1 when the value holds something checked before reuse (a File), 0 when not, null: unknown. */
   checked: number | null
+  /** The arguments' bytes when at most CALL_VALUE_BYTES (backend.ts; migration 0012), else null. */
+  args_bytes: Buffer | null
   /**
    * The value's bytes when at most CALL_VALUE_BYTES (backend.ts; migration 0012), else null: then it is in
    * `small_value` or `value` under `value_hash` (as every value from before).

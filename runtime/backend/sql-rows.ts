@@ -28,7 +28,7 @@ export const TABLES: readonly TableSpec[] = [
   { table: "small_value", columns: ["hash", "bytes"], key: ["hash"], upsert: false },
   {
     table: "call_node",
-    columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked", "value_bytes"],
+    columns: ["call_hash", "task_hash", "args_hash", "value_hash", "checked", "args_bytes", "value_bytes"],
     key: ["call_hash"],
     upsert: false,
   },
@@ -209,9 +209,13 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
   )
   const calls = batch.calls ?? []
   const callsByHash = new Map(calls.map((c) => [c.callHash, c]))
-  // A call's small value goes in its own row.
+  // A call's small arguments and value go in its own row.
+  const inRow = (given: Uint8Array | undefined) => (given !== undefined && given.byteLength <= CALL_VALUE_BYTES ? given : null)
   const inCall = new Set<string>()
-  for (const c of calls) if (c.valueBytes !== undefined && c.valueBytes.byteLength <= CALL_VALUE_BYTES) inCall.add(c.valueHash)
+  for (const c of calls) {
+    if (inRow(c.argsBytes) !== null) inCall.add(c.argsHash)
+    if (inRow(c.valueBytes) !== null) inCall.add(c.valueHash)
+  }
   put(
     "call_node",
     calls.map((c) => [
@@ -220,18 +224,29 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
       bytes(c.argsHash),
       bytes(c.valueHash),
       c.checked === undefined ? null : c.checked ? 1 : 0,
-      c.valueBytes !== undefined && c.valueBytes.byteLength <= CALL_VALUE_BYTES ? c.valueBytes : null,
+      inRow(c.argsBytes),
+      inRow(c.valueBytes),
     ]),
   )
-  // An evaluation names its value by hash unless it is its call node's, written with it.
+  // What rows of the batch name by hash: an evaluation's value unless it is its call node's,
+  // written with it; a call's arguments it does not hold; a job's without a call.
   const evaluations = lastPerKey(batch.evaluations ?? [], (e) => e.evalHash)
   const ownValue = (e: EvaluationRecord) => e.callHash == null || callsByHash.get(e.callHash)?.valueHash !== e.valueHash
   const byHash = new Set<string>()
   for (const e of evaluations) if (ownValue(e)) byHash.add(e.valueHash)
-  for (const c of calls) byHash.add(c.argsHash)
-  for (const j of batch.jobs ?? []) if (j.callHash === null && j.argsHash != null) byHash.add(j.argsHash)
+  const values = [...(batch.values ?? [])]
+  const added = new Set<string>()
+  const store = (hash: string, encoded: Uint8Array | undefined) => {
+    byHash.add(hash)
+    if (encoded !== undefined && !added.has(hash)) {
+      added.add(hash)
+      values.push({ hash, bytes: encoded })
+    }
+  }
+  for (const c of calls) if (inRow(c.argsBytes) === null) store(c.argsHash, c.argsBytes)
+  for (const j of batch.jobs ?? []) if (j.callHash === null && j.argsHash != null) store(j.argsHash, j.argsBytes)
   const [small, large] = [[] as Row[], [] as Row[]]
-  for (const v of batch.values ?? []) {
+  for (const v of values) {
     // Kept by call nodes alone: not stored again under its hash.
     if (inCall.has(v.hash) && !byHash.has(v.hash)) continue
     // Bytes as they are: both SQLite bindings and pg bind any Uint8Array (a view at its offset).

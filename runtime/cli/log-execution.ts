@@ -71,7 +71,10 @@ export async function printExecution(
     )
     const lines = headerLines(execution, counts)
     const previews = new ValuePreviews(backend)
-    await previews.load([...shown.values()].map((job) => job.argsHash))
+    await previews.load(
+      [...shown.values()].map((job) => job.argsHash),
+      [...shown.values()].map((job) => job.callHash),
+    )
     for (const { job, depth, parent } of tree.shown) {
       const full = shown.get(job.seq)
       if (full !== undefined) lines.push(jobLine(full, depth, parent === undefined ? undefined : shown.get(parent.seq), previews))
@@ -92,12 +95,18 @@ export async function printExecution(
   const lines = headerLines(execution, counts)
   const previews = new ValuePreviews(backend)
   if (view.mode === "page") {
-    await previews.load(jobs.map((job) => job.argsHash))
+    await previews.load(
+      jobs.map((job) => job.argsHash),
+      jobs.map((job) => job.callHash),
+    )
     lines.push(...pageLines(execution, jobs, counts.jobs, view, previews))
   } else {
     const tree = jobTree(jobs, view.all)
     const argsHashes = await argsHashesOf(backend, execution.id, tree.shown)
-    await previews.load(argsHashes.values())
+    await previews.load(
+      argsHashes.values(),
+      tree.shown.map(({ job }) => job.callHash),
+    )
     lines.push(
       ...tree.shown.map(({ job, depth, parent }) =>
         jobLine({ ...job, argsHash: argsHashes.get(job.seq) ?? null }, depth, parent, previews),

@@ -121,15 +121,24 @@ export class ValuePreviews {
   constructor(private readonly backend: Backend) {}
 
   /**
-   * Loads the values of these hashes (skipping ones already loaded). `calls`: records whose values
-   * are among them, which bring the small ones their own rows hold (see {@link CallRecord.valueBytes}).
+   * Loads the values of these hashes (skipping ones already loaded). `calls`: the calls whose
+   * arguments or values they are, as records or by hash; a call's own row holds the small ones
+   * (see {@link CallRecord.valueBytes}), which are not found by hash alone.
    */
-  async load(hashes: Iterable<string | null | undefined>, calls: readonly (CallRecord | undefined)[] = []): Promise<void> {
-    for (const call of calls) if (call?.valueBytes !== undefined) this.#bytes.set(call.valueHash, call.valueBytes)
+  async load(hashes: Iterable<string | null | undefined>, calls: Iterable<CallRecord | string | null | undefined> = []): Promise<void> {
+    const ofCalls: string[] = []
+    for (const call of calls) {
+      if (call == null) continue
+      if (typeof call === "string") ofCalls.push(call)
+      else {
+        if (call.argsBytes !== undefined) this.#bytes.set(call.argsHash, call.argsBytes)
+        if (call.valueBytes !== undefined) this.#bytes.set(call.valueHash, call.valueBytes)
+      }
+    }
     const wanted = [...new Set(hashes)].filter((hash): hash is string => typeof hash === "string" && !this.#bytes.has(hash))
     if (wanted.length === 0) return
     if (this.backend.readContent !== undefined) {
-      const { values = [] } = await this.backend.readContent({ values: wanted })
+      const { values = [] } = await this.backend.readContent({ values: wanted, ...(ofCalls.length > 0 ? { valuesOfCalls: ofCalls } : {}) })
       for (const value of values) this.#bytes.set(value.hash, value.bytes)
     } else {
       for (const hash of wanted) this.#bytes.set(hash, await this.backend.getValue(hash))

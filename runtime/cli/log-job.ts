@@ -28,7 +28,10 @@ export async function printJob(io: CliIo, backend: Backend, job: JobView, others
   const children = (await backend.findJobs?.({ executionId: job.executionId, parentSeq: job.seq })) ?? []
   const call = job.callHash === null ? undefined : await backend.getCall?.(job.callHash)
   const previews = new ValuePreviews(backend)
-  await previews.load([job.argsHash, call?.valueHash, ...children.slice(0, SHOWN_CHILDREN).map((child) => child.argsHash)], [call])
+  await previews.load(
+    [job.argsHash, call?.valueHash, ...children.slice(0, SHOWN_CHILDREN).map((child) => child.argsHash)],
+    [call, ...children.slice(0, SHOWN_CHILDREN).map((child) => child.callHash)],
+  )
   const error = job.error === null ? undefined : parseErrorRecord(job.error)
   if (json) {
     io.out(
@@ -118,7 +121,10 @@ export async function printJobList(
     return
   }
   const previews = new ValuePreviews(backend)
-  await previews.load(jobs.map((job) => job.argsHash))
+  await previews.load(
+    jobs.map((job) => job.argsHash),
+    jobs.map((job) => job.callHash),
+  )
   const lines = jobs.map((job) => {
     const error = job.error === null ? "" : `  ${briefError(job.error)}`
     return `${job.status.padEnd(9)} ${job.executionId}/${job.seq}  ${jobLabel(job)} (${previews.args(job, 60)})  ${formatJobTimes(job)}  ${job.evalHash.slice(0, 12)}${error}`

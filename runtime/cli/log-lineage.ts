@@ -124,7 +124,7 @@ function dedupe(files: readonly FileUseRecord[]): FileUseRecord[] {
 async function argsOf(backend: Backend, previews: ValuePreviews, callHash: string, width = 80): Promise<string> {
   const call = await backend.getCall?.(callHash)
   if (call === undefined) return ""
-  await previews.load([call.argsHash])
+  await previews.load([call.argsHash], [call])
   const task = await backend.getTask?.(call.taskHash)
   return previews.args({ argsHash: call.argsHash, taskName: task?.name ?? "" }, width)
 }

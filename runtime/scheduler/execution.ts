@@ -419,6 +419,7 @@ export class Execution {
     try {
       job = new JobState(this.settings.id, ++this.#seq, parent?.seq ?? null, task, evalHash, argsHash, options.name ?? null)
       job.context = context
+      if (encodedArgs.byteLength <= CALL_VALUE_BYTES) job.encodedArgs = encodedArgs
       if (options.cache === false) job.replayable = false
       if (parent?.noReplay === true) job.noReplay = true
       this.#recorder.task(task)
@@ -466,6 +467,7 @@ export class Execution {
           children: job.children,
           // Files the body built and passed to this call are checked through its arguments.
           checked: job.checked || holdsCheckedValue(args),
+          ...(encodedArgs.byteLength <= CALL_VALUE_BYTES ? { argsBytes: encodedArgs } : {}),
           ...(encoded.byteLength <= CALL_VALUE_BYTES ? { valueBytes: encoded } : {}),
         })
       if (immediate.recordedCallHash !== callHash || immediate.recordedReplayable !== job.replayable)
@@ -550,7 +552,8 @@ export class Execution {
       const label = callLabel(job.task.name, job.name, parent?.task.name)
       throw await dryRun.miss({ task: job.task, label, args, evalHash: job.evalHash }, { cacheOff, invalid })
     }
-    this.#recorder.value(job.argsHash, encodedArgs)
+    // Small arguments go with the job's rows that name them and with its call node (JobState.encodedArgs).
+    if (encodedArgs.byteLength > CALL_VALUE_BYTES) this.#recorder.value(job.argsHash, encodedArgs)
     try {
       const outcome = await this.#runner.execute(job, args, encodedArgs, options)
       if (outcome.status === "failed") throw outcome
@@ -663,6 +666,8 @@ export class Execution {
 
   #finish(job: JobState, status: JobStatus, callHash: string | null, error: unknown): void {
     job.callHash = callHash
+    // A row with a call hash takes its arguments from the call node.
+    if (callHash !== null) job.encodedArgs = undefined
     job.endedAt = Date.now()
     job.error = error === null ? null : JSON.stringify(briefError(error, job))
     this.#setStatus(job, status, job.status)

@@ -38,6 +38,11 @@ export class JobState implements JobSource {
   executorJobId: string | null = null
   image: string | null = null
   readonly children: string[] = []
+  /**
+   * Its encoded arguments when small (at most CALL_VALUE_BYTES), until it has a call hash: written
+   * under the args hash with each row that names them (JobRecord.argsBytes).
+   */
+  encodedArgs: Uint8Array | undefined = undefined
 
   constructor(
     readonly executionId: string,
@@ -71,6 +76,7 @@ export class JobState implements JobSource {
       executor: this.executor,
       ...(this.executorJobId === null ? {} : { executorJobId: this.executorJobId }),
       ...(this.image === null ? {} : { image: this.image }),
+      ...(this.callHash === null && this.encodedArgs !== undefined ? { argsBytes: this.encodedArgs } : {}),
     }
   }
 }

@@ -141,7 +141,10 @@ async function taskGraph(backend: Backend, executionId: string): Promise<GraphDa
 /** Jobs as summaries, with their arguments previewed in `width` characters. */
 export async function summariesOf(backend: Backend, jobs: readonly JobView[], width: number): Promise<JobSummary[]> {
   const previews = new ValuePreviews(backend)
-  await previews.load(jobs.map((job) => job.argsHash))
+  await previews.load(
+    jobs.map((job) => job.argsHash),
+    jobs.map((job) => job.callHash),
+  )
   const taskOfSeq = new Map(jobs.map((job) => [job.seq, job.taskName]))
   return jobs.map((job) => ({
     seq: job.seq,

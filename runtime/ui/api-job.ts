@@ -108,8 +108,8 @@ function errorOf(json: string) {
 async function decodedArgs(backend: Backend, job: JobView): Promise<{ preview: string; items: DecodedPreview[]; files: FileRef[] } | null> {
   if (job.argsHash === null) return null
   const previews = new ValuePreviews(backend)
-  await previews.load([job.argsHash])
-  const decoded = await decodeStored(backend, job.argsHash)
+  await previews.load([job.argsHash], [job.callHash])
+  const decoded = await decodeStored(backend, job.argsHash, job.callHash ?? undefined)
   const items = decoded.ok && Array.isArray(decoded.value) ? decoded.value.map((arg) => previewOf(arg)) : []
   return { preview: previews.args(job, 2000), items, files: decoded.ok ? filesIn(decoded.value) : [] }
 }

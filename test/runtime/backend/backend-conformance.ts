@@ -76,15 +76,22 @@ export function finishedCall(label: string, children: readonly string[] = []): {
   }
 }
 
-/** A finished call as a run records it: its small value given with its record too. */
-export function inlineCall(label: string): { call: CallRecord & { valueBytes: Uint8Array }; batch: WriteBatch } {
+/**
+ * A finished call as a run records it: its small arguments with its record alone, its small value
+ * with its record and in `values`.
+ */
+export function inlineCall(label: string): {
+  call: CallRecord & { argsBytes: Uint8Array; valueBytes: Uint8Array }
+  batch: WriteBatch
+} {
   const { call, batch } = finishedCall(label)
-  const valueBytes = batch.values?.[1]?.bytes as Uint8Array
-  const inline = { ...call, valueBytes }
+  const [args, value] = batch.values ?? []
+  const inline = { ...call, argsBytes: args?.bytes as Uint8Array, valueBytes: value?.bytes as Uint8Array }
   return {
     call: inline,
     batch: {
       ...batch,
+      values: value === undefined ? [] : [value],
       calls: [inline],
       evaluations: [{ evalHash: hash(`eval ${label}`), valueHash: call.valueHash, callHash: call.callHash }],
     },
@@ -131,11 +138,29 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
         { valueHash: call.valueHash, bytes: call.valueBytes, callHash: call.callHash },
       )
       assert.deepEqual(await backend.getValue(call.valueHash, call.callHash), call.valueBytes)
-      assert.deepEqual(await backend.getValue(call.argsHash), batch.values?.[0]?.bytes, "arguments stay under their hash")
+      assert.deepEqual(await backend.getValue(call.argsHash, call.callHash), call.argsBytes)
       assert.deepEqual((await backend.loadCallTree?.(call.callHash))?.bytes, call.valueBytes)
       const read = await backend.getCall?.(call.callHash)
-      assert.equal(read?.valueHash, call.valueHash)
+      assert.deepEqual([read?.argsHash, read?.valueHash], [call.argsHash, call.valueHash])
+      if (read?.argsBytes !== undefined) assert.deepEqual(read.argsBytes, call.argsBytes)
       if (read?.valueBytes !== undefined) assert.deepEqual(read.valueBytes, call.valueBytes)
+      const content = await backend.readContent?.({ values: [call.argsHash, call.valueHash], valuesOfCalls: [call.callHash] })
+      if (content !== undefined) {
+        assert.deepEqual(
+          new Map(content.values?.map((v) => [v.hash, v.bytes])),
+          new Map([
+            [call.argsHash, call.argsBytes],
+            [call.valueHash, call.valueBytes],
+          ]),
+        )
+      }
+    })
+
+    it("stores the arguments a job row without a call names by hash, given with the row", async () => {
+      const argsBytes = bytes(0x81, 0x63, 1, 2)
+      const argsHash = hash("args of a failed job")
+      await backend.write({ jobs: [job("ARGS", 1, { status: "FAILED", argsHash, argsBytes, error: "{}" })] })
+      assert.deepEqual(await backend.getValue(argsHash), argsBytes)
     })
 
     it("stores a call's small value under its hash too when another row of the batch names it: an evaluation's own value, a job's arguments", async () => {

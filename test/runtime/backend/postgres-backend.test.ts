@@ -103,7 +103,7 @@ describe("PostgresBackend", { skip }, () => {
         "0009_job_executor_ids",
         "0010_compact_rows",
         "0011_packed_children",
-        "0012_call_value_bytes",
+        "0012_call_bytes",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

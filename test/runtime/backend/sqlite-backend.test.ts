@@ -9,6 +9,7 @@ import { CALL_VALUE_BYTES, type ValueRecord } from "../../../runtime/backend/bac
 import { migrationProvider } from "../../../runtime/backend/migrations.js"
 import { loadSqliteDriver, openSqliteConnection, SQLITE_DRIVERS, type SqliteDriverName } from "../../../runtime/backend/sqlite-driver.js"
 import { SqliteBackend } from "../../../runtime/backend/sqlite-backend.js"
+import { decode } from "../../../runtime/codec.js"
 import { isReductioError } from "../../../runtime/errors.js"
 import { evalHashOf } from "../../../runtime/hashing.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
@@ -83,7 +84,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0009_job_executor_ids",
         "0010_compact_rows",
         "0011_packed_children",
-        "0012_call_value_bytes",
+        "0012_call_bytes",
       ])
       await second.close()
     })
@@ -238,9 +239,13 @@ for (const driver of SQLITE_DRIVERS) {
           .map((row) => ({ ...(row as object) }))
       const stored = (hashes: string[]) =>
         rows(`select count(*) as n from small_value where lower(hex(hash)) in (${hashes.map((h) => `'${h}'`).join(", ")})`)
-      assert.deepEqual(stored([alone.call.valueHash]), [{ n: 0 }], "a call's small value is in its node only")
-      assert.deepEqual(stored([alone.call.argsHash, named.call.valueHash]), [{ n: 2 }])
-      assert.deepEqual(rows("select count(*) as n from call_node where value_bytes is not null"), [{ n: 2 }])
+      assert.deepEqual(stored([alone.call.valueHash, alone.call.argsHash]), [{ n: 0 }], "a call's small values are in its node only")
+      assert.deepEqual(
+        stored([named.call.valueHash, named.call.argsHash]),
+        [{ n: 1 }],
+        "the value an evaluation names is stored by hash too",
+      )
+      assert.deepEqual(rows("select count(*) as n from call_node where value_bytes is not null and args_bytes is not null"), [{ n: 2 }])
       assert.deepEqual(rows("select count(*) as n from value"), [{ n: 0 }], "a value over 64 bytes but at most 200 is a small_value row")
       check.close()
     })
@@ -269,6 +274,33 @@ for (const driver of SQLITE_DRIVERS) {
       assert.equal(count("select count(*) as n from call_children"), 253, "10,050 children are 252 rows of 40 or fewer, and 1 is one")
       assert.equal(count("select count(*) as n from sqlite_master where name = 'call_edge'"), 0)
       check.close()
+    })
+
+    it("keeps the arguments of a job that failed after another call with the same arguments was written with them in its node", async () => {
+      const path = join(dir, `${driver}-shared-args.db`)
+      const kept = task("test.sqlite.kept", (x: number) => x)
+      // Fails after the first batch went out (it is written 200 ms after its first row).
+      const late = task("test.sqlite.late", async (_x: number) => {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        throw new Error("late failure")
+      })
+      const both = task("test.sqlite.both", (x: number) => [kept(x), late(x)])
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      try {
+        await assert.rejects(new Scheduler({ backend }).run(both(5)), /late failure/)
+        const [latest] = await backend.listExecutions({ limit: 1 })
+        const jobs = (await backend.findJobs({ executionId: latest?.id ?? "" })) ?? []
+        const failed = jobs.find((j) => j.taskName === "test.sqlite.late")
+        const done = jobs.find((j) => j.taskName === "test.sqlite.kept")
+        assert.equal(failed?.status, "FAILED")
+        assert.equal(done?.argsHash, failed?.argsHash)
+        const args = await backend.getValue(failed?.argsHash ?? "")
+        assert.deepEqual(args && decode(args), [5], "named by the failed job's row, stored under its hash")
+        assert.deepEqual(await backend.getValue(done?.argsHash ?? "", done?.callHash ?? undefined), args)
+      } finally {
+        await backend.close()
+      }
     })
 
     it("reduces cached calls one by one until a rerun marks rows from before call replay replayable", async () => {

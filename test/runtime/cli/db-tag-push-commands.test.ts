@@ -43,7 +43,7 @@ describe("reductio db, tag, push and pull", () => {
       "0009_job_executor_ids",
       "0010_compact_rows",
       "0011_packed_children",
-      "0012_call_value_bytes",
+      "0012_call_bytes",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
