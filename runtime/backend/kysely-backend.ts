@@ -27,7 +27,7 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
-import { loadCallTree, readCalls, readContent, valueBytes, valuesByHash, valuesInCalls } from "./kysely-call-graph.js"
+import { findValues, loadCallTree, readCalls, readContent, valueBytes } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -260,12 +260,7 @@ export class KyselyBackend implements Backend {
   }
 
   async getValue(hash: string, ofCall?: string): Promise<Uint8Array | undefined> {
-    checkHash(hash)
-    if (ofCall !== undefined) {
-      const held = (await valuesInCalls(this.db, this.#adapter, [ofCall])).get(hash)
-      if (held !== undefined) return held
-    }
-    return (await valuesByHash(this.db, this.#adapter, [hash])).get(hash)
+    return (await findValues(this.db, this.#adapter, [checkHash(hash)], ofCall === undefined ? [] : [ofCall])).get(hash)
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<ExecutionView[]> {

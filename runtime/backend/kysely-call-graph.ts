@@ -109,13 +109,7 @@ async function readValues(
   hashes: readonly string[],
   calls: readonly string[],
 ): Promise<Uint8Array[] | undefined> {
-  const found = await valuesInCalls(db, adapter, calls)
-  for (const [hash, bytes] of await valuesByHash(
-    db,
-    adapter,
-    hashes.filter((hash) => !found.has(hash)),
-  ))
-    found.set(hash, bytes)
+  const found = await findValues(db, adapter, hashes, calls)
   const bytes: Uint8Array[] = []
   for (const hash of new Set(hashes)) {
     const value = found.get(hash)
@@ -232,7 +226,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
 export async function readContent(db: Kysely<Database>, adapter: Adapter, request: ContentRequest): Promise<WriteBatch> {
   const [tasks, values, evaluations, calls, files] = [
     await chunked(adapter, request.tasks, (hashes) => db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
-    await requestedValues(db, adapter, request),
+    await findValues(db, adapter, request.values ?? [], request.valuesOfCalls ?? []),
     // An evaluation without a value hash (migration 0010) has its call node's.
     await chunked(adapter, request.evaluations, (hashes) =>
       db
@@ -280,13 +274,21 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
   }
 }
 
-/** The values a content request asks for: held by the rows of its `valuesOfCalls`, else by hash. */
-async function requestedValues(db: Kysely<Database>, adapter: Adapter, request: ContentRequest): Promise<Map<string, Uint8Array>> {
-  const wanted = new Set(request.values ?? [])
+/**
+ * The values in `hashes` that are recorded, by hex hash: held by the rows of `calls` (migration
+ * 0012), else stored under their hashes.
+ */
+export async function findValues(
+  db: Kysely<Database>,
+  adapter: Adapter,
+  hashes: readonly string[],
+  calls: readonly string[],
+): Promise<Map<string, Uint8Array>> {
+  const wanted = new Set(hashes)
   const found = new Map<string, Uint8Array>()
   if (wanted.size === 0) return found
-  if (request.valuesOfCalls !== undefined) {
-    for (const [hash, bytes] of await valuesInCalls(db, adapter, request.valuesOfCalls)) if (wanted.has(hash)) found.set(hash, bytes)
+  if (calls.length > 0) {
+    for (const [hash, bytes] of await valuesInCalls(db, adapter, calls)) if (wanted.has(hash)) found.set(hash, bytes)
   }
   const rest = [...wanted].filter((hash) => !found.has(hash))
   for (const [hash, bytes] of await valuesByHash(db, adapter, rest)) found.set(hash, bytes)

@@ -23,6 +23,17 @@ before(async () => {
 })
 after(async () => rm(dir, { recursive: true, force: true }))
 
+/** A connection to the database at `path`, and its rows for a query as plain objects. */
+async function rowsOf(path: string, driver: SqliteDriverName) {
+  const check = await openSqliteConnection(path, { driver })
+  const rows = (query: string) =>
+    check
+      .prepare(query)
+      .all([])
+      .map((row) => ({ ...(row as object) }))
+  return { check, rows }
+}
+
 /** Each driver's suite runs where its driver loads, and says why where it does not. */
 const unavailable = new Map<SqliteDriverName, string>()
 for (const driver of SQLITE_DRIVERS) {
@@ -186,12 +197,7 @@ for (const driver of SQLITE_DRIVERS) {
       } finally {
         await backend.close()
       }
-      const check = await openSqliteConnection(path, { driver })
-      const rows = (query: string) =>
-        check
-          .prepare(query)
-          .all([])
-          .map((row) => ({ ...(row as object) }))
+      const { check, rows } = await rowsOf(path, driver)
       assert.deepEqual(rows("select execution_id, task_hash is null as t, eval_hash is null as e from job order by execution_id"), [
         { execution_id: "09OLD", t: 0, e: 0 },
         { execution_id: "10NEW", t: 1, e: 0 },
@@ -231,12 +237,7 @@ for (const driver of SQLITE_DRIVERS) {
       } finally {
         await backend.close()
       }
-      const check = await openSqliteConnection(path, { driver })
-      const rows = (query: string) =>
-        check
-          .prepare(query)
-          .all([])
-          .map((row) => ({ ...(row as object) }))
+      const { check, rows } = await rowsOf(path, driver)
       const stored = (hashes: string[]) =>
         rows(`select count(*) as n from small_value where lower(hex(hash)) in (${hashes.map((h) => `'${h}'`).join(", ")})`)
       assert.deepEqual(stored([alone.call.valueHash, alone.call.argsHash]), [{ n: 0 }], "a call's small values are in its node only")
