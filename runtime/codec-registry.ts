@@ -21,6 +21,8 @@ export const TAGS = {
   expressionRef: 40121,
   expressionGraph: 40122,
   task: 40123,
+  /** A call node of an expression table with no options, as `[task, args]` (tag 40120 holds any other). */
+  callNode: 40124,
 } as const
 
 /**

@@ -250,6 +250,8 @@ export class WireReader {
       }
       case TAGS.expression:
         return this.#expression(content)
+      case TAGS.callNode:
+        return this.#callNode(content)
     }
     // A task value's bound arguments may be lazy: its codec keeps their list, filled in place later.
     if (refsInside && tag !== TAGS.task) throw undecodable(`a lazy value inside tag ${tag}`)
@@ -317,6 +319,18 @@ export class WireReader {
       if (item instanceof ExpressionRef) this.#graph?.table.movedToMap(item, map, key)
     }
     return map
+  }
+
+  /** A call node `[task, args]` of an expression table: its args array stays the one its refs sit in. */
+  #callNode(content: unknown): unknown {
+    const graph = this.#graph
+    const parent = this.#top < 0 ? undefined : (this.#frames[this.#top] as DecodingFrame)
+    if (graph === undefined || parent === undefined || parent.container !== graph.entries)
+      throw undecodable("a call node outside its table")
+    if (!Array.isArray(content) || content.length !== 2 || typeof content[0] !== "string" || !Array.isArray(content[1])) {
+      throw undecodable("a call node that is not [task, args]")
+    }
+    return new PendingEntry({ kind: "call", task: content[0], args: content[1] })
   }
 
   #expression(content: unknown): unknown {

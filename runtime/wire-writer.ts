@@ -86,9 +86,17 @@ export class WireWriter {
       for (let i = 0; i < pending.length; i++) {
         const { expression, codec, path: at } = pending[i] as PendingExpression
         this.#node = i
-        nodes.head(MAJOR.tag, codec.tag)
-        const fields = codec.encode(expression) as { kind?: string; task?: string }
-        this.#write(nodes, fields, { parent: at, step: nodeStep(fields) })
+        const fields = codec.encode(expression) as { kind?: string; task?: string; args?: unknown; options?: unknown }
+        const step = { parent: at, step: nodeStep(fields) }
+        // A call without options is the most common node by far: `[task, args]` takes 14 bytes
+        // where the object with its three keys took 36.
+        if (fields.kind === "call" && fields.options === undefined && Object.keys(fields).length === 3) {
+          nodes.head(MAJOR.tag, TAGS.callNode)
+          this.#write(nodes, [fields.task, fields.args], step)
+        } else {
+          nodes.head(MAJOR.tag, codec.tag)
+          this.#write(nodes, fields, step)
+        }
       }
       this.#checkNodeCycles(pending)
       const out = new CborWriter()

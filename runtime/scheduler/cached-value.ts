@@ -8,16 +8,21 @@ import { decode, forEachRegistered, hasValueHooks, TAGS } from "../codec.js"
 /** A cached value that no longer holds: the call must run again. */
 export const INVALID = Symbol("invalid")
 
-/** The CBOR head of an expression's tag (major type 6; a tag of 256 to 65,535 takes two bytes). */
-const EXPRESSION_TAG = Buffer.from([0xd9, TAGS.expression >> 8, TAGS.expression & 0xff])
-if (TAGS.expression < 256 || TAGS.expression > 0xffff) throw new Error("the expression tag must take two bytes")
+/** The CBOR heads of the expression tags (major type 6; a tag of 256 to 65,535 takes two bytes). */
+const tagHead = (tag: number) => Buffer.from([0xd9, tag >> 8, tag & 0xff])
+/** Every value written with expressions holds a table of them; older values nest tag 40120 in place. */
+const EXPRESSION_TAGS = [tagHead(TAGS.expressionGraph), tagHead(TAGS.expression)]
+for (const tag of [TAGS.expressionGraph, TAGS.expression]) {
+  if (tag < 256 || tag > 0xffff) throw new Error("the expression tags must take two bytes")
+}
 
 /**
  * False when encoded `bytes` certainly hold no expression (no call to replay), without decoding
  * them. True may be wrong (the same bytes inside a string): it costs a replay that is tried.
  */
 export function mayHoldExpressions(bytes: Uint8Array): boolean {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(EXPRESSION_TAG) !== -1
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return EXPRESSION_TAGS.some((head) => buffer.indexOf(head) !== -1)
 }
 
 /** A decoded cached value; `checked` tells whether it held anything with a `validate` hook. */

@@ -70,6 +70,20 @@ describe("codec", () => {
     assert.deepEqual(decoded.result.args, [2])
   })
 
+  it("writes a call without options as a call node [task, args], and one with options in full", () => {
+    const inc = task("test.codec.compact", (x: number) => x + 1)
+    const plain = encode([inc(7)])
+    const named = encode([inc.options({ name: "seven" })(7)])
+    // tag 40124 (d9 9cbc) holds [task, args]; tag 40120 (d9 9cb8) the call's fields.
+    assert.ok(Buffer.from(plain).toString("hex").includes("d99cbc82"))
+    assert.ok(!Buffer.from(named).toString("hex").includes("d99cbc"))
+    assert.ok(plain.byteLength < named.byteLength - 20)
+    const [call] = decode(plain) as [{ kind: string; task: string; args: unknown[]; options?: unknown }]
+    assert.deepEqual({ ...call }, { kind: "call", task: "test.codec.compact", args: [7] })
+    const [withOptions] = decode(named) as [{ options: { name: string } }]
+    assert.equal(withOptions.options.name, "seven")
+  })
+
   it("round-trips graphs where an expression is shared by several parents", () => {
     const inc = task("test.codec.inc", (x: number) => x + 1)
     const add = task("test.codec.add", (a: number, b: number) => a + b)

@@ -39,6 +39,8 @@ const graph = (root: (w: CborWriter) => void, ...entries: ((w: CborWriter) => vo
 const callEntry = (args: (w: CborWriter) => void) =>
   tag(TAGS.expression, record({ kind: text("call"), task: text("test.reader.id"), args }))
 
+const callNode = (args: (w: CborWriter) => void) => tag(TAGS.callNode, list(text("test.reader.id"), args))
+
 const undecodable = (error: unknown) => isReductioError(error, "UNDECODABLE_VALUE")
 
 /** Decoding either gives a value or fails with UNDECODABLE_VALUE: never another error. */
@@ -138,6 +140,13 @@ describe("wire reader: hostile bytes", () => {
       "a reference as a Map key": graph(tag(TAGS.map, list(list(ref(0), num(1)))), callEntry(list())),
       "a reference inside a File": graph(tag(TAGS.file, record({ path: ref(0), hash: text("h") })), callEntry(list())),
       "a reference directly inside a tag": graph(tag(TAGS.date, ref(0)), callEntry(list())),
+      "a call node outside a table": callNode(list()),
+      "a call node in the root of a table": graph(callNode(list()), callEntry(list())),
+      "a call node that is an object": graph(ref(0), tag(TAGS.callNode, record({ task: text("t"), args: list() }))),
+      "a call node of three parts": graph(ref(0), tag(TAGS.callNode, list(text("t"), list(), num(1)))),
+      "a call node whose task is a number": graph(ref(0), tag(TAGS.callNode, list(num(1), list()))),
+      "a call node whose args are not a list": graph(ref(0), tag(TAGS.callNode, list(text("t"), num(1)))),
+      "a call node that refers to itself": graph(ref(0), callNode(list(ref(0)))),
     }
     for (const [name, write] of Object.entries(cases)) {
       assert.throws(() => decode(cbor(write)), undecodable, name)
@@ -188,5 +197,12 @@ describe("wire reader: hostile bytes", () => {
     const [second, first] = decoded
     assert.equal(second.args[0], first)
     assert.equal((second.args[1] as Map<string, unknown>).get("k"), first)
+  })
+
+  it("reads a call node [task, args] as the call it stands for, refs in its args replaced in place", () => {
+    const compact = decode(cbor(graph(list(ref(1)), callNode(list(num(1))), callNode(list(ref(0), num(2)))))) as [{ args: unknown[] }]
+    const tabled = decode(cbor(graph(list(ref(1)), callEntry(list(num(1))), callEntry(list(ref(0), num(2)))))) as [{ args: unknown[] }]
+    assert.deepEqual(compact, tabled)
+    assert.equal((compact[0].args[0] as { args: unknown[] }).args[0], 1)
   })
 })
