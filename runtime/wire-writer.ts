@@ -92,7 +92,13 @@ export class WireWriter {
         // where the object with its three keys took 36.
         if (fields.kind === "call" && fields.options === undefined && Object.keys(fields).length === 3) {
           nodes.head(MAJOR.tag, TAGS.callNode)
-          this.#write(nodes, [fields.task, fields.args], step)
+          try {
+            this.#write(nodes, [fields.task, fields.args], step)
+          } catch (error) {
+            // Written whole, the failure is named at `args[…]`, where its caller put it.
+            this.#write(new CborWriter(), fields, step)
+            throw error
+          }
         } else {
           nodes.head(MAJOR.tag, codec.tag)
           this.#write(nodes, fields, step)

@@ -82,6 +82,10 @@ describe("codec", () => {
     assert.deepEqual({ ...call }, { kind: "call", task: "test.codec.compact", args: [7] })
     const [withOptions] = decode(named) as [{ options: { name: string } }]
     assert.equal(withOptions.options.name, "seven")
+    assert.throws(
+      () => encode([inc({ a: [() => 1] } as never)]),
+      (error: unknown) => /in a call of test\.codec\.compact\)\.args\[0\]\.a\[0\]/.test((error as Error).message),
+    )
   })
 
   it("round-trips graphs where an expression is shared by several parents", () => {
