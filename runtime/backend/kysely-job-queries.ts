@@ -9,7 +9,7 @@ import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./back
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
 import type { Database } from "./schema.js"
-import { bufferToHash, hashToBuffer, toTime, toTimeOrNull } from "./sql-rows.js"
+import { bufferToHash, hashToBuffer, toTime } from "./sql-rows.js"
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "maxParameters" | "name" | "selectArrays">
 
@@ -115,6 +115,7 @@ function hexOf(adapter: Adapter, expression: RawBuilder<Buffer>): RawBuilder<str
 
 /** A row as a view; indexed reads (no rest arrays, no spreads): 10,000 rows make little garbage. */
 function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>, callArgs: boolean): JobView {
+  const createdAt = toTime(row[8])
   const view: { -readonly [K in keyof JobView]: JobView[K] } = {
     executionId: row[0],
     seq: row[1],
@@ -125,10 +126,11 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>, callAr
     callHash: row[5] || null,
     status: row[6] as JobStatus,
     cached: row[7] !== 0,
-    createdAt: toTime(row[8]),
-    startedAt: toTimeOrNull(row[9]),
-    bodyEndedAt: toTimeOrNull(row[10]),
-    endedAt: toTimeOrNull(row[11]),
+    createdAt,
+    // Stored as milliseconds after the job's creation (migration 0013).
+    startedAt: row[9] === null ? null : createdAt + Number(row[9]),
+    bodyEndedAt: row[10] === null ? null : createdAt + Number(row[10]),
+    endedAt: row[11] === null ? null : createdAt + Number(row[11]),
     error: row[12],
     argsHash: row[14] || (callArgs && row[15]) || null,
     name: row[16],

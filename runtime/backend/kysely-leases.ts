@@ -52,7 +52,8 @@ export async function abandonStaleExecutions(db: Kysely<Database>, now: number):
     for (const ids of chunks(abandoned, IDS_PER_STATEMENT)) {
       await trx
         .updateTable("job")
-        .set({ status: "ABANDONED", ended_at: now })
+        // Milliseconds after the job's creation (migration 0013).
+        .set({ status: "ABANDONED", ended_at: sql<number>`${now} - created_at` })
         .where("execution_id", "in", ids)
         .where("status", "in", ["PENDING", "RUNNING", "WAITING"])
         .execute()

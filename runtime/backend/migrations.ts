@@ -25,6 +25,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0010_compact_rows": { up: (db) => compactRows(db, dialect) },
     "0011_packed_children": { up: (db) => packedChildren(db, dialect) },
     "0012_call_bytes": { up: (db) => callBytes(db, dialect) },
+    "0013_job_time_offsets": { up: (db) => jobTimeOffsets(db) },
   }
 }
 
@@ -375,6 +376,17 @@ async function callBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<
   const bytes = dialect === "sqlite" ? "blob" : "bytea"
   await db.schema.alterTable("call_node").addColumn("args_bytes", bytes).execute()
   await db.schema.alterTable("call_node").addColumn("value_bytes", bytes).execute()
+}
+
+/**
+ * A job's `started_at`, `body_ended_at` and `ended_at` are milliseconds after its `created_at`,
+ * not since the epoch: SQLite stores an integer in as few bytes as it needs, so a fan-out's job
+ * times take one or two bytes each, not six (about 13 bytes less per job). Postgres's bigint is
+ * eight bytes either way; both keep one meaning for the columns.
+ */
+async function jobTimeOffsets(db: Kysely<unknown>): Promise<void> {
+  await sql`update job set started_at = started_at - created_at, body_ended_at = body_ended_at - created_at,
+    ended_at = ended_at - created_at`.execute(db)
 }
 
 /** Edges read per query while {@link packedChildren} packs those already recorded. */

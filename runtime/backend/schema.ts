@@ -40,11 +40,12 @@ export interface JobTable {
   cached: number
   /** When the job was created (named started_at before migration 0006). */
   created_at: TimeColumn
+  /** Milliseconds after created_at, as are started_at and body_ended_at (migration 0013). */
   ended_at: TimeColumn | null
   error: string | null
   /** How many recorded calls below this job it reused whole (call replay), else null. */
   reused_calls: number | null
-  /** When its body started and ended on its executor; null when no body ran (see migration 0006). */
+  /** When its body started and ended on its executor, after created_at; null when no body ran (see migration 0006). */
   started_at: TimeColumn | null
   body_ended_at: TimeColumn | null
   /** Only while call_hash is null (a failed, cancelled or live job): a finished job's is its call node's. */

@@ -313,11 +313,12 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
         j.status,
         j.cached ? 1 : 0,
         j.createdAt,
-        j.endedAt,
+        // Times after the job's creation (migration 0013): a byte or two each in SQLite, not six.
+        after(j.endedAt, j.createdAt),
         j.error,
         j.reusedCalls ?? null,
-        j.startedAt,
-        j.bodyEndedAt ?? null,
+        after(j.startedAt, j.createdAt),
+        after(j.bodyEndedAt, j.createdAt),
         // A finished job's args hash is its call node's: one hash less per row.
         j.callHash === null ? nullable(j.argsHash ?? null) : null,
         j.name ?? null,
@@ -332,6 +333,11 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
     lastPerKey(batch.tags ?? [], (t) => `${t.executionId}\u0000${t.key}`).map((t) => [t.executionId, t.key, t.value]),
   )
   return rows
+}
+
+/** Milliseconds from `from` to `at`, or null without a time. */
+function after(at: number | null | undefined, from: number): number | null {
+  return at == null ? null : at - from
 }
 
 /** Sorts rows by their key columns, so concurrent writers lock rows in one order. */

@@ -77,8 +77,12 @@ export function leaseConformance(
       assert.deepEqual([dead?.status, dead?.endedAt], ["ABANDONED", NOW - 1])
       assert.match(dead?.error ?? "", /abandoned/)
       assert.deepEqual(
-        (await backend.listJobs("11DEAD")).map((j) => j.status),
-        ["ABANDONED", "ABANDONED", "DONE"],
+        (await backend.listJobs("11DEAD")).map((j) => [j.status, j.endedAt]),
+        [
+          ["ABANDONED", NOW],
+          ["ABANDONED", NOW],
+          ["DONE", NOW - 2_000],
+        ],
       )
       assert.equal((await backend.getExecution("11OLD"))?.status, "ABANDONED")
       for (const id of ["11LIVE", "11RECENT"]) assert.equal((await backend.getExecution(id))?.status, "RUNNING")

@@ -104,6 +104,7 @@ describe("PostgresBackend", { skip }, () => {
         "0010_compact_rows",
         "0011_packed_children",
         "0012_call_bytes",
+        "0013_job_time_offsets",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

@@ -96,6 +96,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0010_compact_rows",
         "0011_packed_children",
         "0012_call_bytes",
+        "0013_job_time_offsets",
       ])
       await second.close()
     })
@@ -181,7 +182,7 @@ for (const driver of SQLITE_DRIVERS) {
             "inc",
           ])
         }
-        assert.deepEqual(old && [old.startedAt, old.bodyEndedAt, old.executor], [6, 8, "local"])
+        assert.deepEqual(old && [old.createdAt, old.startedAt, old.bodyEndedAt, old.endedAt, old.executor], [5, 6, 8, 9, "local"])
         assert.deepEqual(
           ((await backend.findJobs({ evalHashPrefix: evalHash.slice(0, 8) })) ?? []).map((j) => j.executionId),
           ["10NEW", "09OLD"],
@@ -202,6 +203,11 @@ for (const driver of SQLITE_DRIVERS) {
         { execution_id: "09OLD", t: 0, e: 0 },
         { execution_id: "10NEW", t: 1, e: 0 },
       ])
+      assert.deepEqual(
+        rows("select created_at as c, started_at as s, body_ended_at as b, ended_at as e from job where execution_id = '09OLD'"),
+        [{ c: 5, s: 1, b: 3, e: 4 }],
+        "a job's times are kept as milliseconds after its creation (0013)",
+      )
       assert.deepEqual(
         rows("select value_hash is null as v from evaluation"),
         [{ v: 1 }],

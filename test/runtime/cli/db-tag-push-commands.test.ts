@@ -44,6 +44,7 @@ describe("reductio db, tag, push and pull", () => {
       "0010_compact_rows",
       "0011_packed_children",
       "0012_call_bytes",
+      "0013_job_time_offsets",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
