@@ -6,6 +6,7 @@
  */
 import { type Kysely, Migrator, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
+import { valueHashOf } from "../hashing.js"
 import type {
   Backend,
   CachedEvaluation,
@@ -39,6 +40,7 @@ import {
   bufferToHash,
   checkHash,
   chunks,
+  evaluationValue,
   hashFromNullable,
   hashToBuffer,
   plainBytes,
@@ -206,13 +208,17 @@ export class KyselyBackend implements Backend {
     const found = new Map<string, CachedEvaluation>()
     if (this.#adapter.lookupEvaluations !== undefined) {
       try {
-        for (const [evalHash, valueHash, bytes, callHash, replayable, inCall] of this.#adapter.lookupEvaluations(evalHashes)) {
+        for (const [evalHash, ownHash, bytes, callHash, replayable, inCall] of this.#adapter.lookupEvaluations(evalHashes)) {
+          // A value the node holds without its hash (migration 0014) is named by its bytes' hash
+          // (SQLite's hex of null is empty).
+          const valueHash = ownHash || valueHashOf(bytes)
+          if (inCall === 2 && ownHash !== valueHashOf(bytes)) continue
           found.set(evalHash, {
             valueHash,
             bytes: plainBytes(bytes),
             callHash: callHash || null,
             replayable: replayable === 1,
-            ...(inCall === 1 ? { valueInCall: true } : {}),
+            ...(inCall !== 0 ? { valueInCall: true } : {}),
           })
         }
       } catch (error) {
@@ -221,11 +227,9 @@ export class KyselyBackend implements Backend {
       return found
     }
     for (const chunk of chunks(evalHashes, this.#adapter.maxParameters)) {
-      // The value hash is the evaluation's own, else (migration 0010) its call node's; the bytes
-      // are the node's when it holds them (0012) and the value is its.
+      // The value hash is the evaluation's own, else (migration 0010) its call node's, else (0014)
+      // that of the bytes the node holds (0012): see evaluationValue.
       const valueHash = sql<Buffer>`coalesce(evaluation.value_hash, call_node.value_hash)`
-      const inCall = sql<Buffer | null>`case when evaluation.value_hash is null or evaluation.value_hash = call_node.value_hash
-        then call_node.value_bytes end`
       const rows = await this.db
         .selectFrom("evaluation")
         .leftJoin("call_node", "call_node.call_hash", "evaluation.call_hash")
@@ -237,21 +241,20 @@ export class KyselyBackend implements Backend {
           this.#adapter.hex("call_node.value_hash").as("call_value_hash"),
           this.#adapter.hex("evaluation.call_hash").as("call_hash"),
           "evaluation.replayable",
-          inCall.as("in_call"),
+          "call_node.value_bytes",
           valueBytes().as("bytes"),
         ])
         .where(this.#adapter.hashIn("evaluation.eval_hash", chunk))
         .execute()
       for (const row of rows) {
-        const valueHash = row.own_value_hash || row.call_value_hash
-        const bytes = row.in_call ?? row.bytes
-        if (row.eval_hash && valueHash && bytes !== null) {
+        const value = evaluationValue(row.own_value_hash || null, row.call_value_hash || null, row.value_bytes, row.bytes)
+        if (row.eval_hash && value !== undefined) {
           found.set(row.eval_hash, {
-            valueHash,
-            bytes: plainBytes(bytes),
+            valueHash: value.valueHash,
+            bytes: plainBytes(value.bytes),
             callHash: row.call_hash || null,
             replayable: row.replayable === 1,
-            ...(row.in_call === null ? {} : { valueInCall: true }),
+            ...(value.inCall ? { valueInCall: true } : {}),
           })
         }
       }

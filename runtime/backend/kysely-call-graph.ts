@@ -9,7 +9,7 @@ import type { CallRecord, CallTree, ContentRequest, FileUseRecord, TreeCall, Wri
 import type { SqlDialectAdapter } from "./kysely-backend.js"
 import { CHILDREN_PER_ROW } from "./migrations.js"
 import type { Database } from "./schema.js"
-import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./sql-rows.js"
+import { bufferToHash, chunks, hashToBuffer, nodeValueHash, plainBytes, toTimeOrNull } from "./sql-rows.js"
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "joinText" | "maxParameters">
 
@@ -25,12 +25,14 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
     .selectFrom("call_node")
     .leftJoin("small_value", "small_value.hash", "call_node.value_hash")
     .leftJoin("value", "value.hash", "call_node.value_hash")
-    .select([adapter.hex("call_node.value_hash").as("value_hash"), "call_node.value_bytes", valueBytes().as("bytes"), "call_node.checked"])
+    .select(["call_node.value_hash", "call_node.value_bytes", valueBytes().as("bytes"), "call_node.checked"])
     .where("call_node.call_hash", "=", root)
     .executeTakeFirst()
   const rootBytes = node?.value_bytes ?? node?.bytes ?? null
-  if (node?.value_hash == null || rootBytes === null) return undefined
-  // Each call as one fixed-layout text (`call:task:args:checked value`), joined by the database
+  const rootHash = node === undefined ? null : nodeValueHash(node.value_hash, node.value_bytes)
+  if (node === undefined || rootHash === null || rootBytes === null) return undefined
+  // Each call as one fixed-layout text (`call:task:args:checked value`; a call that may hold a
+  // File keeps its value hash in its node, see migration 0014), joined by the database
   // into one text per first byte of the call hash: a 100,000-call tree comes back as 256 strings,
   // not 100,000 rows of four (about half the time, and a bounded string however large the tree).
   const field = (column: string) => sql`coalesce(${adapter.hex(column)}, '')`
@@ -62,7 +64,7 @@ export async function loadCallTree(db: Kysely<Database>, adapter: Adapter, callH
   // A value to check that is not recorded (a partial copy): no replay.
   if (checkedValues === undefined) return undefined
   return {
-    valueHash: node.value_hash,
+    valueHash: rootHash,
     bytes: plainBytes(rootBytes),
     calls,
     checkedValues,
@@ -136,7 +138,7 @@ export async function valuesInCalls(
   const found = new Map<string, Uint8Array>()
   for (const row of rows) {
     if (row.args_bytes !== null) found.set(bufferToHash(row.args_hash), plainBytes(row.args_bytes))
-    if (row.value_bytes !== null) found.set(bufferToHash(row.value_hash), plainBytes(row.value_bytes))
+    if (row.value_bytes !== null) found.set(nodeValueHash(row.value_hash, row.value_bytes) as string, plainBytes(row.value_bytes))
   }
   return found
 }
@@ -213,7 +215,7 @@ export async function readCalls(db: Kysely<Database>, adapter: Adapter, callHash
       callHash,
       taskHash: bufferToHash(node.task_hash),
       argsHash: bufferToHash(node.args_hash),
-      valueHash: bufferToHash(node.value_hash),
+      valueHash: nodeValueHash(node.value_hash, node.value_bytes) as string,
       children: children.get(callHash) ?? [],
       ...(node.checked === null ? {} : { checked: node.checked !== 0 }),
       ...(node.args_bytes === null ? {} : { argsBytes: plainBytes(node.args_bytes) }),
@@ -227,7 +229,8 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
   const [tasks, values, evaluations, calls, files] = [
     await chunked(adapter, request.tasks, (hashes) => db.selectFrom("task").selectAll().where("hash", "in", hashes).execute()),
     await findValues(db, adapter, request.values ?? [], request.valuesOfCalls ?? []),
-    // An evaluation without a value hash (migration 0010) has its call node's.
+    // An evaluation without a value hash (migration 0010) has its call node's, which is that of
+    // the node's bytes when the node names none (0014).
     await chunked(adapter, request.evaluations, (hashes) =>
       db
         .selectFrom("evaluation")
@@ -235,6 +238,7 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
         .select([
           "evaluation.eval_hash",
           sql<Buffer | null>`coalesce(evaluation.value_hash, call_node.value_hash)`.as("value_hash"),
+          sql<Buffer | null>`case when evaluation.value_hash is null then call_node.value_bytes end`.as("value_bytes"),
           "evaluation.call_hash",
           "evaluation.replayable",
         ])
@@ -251,18 +255,19 @@ export async function readContent(db: Kysely<Database>, adapter: Adapter, reques
     values: [...values].map(([hash, bytes]) => ({ hash, bytes })),
     // With their call hash: the call graph is copied with them. One whose call node is missing
     // (a partial copy) has no value to copy and is left out.
-    evaluations: evaluations.flatMap((e) =>
-      e.value_hash === null
+    evaluations: evaluations.flatMap((e) => {
+      const valueHash = nodeValueHash(e.value_hash, e.value_bytes)
+      return valueHash === null
         ? []
         : [
             {
               evalHash: bufferToHash(e.eval_hash),
-              valueHash: bufferToHash(e.value_hash),
+              valueHash,
               callHash: e.call_hash === null ? null : bufferToHash(e.call_hash),
               replayable: e.replayable === 1,
             },
-          ],
-    ),
+          ]
+    }),
     calls,
     files: files.map((f) => ({
       path: f.path,

@@ -26,6 +26,7 @@ export function migrationsFor(dialect: SqlDialectName): Record<string, Migration
     "0011_packed_children": { up: (db) => packedChildren(db, dialect) },
     "0012_call_bytes": { up: (db) => callBytes(db, dialect) },
     "0013_job_time_offsets": { up: (db) => jobTimeOffsets(db) },
+    "0014_call_value_hash": { up: (db) => callValueHash(db, dialect) },
   }
 }
 
@@ -387,6 +388,31 @@ async function callBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<
 async function jobTimeOffsets(db: Kysely<unknown>): Promise<void> {
   await sql`update job set started_at = started_at - created_at, body_ended_at = body_ended_at - created_at,
     ended_at = ended_at - created_at`.execute(db)
+}
+
+/**
+ * `call_node.value_hash` may be null when the row holds the value's bytes (`value_bytes`): the
+ * hash is that of the bytes (`valueHashOf`, hashing.ts), which readers compute (under half a microsecond
+ * a value), so a trivial call's node is 33 bytes smaller. A call that may hold a File keeps it: a
+ * call tree names the values to check by hash without reading them. SQLite cannot drop a NOT NULL,
+ * so it copies the table, as 0010 copied two; rows from before keep their hashes.
+ */
+async function callValueHash(db: Kysely<unknown>, dialect: SqlDialectName): Promise<void> {
+  if (dialect === "postgres") {
+    await db.schema
+      .alterTable("call_node")
+      .alterColumn("value_hash", (c) => c.dropNotNull())
+      .execute()
+    return
+  }
+  await sql`create table call_node_0014 (
+    call_hash blob primary key, task_hash blob not null, args_hash blob not null, value_hash blob, checked integer,
+    args_bytes blob, value_bytes blob
+  ) without rowid`.execute(db)
+  await sql`insert into call_node_0014 select call_hash, task_hash, args_hash, value_hash, checked, args_bytes, value_bytes
+    from call_node`.execute(db)
+  await sql`drop table call_node`.execute(db)
+  await sql`alter table call_node_0014 rename to call_node`.execute(db)
 }
 
 /** Edges read per query while {@link packedChildren} packs those already recorded. */

@@ -91,7 +91,11 @@ export interface CallNodeTable {
   call_hash: HashColumn
   task_hash: HashColumn
   args_hash: HashColumn
-  value_hash: HashColumn
+  /**
+   * Null when `value_bytes` holds the value and the call holds no File (migration 0014): the hash
+   * is that of the bytes (valueHashOf).
+   */
+  value_hash: HashColumn | null
   /** 1 when the value holds something checked before reuse (a File), 0 when not, null: unknown. */
   checked: number | null
   /** The arguments' bytes when at most CALL_VALUE_BYTES (backend.ts; migration 0012), else null. */

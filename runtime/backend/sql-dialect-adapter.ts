@@ -31,13 +31,14 @@ export interface SqlDialectAdapter {
   claimLeases(claim: LeaseClaim): Promise<LeaseClaims>
   /**
    * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
-   * callHash, replayable, inCall]` rows (hex hashes; `inCall` 1 when the bytes are the call
-   * node's, see {@link CachedEvaluation.valueInCall}). Deep recursions look up one hash at a time, so
-   * per-query cost matters.
+   * callHash, replayable, inCall]` rows (hex hashes; `valueHash` empty or null when it is that of the bytes,
+   * which the call node holds without their hash, migration 0014; `inCall` 1 when the bytes are the
+   * call node's, see {@link CachedEvaluation.valueInCall}, 2 when they are only if they hash to
+   * `valueHash`). Deep recursions look up one hash at a time, so per-query cost matters.
    */
   lookupEvaluations?(
     evalHashes: readonly string[],
-  ): [evalHash: string, valueHash: string, bytes: Uint8Array, callHash: string | null, replayable: number | null, inCall: number][]
+  ): [evalHash: string, valueHash: string | null, bytes: Uint8Array, callHash: string | null, replayable: number | null, inCall: number][]
   /** See {@link Backend.unreplayableCalls}, compared in one statement: the failing indexes. */
   unreplayableCalls?(calls: readonly ExpectedCall[]): number[]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */

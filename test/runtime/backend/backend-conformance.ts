@@ -7,7 +7,7 @@ import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
 import type { Backend, CallRecord, ExecutionRecord, JobRecord, WriteBatch } from "../../../runtime/backend/backend.js"
 import { isReductioError } from "../../../runtime/errors.js"
-import { evalHashOf, sha256 } from "../../../runtime/hashing.js"
+import { evalHashOf, sha256, valueHashOf } from "../../../runtime/hashing.js"
 
 /** An opened backend and how to dispose of it (close, remove files, drop the database). */
 export interface BackendUnderTest {
@@ -98,6 +98,33 @@ export function inlineCall(label: string): {
   }
 }
 
+/**
+ * A trivial call as a run records it, with real value hashes: it holds no File, and its small
+ * arguments and value are in its record, whose value hash is that of the bytes.
+ */
+export function derivedCall(label: string): { call: CallRecord & { valueBytes: Uint8Array }; batch: WriteBatch } {
+  const argsBytes = bytes(0x81, 0x63, ...new TextEncoder().encode(label.slice(0, 3)))
+  const valueBytes = bytes(0x82, label.length, 0x2a)
+  const call = {
+    callHash: hash(`call ${label}`),
+    taskHash: hash("task inc"),
+    argsHash: valueHashOf(argsBytes),
+    valueHash: valueHashOf(valueBytes),
+    children: [],
+    checked: false,
+    argsBytes,
+    valueBytes,
+  }
+  return {
+    call,
+    batch: {
+      tasks: [{ hash: hash("task inc"), name: "inc", source: "(x) => x + 1", version: null }],
+      calls: [call],
+      evaluations: [{ evalHash: hash(`eval ${label}`), valueHash: call.valueHash, callHash: call.callHash, replayable: true }],
+    },
+  }
+}
+
 export function backendConformance(name: string, create: () => Promise<BackendUnderTest>, options: ConformanceOptions = {}): void {
   describe(`${name} (Backend conformance)`, { skip: options.skip ?? false }, () => {
     let subject: BackendUnderTest
@@ -179,6 +206,51 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       await backend.write({ evaluations: [later] })
       const found = (await backend.loadEvaluations([later.evalHash])).get(later.evalHash)
       assert.deepEqual([found?.bytes, found?.replayable], [call.valueBytes, true])
+    })
+
+    it("names a small value its call node holds by the hash of its bytes: lookups, evaluations written later, its tree, the call, its content", async () => {
+      const { batch, call } = derivedCall("derived")
+      await backend.write(batch)
+      const first = hash("eval derived")
+      // Written later, naming the call: one with the node's value, one with its own value stored
+      // under its hash, one with a value recorded nowhere.
+      const own = { hash: valueHashOf(bytes(0x18, 0x2b)), bytes: bytes(0x18, 0x2b) }
+      const later = { evalHash: hash("eval derived later"), valueHash: call.valueHash, callHash: call.callHash }
+      const other = { evalHash: hash("eval derived own"), valueHash: own.hash, callHash: call.callHash }
+      const missing = { evalHash: hash("eval derived missing"), valueHash: hash("recorded nowhere"), callHash: call.callHash }
+      await backend.write({ values: [own], evaluations: [later, other, missing] })
+      const found = await backend.loadEvaluations([first, later.evalHash, other.evalHash, missing.evalHash])
+      assert.deepEqual(
+        [first, later.evalHash, other.evalHash, missing.evalHash].map((evalHash) => {
+          const entry = found.get(evalHash)
+          return entry && [entry.valueHash, entry.bytes]
+        }),
+        [[call.valueHash, call.valueBytes], [call.valueHash, call.valueBytes], [own.hash, own.bytes], undefined],
+      )
+      const tree = await backend.loadCallTree?.(call.callHash)
+      if (backend.loadCallTree !== undefined) assert.deepEqual([tree?.valueHash, tree?.bytes], [call.valueHash, call.valueBytes])
+      if (backend.getCall !== undefined) assert.equal((await backend.getCall(call.callHash))?.valueHash, call.valueHash)
+      assert.deepEqual(await backend.getValue(call.valueHash, call.callHash), call.valueBytes)
+      const content = await backend.readContent?.({
+        evaluations: [first],
+        calls: [call.callHash],
+        values: [call.valueHash],
+        valuesOfCalls: [call.callHash],
+      })
+      if (backend.readContent !== undefined) {
+        assert.deepEqual(
+          content?.evaluations?.map((e) => e.valueHash),
+          [call.valueHash],
+        )
+        assert.deepEqual(
+          content?.calls?.map((c) => c.valueHash),
+          [call.valueHash],
+        )
+        assert.deepEqual(
+          content?.values?.map((v) => [v.hash, v.bytes]),
+          [[call.valueHash, call.valueBytes]],
+        )
+      }
     })
 
     it("keeps the call hash an evaluation was recorded with, the latest write winning", async () => {

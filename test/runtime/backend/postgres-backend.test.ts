@@ -105,6 +105,7 @@ describe("PostgresBackend", { skip }, () => {
         "0011_packed_children",
         "0012_call_bytes",
         "0013_job_time_offsets",
+        "0014_call_value_hash",
       ])
       await Promise.all(backends.map((backend) => backend.close()))
     } finally {

@@ -14,7 +14,7 @@ import { isReductioError } from "../../../runtime/errors.js"
 import { evalHashOf } from "../../../runtime/hashing.js"
 import { Scheduler } from "../../../runtime/scheduler/scheduler.js"
 import { task } from "../../../runtime/task.js"
-import { backendConformance, edgesBefore0011, execution, finishedCall, hash, inlineCall, job } from "./backend-conformance.js"
+import { backendConformance, derivedCall, edgesBefore0011, execution, finishedCall, hash, inlineCall, job } from "./backend-conformance.js"
 import { leaseConformance } from "./lease-conformance.js"
 
 let dir: string
@@ -97,6 +97,7 @@ for (const driver of SQLITE_DRIVERS) {
         "0011_packed_children",
         "0012_call_bytes",
         "0013_job_time_offsets",
+        "0014_call_value_hash",
       ])
       await second.close()
     })
@@ -253,7 +254,34 @@ for (const driver of SQLITE_DRIVERS) {
         "the value an evaluation names is stored by hash too",
       )
       assert.deepEqual(rows("select count(*) as n from call_node where value_bytes is not null and args_bytes is not null"), [{ n: 2 }])
+      // These calls may hold Files (not known) and their test hashes are not their bytes': kept.
+      assert.deepEqual(rows("select count(*) as n from call_node where value_hash is null"), [{ n: 0 }])
       assert.deepEqual(rows("select count(*) as n from value"), [{ n: 0 }], "a value over 64 bytes but at most 200 is a small_value row")
+      check.close()
+    })
+
+    it("leaves out the value hash of a call node holding its value's bytes, unless the call may hold a File or the hash is not theirs", async () => {
+      const path = join(dir, `${driver}-derived.db`)
+      const backend = new SqliteBackend(path, { driver })
+      await backend.open()
+      const plain = derivedCall("plain")
+      const mayHoldFile = derivedCall("file")
+      const misnamed = derivedCall("misnamed")
+      try {
+        await backend.write(plain.batch)
+        await backend.write({ calls: [{ ...mayHoldFile.call, checked: true }] })
+        await backend.write({ calls: [{ ...misnamed.call, valueHash: hash("not the bytes' hash") }] })
+      } finally {
+        await backend.close()
+      }
+      const { check, rows } = await rowsOf(path, driver)
+      assert.deepEqual(rows("select lower(hex(call_hash)) as c, value_hash is null as derived from call_node order by c"), [
+        ...[
+          { c: plain.call.callHash, derived: 1 },
+          { c: mayHoldFile.call.callHash, derived: 0 },
+          { c: misnamed.call.callHash, derived: 0 },
+        ].sort((a, b) => (a.c < b.c ? -1 : 1)),
+      ])
       check.close()
     })
 

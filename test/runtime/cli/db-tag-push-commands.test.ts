@@ -45,6 +45,7 @@ describe("reductio db, tag, push and pull", () => {
       "0011_packed_children",
       "0012_call_bytes",
       "0013_job_time_offsets",
+      "0014_call_value_hash",
     ])
     assert.equal(info.upToDate, true)
     assert.equal(info.executions, 1)
