@@ -80,6 +80,10 @@ export function argsHashOf(encodedArgs: Uint8Array): string {
  * and Set members keep their insertion order (before, they were sorted, and a replayed value lost
  * its order): bumping it makes every evaluation recorded under 1 miss once instead of replaying
  * a value in a different order than a fresh run would give.
+ *
+ * A finished job's row leaves out an eval hash its call node's task and args hashes derive
+ * (`evalHashOf` with this version; see the backend's migrations): a new version needs a migration
+ * that writes the eval hash of those rows, derived with the version before.
  */
 export const CACHE_VERSION = "2"
 

@@ -5,6 +5,7 @@
  */
 import { type Kysely, type RawBuilder, sql } from "kysely"
 import { ReductioError } from "../errors.js"
+import { evalHashOf } from "../hashing.js"
 import type { JobCounts, JobQuery, JobStatus, JobView, TaskRecord } from "./backend.js"
 import { chunked } from "./kysely-call-graph.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -92,7 +93,16 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
         "INVALID_ARGUMENT",
         `an eval hash prefix is 1 to 64 lowercase hex digits (got ${JSON.stringify(prefix.slice(0, 80))})`,
       )
-    select = select.where(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix)
+    const derived = await derivedEvalHashMatches(db, adapter, prefix, query.executionId)
+    select = select.where((eb) =>
+      eb.or([
+        eb(sql<string>`substr(${hex("job.eval_hash")}, 1, ${sql.lit(prefix.length)})`, "=", prefix),
+        // Seqs from the database, checked integers: literals, so no count of parameters to bound.
+        ...[...derived].map(([executionId, seqs]) =>
+          eb.and([eb("job.execution_id", "=", executionId), sql<boolean>`job.seq in (${sql.raw(seqs.join(", "))})`]),
+        ),
+      ]),
+    )
   }
   select = query.executionId === undefined ? select.orderBy("job.execution_id", "desc").orderBy("job.seq") : select.orderBy("job.seq")
   if (query.limit !== undefined) select = select.limit(query.limit)
@@ -108,6 +118,58 @@ export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: Jo
   return rows.map((row) => toJobView(row, taskNames, callArgs))
 }
 
+/** Jobs {@link derivedEvalHashMatches} reads a page at a time. */
+const DERIVED_PAGE = 20_000
+
+/**
+ * The jobs without an eval hash of their own (a finished call's that its node's task and args
+ * hashes derive, migration 0010) whose derived eval hash starts with `prefix`: their seqs by
+ * execution. Every such job is hashed, in key order a page at a time (about a microsecond a job):
+ * the database cannot compute the hash, and an index by eval hash (the evaluation table) would
+ * miss the jobs of a call that a later run of the same eval hash replaced.
+ */
+async function derivedEvalHashMatches(
+  db: Kysely<Database>,
+  adapter: Adapter,
+  prefix: string,
+  executionId: string | undefined,
+): Promise<Map<string, number[]>> {
+  const found = new Map<string, number[]>()
+  let after: [string, number] | undefined
+  for (;;) {
+    let page = db
+      .selectFrom("job")
+      .innerJoin("call_node", "call_node.call_hash", "job.call_hash")
+      .select([
+        "job.execution_id",
+        "job.seq",
+        sql<string>`${hexOf(adapter, sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`)}`.as("task_hash"),
+        adapter.hex("call_node.args_hash").as("args_hash"),
+      ])
+      .where("job.eval_hash", "is", null)
+      .orderBy("job.execution_id")
+      .orderBy("job.seq")
+      .limit(DERIVED_PAGE)
+    if (executionId !== undefined) page = page.where("job.execution_id", "=", executionId)
+    if (after !== undefined) page = page.where(sql<boolean>`(job.execution_id, job.seq) > (${after[0]}, ${after[1]})`)
+    const rows = (
+      adapter.selectArrays === undefined
+        ? (await page.execute()).map((row) => Object.values(row))
+        : await adapter.selectArrays(page.compile())
+    ) as [string, number, string, string][]
+    for (const [execution, seq, taskHash, argsHash] of rows) {
+      if (!Number.isSafeInteger(Number(seq)) || !evalHashOf(taskHash, argsHash).startsWith(prefix)) continue
+      let seqs = found.get(execution)
+      if (seqs === undefined) found.set(execution, (seqs = []))
+      seqs.push(Number(seq))
+    }
+    const last = rows[rows.length - 1]
+    if (last === undefined || rows.length < DERIVED_PAGE) break
+    after = [last[0], Number(last[1])]
+  }
+  return found
+}
+
 /** A hash expression as lowercase hex, computed by the database. */
 function hexOf(adapter: Adapter, expression: RawBuilder<Buffer>): RawBuilder<string> {
   return adapter.name === "postgres" ? sql<string>`encode(${expression}, 'hex')` : sql<string>`lower(hex(${expression}))`
@@ -121,8 +183,9 @@ function toJobView(row: JobTuple, taskNames: ReadonlyMap<string, string>, callAr
     seq: row[1],
     parentSeq: row[2],
     taskHash: row[3],
-    // Empty only for a finished job whose call node is missing (a partial copy).
-    evalHash: row[4] ?? "",
+    // A finished job's without one of its own derives from its call node (migration 0010); empty
+    // only when that node is missing (a partial copy).
+    evalHash: row[4] || (row[3] && row[15] ? evalHashOf(row[3], row[15]) : ""),
     callHash: row[5] || null,
     status: row[6] as JobStatus,
     cached: row[7] !== 0,

@@ -5,7 +5,7 @@
  * so the same rows feed kysely (Postgres) and prepared statements (SQLite).
  */
 import { ReductioError } from "../errors.js"
-import { valueHashOf } from "../hashing.js"
+import { evalHashOf, valueHashOf } from "../hashing.js"
 import { CALL_VALUE_BYTES, type EvaluationRecord, type WriteBatch } from "./backend.js"
 import { CHILDREN_PER_ROW, SMALL_VALUE_BYTES } from "./migrations.js"
 import type { Database } from "./schema.js"
@@ -341,10 +341,11 @@ export function batchRows(batch: WriteBatch, encoding: HashEncoding = "bytes"): 
         j.executionId,
         j.seq,
         j.parentSeq,
-        // A finished job's task hash is its call node's. Its eval hash stays: `log <prefix>` finds
-        // jobs by it in SQL, a page at a time.
+        // A finished job's task hash is its call node's, and so is its eval hash when the node's
+        // task and args hashes derive it (a call that reads no context): readers derive it, and
+        // `log <prefix>` hashes those jobs as it searches.
         call?.taskHash === j.taskHash ? null : bytes(j.taskHash),
-        bytes(j.evalHash),
+        call?.taskHash === j.taskHash && evalHashOf(call.taskHash, call.argsHash) === j.evalHash ? null : bytes(j.evalHash),
         nullable(j.callHash),
         j.status,
         j.cached ? 1 : 0,

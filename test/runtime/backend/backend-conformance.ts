@@ -841,6 +841,27 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
         callHash: other.callHash,
         replayable: false,
       })
+      if (backend.findJobs !== undefined) {
+        // A later run of the same eval hash made another call (a new value): the job of the call
+        // it replaced is still found by its eval hash, beside the new one, newest first.
+        const again = { ...call, callHash: hash("call compact again"), valueHash: hash("value compact again") }
+        await backend.write({
+          values: [{ hash: again.valueHash, bytes: bytes(0x18, 8) }],
+          calls: [again],
+          executions: [execution("08LATER")],
+          evaluations: [{ evalHash: derived, valueHash: again.valueHash, callHash: again.callHash, replayable: true }],
+          jobs: [job("08LATER", 1, { status: "DONE", evalHash: derived, callHash: again.callHash, argsHash: call.argsHash })],
+        })
+        assert.deepEqual(
+          ((await backend.findJobs?.({ evalHashPrefix: derived.slice(0, 12) })) ?? []).map((j) => [j.executionId, j.seq, j.evalHash]),
+          [
+            ["08LATER", 1, derived],
+            ["08COMPACT", 1, derived],
+          ],
+        )
+        assert.deepEqual(await seqs({ evalHashPrefix: derived, executionId: "08COMPACT", limit: 1 }), [1])
+        assert.deepEqual(await seqs({ evalHashPrefix: derived, executionId: "08COMPACT", offset: 1 }), [])
+      }
     })
 
     it("reads content rows back as a batch another backend can write", async () => {

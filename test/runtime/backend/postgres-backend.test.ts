@@ -175,7 +175,8 @@ describe("PostgresBackend", { skip }, () => {
       )
       assert.deepEqual(rows, [
         { execution_id: "09OLD", t: false, e: false },
-        { execution_id: "10NEW", t: true, e: false },
+        // Written with its call node, whose task and args hashes derive its eval hash.
+        { execution_id: "10NEW", t: true, e: true },
       ])
       assert.deepEqual((await pool.query("select value_hash is null as v from evaluation")).rows, [{ v: true }])
       assert.deepEqual((await pool.query("select count(*)::int as n from small_value")).rows, [{ n: 2 }])

@@ -202,7 +202,8 @@ for (const driver of SQLITE_DRIVERS) {
       const { check, rows } = await rowsOf(path, driver)
       assert.deepEqual(rows("select execution_id, task_hash is null as t, eval_hash is null as e from job order by execution_id"), [
         { execution_id: "09OLD", t: 0, e: 0 },
-        { execution_id: "10NEW", t: 1, e: 0 },
+        // Written with its call node, whose task and args hashes derive its eval hash.
+        { execution_id: "10NEW", t: 1, e: 1 },
       ])
       assert.deepEqual(
         rows("select created_at as c, started_at as s, body_ended_at as b, ended_at as e from job where execution_id = '09OLD'"),
