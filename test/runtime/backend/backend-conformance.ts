@@ -864,6 +864,36 @@ export function backendConformance(name: string, create: () => Promise<BackendUn
       }
     })
 
+    it("finds a job by eval-hash prefix among more jobs without their own eval hash than one page of them", async () => {
+      // The SQL backends hash such jobs 20,000 at a time, in key order.
+      const count = 20_003
+      const calls = Array.from({ length: count }, (_, i) => ({
+        callHash: hash(`paged call ${i}`),
+        taskHash: hash("task inc"),
+        argsHash: hash(`paged args ${i}`),
+        valueHash: hash(`paged value ${i}`),
+        children: [],
+      }))
+      const evalHashes = calls.map((call) => evalHashOf(call.taskHash, call.argsHash))
+      await backend.write({
+        executions: [execution("20PAGED")],
+        calls,
+        jobs: calls.map((call, i) =>
+          job("20PAGED", i + 1, { status: "DONE", evalHash: evalHashes[i] as string, callHash: call.callHash, argsHash: call.argsHash }),
+        ),
+      })
+      if (backend.findJobs !== undefined) {
+        for (const seq of [1, 20_000, 20_001, count]) {
+          const evalHash = evalHashes[seq - 1] as string
+          const found = await backend.findJobs({ evalHashPrefix: evalHash.slice(0, 16) })
+          assert.deepEqual(
+            found.map((j) => [j.executionId, j.seq, j.evalHash]),
+            [["20PAGED", seq, evalHash]],
+          )
+        }
+      }
+    })
+
     it("reads content rows back as a batch another backend can write", async () => {
       const { batch: written, call } = finishedCall("content", [hash("call content child")])
       // The cache entry with the call it reduced to, replayable: both are copied along.
