@@ -130,7 +130,10 @@ export interface JobQuery {
   readonly seqs?: readonly number[]
   /** Children of this job (with `executionId`); `null`: the roots. */
   readonly parentSeq?: number | null
-  /** Lowercase hex, 1 to 64 digits. */
+  /**
+   * Lowercase hex, 1 to 64 digits. The SQL backends hash every finished job whose row leaves its
+   * eval hash to its call node, so this scans the jobs (of `executionId`, when given).
+   */
   readonly evalHashPrefix?: string
   /** The task's full name. */
   readonly taskName?: string

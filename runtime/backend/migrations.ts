@@ -382,7 +382,7 @@ async function callBytes(db: Kysely<unknown>, dialect: SqlDialectName): Promise<
 /**
  * A job's `started_at`, `body_ended_at` and `ended_at` are milliseconds after its `created_at`,
  * not since the epoch: SQLite stores an integer in as few bytes as it needs, so a fan-out's job
- * times take one or two bytes each, not six (about 13 bytes less per job). Postgres's bigint is
+ * times take one or two bytes each, not six (about 19 bytes of SQLite less per job). Postgres's bigint is
  * eight bytes either way; both keep one meaning for the columns.
  */
 async function jobTimeOffsets(db: Kysely<unknown>): Promise<void> {
