@@ -28,7 +28,7 @@ import type {
   TaskRecord,
   WriteBatch,
 } from "./backend.js"
-import { findValues, loadCallTree, readCalls, readContent, valueBytes } from "./kysely-call-graph.js"
+import { evaluationValue, findValues, loadCallTree, readCalls, readContent, valueBytes } from "./kysely-call-graph.js"
 import { abandonStaleExecutions, applyLeaseUpdate } from "./kysely-leases.js"
 import { countJobs, findJobs, tasksNamed } from "./kysely-job-queries.js"
 import type { SqlDialectAdapter } from "./sql-dialect-adapter.js"
@@ -40,7 +40,6 @@ import {
   bufferToHash,
   checkHash,
   chunks,
-  evaluationValue,
   hashFromNullable,
   hashToBuffer,
   plainBytes,

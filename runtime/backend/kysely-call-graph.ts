@@ -9,7 +9,8 @@ import type { CallRecord, CallTree, ContentRequest, FileUseRecord, TreeCall, Wri
 import type { SqlDialectAdapter } from "./kysely-backend.js"
 import { CHILDREN_PER_ROW } from "./migrations.js"
 import type { Database } from "./schema.js"
-import { bufferToHash, chunks, hashToBuffer, nodeValueHash, plainBytes, toTimeOrNull } from "./sql-rows.js"
+import { valueHashOf } from "../hashing.js"
+import { bufferToHash, chunks, hashToBuffer, plainBytes, toTimeOrNull } from "./sql-rows.js"
 
 type Adapter = Pick<SqlDialectAdapter, "hex" | "joinText" | "maxParameters">
 
@@ -298,6 +299,36 @@ export async function findValues(
   const rest = [...wanted].filter((hash) => !found.has(hash))
   for (const [hash, bytes] of await valuesByHash(db, adapter, rest)) found.set(hash, bytes)
   return found
+}
+
+/**
+ * A call node's value hash: its own, else (migration 0014) the hash of the value bytes it holds;
+ * null when it has neither.
+ */
+export function nodeValueHash(hash: Uint8Array | null, bytes: Uint8Array | null): string | null {
+  return hash !== null ? bufferToHash(hash) : bytes !== null ? valueHashOf(bytes) : null
+}
+
+/**
+ * An evaluation's value from its own value hash, its call node's hash and bytes, and the bytes
+ * stored under the value hash: the node's when the value is the node's (the evaluation names no
+ * hash of its own, or the node's), else the stored bytes, else the node's when they hash to the
+ * evaluation's (a node written with its value's hash left out, 0014); undefined when not recorded.
+ */
+export function evaluationValue(
+  own: string | null,
+  node: string | null,
+  nodeBytes: Uint8Array | null,
+  stored: Uint8Array | null,
+): { valueHash: string; bytes: Uint8Array; inCall: boolean } | undefined {
+  if (own === null || own === node) {
+    const valueHash = own ?? node ?? (nodeBytes === null ? null : valueHashOf(nodeBytes))
+    const bytes = nodeBytes ?? stored
+    return valueHash === null || bytes === null ? undefined : { valueHash, bytes, inCall: nodeBytes !== null }
+  }
+  if (stored !== null) return { valueHash: own, bytes: stored, inCall: false }
+  if (node === null && nodeBytes !== null && valueHashOf(nodeBytes) === own) return { valueHash: own, bytes: nodeBytes, inCall: true }
+  return undefined
 }
 
 /** Runs `query` over the distinct hashes in chunks the database accepts, as 32-byte keys. */

@@ -119,36 +119,6 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-/**
- * A call node's value hash: its own, else (migration 0014) the hash of the value bytes it holds;
- * null when it has neither.
- */
-export function nodeValueHash(hash: Uint8Array | null, bytes: Uint8Array | null): string | null {
-  return hash !== null ? bufferToHash(hash) : bytes !== null ? valueHashOf(bytes) : null
-}
-
-/**
- * An evaluation's value from its own value hash, its call node's hash and bytes, and the bytes
- * stored under the value hash: the node's when the value is the node's (the evaluation names no
- * hash of its own, or the node's), else the stored bytes, else the node's when they hash to the
- * evaluation's (a node written with its value's hash left out, 0014); undefined when not recorded.
- */
-export function evaluationValue(
-  own: string | null,
-  node: string | null,
-  nodeBytes: Uint8Array | null,
-  stored: Uint8Array | null,
-): { valueHash: string; bytes: Uint8Array; inCall: boolean } | undefined {
-  if (own === null || own === node) {
-    const valueHash = own ?? node ?? (nodeBytes === null ? null : valueHashOf(nodeBytes))
-    const bytes = nodeBytes ?? stored
-    return valueHash === null || bytes === null ? undefined : { valueHash, bytes, inCall: nodeBytes !== null }
-  }
-  if (stored !== null) return { valueHash: own, bytes: stored, inCall: false }
-  if (node === null && nodeBytes !== null && valueHashOf(nodeBytes) === own) return { valueHash: own, bytes: nodeBytes, inCall: true }
-  return undefined
-}
-
 /** A time column (number in SQLite, string for a Postgres bigint) as milliseconds. */
 export function toTime(value: number | string | bigint): number {
   return Number(value)
