@@ -45,8 +45,7 @@ const HEX_PREFIX = /^[0-9a-f]{1,64}$/
  */
 export async function findJobs(db: Kysely<Database>, adapter: Adapter, query: JobQuery, callArgs = true): Promise<JobView[]> {
   const hex = (column: string) => adapter.hex(column)
-  // A finished job's task hash is its call node's (migration 0010); jobs written before hold their own.
-  const taskHash = sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`
+  const taskHash = jobTaskHash()
   let select = db
     .selectFrom("job")
     .leftJoin("call_node", "call_node.call_hash", "job.call_hash")
@@ -143,7 +142,7 @@ async function derivedEvalHashMatches(
       .select([
         "job.execution_id",
         "job.seq",
-        sql<string>`${hexOf(adapter, sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`)}`.as("task_hash"),
+        sql<string>`${hexOf(adapter, jobTaskHash())}`.as("task_hash"),
         adapter.hex("call_node.args_hash").as("args_hash"),
       ])
       .where("job.eval_hash", "is", null)
@@ -168,6 +167,14 @@ async function derivedEvalHashMatches(
     after = [last[0], Number(last[1])]
   }
   return found
+}
+
+/**
+ * A job's task hash in a query joining its call node: a finished job's is its call node's
+ * (migration 0010); jobs written before hold their own.
+ */
+function jobTaskHash(): RawBuilder<Buffer> {
+  return sql<Buffer>`coalesce(job.task_hash, call_node.task_hash)`
 }
 
 /** A hash expression as lowercase hex, computed by the database. */
