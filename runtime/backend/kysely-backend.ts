@@ -6,7 +6,6 @@
  */
 import { type Kysely, Migrator, sql } from "kysely"
 import { isReductioError, ReductioError } from "../errors.js"
-import { valueHashOf } from "../hashing.js"
 import type {
   Backend,
   CachedEvaluation,
@@ -207,17 +206,16 @@ export class KyselyBackend implements Backend {
     const found = new Map<string, CachedEvaluation>()
     if (this.#adapter.lookupEvaluations !== undefined) {
       try {
-        for (const [evalHash, ownHash, bytes, callHash, replayable, inCall] of this.#adapter.lookupEvaluations(evalHashes)) {
-          // A value the node holds without its hash (migration 0014) is named by its bytes' hash
-          // (SQLite's hex of null is empty).
-          const valueHash = ownHash || valueHashOf(bytes)
-          if (inCall === 2 && ownHash !== valueHashOf(bytes)) continue
+        for (const [evalHash, own, node, nodeBytes, stored, callHash, replayable] of this.#adapter.lookupEvaluations(evalHashes)) {
+          // SQLite's hex of null is empty.
+          const value = evaluationValue(own || null, node || null, nodeBytes, stored)
+          if (value === undefined) continue
           found.set(evalHash, {
-            valueHash,
-            bytes: plainBytes(bytes),
+            valueHash: value.valueHash,
+            bytes: plainBytes(value.bytes),
             callHash: callHash || null,
             replayable: replayable === 1,
-            ...(inCall !== 0 ? { valueInCall: true } : {}),
+            ...(value.inCall ? { valueInCall: true } : {}),
           })
         }
       } catch (error) {

@@ -30,15 +30,22 @@ export interface SqlDialectAdapter {
   /** See {@link Backend.claimLeases}: atomic as this database allows (sqlite-leases.ts, postgres-leases.ts). */
   claimLeases(claim: LeaseClaim): Promise<LeaseClaims>
   /**
-   * Answers a batch of cache lookups without the query builder: `[evalHash, valueHash, bytes,
-   * callHash, replayable, inCall]` rows (hex hashes; `valueHash` empty or null when it is that of the bytes,
-   * which the call node holds without their hash, migration 0014; `inCall` 1 when the bytes are the
-   * call node's, see {@link CachedEvaluation.valueInCall}, 2 when they are only if they hash to
-   * `valueHash`). Deep recursions look up one hash at a time, so per-query cost matters.
+   * Answers a batch of cache lookups without the query builder: `[evalHash, ownValueHash,
+   * nodeValueHash, nodeValueBytes, storedBytes, callHash, replayable]` rows, hex hashes empty or
+   * null when absent, from which the caller picks the value (evaluationValue in
+   * kysely-call-graph.ts). Deep recursions look up one hash at a time, so per-query cost matters.
    */
   lookupEvaluations?(
     evalHashes: readonly string[],
-  ): [evalHash: string, valueHash: string | null, bytes: Uint8Array, callHash: string | null, replayable: number | null, inCall: number][]
+  ): [
+    evalHash: string,
+    ownValueHash: string | null,
+    nodeValueHash: string | null,
+    nodeValueBytes: Uint8Array | null,
+    storedBytes: Uint8Array | null,
+    callHash: string | null,
+    replayable: number | null,
+  ][]
   /** See {@link Backend.unreplayableCalls}, compared in one statement: the failing indexes. */
   unreplayableCalls?(calls: readonly ExpectedCall[]): number[]
   /** Every hash in `hashes` as a condition on a hash column (one parameter where the database allows). */

@@ -40,25 +40,19 @@ const HASHES_OF_BLOB =
  */
 const VALUE_IN_CALL = "(case when e.value_hash is null or e.value_hash = c.value_hash then c.value_bytes end)"
 /**
- * The bytes a node holds without their hash (migration 0014) for an evaluation that names its own:
- * its value only if they hash to it, which the caller checks.
- */
-const VALUE_TO_CHECK = "(case when e.value_hash is not null and c.value_hash is null then c.value_bytes end)"
-/**
  * One prepared statement answers any number of cache lookups, each row naming the index of the
- * hash it answers. An evaluation without a value hash has its call node's, and a node without one
- * (0014) that of its bytes (null here: the caller hashes them); the bytes are in the call node
- * (0012), small_value or value (0010), and in the node again when only their hash can tell.
+ * hash it answers: the evaluation's own value hash, its call node's value hash and bytes, and the
+ * bytes stored under the value hash, looked up only when the node does not hold the value; the
+ * caller picks the value from them (evaluationValue).
  */
 const LOOKUP_EVALUATIONS =
-  `${HASHES_OF_BLOB}select n, lower(hex(coalesce(e.value_hash, c.value_hash))), coalesce(${VALUE_IN_CALL}, s.bytes, v.bytes, ${VALUE_TO_CHECK}), ` +
-  `lower(hex(e.call_hash)), e.replayable, ` +
-  `case when ${VALUE_IN_CALL} is not null then 1 when coalesce(s.bytes, v.bytes) is not null then 0 else 2 end ` +
+  `${HASHES_OF_BLOB}select n, lower(hex(e.value_hash)), lower(hex(c.value_hash)), c.value_bytes, coalesce(s.bytes, v.bytes), ` +
+  "lower(hex(e.call_hash)), e.replayable " +
   "from i join evaluation e on e.eval_hash = substr((select bytes from keys), n * 32 + 1, 32) " +
   "left join call_node c on c.call_hash = e.call_hash " +
   `left join small_value s on ${VALUE_IN_CALL} is null and s.hash = coalesce(e.value_hash, c.value_hash) ` +
   `left join value v on ${VALUE_IN_CALL} is null and s.hash is null and v.hash = coalesce(e.value_hash, c.value_hash) ` +
-  `where coalesce(${VALUE_IN_CALL}, s.bytes, v.bytes, ${VALUE_TO_CHECK}) is not null`
+  "where coalesce(c.value_bytes, s.bytes, v.bytes) is not null"
 /**
  * The calls whose cache entry is missing, names another call, or does not allow replay, by index:
  * the blob holds each call's eval hash then its call hash (pair n at bytes 64n to 64n + 63).
@@ -295,9 +289,17 @@ function sqliteAdapter(
         // Hex decoding stops at the first pair that is not hex: a short write is a malformed hash.
         if (hash.length !== 64 || keys.write(hash, n * 32, 32, "hex") !== 32) hashToBuffer(hash)
       })
-      const rows = prepared.arrays([keys]) as [number | string, string | null, Uint8Array, string | null, number | null, number][]
+      const rows = prepared.arrays([keys]) as [
+        number | string,
+        string,
+        string,
+        Uint8Array | null,
+        Uint8Array | null,
+        string,
+        number | null,
+      ][]
       for (const row of rows) row[0] = evalHashes[order[row[0] as number] as number] as string
-      return rows as [string, string | null, Uint8Array, string | null, number | null, number][]
+      return rows as [string, string, string, Uint8Array | null, Uint8Array | null, string, number | null][]
     },
     unreplayableCalls(calls) {
       let prepared = statements.get(UNREPLAYABLE_CALLS)
