@@ -317,15 +317,29 @@ export class Execution {
     }
   }
 
+  /**
+   * Reduces a call. A call waiting (on its arguments, on a slot of the window, on its job) keeps
+   * no async frame of its own but a callback: a map-reduce tree keeps every call waiting on its
+   * arguments alive at once, and a suspended frame holds all its function's registers.
+   */
   async #reduceCall(expression: CallExpression, parent: JobState | null): Promise<CallResult> {
     // Start every call on a fresh microtask: a chain 10,000 deep then never deepens the stack.
     await null
     const task = lookupTask(expression.task, DECLARE_AT_TOP_LEVEL)
     const reducing = this.#reduceArgs(expression, task, parent)
     // Most arguments hold no lazy value: those are used as they are, without waiting a turn.
-    const args = (reducing instanceof Promise ? await reducing : reducing) as unknown[]
+    if (reducing instanceof Promise) return reducing.then((args) => this.#callWith(expression, task, args as unknown[], parent))
+    return this.#callWith(expression, task, reducing as unknown[], parent)
+  }
+
+  /** A call of `task` on its reduced `args`: run, or shared with the same call in flight. */
+  #callWith(expression: CallExpression, task: TaskDefinition, args: unknown[], parent: JobState | null): Promise<CallResult> {
     const preparing = prepareForEncoding(args)
-    if (preparing !== undefined) await preparing
+    if (preparing !== undefined) return preparing.then(() => this.#callPrepared(expression, task, args, parent))
+    return this.#callPrepared(expression, task, args, parent)
+  }
+
+  #callPrepared(expression: CallExpression, task: TaskDefinition, args: unknown[], parent: JobState | null): Promise<CallResult> {
     const encodedArgs = encode(args, "args")
     const argsHash = argsHashOf(encodedArgs)
     const context = this.#readContext(task)
@@ -336,15 +350,15 @@ export class Execution {
       result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
       this.#inflight.set(evalHash, result)
     }
-    const done = await result
-    if (parent !== null) {
+    if (parent === null) return result
+    return result.then((done) => {
       parent.children.push(done.callHash)
       // A call site asking for cache: false must run again next time, even when this run shared
       // the result of an identical call (or a replay): its parent's tree is not reusable whole.
       if (!done.replayable || options.cache === false) parent.replayable = false
       if (done.checked) parent.checked = true
-    }
-    return done
+      return done
+    })
   }
 
   /** A call's arguments; in a dry run, a call whose arguments need calls that would run waits on them. */
@@ -394,7 +408,7 @@ export class Execution {
     })
   }
 
-  async #runJob(
+  #runJob(
     task: TaskDefinition,
     args: unknown[],
     encodedArgs: Uint8Array,
@@ -406,11 +420,24 @@ export class Execution {
   ): Promise<CallResult> {
     // A slot of the window, taken before the job exists (calls past it wait as little more than
     // their arguments, not as jobs) and held only while the call is evaluated (FanOutWindow.enter).
-    let holding = this.settings.dryRun === undefined
-    if (holding) {
-      const waiting = this.#window.enter()
-      if (waiting !== undefined) await waiting
-    }
+    const holding = this.settings.dryRun === undefined
+    const waiting = holding ? this.#window.enter() : undefined
+    if (waiting === undefined) return this.#runJobNow(task, args, encodedArgs, argsHash, evalHash, options, parent, context, holding)
+    return waiting.then(() => this.#runJobNow(task, args, encodedArgs, argsHash, evalHash, options, parent, context, true))
+  }
+
+  /** Runs a call's job; `holding`: it holds a slot of the window, given back once it is evaluated. */
+  async #runJobNow(
+    task: TaskDefinition,
+    args: unknown[],
+    encodedArgs: Uint8Array,
+    argsHash: string,
+    evalHash: string,
+    options: CallOptions,
+    parent: JobState | null,
+    context: TaskContext | undefined,
+    holding: boolean,
+  ): Promise<CallResult> {
     const leave = () => {
       if (holding) this.#window.leave()
       holding = false
