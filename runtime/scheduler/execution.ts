@@ -347,7 +347,12 @@ export class Execution {
     const options = jobOptions(task, expression.options, this.settings.taskOptions[task.name], this.#routed(task))
     let result = this.#inflight.get(evalHash)
     if (result === undefined) {
-      result = this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context)
+      // A slot of the window, taken before the job exists (calls past it wait as little more than
+      // their arguments, not as jobs) and held only while the call is evaluated (FanOutWindow.enter).
+      const holding = this.settings.dryRun === undefined
+      const waiting = holding ? this.#window.enter() : undefined
+      const run = () => this.#runJob(task, args, encodedArgs, argsHash, evalHash, options, parent, context?.context, holding)
+      result = waiting === undefined ? run() : waiting.then(run)
       this.#inflight.set(evalHash, result)
     }
     if (parent === null) return result
@@ -408,26 +413,8 @@ export class Execution {
     })
   }
 
-  #runJob(
-    task: TaskDefinition,
-    args: unknown[],
-    encodedArgs: Uint8Array,
-    argsHash: string,
-    evalHash: string,
-    options: CallOptions,
-    parent: JobState | null,
-    context: TaskContext | undefined,
-  ): Promise<CallResult> {
-    // A slot of the window, taken before the job exists (calls past it wait as little more than
-    // their arguments, not as jobs) and held only while the call is evaluated (FanOutWindow.enter).
-    const holding = this.settings.dryRun === undefined
-    const waiting = holding ? this.#window.enter() : undefined
-    if (waiting === undefined) return this.#runJobNow(task, args, encodedArgs, argsHash, evalHash, options, parent, context, holding)
-    return waiting.then(() => this.#runJobNow(task, args, encodedArgs, argsHash, evalHash, options, parent, context, true))
-  }
-
   /** Runs a call's job; `holding`: it holds a slot of the window, given back once it is evaluated. */
-  async #runJobNow(
+  async #runJob(
     task: TaskDefinition,
     args: unknown[],
     encodedArgs: Uint8Array,
